@@ -1,0 +1,1 @@
+"""The `grantflow` command: a thin shell over the service layer."""

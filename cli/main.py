@@ -1,0 +1,127 @@
+"""`grantflow` command line.
+
+Exit codes are part of the interface: 0 success (eligible), 1 not eligible,
+2 input that cannot be used (the message names the field and the reason).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from domain.application import Application
+from domain.call import CallFileError
+from domain.clock import format_instant_sv
+from domain.findings import Severity
+from domain.money import format_kronor, format_share
+from services.applications import CheckedApplication, check_application, parse_instant
+from services.calls import default_catalog
+from services.errors import InputError
+
+EXIT_OK, EXIT_INELIGIBLE, EXIT_INPUT = 0, 1, 2
+
+SEVERITY_SV = {Severity.ERROR: "fel", Severity.WARNING: "varning"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _input_error(exc: InputError) -> int:
+    for problem in exc.problems:
+        print(f"error: {problem.field}: {problem.reason}", file=sys.stderr)
+    return EXIT_INPUT
+
+
+def _cmd_calls(args: argparse.Namespace) -> int:
+    for call in default_catalog().all():
+        window = call.window
+        opens = window.opens.isoformat() if window.opens else "—"
+        print(f"{call.id}\t{call.title}")
+        print(
+            f"  ansökan {opens} – {window.closes.isoformat()}, budget {format_kronor(call.funding.budget)}, "
+            f"stödandel {format_share(call.support_rate)}, slutrapport {call.timeline.final_report_due.isoformat()}, "
+            f"{len(call.rules)} regler, {len(call.assessment.criteria)} bedömningskriterier"
+        )
+    return EXIT_OK
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(Application.model_json_schema(), ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def _print_table(checked: CheckedApplication) -> None:
+    application, verdict = checked.application, checked.verdict
+    print(f"Ansökan:   {application.project.title} ({application.applicant.name})")
+    print(f"Utlysning: {checked.call.id} – {checked.call.title}")
+    print(f"Mottagen:  {format_instant_sv(checked.received_at)}")
+    status = "BEHÖRIG" if verdict.eligible else "INTE BEHÖRIG"
+    print(f"Resultat:  {status} ({len(verdict.errors)} fel, {len(verdict.warnings)} varningar)")
+    if not verdict.findings:
+        return
+    rows = [(SEVERITY_SV[f.severity], f.rule, f.field, f.message) for f in verdict.findings]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    print()
+    for severity, rule, field, message in rows:
+        print(f"{severity:<{widths[0]}}  {rule:<{widths[1]}}  {field:<{widths[2]}}  {message}")
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        raw = Path(args.file).read_bytes() if args.file != "-" else sys.stdin.buffer.read()
+    except OSError as exc:
+        return _input_error(InputError.one("FILE", f"cannot read {args.file}: {exc.strerror}"))
+    try:
+        received = parse_instant(args.received, "--received") if args.received else None
+        checked = check_application(default_catalog(), raw, call_id=args.call, received_at=received)
+    except InputError as exc:
+        return _input_error(exc)
+    if args.json:
+        print(json.dumps(checked.verdict.model_dump(mode="json", include={"eligible", "findings"}),
+                         ensure_ascii=False, indent=2))
+    else:
+        _print_table(checked)
+    return EXIT_OK if checked.verdict.eligible else EXIT_INELIGIBLE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="grantflow", description="Case handling for public grant calls.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    calls = commands.add_parser("calls", help="list the calls with their windows and budgets")
+    calls.set_defaults(run=_cmd_calls)
+
+    schema = commands.add_parser("schema", help="print the application form's JSON Schema")
+    schema.set_defaults(run=_cmd_schema)
+
+    validate = commands.add_parser("validate", help="check an application against its call")
+    validate.add_argument("file", metavar="FILE", help="application JSON file, or - for standard input")
+    validate.add_argument("--call", metavar="ID", help="the call (must match the application's call_id)")
+    validate.add_argument("--received", metavar="ISO-8601", help="when it was received (default: now)")
+    validate.add_argument("--json", action="store_true", help="machine-readable findings")
+    validate.set_defaults(run=_cmd_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except CallFileError as exc:
+        # A broken call file is the operator's to fix: say which file, key and why.
+        print(f"error: call file {exc.source}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INPUT
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Call definitions as data: one TOML file per call."""

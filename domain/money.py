@@ -1,0 +1,96 @@
+"""Money and shares: exact arithmetic only.
+
+Amounts are Swedish kronor as `Decimal` rounded to whole öre. Shares (co-financing,
+support rate, a budget fraction such as "one third") are `Fraction`s so that a rule
+like "at most a third of the budget" is compared exactly, with no rounding at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
+
+ORE = Decimal("0.01")
+
+# Twelve integer digits is a trillion kronor: far above any grant, low enough that a
+# hostile "1e999999" is refused at the door instead of becoming a huge number.
+Kronor = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False),
+]
+
+
+def to_ore(amount: Decimal | Fraction) -> Decimal:
+    """Round to whole öre, half away from zero, as Swedish accounting does."""
+    if isinstance(amount, Fraction):
+        amount = Decimal(amount.numerator) / Decimal(amount.denominator)
+    return amount.quantize(ORE, rounding=ROUND_HALF_UP)
+
+
+def total(amounts: Iterable[Decimal]) -> Decimal:
+    # sum() starts from int 0; start from Decimal so an empty total is still money.
+    return sum(amounts, Decimal(0))
+
+
+def share_of(part: Decimal, whole: Decimal) -> Fraction:
+    """The exact share `part / whole`; zero when there is no whole to share."""
+    if whole == 0:
+        return Fraction(0)
+    return Fraction(part) / Fraction(whole)
+
+
+def apply_share(share: Fraction, amount: Decimal) -> Decimal:
+    """`share × amount`, rounded to öre only at the end."""
+    return to_ore(share * Fraction(amount))
+
+
+def format_kronor(amount: Decimal) -> str:
+    """Swedish style: "1 250 000 kr", "1 250,50 kr" (non-breaking thousands space)."""
+    rounded = to_ore(amount)
+    sign = "-" if rounded < 0 else ""
+    whole, _, ore = f"{abs(rounded):.2f}".partition(".")
+    groups: list[str] = []
+    while whole:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    text = "\u00a0".join(groups)
+    if ore != "00":
+        text += f",{ore}"
+    return f"{sign}{text}\u00a0kr"
+
+
+def format_share(share: Fraction) -> str:
+    """A share as an officer writes it: "25 %", "33,3 %" (one decimal when not whole)."""
+    percent = share * 100
+    if percent.denominator == 1:
+        return f"{percent.numerator}\u00a0%"
+    rounded = to_ore(percent).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"{str(rounded).replace('.', ',')}\u00a0%"
+
+
+def _parse_share(value: object) -> Fraction:
+    # Call files write shares as "1/3" or "0.25"; a float would smuggle in binary error.
+    if isinstance(value, Fraction):
+        share = value
+    elif isinstance(value, int | str | Decimal) and not isinstance(value, bool):
+        try:
+            share = Fraction(value)
+        except (ValueError, ZeroDivisionError) as exc:
+            raise ValueError(f"not a share: {value!r} (write e.g. \"1/3\" or \"0.25\")") from exc
+    else:
+        raise ValueError(f"a share must be written as a string such as \"1/3\" or \"0.25\", not {value!r}")
+    if not 0 <= share <= 1:
+        raise ValueError(f"a share must lie between 0 and 1, got {value!r}")
+    return share
+
+
+Share = Annotated[
+    Fraction,
+    BeforeValidator(_parse_share),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(/\d+|\.\d+)?$"}),
+]

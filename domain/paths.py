@@ -1,0 +1,57 @@
+"""Dotted paths into the application form, as call files name fields.
+
+A call file says `when = "project.regional"` or lists `fields = ["change_logic.current_state"]`;
+checking those paths against the form's schema when the file is loaded turns a typo in a
+call file into a load error instead of a rule that silently never fires.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The types an annotation admits, without None and without Annotated metadata."""
+    if get_origin(annotation) is Annotated:
+        return _unwrap(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, types.UnionType):
+        return [t for a in get_args(annotation) if a is not type(None) for t in _unwrap(a)]
+    return [annotation]
+
+
+def leaf_type(model: type[BaseModel], path: str) -> Any:
+    """The annotation at the end of `path`, or ValueError naming the first unknown part."""
+    current: Any = model
+    walked: list[str] = []
+    for part in path.split("."):
+        models = [a for a in _unwrap(current) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not models or part not in models[0].model_fields:
+            where = ".".join(walked) or "the application"
+            raise ValueError(f"{path!r}: {where} has no field {part!r}")
+        current = models[0].model_fields[part].annotation
+        walked.append(part)
+    return current
+
+
+def require_path(model: type[BaseModel], path: str, expected: type) -> str:
+    found = _unwrap(leaf_type(model, path))
+    if not any(a is expected for a in found):
+        raise ValueError(f"{path!r} is not a {expected.__name__} field of the application")
+    return path
+
+
+def resolve(obj: BaseModel, path: str) -> object:
+    """The value at `path`, or None where a part on the way is left out."""
+    current: object = obj
+    for part in path.split("."):
+        if current is None:
+            return None
+        current = getattr(current, part)
+    return current
+
+
+def json_path(path: str) -> str:
+    return f"$.{path}"

@@ -1,0 +1,102 @@
+"""The facts of a call that the rest of the case needs besides its rules."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from domain.clock import end_of_day, require_utc
+from domain.money import Kronor
+
+Heading = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Terms(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Window(Terms):
+    """When applications are accepted: `opens` where the call states it, and its last day."""
+
+    opens: date | None = None
+    closes: date
+    section: Heading
+
+    @model_validator(mode="after")
+    def _opens_before_closes(self) -> Window:
+        if self.opens is not None and self.opens > self.closes:
+            raise ValueError("opens must not be after closes")
+        return self
+
+    @property
+    def deadline(self) -> datetime:
+        """End of the last day in Stockholm, as a UTC instant."""
+        return end_of_day(self.closes)
+
+    def is_late(self, received_at: datetime) -> bool:
+        return require_utc(received_at) >= self.deadline
+
+
+class Regulation(StrEnum):
+    SFS_2003_596 = "SFS 2003:596"
+    SFS_2015_210 = "SFS 2015:210"
+
+
+class LegalBasis(Terms):
+    regulation: Regulation
+    provision: str | None = None  # e.g. "13 §"
+    title: str
+    section: Heading
+
+
+class StateAidScheme(StrEnum):
+    NONE = "none"
+    DE_MINIMIS = "de_minimis"
+
+
+class StateAid(Terms):
+    """Whether the grant itself is state aid, and whether companies taking part receive aid."""
+
+    grant: StateAidScheme
+    participating_companies: bool
+    section: Heading
+
+
+class Appeal(Terms):
+    """FL 33 §: whether a grant decision can be appealed is a setting of the call."""
+
+    grant_decision_appealable: bool
+    reclaim_decision_appealable: bool = True
+
+
+class Funding(Terms):
+    budget: Kronor = Field(gt=0)
+    budget_section: Heading
+
+
+class Timeline(Terms):
+    operations_end: date | None = None
+    final_report_due: date
+    section: Heading
+
+    @model_validator(mode="after")
+    def _operations_before_report(self) -> Timeline:
+        if self.operations_end is not None and self.operations_end > self.final_report_due:
+            raise ValueError("operations_end must not be after final_report_due")
+        return self
+
+
+class CallTerms(Terms):
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,80}$")]
+    title: str
+    agency: str
+    source_text: str  # the call text this file encodes, kept beside it
+    legal_basis: LegalBasis
+    state_aid: StateAid
+    appeal: Appeal
+    window: Window
+    funding: Funding
+    timeline: Timeline
