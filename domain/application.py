@@ -153,7 +153,10 @@ class BudgetLine(Form):
     )
     ordinary_operations: bool = Field(False, description="The cost belongs to the organisation's ordinary operations")
     person: ShortText | None = Field(
-        None, description="Staff training: the role of the person trained (no names or personnummer)"
+        None, description=(
+            "Staff training: a label for the person trained, unique per person within the application,"
+            " e.g. 'Affärsrådgivare 2' (a role, never a name or personnummer)"
+        ),
     )
     training: ShortText | None = Field(None, description="Staff training: the kind of training")
 

@@ -222,3 +222,15 @@ def _parse_prefixed_organisation_number(digits: str, separator: str) -> Identity
     if form is LegalForm.NATURAL_PERSON:
         raise InvalidIdentityNumber("efter 16 ska ett organisationsnummer följa, inte ett personnummer")
     return IdentityNumber(digits, form)
+
+
+def identity_key(text: str) -> str:
+    """What makes two written numbers the same organisation: 556912-3408 == 16556912-3408.
+
+    A number that does not parse is compared as written (trimmed), so that its own
+    finding is not hidden and two identical typos still count as one organisation.
+    """
+    try:
+        return parse_identity_number(text).digits
+    except InvalidIdentityNumber:
+        return text.strip()

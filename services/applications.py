@@ -54,6 +54,8 @@ def check_application(
     call_id: str | None = None,
     received_at: datetime | None = None,
 ) -> CheckedApplication:
+    if call_id is not None:
+        catalog.get(call_id)  # an unknown call is said before anything about the application
     application = read_application(raw)
     if call_id is not None and application.call_id != call_id:
         raise InputError.one(

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from domain.application import ORGANISATION_KIND_LABELS_SV, Organisation, OrganisationKind
 from domain.clock import format_instant_sv
+from domain.identity import identity_key
 from domain.rules.base import Problem, Rule, Submission
 
 Kinds = Annotated[list[OrganisationKind], Field(min_length=1)]
@@ -85,7 +86,7 @@ class MinimumOrganisations(Rule):
     minimum: Annotated[int, Field(ge=1)]
 
     def problems(self, submission: Submission) -> Iterator[Problem]:
-        count = len({org.org_number for org in submission.application.organisations})
+        count = len({identity_key(org.org_number) for org in submission.application.organisations})
         if count < self.minimum:
             yield "$.co_applicants", (
                 f"Ansökan har {count} sökande organisation(er); minst {self.minimum} "

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Literal
 
 from domain.application import ORGANISATION_KIND_LABELS_SV, Application, OrganisationKind
-from domain.identity import InvalidIdentityNumber, LegalForm, parse_identity_number
+from domain.identity import InvalidIdentityNumber, LegalForm, identity_key, parse_identity_number
 from domain.money import format_kronor, total
 from domain.paths import leaf_type, resolve
 from domain.rules.base import Problem, Rule, Submission
@@ -86,9 +86,10 @@ class UniqueOrganisations(Rule):
     def problems(self, submission: Submission) -> Iterator[Problem]:
         seen: set[str] = set()
         for i, org in enumerate(submission.application.organisations):
-            if org.org_number in seen:
+            key = identity_key(org.org_number)
+            if key in seen:
                 yield f"$.co_applicants[{i - 1}].org_number", f"{org.name} finns redan med bland de sökande."
-            seen.add(org.org_number)
+            seen.add(key)
 
 
 class ApplicantContact(Rule):

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from domain.application import COST_TYPE_LABELS_SV, CostType, FinancingCategory, FinancingForm
+from domain.identity import identity_key
 from domain.money import Kronor, Share, format_kronor, format_share, share_of, total
 from domain.rules.base import Problem, Rule, Submission
 
@@ -133,9 +134,9 @@ class CostsBorneByApplicants(Rule):
     check: Literal["costs_borne_by_applicants"]
 
     def problems(self, submission: Submission) -> Iterator[Problem]:
-        applying = {org.org_number for org in submission.application.organisations}
+        applying = {identity_key(org.org_number) for org in submission.application.organisations}
         for i, line in enumerate(submission.application.budget):
-            if line.incurred_by is not None and line.incurred_by not in applying:
+            if line.incurred_by is not None and identity_key(line.incurred_by) not in applying:
                 yield f"$.budget[{i}].incurred_by", (
                     f"Kostnaden ”{line.description}” bärs av en organisation som inte är sökande. "
                     "Enskilda kundföretags kostnader för medverkan är inte stödberättigade."
@@ -180,15 +181,20 @@ class CostTypePerPersonAtMost(Rule):
     maximum: Kronor
 
     def problems(self, submission: Submission) -> Iterator[Problem]:
+        # A person is named by a label unique within the application ("Affärsrådgivare 2");
+        # "IT-ansvarig" and "it-ansvarig " are the same label.
         per_person: dict[str, Decimal] = defaultdict(Decimal)
         first_line: dict[str, int] = {}
         for i, line in enumerate(submission.application.budget):
             if line.cost_type is self.cost_type and line.person:
-                per_person[line.person] += line.amount
-                first_line.setdefault(line.person, i)
-        for person, spent in per_person.items():
+                key = " ".join(line.person.casefold().split())
+                per_person[key] += line.amount
+                first_line.setdefault(key, i)
+        for key, spent in per_person.items():
             if spent > self.maximum:
-                yield f"$.budget[{first_line[person]}].person", (
+                line_index = first_line[key]
+                person = submission.application.budget[line_index].person
+                yield f"$.budget[{line_index}].person", (
                     f"{COST_TYPE_LABELS_SV[self.cost_type].capitalize()} för {person} är "
                     f"{format_kronor(spent)}; högst {format_kronor(self.maximum)} per person är tillåtet."
                 )

@@ -1,0 +1,120 @@
+"""The `grantflow` command as a person runs it: exit codes, output, and no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.factories import application_2021
+
+ROOT = Path(__file__).parents[2]
+
+
+def grantflow(*args: str, stdin: str | None = None, env: dict[str, str] | None = None):
+    result = subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=ROOT, input=stdin, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=60,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+@pytest.fixture
+def application_file(tmp_path):
+    def write(data) -> str:
+        path = tmp_path / "application.json"
+        path.write_text(data if isinstance(data, str) else json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        return str(path)
+
+    return write
+
+
+def test_calls_lists_both_calls_with_window_and_budget():
+    result = grantflow("calls")
+    assert result.returncode == 0
+    assert "export-samverkan-2021" in result.stdout and "2021-02-05 – 2021-03-08" in result.stdout
+    assert "saker-digitalisering-2022" in result.stdout and "10\u00a0000\u00a0000\u00a0kr" in result.stdout
+
+
+def test_schema_is_the_application_forms_json_schema():
+    result = grantflow("schema")
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "Application"
+    assert {"applicant", "budget", "requested_amount", "secret_sections"} <= set(schema["properties"])
+
+
+def test_validate_an_eligible_application(application_file):
+    result = grantflow("validate", "--call", "export-samverkan-2021", application_file(application_2021()),
+                       "--received", "2021-03-01T10:00:00+01:00")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "BEHÖRIG (0 fel, 0 varningar)" in result.stdout
+
+
+def test_validate_an_ineligible_application_as_json(application_file):
+    data = application_2021()
+    data["co_applicants"] = []
+    result = grantflow("validate", "--call", "export-samverkan-2021", application_file(data),
+                       "--received", "2021-03-01T10:00:00+01:00", "--json")
+    assert result.returncode == 1
+    out = json.loads(result.stdout)
+    assert out == {"eligible": False, "findings": [{
+        "rule": "ES21-WHO-TOGETHER", "severity": "error", "field": "$.co_applicants",
+        "message": "Ansökan har 1 sökande organisation(er); minst 2 aktörer ska söka i samverkan.",
+    }]}
+
+
+def test_the_table_names_rule_field_and_message(application_file):
+    data = application_2021()
+    data["attachments"] = []
+    result = grantflow("validate", application_file(data), "--received", "2021-03-01T10:00:00+01:00")
+    assert result.returncode == 1
+    assert "INTE BEHÖRIG (2 fel, 0 varningar)" in result.stdout
+    assert "ES21-SIGNATORY" in result.stdout and "intyg om behörig firmatecknare" in result.stdout
+
+
+def test_validate_reads_standard_input():
+    result = grantflow("validate", "-", "--received", "2021-03-01T10:00:00+01:00", "--json",
+                       stdin=json.dumps(application_2021()))
+    assert result.returncode == 0 and json.loads(result.stdout)["eligible"] is True
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "expected"),
+    [
+        ("{not json", [], "error: $: Invalid JSON"),
+        ('{"call_id": "export-samverkan-2021"}', [], "error: $.applicant: Field required"),
+        (None, ["--call", "no-such-call"], "error: call_id: unknown call 'no-such-call'"),
+        (None, ["--call", "saker-digitalisering-2022"], "error: $.call_id: the application is for call"),
+        (None, ["--received", "yesterday"], "error: --received: 'yesterday' is not an ISO 8601"),
+        (None, ["--received", "2021-03-01T10:00:00"], "has no UTC offset"),
+    ],
+)
+def test_unusable_input_exits_2_naming_the_field(application_file, content, args, expected):
+    path = application_file(content if content is not None else application_2021())
+    result = grantflow("validate", path, *args)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_missing_file_exits_2(tmp_path):
+    result = grantflow("validate", str(tmp_path / "nope.json"))
+    assert result.returncode == 2 and "error: FILE: cannot read" in result.stderr
+
+
+def test_an_unknown_command_or_option_exits_2():
+    assert grantflow("frobnicate").returncode == 2
+    assert grantflow("validate").returncode == 2
+
+
+def test_a_broken_call_file_is_named_without_a_traceback(tmp_path):
+    (tmp_path / "broken-2026.toml").write_text('id = "broken-2026"\n', encoding="utf-8")
+    result = grantflow("calls", env={"GRANTFLOW_CALLS_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert f"error: call file {tmp_path / 'broken-2026.toml'}:" in result.stderr
+    assert "window: Field required" in result.stderr
