@@ -1,0 +1,119 @@
+"""The database: a connection pool and the schema migrations.
+
+Migrations are numbered SQL files in `activities/migrations/` (`NNNN_name.sql`),
+applied in order, each recorded in `schema_migrations`. `upgrade` holds a
+transaction-level advisory lock while it works, so two processes starting at the
+same moment (two workers, a worker and the CLI) apply each migration exactly once:
+the second waits, then finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import psycopg
+import structlog
+from psycopg_pool import AsyncConnectionPool
+
+_log = structlog.get_logger(__name__)
+
+# Any constant will do, as long as nothing else in the database uses it: "grantflw".
+_MIGRATION_LOCK = 0x6772616E74666C77
+
+_MIGRATION_FILE = re.compile(r"^(?P<number>[0-9]{4})_[a-z0-9_]+\.sql$")
+
+
+async def _configure(conn: psycopg.AsyncConnection) -> None:
+    # Instants come back as UTC whatever the server's default time zone is.
+    await conn.execute("SET TIME ZONE 'UTC'")
+    await conn.commit()
+
+
+async def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10) -> AsyncConnectionPool:
+    """An opened pool; it fails here, not at the first query, if the database is unreachable."""
+    pool = AsyncConnectionPool(
+        conninfo,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        configure=_configure,
+        name="grantflow",
+    )
+    await pool.open(wait=True)
+    return pool
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    name: str  # the file name without .sql, e.g. "0001_initial"
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def migrations() -> list[Migration]:
+    """The bundled migrations in the order they apply."""
+    found: list[Migration] = []
+    numbers: set[str] = set()
+    for entry in resources.files("activities").joinpath("migrations").iterdir():
+        if not entry.name.endswith(".sql"):
+            continue
+        match = _MIGRATION_FILE.match(entry.name)
+        if match is None:
+            raise RuntimeError(f"migration file {entry.name!r} is not named NNNN_name.sql")
+        if match["number"] in numbers:
+            raise RuntimeError(f"two migrations share the number {match['number']}")
+        numbers.add(match["number"])
+        found.append(Migration(name=entry.name.removesuffix(".sql"), sql=entry.read_text(encoding="utf-8")))
+    return sorted(found, key=lambda migration: migration.name)
+
+
+async def upgrade(conninfo: str) -> list[str]:
+    """Apply the migrations not yet applied; returns the names applied by this call.
+
+    All of them run in one transaction: a failing migration leaves the schema as it
+    was. (So a migration must not use statements that refuse to run in a transaction,
+    such as CREATE INDEX CONCURRENTLY.)
+    """
+    wanted = migrations()
+    applied_now: list[str] = []
+    async with await psycopg.AsyncConnection.connect(conninfo) as conn, conn.transaction():
+        # Lock before CREATE TABLE IF NOT EXISTS: two concurrent creates of the same
+        # table can still collide on the catalog's unique index.
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        await conn.execute(
+            """
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                name text PRIMARY KEY,
+                checksum text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )
+            """
+        )
+        cursor = await conn.execute("SELECT name, checksum FROM schema_migrations")
+        done = {name: checksum for name, checksum in await cursor.fetchall()}
+        for migration in wanted:
+            if migration.name in done:
+                # An applied migration that was edited afterwards never ran in its new
+                # form anywhere that already had it: refuse rather than drift.
+                if done[migration.name] != migration.checksum:
+                    raise RuntimeError(
+                        f"migration {migration.name} was changed after it was applied; add a new migration instead"
+                    )
+                continue
+            # No parameters, so psycopg sends the file as one simple query: several
+            # statements are allowed. Bytes, because the text is not a literal.
+            await conn.execute(migration.sql.encode())
+            await conn.execute(
+                "INSERT INTO schema_migrations (name, checksum) VALUES (%s, %s)",
+                (migration.name, migration.checksum),
+            )
+            applied_now.append(migration.name)
+    if applied_now:
+        _log.info("schema upgraded", applied=applied_now)
+    return applied_now

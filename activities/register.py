@@ -1,0 +1,298 @@
+"""The case register (diarium): registration, case events, documents.
+
+Every activity here is idempotent, because Temporal may run an activity again after
+a crash that came after its write: registration looks the submission up before it
+allocates a number, and events and documents are keyed by ids the workflow chose,
+so a second insert finds the first and does nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+import psycopg
+import structlog
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import to_json
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.clock import STOCKHOLM, require_utc
+from domain.identity import InvalidIdentityNumber, parse_identity_number
+from domain.lifecycle import Outcome, Stage
+from domain.money import Kronor
+
+_log = structlog.get_logger(__name__)
+
+Instant = Annotated[datetime, AfterValidator(require_utc)]
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+# What the applicant wrote may be empty or odd; the register takes it as it is
+# rather than fail the workflow that builds the request.
+Written = Annotated[str, Field(max_length=500)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RegisterApplication(_Model):
+    submission_id: Text
+    call_id: Text
+    received_at: Instant = Field(description="When the application reached the agency's system (FL 22 §)")
+    imported: bool = Field(description="Taken over from another system rather than submitted here")
+    sender_name: Written
+    sender_org_number: str | None = Field(
+        description="The sender's organisation number; None for a natural person (never a personnummer)"
+    )
+    subject: Written = Field(description="The project title")
+    requested_amount: Kronor
+
+    @field_validator("sender_org_number")
+    @classmethod
+    def _only_organisation_numbers(cls, value: str | None) -> str | None:
+        # The register is public. A personnummer becomes None here, when the workflow
+        # builds the request, so it never reaches the activity's input in the
+        # workflow history either. A number that does not parse may be a mistyped
+        # personnummer: it is left out too (the application document keeps what was
+        # written). A valid organisation number is stored normalised, NNNNNN-NNNN.
+        if value is None:
+            return None
+        try:
+            number = parse_identity_number(value)
+        except InvalidIdentityNumber:
+            return None
+        return None if number.is_personal else number.formatted()
+
+
+class Registered(_Model):
+    case_number: str
+    received_at: datetime
+    already_registered: bool
+
+
+class CaseEvent(_Model):
+    case_number: Text
+    event_id: Text
+    at: Instant
+    actor_id: Text
+    actor_role: Text
+    kind: Text
+    stage: Stage
+    summary: str = Field(max_length=5000, description="In Swedish: what happened, as an officer reads it")
+
+
+class CaseSnapshot(_Model):
+    case_number: Text
+    stage: Stage
+    outcome: Outcome | None = None
+    officer: str | None = None
+    granted_amount: Kronor | None = None
+    next_deadline: Instant | None = None
+
+
+class CaseDocument(_Model):
+    case_number: Text
+    document_id: Text
+    kind: Text
+    title: str = Field(max_length=500)
+    registered_at: Instant
+    content: dict[str, Any]
+
+
+class RegisterRow(BaseModel):
+    """One line of the register, as the CLI shows it."""
+
+    case_number: str
+    submission_id: str
+    call_id: str
+    received_at: datetime
+    imported: bool
+    sender_name: str
+    sender_org_number: str | None
+    subject: str
+    requested_amount: Decimal
+    stage: str
+    outcome: str | None
+    officer: str | None
+    granted_amount: Decimal | None
+    next_deadline: datetime | None
+    updated_at: datetime
+
+
+def case_number(year: int, number: int) -> str:
+    # Five digits as agencies write them; a 100 000th case in one year just gets six.
+    return f"{year}-{number:05d}"
+
+
+def _case_not_found(case_number: str) -> ApplicationError:
+    # Not retryable: the case is registered before anything else is done with it, so
+    # a missing case is a bug that another attempt cannot fix.
+    return ApplicationError(f"case {case_number} is not in the register", type="CaseNotFound", non_retryable=True)
+
+
+class Register:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    @activity.defn
+    async def register_application(self, request: RegisterApplication) -> Registered:
+        """Give the application its case number and put it in the register, once."""
+        year = request.received_at.astimezone(STOCKHOLM).year
+        for _ in range(3):
+            try:
+                return await self._register(request, year)
+            except psycopg.errors.UniqueViolation as error:
+                # Two attempts for the same submission raced past the lookup (an attempt
+                # that timed out may still be running). The loser's whole transaction,
+                # its number included, rolled back, so there is no gap; look again.
+                if error.diag.constraint_name != "cases_submission_id_key":
+                    raise
+        raise RuntimeError(f"could not register submission {request.submission_id}: kept colliding")
+
+    async def _register(self, request: RegisterApplication, year: int) -> Registered:
+        async with self._pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "SELECT case_number, received_at FROM cases WHERE submission_id = %s",
+                (request.submission_id,),
+            )
+            existing = await cursor.fetchone()
+            if existing is not None:
+                _log.info("application already registered", case_number=existing[0])
+                return Registered(case_number=existing[0], received_at=existing[1], already_registered=True)
+            # The counter row stays locked until this transaction ends, so numbers are
+            # handed out one at a time per year, and a rollback takes its number back.
+            cursor = await conn.execute(
+                """
+                INSERT INTO case_numbers (year, last) VALUES (%s, 1)
+                ON CONFLICT (year) DO UPDATE SET last = case_numbers.last + 1
+                RETURNING last
+                """,
+                (year,),
+            )
+            row = await cursor.fetchone()
+            assert row is not None
+            number = case_number(year, row[0])
+            await conn.execute(
+                """
+                INSERT INTO cases (case_number, submission_id, call_id, received_at, imported, sender_name,
+                                   sender_org_number, subject, requested_amount, stage)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                """,
+                (
+                    number,
+                    request.submission_id,
+                    request.call_id,
+                    request.received_at,
+                    request.imported,
+                    request.sender_name,
+                    request.sender_org_number,
+                    request.subject,
+                    request.requested_amount,
+                    Stage.RECEIVED.value,
+                ),
+            )
+        _log.info("application registered", case_number=number, call_id=request.call_id)
+        return Registered(case_number=number, received_at=request.received_at, already_registered=False)
+
+    @activity.defn
+    async def record_event(self, event: CaseEvent) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                """
+                INSERT INTO case_events (case_number, event_id, at, actor_id, actor_role, kind, stage, summary)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT (case_number, event_id) DO NOTHING
+                """,
+                (
+                    event.case_number,
+                    event.event_id,
+                    event.at,
+                    event.actor_id,
+                    event.actor_role,
+                    event.kind,
+                    event.stage.value,
+                    event.summary,
+                ),
+            )
+
+    @activity.defn
+    async def update_case(self, snapshot: CaseSnapshot) -> None:
+        """Set the register row to the case's current state (a retry sets the same values)."""
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                """
+                UPDATE cases
+                SET stage = %s, outcome = %s, officer = %s, granted_amount = %s, next_deadline = %s,
+                    updated_at = now()
+                WHERE case_number = %s
+                """,
+                (
+                    snapshot.stage.value,
+                    snapshot.outcome.value if snapshot.outcome is not None else None,
+                    snapshot.officer,
+                    snapshot.granted_amount,
+                    snapshot.next_deadline,
+                    snapshot.case_number,
+                ),
+            )
+            if cursor.rowcount == 0:
+                raise _case_not_found(snapshot.case_number)
+
+    @activity.defn
+    async def register_document(self, document: CaseDocument) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                """
+                INSERT INTO case_documents (case_number, document_id, kind, title, registered_at, content)
+                VALUES (%s, %s, %s, %s, %s, %s)
+                ON CONFLICT (case_number, document_id) DO NOTHING
+                """,
+                (
+                    document.case_number,
+                    document.document_id,
+                    document.kind,
+                    document.title,
+                    document.registered_at,
+                    # pydantic's encoder: content may hold Decimal amounts and dates.
+                    Jsonb(document.content, dumps=lambda obj: to_json(obj).decode()),
+                ),
+            )
+
+
+async def list_cases(
+    pool: AsyncConnectionPool, *, call_id: str | None = None, stage: str | None = None
+) -> list[RegisterRow]:
+    """The register, oldest case first, optionally for one call and/or one stage."""
+    async with pool.connection() as conn:
+        cursor = conn.cursor(row_factory=class_row(RegisterRow))
+        await cursor.execute(
+            """
+            SELECT case_number, submission_id, call_id, received_at, imported, sender_name, sender_org_number,
+                   subject, requested_amount, stage, outcome, officer, granted_amount, next_deadline, updated_at
+            FROM cases
+            WHERE (%(call_id)s::text IS NULL OR call_id = %(call_id)s)
+              AND (%(stage)s::text IS NULL OR stage = %(stage)s)
+            ORDER BY received_at, case_number
+            """,
+            {"call_id": call_id, "stage": stage},
+        )
+        return await cursor.fetchall()
+
+
+async def case_events(pool: AsyncConnectionPool, case_number: str) -> list[CaseEvent]:
+    """A case's events in the order they happened."""
+    async with pool.connection() as conn:
+        cursor = conn.cursor(row_factory=class_row(CaseEvent))
+        await cursor.execute(
+            """
+            SELECT case_number, event_id, at, actor_id, actor_role, kind, stage, summary
+            FROM case_events WHERE case_number = %s ORDER BY at, event_id
+            """,
+            (case_number,),
+        )
+        return await cursor.fetchall()

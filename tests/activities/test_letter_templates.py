@@ -1,0 +1,93 @@
+"""The letter templates in domain/letters.py: pure, so no database here."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.letters import REQUIRED_KEYS, LetterKind, RenderedLetter, appeal_text, render_letter
+
+FULL_CONTEXT = {
+    "case_number": "2021-00042",
+    "recipient_name": "Anna Andersson",
+    "agency": "Tillväxtverket",
+    "project_title": "Exportsamverkan för livsmedel i Östergötland",
+    "call_title": "Exportsamverkan 2021",
+    "received_at": "2021-03-04 kl. 14:32",
+    "missing": "– intyg om behörig firmatecknare\n– budgetunderlag",
+    "material": "Yttrande från Region Östergötland, 2021-04-12.",
+    "deadline": "2021-04-26",
+    "amount": "1\u00a0250\u00a0000\u00a0kr",
+    "project_period": "2021-05-01 – 2022-10-31",
+    "conditions": "– Slutrapport lämnas senast 2022-11-30.",
+    "reasons": "Projektet bedöms inte bidra till utlysningens syfte.",
+    "decision_date": "2021-05-20",
+    "decided_by": "Beslutsfattare Bo Beslut efter föredragning av handläggare Hanna Handläggare",
+    "appeal": appeal_text(False),
+    "withdrawn_at": "2021-04-02",
+    "requested_at": "2021-10-01",
+}
+
+DECISIONS = (LetterKind.DECISION_APPROVED, LetterKind.DECISION_REJECTED, LetterKind.DECISION_DISMISSED)
+
+
+@pytest.mark.parametrize("kind", list(LetterKind))
+def test_every_kind_renders_in_swedish(kind):
+    letter = render_letter(kind, FULL_CONTEXT)
+    assert isinstance(letter, RenderedLetter)
+    assert "2021-00042" in letter.subject
+    assert letter.body.startswith("Hej Anna Andersson,\n")
+    assert "Med vänliga hälsningar\nTillväxtverket" in letter.body
+    assert "Exportsamverkan för livsmedel i Östergötland" in letter.body
+    assert "$" not in letter.subject + letter.body
+    assert "{" not in letter.body
+
+
+def test_every_kind_has_a_template_and_needs_the_case_number():
+    assert set(REQUIRED_KEYS) == set(LetterKind)
+    for keys in REQUIRED_KEYS.values():
+        assert {"case_number", "recipient_name", "agency"} <= keys
+        assert keys <= FULL_CONTEXT.keys()
+
+
+@pytest.mark.parametrize("kind", DECISIONS)
+def test_decision_letters_say_whether_and_how_to_appeal(kind):
+    not_appealable = render_letter(kind, FULL_CONTEXT)
+    assert "Överklagande\nBeslutet kan inte överklagas." in not_appealable.body
+    appealable = render_letter(kind, FULL_CONTEXT | {"appeal": appeal_text(True, court="kammarrätten")})
+    assert "överklaga det hos kammarrätten" in appealable.body
+    assert "inom tre veckor" in appealable.body
+    assert "Beslutet har fattats 2021-05-20 av Beslutsfattare Bo Beslut" in appealable.body
+    assert "appeal" in REQUIRED_KEYS[kind]
+
+
+def test_rejection_and_dismissal_give_reasons():
+    for kind in (LetterKind.DECISION_REJECTED, LetterKind.DECISION_DISMISSED):
+        assert "Skälen för beslutet:\nProjektet bedöms inte" in render_letter(kind, FULL_CONTEXT).body
+    assert "inte har prövats i sak" in render_letter(LetterKind.DECISION_DISMISSED, FULL_CONTEXT).body
+
+
+def test_approval_states_amount_period_and_conditions():
+    body = render_letter(LetterKind.DECISION_APPROVED, FULL_CONTEXT).body
+    assert "bevilja stöd med högst 1\u00a0250\u00a0000\u00a0kr" in body
+    assert "Projektperiod: 2021-05-01 – 2022-10-31" in body
+    assert "Slutrapport lämnas senast 2022-11-30" in body
+
+
+def test_a_missing_key_is_a_clear_error_naming_it():
+    context = {k: v for k, v in FULL_CONTEXT.items() if k not in ("deadline", "missing")}
+    with pytest.raises(ValueError, match=r"'completion_request' is missing context key\(s\): deadline, missing"):
+        render_letter(LetterKind.COMPLETION_REQUEST, context)
+
+
+def test_a_value_must_already_be_formatted_text():
+    with pytest.raises(TypeError, match="amount"):
+        render_letter(LetterKind.DECISION_APPROVED, FULL_CONTEXT | {"amount": 1250000})
+
+
+def test_kind_may_be_given_as_its_value():
+    assert render_letter("receipt", FULL_CONTEXT) == render_letter(LetterKind.RECEIPT, FULL_CONTEXT)  # type: ignore[arg-type]
+
+
+def test_a_dollar_sign_in_a_value_is_left_as_written():
+    letter = render_letter(LetterKind.RECEIPT, FULL_CONTEXT | {"project_title": "Kostnad $5 per $name"})
+    assert "”Kostnad $5 per $name”" in letter.body

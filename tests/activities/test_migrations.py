@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC
+
+import psycopg
+import pytest
+
+from activities import db as db_module
+from activities.db import Migration, migrations, open_pool, upgrade
+from tests.activities.support import create_database, drop_database
+
+TABLES = {"case_numbers", "cases", "case_events", "case_documents", "letters", "budget_grants", "call_budgets"}
+
+
+@pytest.fixture
+async def empty_db(database_url: str) -> AsyncIterator[str]:
+    url = await create_database(database_url)
+    try:
+        yield url
+    finally:
+        await drop_database(database_url, url)
+
+
+async def tables(url: str) -> set[str]:
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        cursor = await conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return {name for (name,) in await cursor.fetchall()}
+
+
+def test_migrations_are_numbered_and_bundled():
+    names = [migration.name for migration in migrations()]
+    assert names[0] == "0001_initial"
+    assert names == sorted(names)
+
+
+async def test_upgrade_twice_applies_nothing_the_second_time(empty_db):
+    assert await upgrade(empty_db) == ["0001_initial"]
+    assert await upgrade(empty_db) == []
+    assert await tables(empty_db) == TABLES | {"schema_migrations"}
+
+
+async def test_concurrent_upgrades_apply_each_migration_once(empty_db):
+    results = await asyncio.gather(*(upgrade(empty_db) for _ in range(4)))
+    assert sorted(results, key=len, reverse=True) == [["0001_initial"], [], [], []]
+    async with await psycopg.AsyncConnection.connect(empty_db) as conn:
+        cursor = await conn.execute("SELECT count(*) FROM schema_migrations")
+        assert await cursor.fetchone() == (1,)
+
+
+async def test_a_migration_edited_after_it_ran_is_refused(empty_db, monkeypatch):
+    await upgrade(empty_db)
+    edited = [Migration(name=m.name, sql=m.sql + "\n-- edited\n") for m in migrations()]
+    monkeypatch.setattr(db_module, "migrations", lambda: edited)
+    with pytest.raises(RuntimeError, match="0001_initial was changed"):
+        await upgrade(empty_db)
+
+
+async def test_a_failing_migration_leaves_the_schema_as_it_was(empty_db, monkeypatch):
+    broken = [*migrations(), Migration(name="9999_broken", sql="CREATE TABLE broken (id int); SELECT 1/0;")]
+    monkeypatch.setattr(db_module, "migrations", lambda: broken)
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        await upgrade(empty_db)
+    assert await tables(empty_db) == set()
+
+
+async def test_pool_is_open_and_speaks_utc(db):
+    pool = await open_pool(db, min_size=1, max_size=2)
+    try:
+        async with pool.connection() as conn:
+            cursor = await conn.execute("SELECT now()")
+            row = await cursor.fetchone()
+        assert row is not None
+        assert row[0].utcoffset() == UTC.utcoffset(None)
+    finally:
+        await pool.close()

@@ -1,0 +1,235 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import psycopg
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.register import (
+    CaseDocument,
+    CaseEvent,
+    CaseSnapshot,
+    Register,
+    RegisterApplication,
+    case_events,
+    list_cases,
+)
+from domain.lifecycle import Outcome, Stage
+from tests.activities.support import CrashAfterCommit, SimulatedCrash, scalar
+
+REGION = "232100-0016"
+PERSONNUMMER = "850101-1236"  # fictitious, valid check digit
+
+
+def application(submission_id: str = "sub-1", *, received_at: datetime | None = None, **changes) -> RegisterApplication:
+    fields = {
+        "submission_id": submission_id,
+        "call_id": "export-samverkan-2021",
+        "received_at": received_at or datetime(2021, 3, 4, 13, 32, tzinfo=UTC),
+        "imported": False,
+        "sender_name": "Region Exempel",
+        "sender_org_number": REGION,
+        "subject": "Exportsamverkan för livsmedel i Östergötland",
+        "requested_amount": Decimal("1250000.00"),
+    }
+    return RegisterApplication(**(fields | changes))
+
+
+async def allocated(pool, year: int) -> int | None:
+    async with pool.connection() as conn:
+        cursor = await conn.execute("SELECT last FROM case_numbers WHERE year = %s", (year,))
+        row = await cursor.fetchone()
+    return None if row is None else row[0]
+
+
+async def test_first_case_of_the_year(pool):
+    registered = await Register(pool).register_application(application())
+    assert registered.case_number == "2021-00001"
+    assert registered.already_registered is False
+    assert registered.received_at == datetime(2021, 3, 4, 13, 32, tzinfo=UTC)
+    [row] = await list_cases(pool)
+    assert (row.case_number, row.stage, row.outcome, row.officer) == ("2021-00001", "received", None, None)
+    assert row.requested_amount == Decimal("1250000.00")
+    assert row.sender_org_number == REGION
+    assert row.subject == "Exportsamverkan för livsmedel i Östergötland"
+
+
+async def test_fifty_concurrent_registrations_get_numbers_without_gaps(pool):
+    register = Register(pool)
+    results = await asyncio.gather(*(register.register_application(application(f"sub-{i}")) for i in range(50)))
+    assert sorted(r.case_number for r in results) == [f"2021-{n:05d}" for n in range(1, 51)]
+    assert await allocated(pool, 2021) == 50
+
+
+async def test_numbering_restarts_each_year(pool):
+    register = Register(pool)
+    first = datetime(2021, 5, 1, 8, 0, tzinfo=UTC)
+    assert (await register.register_application(application("a", received_at=first))).case_number == "2021-00001"
+    assert (await register.register_application(application("b", received_at=first))).case_number == "2021-00002"
+    next_year = datetime(2022, 2, 1, 8, 0, tzinfo=UTC)
+    assert (await register.register_application(application("c", received_at=next_year))).case_number == "2022-00001"
+    assert (await register.register_application(application("d", received_at=first))).case_number == "2021-00003"
+
+
+async def test_the_year_is_stockholms_at_new_year(pool):
+    register = Register(pool)
+    # 23:30 UTC on New Year's Eve is already 00:30 on 1 January in Stockholm.
+    new_year = datetime(2021, 12, 31, 23, 30, tzinfo=UTC)
+    late = await register.register_application(application("a", received_at=new_year))
+    assert late.case_number == "2022-00001"
+    # 22:59 UTC is 23:59 on New Year's Eve in Stockholm: still the old year.
+    early = await register.register_application(application("b", received_at=new_year - timedelta(minutes=31)))
+    assert early.case_number == "2021-00001"
+
+
+def test_a_naive_received_at_is_refused():
+    with pytest.raises(ValueError, match="time zone"):
+        application(received_at=datetime(2021, 3, 4, 13, 32))  # noqa: DTZ001
+
+
+async def test_registering_the_same_submission_again_allocates_nothing(pool):
+    register = Register(pool)
+    first = await register.register_application(application())
+    # A retry carries the same submission; even a different received_at must not move the case.
+    again = await register.register_application(application(received_at=first.received_at + timedelta(hours=1)))
+    assert again.case_number == first.case_number
+    assert again.received_at == first.received_at
+    assert again.already_registered is True
+    assert await allocated(pool, 2021) == 1
+    assert await scalar(pool, "SELECT count(*) FROM cases") == 1
+
+
+async def test_concurrent_attempts_for_one_submission_make_one_case(pool):
+    register = Register(pool)
+    results = await asyncio.gather(*(register.register_application(application()) for _ in range(8)))
+    assert {r.case_number for r in results} == {"2021-00001"}
+    assert sum(not r.already_registered for r in results) == 1
+    assert await allocated(pool, 2021) == 1
+
+
+async def test_a_retry_after_a_crash_after_commit_writes_nothing_twice(pool):
+    crashing = CrashAfterCommit(pool, crash_on=1)
+    env = ActivityEnvironment()
+    with pytest.raises(SimulatedCrash):
+        await env.run(Register(crashing).register_application, application())  # type: ignore[arg-type]
+    retried = await env.run(Register(crashing).register_application, application())  # type: ignore[arg-type]
+    assert retried.case_number == "2021-00001"
+    assert retried.already_registered is True
+    assert await allocated(pool, 2021) == 1
+    assert await scalar(pool, "SELECT count(*) FROM cases") == 1
+
+
+@pytest.mark.parametrize("written", [PERSONNUMMER, "19850101-1236", "8501011236", "850101-1237", "not a number"])
+async def test_a_personnummer_never_reaches_the_register(pool, written):
+    request = application(sender_org_number=written, sender_name="Anna Andersson")
+    # Dropped as the workflow builds the request, so not even the history holds it.
+    assert request.sender_org_number is None
+    assert "850101" not in request.model_dump_json()
+    await Register(pool).register_application(request)
+    [row] = await list_cases(pool)
+    assert row.sender_org_number is None
+    assert row.sender_name == "Anna Andersson"
+
+
+async def test_organisation_numbers_are_stored_normalised(pool):
+    await Register(pool).register_application(application(sender_org_number="162321000016"))
+    [row] = await list_cases(pool)
+    assert row.sender_org_number == REGION
+
+
+async def test_the_register_table_itself_refuses_a_personnummer(pool):
+    await Register(pool).register_application(application())
+    async with pool.connection() as conn:
+        with pytest.raises(psycopg.errors.CheckViolation):
+            await conn.execute("UPDATE cases SET sender_org_number = %s", (PERSONNUMMER,))
+
+
+def event(event_id: str = "ev-1", **changes) -> CaseEvent:
+    fields = {
+        "case_number": "2021-00001",
+        "event_id": event_id,
+        "at": datetime(2021, 3, 4, 13, 33, tzinfo=UTC),
+        "actor_id": "system",
+        "actor_role": "system",
+        "kind": "registered",
+        "stage": Stage.RECEIVED,
+        "summary": "Ansökan registrerad och mottagningsbekräftelse skickad.",
+    }
+    return CaseEvent(**(fields | changes))
+
+
+async def test_events_are_recorded_once(pool):
+    register = Register(pool)
+    await register.register_application(application())
+    await register.record_event(event())
+    await register.record_event(event())
+    await register.record_event(event("ev-2", at=datetime(2021, 3, 5, 9, 0, tzinfo=UTC), stage=Stage.COMPLETENESS))
+    events = await case_events(pool, "2021-00001")
+    assert [e.event_id for e in events] == ["ev-1", "ev-2"]
+    assert events[0] == event()
+
+
+async def test_an_event_retried_after_a_crash_is_recorded_once(pool):
+    register = Register(pool)
+    await register.register_application(application())
+    env = ActivityEnvironment()
+    with pytest.raises(SimulatedCrash):
+        await env.run(Register(CrashAfterCommit(pool)).record_event, event())  # type: ignore[arg-type]
+    await env.run(register.record_event, event())
+    assert await scalar(pool, "SELECT count(*) FROM case_events") == 1
+
+
+async def test_documents_are_registered_once(pool):
+    register = Register(pool)
+    await register.register_application(application())
+    document = CaseDocument(
+        case_number="2021-00001",
+        document_id="application",
+        kind="application",
+        title="Ansökan",
+        registered_at=datetime(2021, 3, 4, 13, 32, tzinfo=UTC),
+        content={"requested_amount": Decimal("1250000.00"), "project": {"title": "Exportsamverkan"}},
+    )
+    env = ActivityEnvironment()
+    with pytest.raises(SimulatedCrash):
+        await env.run(Register(CrashAfterCommit(pool)).register_document, document)  # type: ignore[arg-type]
+    await env.run(register.register_document, document)
+    await register.register_document(document)
+    assert await scalar(pool, "SELECT count(*) FROM case_documents") == 1
+    content = await scalar(pool, "SELECT content FROM case_documents")
+    # Money keeps its exact decimal form (as a string), never a float.
+    assert content == {"requested_amount": "1250000.00", "project": {"title": "Exportsamverkan"}}
+
+
+async def test_update_case_sets_the_register_row(pool):
+    register = Register(pool)
+    await register.register_application(application())
+    deadline = datetime(2021, 6, 1, 22, 0, tzinfo=UTC)
+    snapshot = CaseSnapshot(
+        case_number="2021-00001",
+        stage=Stage.DECIDED,
+        outcome=Outcome.APPROVED,
+        officer="handlaggare-7",
+        granted_amount=Decimal("900000.00"),
+        next_deadline=deadline,
+    )
+    await register.update_case(snapshot)
+    await register.update_case(snapshot)
+    [row] = await list_cases(pool, stage="decided")
+    assert (row.stage, row.outcome, row.officer) == ("decided", "approved", "handlaggare-7")
+    assert row.granted_amount == Decimal("900000.00")
+    assert row.next_deadline == deadline
+    assert await list_cases(pool, stage="received") == []
+    assert await list_cases(pool, call_id="other") == []
+    assert len(await list_cases(pool, call_id="export-samverkan-2021", stage="decided")) == 1
+
+
+async def test_update_of_an_unknown_case_fails_without_retry(pool):
+    with pytest.raises(ApplicationError) as failure:
+        await Register(pool).update_case(CaseSnapshot(case_number="2021-99999", stage=Stage.COMPLETENESS))
+    assert failure.value.non_retryable
+    assert failure.value.type == "CaseNotFound"
