@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from collections import Counter
+from datetime import timedelta
 from fractions import Fraction
 from typing import Annotated, Any, TypeVar
 
@@ -132,3 +133,19 @@ def parse_call(text: str, source: str) -> Call:
 
 def parse_form_rules(text: str, source: str) -> FormRules:
     return _load(FormRules, text, source)
+
+
+def shifted(call: Call, *, days: int, new_id: str) -> Call:
+    """A copy of `call` with every date moved by `days`: for demonstrations and tests of old calls."""
+    by = timedelta(days=days)
+    window, timeline = call.window, call.timeline
+    return call.model_copy(update={
+        "id": new_id,
+        "window": window.model_copy(update={
+            "opens": window.opens + by if window.opens else None, "closes": window.closes + by,
+        }),
+        "timeline": timeline.model_copy(update={
+            "operations_end": timeline.operations_end + by if timeline.operations_end else None,
+            "final_report_due": timeline.final_report_due + by,
+        }),
+    })

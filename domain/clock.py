@@ -28,3 +28,9 @@ def end_of_day(day: date) -> datetime:
 def format_instant_sv(instant: datetime) -> str:
     local = require_utc(instant).astimezone(STOCKHOLM)
     return f"{local:%Y-%m-%d} kl. {local:%H:%M}"
+
+
+def format_deadline_sv(deadline: datetime) -> str:
+    """A deadline that ends a day (see `end_of_day`) as the officer writes it: that last day."""
+    last_day = (require_utc(deadline) - timedelta(microseconds=1)).astimezone(STOCKHOLM).date()
+    return last_day.isoformat()

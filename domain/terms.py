@@ -89,6 +89,15 @@ class Timeline(Terms):
         return self
 
 
+class Deadlines(Terms):
+    """Reply periods the law leaves to the agency; each case keeps the values it started with."""
+
+    completion_reply_days: Annotated[int, Field(ge=1, le=120)] = 14
+    communication_reply_days: Annotated[int, Field(ge=14, le=120)] = 14  # FL 25 §: at least 14 days here
+    decision_request_after_months: Annotated[int, Field(ge=1, le=24)] = 6  # FL 12 §
+    decision_request_answer_weeks: Annotated[int, Field(ge=1, le=12)] = 4  # FL 12 §
+
+
 class CallTerms(Terms):
     id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,80}$")]
     title: str
@@ -100,3 +109,4 @@ class CallTerms(Terms):
     window: Window
     funding: Funding
     timeline: Timeline
+    deadlines: Deadlines = Deadlines()

@@ -1,0 +1,147 @@
+"""Cases: submit an application, act on a case, read where it stands.
+
+Everything here reaches cases through the Temporal client: the register in PostgreSQL is
+written only by the case workflows' activities.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.call import Call
+from domain.case import (
+    AcceptForReview,
+    Action,
+    CaseState,
+    Communicate,
+    Decide,
+    DeclareNoConflict,
+    PrepareDecision,
+    Receipt,
+    RecordSecrecyReview,
+    ReplyToCommunication,
+    RequestCompletion,
+    RequestDecision,
+    ScoreApplication,
+    SubmitCompletion,
+    Withdraw,
+)
+from services.applications import read_application
+from services.calls import CallCatalog
+from services.errors import InputError, from_validation_error
+from workflows.call import CallState, CallWorkflow, call_workflow_id
+from workflows.case import CaseWorkflow
+from workflows.intake import Intake, IntakeWorkflow, Submission, intake_workflow_id
+
+# The actions people take, by the name a person types: (the case's update, its input).
+ACTIONS: dict[str, tuple[Any, type[Action]]] = {
+    "request-completion": (CaseWorkflow.request_completion, RequestCompletion),
+    "submit-completion": (CaseWorkflow.submit_completion, SubmitCompletion),
+    "accept-for-review": (CaseWorkflow.accept_for_review, AcceptForReview),
+    "record-secrecy-review": (CaseWorkflow.record_secrecy_review, RecordSecrecyReview),
+    "declare-no-conflict": (CaseWorkflow.declare_no_conflict, DeclareNoConflict),
+    "score": (CaseWorkflow.score, ScoreApplication),
+    "prepare-decision": (CaseWorkflow.prepare_decision, PrepareDecision),
+    "communicate": (CaseWorkflow.communicate, Communicate),
+    "reply-to-communication": (CaseWorkflow.reply_to_communication, ReplyToCommunication),
+    "decide": (CaseWorkflow.decide, Decide),
+    "withdraw": (CaseWorkflow.withdraw, Withdraw),
+    "request-decision": (CaseWorkflow.request_decision, RequestDecision),
+}
+
+
+class ActionRefused(Exception):
+    """The case refused the action; nothing was changed. The message is Swedish."""
+
+
+class CaseNotFound(InputError):
+    pass
+
+
+async def ensure_call_workflow(client: Client, call: Call, task_queue: str) -> None:
+    await client.start_workflow(
+        CallWorkflow.run,
+        CallState(call=call),
+        id=call_workflow_id(call.id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"Utlysning {call.id}: {call.title}",
+    )
+
+
+async def submit(
+    client: Client,
+    catalog: CallCatalog,
+    raw: bytes | str,
+    *,
+    task_queue: str,
+    submission_id: str | None = None,
+    imported_received_at: datetime | None = None,
+) -> Intake:
+    """Register an application, check it and start its case; returns the case number and findings.
+
+    The same `submission_id` twice gives the same case number: a client that lost the
+    answer can simply send again.
+    """
+    application = read_application(raw)
+    call = catalog.get(application.call_id)
+    submission_id = submission_id or uuid.uuid4().hex
+    await ensure_call_workflow(client, call, task_queue)
+    handle = await client.start_workflow(
+        IntakeWorkflow.run,
+        Submission(submission_id=submission_id, call=call, application=application,
+                   imported_received_at=imported_received_at),
+        id=intake_workflow_id(submission_id),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"Mottagning av ansökan till {call.id}",
+    )
+    return await handle.result()
+
+
+def build_command(action: str, actor: dict[str, Any], payload: dict[str, Any], action_id: str | None) -> Action:
+    if action not in ACTIONS:
+        raise InputError.one("action", f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
+    _, model = ACTIONS[action]
+    try:
+        return model.model_validate({**payload, "actor": actor, "action_id": action_id or uuid.uuid4().hex})
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+
+
+async def act(client: Client, case_number: str, action: str, command: Action) -> Receipt:
+    update, _ = ACTIONS[action]
+    handle = client.get_workflow_handle_for(CaseWorkflow.run, case_number)
+    try:
+        receipt: Receipt = await handle.execute_update(update, command, id=command.action_id)
+        return receipt
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError):
+            raise ActionRefused(cause.message) from None
+        raise
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise CaseNotFound.one("case", f"no case {case_number!r}") from None
+        raise
+
+
+async def case_state(client: Client, case_number: str) -> CaseState:
+    handle = client.get_workflow_handle_for(CaseWorkflow.run, case_number)
+    try:
+        return await handle.query(CaseWorkflow.current_state)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise CaseNotFound.one("case", f"no case {case_number!r}") from None
+        raise
+
+

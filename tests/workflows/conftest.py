@@ -1,0 +1,141 @@
+"""A real Temporal dev server with per-workflow virtual clocks, real activities, real PostgreSQL.
+
+Time moves only when a test says so (`fast_forward`), so a test can answer a completion
+request on day 13 and let another one run out on day 15, with no sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import shutil
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.testing._timeskipping import TimeSkippingConfig
+from temporalio.worker import Worker
+
+from activities.budget import BudgetLedger
+from activities.checks import check_application
+from activities.db import open_pool
+from activities.letters import Letters
+from activities.register import Register
+from domain.call import Call, shifted
+from domain.case import CaseState, Receipt
+from domain.clock import stockholm_date
+from services import cases
+from services.calls import CallCatalog, load_catalog
+from workflows import search_attributes as sa
+from workflows.call import CallWorkflow
+from workflows.case import CaseWorkflow
+from workflows.intake import IntakeWorkflow
+
+TEMPORAL = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
+SA_TYPES = {"KEYWORD": "Keyword", "INT": "Int", "DATETIME": "Datetime"}
+
+
+def _open_copy(call: Call, days_left: int) -> Call:
+    """The seed call moved so that its last day is `days_left` from today."""
+    days = (stockholm_date(datetime.now(UTC)) + timedelta(days=days_left) - call.window.closes).days
+    return shifted(call, days=days, new_id=f"{call.id}-test")
+
+
+@dataclass
+class Harness:
+    env: WorkflowEnvironment
+    client: Client
+    catalog: CallCatalog
+    task_queue: str
+    database_url: str
+    pool: Any
+
+    def call(self, seed_id: str, *, days_left: int = 10, budget: str | None = None) -> tuple[Call, int]:
+        """An open copy of a seed call (and how many days its dates moved), added to the catalog."""
+        seed = self.catalog.get(seed_id)
+        call = _open_copy(seed, days_left)
+        if budget is not None:
+            call = call.model_copy(update={"funding": call.funding.model_copy(update={"budget": budget})})
+        self.catalog.calls[call.id] = call
+        return call, (call.window.closes - seed.window.closes).days
+
+    def application(self, data: dict[str, Any], call: Call, days: int) -> dict[str, Any]:
+        moved = copy.deepcopy(data)
+        moved["call_id"] = call.id
+        # From today (when it is received) to the end of the year: one budget year, within the call's dates.
+        today = stockholm_date(datetime.now(UTC))
+        moved["project"]["start"], moved["project"]["end"] = today.isoformat(), date(today.year, 12, 31).isoformat()
+        return moved
+
+    async def submit(self, data: dict[str, Any], **kwargs: Any) -> str:
+        intake = await cases.submit(self.client, self.catalog, json.dumps(data), task_queue=self.task_queue, **kwargs)
+        return intake.case_number
+
+    async def act(self, number: str, action: str, actor: str, action_id: str | None = None, **payload: Any) -> Receipt:
+        role, _, person = actor.partition(":")
+        command = cases.build_command(action, {"role": role, "id": person}, payload, action_id)
+        return await cases.act(self.client, number, action, command)
+
+    async def state(self, number: str) -> CaseState:
+        return await cases.case_state(self.client, number)
+
+    def handle(self, number: str) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(number)
+
+    async def fast_forward(self, number: str, by: timedelta) -> None:
+        assert await self.env.fast_forward(self.handle(number), by)
+
+    async def history_length(self, number: str) -> int:
+        return len((await self.handle(number).fetch_history()).events)
+
+    async def settled(self, number: str) -> CaseState:
+        """The case's state once its outbox is carried out (the register and letters written)."""
+        for _ in range(200):
+            state = await self.state(number)
+            raw = (await self.handle(number).describe()).raw_description
+            if not state.outbox and not raw.pending_activities and not raw.HasField("pending_workflow_task"):
+                return state
+            await asyncio.sleep(0.05)  # polling for the worker, not waiting for a timer
+        raise AssertionError(f"case {number} did not settle")
+
+
+@pytest.fixture
+async def harness(db):
+    search_attributes = [f"{key.name}={SA_TYPES[key.indexed_value_type.name]}" for key in sa.ALL]
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        ts_config=TimeSkippingConfig(enabled=False),
+        dev_server_existing_path=TEMPORAL,
+        dev_server_extra_args=[
+            "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true",
+            *[arg for pair in search_attributes for arg in ("--search-attribute", pair)],
+        ],
+        data_converter=pydantic_data_converter,
+    )
+    pool = await open_pool(db)
+    task_queue = f"test-{uuid.uuid4().hex}"
+    worker = Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[CaseWorkflow, CallWorkflow, IntakeWorkflow],
+        activities=[
+            *(getattr(Register(pool), name) for name in
+              ("register_application", "record_event", "update_case", "register_document")),
+            Letters(pool, None).send_letter,
+            BudgetLedger(pool).grant,
+            BudgetLedger(pool).release,
+            check_application,
+        ],
+    )
+    async with worker:
+        yield Harness(env=env, client=env.client, catalog=load_catalog(), task_queue=task_queue,
+                      database_url=db, pool=pool)
+    await pool.close()
+    await env.shutdown()

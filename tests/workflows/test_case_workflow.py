@@ -1,0 +1,288 @@
+"""The case workflow from receipt to decision, on a real server with virtual time."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from activities.letters import list_letters
+from activities.register import case_events, list_cases
+from domain.clock import stockholm_date
+from domain.lifecycle import Outcome, Stage
+from services.cases import ActionRefused
+from tests.factories import SHA, application_2021, application_2022
+from workflows import search_attributes as sa
+
+OFFICER = "officer:anna"
+OTHER_OFFICER = "officer:erik"
+DECIDER = "decision_maker:bo"
+APPLICANT = "applicant:region-exempel"
+
+
+async def open_case(harness, data=None, **call_options):
+    call, days = harness.call("export-samverkan-2021", **call_options)
+    number = await harness.submit(harness.application(data or application_2021(), call, days))
+    return call, number
+
+
+async def assess(harness, number, score=4):
+    state = await harness.settled(number)
+    assert state.stage is Stage.SECRECY_REVIEW, (state.late, state.verdict)
+    await harness.act(number, "record-secrecy-review", OFFICER, rulings=[])
+    await harness.act(number, "declare-no-conflict", OFFICER)
+    await harness.act(number, "score", OFFICER, scores=[
+        {"criterion": c, "score": score, "motivation": "Väl underbyggt."} for c in state.applicable_criteria()])
+
+
+async def assessed_case(harness, **call_options):
+    call, number = await open_case(harness, **call_options)
+    await assess(harness, number)
+    return call, number
+
+
+async def prepare_approval(harness, number, amount="570000.00"):
+    state = await harness.state(number)
+    await harness.act(number, "prepare-decision", OFFICER, kind="approve", amount=amount,
+                      period_start=state.application.project.start.isoformat(),
+                      period_end=state.application.project.end.isoformat(),
+                      conditions=["Slutrapport lämnas senast på utlysningens datum."])
+
+
+async def refused(harness, number, action, actor, **payload):
+    """Send an action that must be refused; prove the history did not change."""
+    await harness.settled(number)
+    before = await harness.history_length(number)
+    with pytest.raises(ActionRefused) as caught:
+        await harness.act(number, action, actor, **payload)
+    assert await harness.history_length(number) == before
+    return str(caught.value)
+
+
+async def test_happy_path_to_approval(harness):
+    call, number = await assessed_case(harness)
+    assert number.startswith(f"{stockholm_date(datetime.now(UTC)).year}-")
+    await prepare_approval(harness, number)
+    receipt = await harness.act(number, "decide", DECIDER)
+    assert receipt.stage is Stage.DECIDED and "bifall om 570" in receipt.message
+
+    state = await harness.settled(number)
+    assert state.outcome is Outcome.APPROVED and state.granted == Decimal("570000.00")
+    assert state.decision.decided_by == "bo" and state.decision.prepared_by == "anna"
+
+    [row] = await list_cases(harness.pool, call_id=call.id)
+    assert (row.case_number, row.stage, row.outcome, row.officer) == (number, "decided", "approved", "anna")
+    assert row.granted_amount == Decimal("570000.00")
+    letters = [letter.kind for letter in await list_letters(harness.pool, number)]
+    assert letters == ["receipt", "decision_approved"]
+    kinds = [e.kind for e in await case_events(harness.pool, number)]
+    assert kinds[:2] == ["registered", "checked"] and kinds[-1] == "Decide"
+    desc = await harness.handle(number).describe()
+    assert desc.typed_search_attributes.get(sa.CASE_STAGE) == "decided"
+
+
+async def test_a_late_application_is_flagged_and_can_be_dismissed(harness):
+    call, days = harness.call("export-samverkan-2021", days_left=-3)
+    number = await harness.submit(harness.application(application_2021(), call, days))
+    state = await harness.settled(number)
+    assert state.late and state.stage is Stage.COMPLETENESS  # waits for the officer: no automatic rejection
+    await harness.act(number, "prepare-decision", OFFICER, kind="dismiss",
+                      reasons="Ansökan kom in efter sista ansökningsdag.")
+    receipt = await harness.act(number, "decide", DECIDER)
+    assert receipt.stage is Stage.DECIDED
+    state = await harness.settled(number)
+    assert state.outcome is Outcome.DISMISSED
+    assert [x.kind for x in await list_letters(harness.pool, number)] == ["receipt", "decision_dismissed"]
+
+
+async def test_an_officer_may_accept_a_late_application(harness):
+    call, days = harness.call("export-samverkan-2021", days_left=-1)
+    number = await harness.submit(harness.application(application_2021(), call, days))
+    await harness.settled(number)
+    receipt = await harness.act(number, "accept-for-review", OFFICER, note="Försenad av tekniskt fel i e-tjänsten.")
+    assert receipt.stage is Stage.SECRECY_REVIEW
+
+
+async def test_completion_requested_and_given_in_time(harness):
+    data = application_2021()
+    data["attachments"] = [a for a in data["attachments"] if a["kind"] != "signatory_authority"]
+    _call, number = await open_case(harness, data)
+    state = await harness.settled(number)
+    assert state.stage is Stage.COMPLETENESS and [f.rule for f in state.verdict.errors] == ["ES21-SIGNATORY"]
+    await harness.act(number, "request-completion", OFFICER, missing=["Intyg om behörig firmatecknare"])
+    await harness.fast_forward(number, timedelta(days=13))
+    fixed = state.application.model_dump(mode="json")
+    fixed["attachments"].append({"name": "delegationsordning.pdf", "kind": "signatory_authority", "sha256": SHA})
+    await harness.act(number, "submit-completion", APPLICANT, application=fixed)
+    state = await harness.settled(number)
+    assert state.stage is Stage.SECRECY_REVIEW and state.verdict.eligible and state.application_versions == 2
+    assert [x.kind for x in await list_letters(harness.pool, number)] == ["receipt", "completion_request"]
+
+
+async def test_completion_not_given_leaves_the_officer_to_dismiss(harness):
+    data = application_2021()
+    data["co_applicants"] = []
+    _call, number = await open_case(harness, data)
+    await harness.settled(number)
+    await harness.act(number, "request-completion", OFFICER, missing=["En medsökande aktör"], reply_days=14)
+    await harness.fast_forward(number, timedelta(days=16))
+    state = await harness.settled(number)
+    assert state.completion.expired and state.stage is Stage.COMPLETENESS
+    message = await refused(harness, number, "submit-completion", APPLICANT,
+                            application=state.application.model_dump(mode="json"))
+    assert "Svarstiden" in message
+    await harness.act(number, "prepare-decision", OFFICER, kind="dismiss",
+                      reasons="Ansökan har inte kompletterats inom svarstiden.")
+    await harness.act(number, "decide", DECIDER)
+    assert (await harness.settled(number)).outcome is Outcome.DISMISSED
+
+
+async def test_rejection_after_communication(harness):
+    _call, number = await assessed_case(harness)
+    await harness.act(number, "prepare-decision", OFFICER, kind="reject",
+                      reasons="Projektet bidrar svagt till utlysningens mål.",
+                      unseen_material="Yttrande från Region Exempel om projektets förankring.")
+    assert "kommuniceras" in await refused(harness, number, "decide", DECIDER)
+    await harness.act(number, "communicate", OFFICER)
+    assert "svarstid" in await refused(harness, number, "decide", DECIDER)
+    await harness.fast_forward(number, timedelta(days=15))
+    state = await harness.settled(number)
+    assert state.communication.expired
+    await harness.act(number, "decide", DECIDER)
+    state = await harness.settled(number)
+    assert state.outcome is Outcome.REJECTED
+    letters = [x.kind for x in await list_letters(harness.pool, number)]
+    assert letters == ["receipt", "communication", "decision_rejected"]
+
+
+async def test_a_reply_to_communication_lets_the_decision_be_taken_at_once(harness):
+    _call, number = await assessed_case(harness)
+    await harness.act(number, "prepare-decision", OFFICER, kind="reject", reasons="Svag förankring.",
+                      unseen_material="Regionens yttrande.")
+    await harness.act(number, "communicate", OFFICER)
+    await harness.act(number, "reply-to-communication", APPLICANT, text="Vi har förankrat projektet brett.")
+    await harness.act(number, "decide", DECIDER)
+    assert (await harness.settled(number)).outcome is Outcome.REJECTED
+
+
+async def test_withdrawal_before_decision(harness):
+    _call, number = await assessed_case(harness)
+    receipt = await harness.act(number, "withdraw", APPLICANT, reason="Projektet genomförs inte.")
+    assert receipt.stage is Stage.WITHDRAWN
+    state = await harness.settled(number)
+    assert state.outcome is Outcome.WITHDRAWN
+    assert "withdrawal_confirmed" in [x.kind for x in await list_letters(harness.pool, number)]
+    await refused(harness, number, "declare-no-conflict", OTHER_OFFICER)
+
+
+async def test_four_eyes(harness):
+    _call, number = await open_case(harness)
+    await harness.settled(number)
+    await harness.act(number, "record-secrecy-review", OFFICER, rulings=[])
+    await harness.act(number, "declare-no-conflict", OFFICER)
+    state = await harness.state(number)
+    scores = [{"criterion": c, "score": 3, "motivation": "Godtagbart."} for c in state.applicable_criteria()]
+    assert "jävsprövat" in await refused(harness, number, "score", OTHER_OFFICER, scores=scores)
+    await harness.act(number, "score", OFFICER, scores=scores)
+    await prepare_approval(harness, number)
+    # The assessor holds a decision maker's role too: still not for this case.
+    assert "fyraögonsprincipen" in await refused(harness, number, "decide", "decision_maker:anna")
+    assert "beslutsfattare" in await refused(harness, number, "decide", OTHER_OFFICER)
+    await harness.act(number, "decide", DECIDER)
+
+
+async def test_more_than_requested_or_than_the_budget_is_refused(harness):
+    _call, number = await assessed_case(harness)
+    assert "sökt belopp" in await refused(harness, number, "prepare-decision", OFFICER, kind="approve",
+                                          amount="600000.00", period_start="2030-01-01", period_end="2030-02-01")
+
+
+async def test_a_decision_over_what_remains_of_the_budget_is_refused(harness):
+    call, days = harness.call("export-samverkan-2021", budget="600000.00")
+    first, second = [await harness.submit(harness.application(application_2021(), call, days)) for _ in range(2)]
+    for number in (first, second):
+        await assess(harness, number)
+        await prepare_approval(harness, number)
+    await harness.act(first, "decide", DECIDER)
+    with pytest.raises(ActionRefused, match=r"budget räcker inte: 30000\.00 kr"):
+        await harness.act(second, "decide", DECIDER)
+    state = await harness.settled(second)
+    # The ledger said no: the case is unchanged, still waiting for a decision that fits.
+    assert state.stage is Stage.DECISION and state.decision is None and state.granted is None
+
+
+async def test_two_approvals_at_once_against_a_budget_for_one(harness):
+    call, days = harness.call("export-samverkan-2021", budget="600000.00")
+    numbers = [await harness.submit(harness.application(application_2021(), call, days)) for _ in range(2)]
+    for number in numbers:
+        await assess(harness, number)
+        await prepare_approval(harness, number)
+    results = await asyncio.gather(*(harness.act(n, "decide", DECIDER) for n in numbers), return_exceptions=True)
+    approved = [r for r in results if not isinstance(r, Exception)]
+    refusals = [r for r in results if isinstance(r, ActionRefused)]
+    assert len(approved) == 1 and len(refusals) == 1
+    assert "budget räcker inte" in str(refusals[0])
+    async with harness.pool.connection() as conn:
+        total = await (await conn.execute("SELECT sum(amount) FROM budget_grants WHERE call_id = %s",
+                                          (call.id,))).fetchone()
+    assert total[0] == Decimal("570000.00")
+
+
+async def test_a_written_request_for_a_decision_after_six_months(harness):
+    call, number = await open_case(harness)
+    await harness.settled(number)
+    assert "tidigast" in await refused(harness, number, "request-decision", APPLICANT, text="Vi begär ett beslut.")
+    await harness.fast_forward(number, timedelta(days=190))
+    receipt = await harness.act(number, "request-decision", APPLICANT, text="Vi begär ett beslut.")
+    state = await harness.settled(number)
+    assert state.decision_request.deadline - state.decision_request.requested_at >= timedelta(weeks=4)
+    assert state.next_deadline == state.decision_request.deadline
+    [row] = await list_cases(harness.pool, call_id=call.id)
+    assert row.next_deadline == state.next_deadline
+    assert "senast" in receipt.message
+    await harness.fast_forward(number, timedelta(weeks=5))
+    state = await harness.settled(number)
+    assert state.decision_request.overdue and state.next_deadline is None
+    assert "decision_overdue" in [e.kind for e in await case_events(harness.pool, number)]
+
+
+async def test_resending_an_action_returns_the_first_receipt(harness):
+    _call, number = await open_case(harness)
+    await harness.settled(number)
+    first = await harness.act(number, "record-secrecy-review", OFFICER, action_id="sekr-1", rulings=[])
+    again = await harness.act(number, "record-secrecy-review", OFFICER, action_id="sekr-1", rulings=[])
+    assert again == first
+    await harness.settled(number)
+    events = [e for e in await case_events(harness.pool, number) if e.event_id == "sekr-1"]
+    assert len(events) == 1
+
+
+async def test_refusals_write_nothing(harness):
+    _call, number = await open_case(harness)
+    await harness.settled(number)
+    await refused(harness, number, "decide", DECIDER)  # nothing prepared
+    await refused(harness, number, "declare-no-conflict", OFFICER)  # wrong stage
+    await refused(harness, number, "record-secrecy-review", APPLICANT, rulings=[])  # wrong role
+    await refused(harness, number, "prepare-decision", OFFICER, kind="dismiss", reasons="x")  # not late/incomplete
+
+
+async def test_the_2022_call_and_a_secrecy_review(harness):
+    call, days = harness.call("saker-digitalisering-2022")
+    data = application_2022()
+    data["secret_sections"] = [{"section": "$.descriptions.challenge", "reason": "Kundernas sårbarheter."}]
+    number = await harness.submit(harness.application(data, call, days))
+    assert (await harness.settled(number)).stage is Stage.SECRECY_REVIEW
+    assert "lagrum" in await refused(harness, number, "record-secrecy-review", OFFICER, rulings=[
+        {"section": "$.descriptions.challenge", "secret": True, "reason": "Skulle skada företagen."}])
+    await harness.act(number, "record-secrecy-review", OFFICER, rulings=[
+        {"section": "$.descriptions.challenge", "secret": True, "legal_ground": "OSL 30 kap. 23 §",
+         "reason": "Uppgifterna om kundernas sårbarheter skulle skada dem om de lämnades ut."}])
+    await harness.settled(number)
+    async with harness.pool.connection() as conn:
+        row = await (await conn.execute(
+            "SELECT content FROM case_documents WHERE case_number = %s AND kind = 'public_version'",
+            (number,))).fetchone()
+    assert row[0]["descriptions"]["challenge"] == "[Sekretess enligt OSL 30 kap. 23 §]"
+    assert row[0]["descriptions"]["activities"] == data["descriptions"]["activities"]

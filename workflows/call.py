@@ -1,0 +1,129 @@
+"""One call for funding: its window, its budget, and the ranking of its assessed cases.
+
+Applications are assessed in competition. Once the call has closed and every case still in
+the running is assessed, the cases are ranked by score (earlier receipt first on a tie) and
+funding is proposed down the ranking until the budget is spent. The proposal is advice to
+the decision makers; the budget ledger in PostgreSQL is what makes sure the sum granted
+never exceeds the budget, whatever order the decisions arrive in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.call import Call
+    from domain.case import FundingProposal
+
+
+def call_workflow_id(call_id: str) -> str:
+    return f"call-{call_id}"
+
+
+class CaseNews(BaseModel):
+    case_number: str
+    requested: Decimal
+    received_at: datetime
+    score: int | None = None
+    granted: Decimal | None = None
+
+
+class CallEntry(BaseModel):
+    requested: Decimal
+    received_at: datetime
+    score: int | None = None
+    in_running: bool = True
+    granted: Decimal | None = None
+    proposal: FundingProposal | None = None
+
+
+class CallState(BaseModel):
+    call: Call
+    cases: dict[str, CallEntry] = {}
+
+
+class Standing(BaseModel):
+    closed: bool
+    budget: Decimal
+    granted: Decimal
+    ranking: list[tuple[str, FundingProposal]]
+
+
+@workflow.defn
+class CallWorkflow:
+    @workflow.init
+    def __init__(self, state: CallState) -> None:
+        self.state = state
+        self.changed = True
+
+    @workflow.run
+    async def run(self, state: CallState) -> None:
+        deadline = self.state.call.window.deadline
+        if workflow.now() < deadline:
+            await workflow.sleep(deadline - workflow.now(), summary="utlysningen stänger")
+        while True:
+            await workflow.wait_condition(lambda: self.changed)
+            self.changed = False
+            await self._propose()
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self.state)
+
+    @workflow.signal
+    def case_registered(self, news: CaseNews) -> None:
+        self.state.cases.setdefault(news.case_number, CallEntry(requested=news.requested,
+                                                                received_at=news.received_at))
+        self.changed = True
+
+    @workflow.signal
+    def case_assessed(self, news: CaseNews) -> None:
+        entry = self.state.cases.setdefault(news.case_number, CallEntry(requested=news.requested,
+                                                                        received_at=news.received_at))
+        entry.score = news.score
+        self.changed = True
+
+    @workflow.signal
+    def case_left(self, news: CaseNews) -> None:
+        """Decided, dismissed or withdrawn: out of the running, keeping what it was granted."""
+        entry = self.state.cases.setdefault(news.case_number, CallEntry(requested=news.requested,
+                                                                        received_at=news.received_at))
+        entry.in_running = False
+        entry.granted = news.granted
+        self.changed = True
+
+    @workflow.query
+    def standing(self) -> Standing:
+        ranked = self._ranking()
+        return Standing(
+            closed=workflow.now() >= self.state.call.window.deadline,
+            budget=self.state.call.funding.budget,
+            granted=self._granted(),
+            ranking=[(number, entry.proposal) for number, entry in ranked if entry.proposal is not None],
+        )
+
+    def _granted(self) -> Decimal:
+        return sum((e.granted or Decimal(0) for e in self.state.cases.values()), Decimal(0))
+
+    def _ranking(self) -> list[tuple[str, CallEntry]]:
+        running = [(n, e) for n, e in self.state.cases.items() if e.in_running and e.score is not None]
+        return sorted(running, key=lambda item: (-(item[1].score or 0), item[1].received_at, item[0]))
+
+    async def _propose(self) -> None:
+        if workflow.now() < self.state.call.window.deadline:
+            return
+        if any(e.in_running and e.score is None for e in self.state.cases.values()):
+            return  # ranking waits until every case still in the running is assessed
+        remaining = self.state.call.funding.budget - self._granted()
+        for rank, (number, entry) in enumerate(self._ranking(), start=1):
+            amount = max(min(entry.requested, remaining), Decimal(0))
+            remaining -= amount
+            proposal = FundingProposal(rank=rank, amount=amount)
+            if proposal != entry.proposal:
+                entry.proposal = proposal
+                handle = workflow.get_external_workflow_handle(number)
+                await handle.signal("funding_proposed", proposal)
+

@@ -1,0 +1,362 @@
+"""One application, from receipt to decision, as one durable workflow whose id is the case number.
+
+People act on the case through updates. Each update's validator asks the domain whether the
+action is allowed (a refused action writes nothing to history); its handler applies it and
+answers with a receipt at once. What the action causes outside the case (register entries,
+letters, documents, news for the call's ranking) waits in the case's outbox, which the main
+loop below carries out through activities, in order, each idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.types import MethodAsyncSingleParam
+
+with workflow.unsafe.imports_passed_through():
+    from activities.budget import BudgetLedger, GrantRequest, ReleaseRequest
+    from activities.checks import CheckRequest, check_application
+    from activities.letters import LetterRequest, Letters
+    from activities.register import CaseDocument, CaseEvent, CaseSnapshot, Register
+    from domain.application import Application
+    from domain.call import Call
+    from domain.case import (
+        AcceptForReview,
+        CaseState,
+        Command,
+        Communicate,
+        Decide,
+        DecisionKind,
+        DeclareNoConflict,
+        FundingProposal,
+        PrepareDecision,
+        Receipt,
+        RecordEvent,
+        RecordSecrecyReview,
+        ReplyToCommunication,
+        RequestCompletion,
+        RequestDecision,
+        RunChecks,
+        SaveDocument,
+        ScoreApplication,
+        SendLetter,
+        SubmitCompletion,
+        TellCall,
+        Withdraw,
+        apply,
+        checks_done,
+        deadline_passed,
+        new_case,
+        refusal,
+    )
+    from domain.findings import Verdict
+    from domain.lifecycle import STAGE_LABELS_SV
+    from workflows import search_attributes as sa
+    from workflows.call import CallWorkflow, CaseNews, call_workflow_id
+
+ACTIVITY_TIMEOUT = timedelta(minutes=2)
+# Activities retry until they succeed: a case must not stop because a database blinked.
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
+
+
+class CaseStart(BaseModel):
+    case_number: str
+    submission_id: str
+    call: Call
+    application: Application
+    received_at: datetime
+    imported: bool = False
+    verdict: Verdict | None = None  # the checks at intake, when they were run there
+
+
+class CaseInput(BaseModel):
+    """A new case, or one continuing as new with all of its state."""
+
+    start: CaseStart | None = None
+    resume: CaseState | None = None
+
+
+@workflow.defn
+class CaseWorkflow:
+    @workflow.init
+    def __init__(self, case: CaseInput) -> None:
+        if case.resume is not None:
+            self.state = case.resume
+        else:
+            assert case.start is not None
+            s = case.start
+            self.state = new_case(
+                case_number=s.case_number, submission_id=s.submission_id, call=s.call,
+                application=s.application, received_at=s.received_at, imported=s.imported, verdict=s.verdict,
+            )
+        # Decisions that grant money await the budget ledger; one at a time.
+        self.decision_lock = asyncio.Lock()
+        self.published: tuple[object, ...] | None = None
+
+    @workflow.run
+    async def run(self, case: CaseInput) -> CaseState:
+        while True:
+            await self._carry_out_outbox()
+            await self._publish()
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not self.state.outbox:
+                    workflow.continue_as_new(CaseInput(resume=self.state))
+            deadline = self.state.next_deadline
+            timeout = max(deadline - workflow.now(), timedelta(0)) if deadline else None
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self.state.outbox), timeout=timeout, timeout_summary="nästa frist i ärendet"
+                )
+            except TimeoutError:
+                deadline_passed(self.state, workflow.now())
+
+    # --- what people do ----------------------------------------------------------------
+
+    @workflow.query
+    def current_state(self) -> CaseState:
+        return self.state
+
+    @workflow.update
+    def request_completion(self, command: RequestCompletion) -> Receipt:
+        return self._act(command)
+
+    @request_completion.validator
+    def _check_request_completion(self, command: RequestCompletion) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def submit_completion(self, command: SubmitCompletion) -> Receipt:
+        return self._act(command)
+
+    @submit_completion.validator
+    def _check_submit_completion(self, command: SubmitCompletion) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def accept_for_review(self, command: AcceptForReview) -> Receipt:
+        return self._act(command)
+
+    @accept_for_review.validator
+    def _check_accept_for_review(self, command: AcceptForReview) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def record_secrecy_review(self, command: RecordSecrecyReview) -> Receipt:
+        return self._act(command)
+
+    @record_secrecy_review.validator
+    def _check_record_secrecy_review(self, command: RecordSecrecyReview) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def declare_no_conflict(self, command: DeclareNoConflict) -> Receipt:
+        return self._act(command)
+
+    @declare_no_conflict.validator
+    def _check_declare_no_conflict(self, command: DeclareNoConflict) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def score(self, command: ScoreApplication) -> Receipt:
+        return self._act(command)
+
+    @score.validator
+    def _check_score(self, command: ScoreApplication) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def prepare_decision(self, command: PrepareDecision) -> Receipt:
+        return self._act(command)
+
+    @prepare_decision.validator
+    def _check_prepare_decision(self, command: PrepareDecision) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def communicate(self, command: Communicate) -> Receipt:
+        return self._act(command)
+
+    @communicate.validator
+    def _check_communicate(self, command: Communicate) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def reply_to_communication(self, command: ReplyToCommunication) -> Receipt:
+        return self._act(command)
+
+    @reply_to_communication.validator
+    def _check_reply_to_communication(self, command: ReplyToCommunication) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def withdraw(self, command: Withdraw) -> Receipt:
+        return self._act(command)
+
+    @withdraw.validator
+    def _check_withdraw(self, command: Withdraw) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def request_decision(self, command: RequestDecision) -> Receipt:
+        return self._act(command)
+
+    @request_decision.validator
+    def _check_request_decision(self, command: RequestDecision) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    async def decide(self, command: Decide) -> Receipt:
+        if (earlier := self.state.receipts.get(command.action_id)) is not None:
+            return earlier
+        prepared = self.state.prepared
+        if prepared is None or prepared.kind is not DecisionKind.APPROVE or prepared.amount is None:
+            return self._act(command)
+        # The grant awaits the ledger; while it does, another decision or a withdrawal may
+        # arrive. The lock keeps decisions in turn, and the case is checked again after the
+        # await because a withdrawal does not take the lock.
+        async with self.decision_lock:
+            self._refuse_if_not_allowed(command)
+            grant = GrantRequest(
+                call_id=self.state.call.id, call_budget=self.state.call.funding.budget,
+                case_number=self.state.case_number, amount=prepared.amount,
+            )
+            result = await workflow.execute_activity_method(
+                BudgetLedger.grant, grant, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+                summary="reservera beviljat belopp i utlysningens budget",
+            )
+            if not result.granted:
+                raise ApplicationError(
+                    f"Utlysningens budget räcker inte: {result.remaining} kr återstår.", type="OverBudget"
+                )
+            if (reason := refusal(self.state, command, workflow.now())) is not None:
+                await workflow.execute_activity_method(
+                    BudgetLedger.release,
+                    ReleaseRequest(call_id=self.state.call.id, case_number=self.state.case_number),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+                )
+                raise ApplicationError(reason, type="Refused")
+            return self._act(command)
+
+    @decide.validator
+    def _check_decide(self, command: Decide) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.signal
+    def funding_proposed(self, proposal: FundingProposal) -> None:
+        self.state.funding = proposal
+
+    def _refuse_if_not_allowed(self, command: Command) -> None:
+        if (reason := refusal(self.state, command, workflow.now())) is not None:
+            # Raised in a validator: the update is refused and nothing reaches the history.
+            raise ApplicationError(reason, type="Refused")
+
+    def _act(self, command: Command) -> Receipt:
+        return apply(self.state, command, workflow.now())
+
+    # --- carrying out the outbox ----------------------------------------------------------
+
+    async def _carry_out_outbox(self) -> None:
+        while self.state.outbox:
+            effect = self.state.outbox[0]
+            match effect:
+                case RecordEvent():
+                    await self._activity(Register.record_event, CaseEvent(
+                        case_number=self.state.case_number, event_id=effect.event_id, at=effect.at,
+                        actor_id=effect.actor_id, actor_role=effect.actor_role, kind=effect.event,
+                        stage=self.state.stage.value, summary=effect.summary,
+                    ), f"diarieför: {effect.event}")
+                case SendLetter():
+                    contact = self.state.application.applicant.contact
+                    await self._activity(Letters.send_letter, LetterRequest(
+                        case_number=self.state.case_number, letter_id=effect.letter_id, kind=effect.letter,
+                        recipient_name=contact.name if contact else self.state.application.applicant.name,
+                        recipient_email=contact.email if contact else None, context=effect.context,
+                    ), f"brev: {effect.letter}")
+                case SaveDocument():
+                    await self._activity(Register.register_document, CaseDocument(
+                        case_number=self.state.case_number, document_id=effect.document_id, kind=effect.document,
+                        title=effect.title, registered_at=effect.at, content=effect.content,
+                    ), f"diarieför handling: {effect.document}")
+                case RunChecks():
+                    verdict = await workflow.execute_activity(
+                        check_application,
+                        CheckRequest(call=self.state.call, application=self.state.application,
+                                     received_at=self.state.received_at),
+                        start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+                        summary="kontrollera ansökan mot utlysningens regler",
+                    )
+                    checks_done(self.state, verdict, workflow.now())
+                case TellCall():
+                    await self._tell_call(effect)
+            self.state.outbox.pop(0)
+
+    async def _activity(self, method: MethodAsyncSingleParam[Any, Any, Any], argument: BaseModel,
+                        summary: str) -> None:
+        await workflow.execute_activity_method(
+            method, argument, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary,
+        )
+
+    async def _tell_call(self, effect: TellCall) -> None:
+        news = CaseNews(
+            case_number=self.state.case_number, requested=self.state.application.requested_amount,
+            received_at=self.state.received_at, score=effect.score,
+            granted=self.state.granted if effect.news == "left" else None,
+        )
+        handle = workflow.get_external_workflow_handle(call_workflow_id(self.state.call.id))
+        signal = {"registered": CallWorkflow.case_registered, "assessed": CallWorkflow.case_assessed,
+                  "left": CallWorkflow.case_left}[effect.news]
+        try:
+            await handle.signal(signal, news)
+        except ApplicationError:
+            # Ranking is advice to the officer; a call without its workflow must not stop a case.
+            workflow.logger.warning("call workflow not reachable", extra={"call_id": self.state.call.id})
+
+    async def _publish(self) -> None:
+        """Tell the register and Temporal UI where the case stands, when that has changed."""
+        s = self.state
+        now = (s.stage, s.outcome, s.officer, s.granted, s.next_deadline)
+        if now == self.published:
+            return
+        self.published = now
+        await self._activity(Register.update_case, CaseSnapshot(
+            case_number=s.case_number, stage=s.stage.value, outcome=s.outcome.value if s.outcome else None,
+            officer=s.officer, granted_amount=s.granted, next_deadline=s.next_deadline,
+        ), "uppdatera diariet")
+        workflow.upsert_search_attributes([
+            sa.CASE_STAGE.value_set(s.stage.value),
+            sa.CALL_ID.value_set(s.call.id),
+            sa.OFFICER.value_set(s.officer) if s.officer else sa.OFFICER.value_unset(),
+            sa.REQUESTED_AMOUNT_ORE.value_set(_ore(s.application.requested_amount)),
+            sa.GRANTED_AMOUNT_ORE.value_set(_ore(s.granted)) if s.granted is not None
+            else sa.GRANTED_AMOUNT_ORE.value_unset(),
+            sa.NEXT_DEADLINE.value_set(s.next_deadline) if s.next_deadline else sa.NEXT_DEADLINE.value_unset(),
+        ])
+        workflow.set_current_details(self._details())
+
+    def _details(self) -> str:
+        s = self.state
+        waiting = {
+            "completeness": "handläggarens kontroll av fullständighet"
+            + (" (komplettering begärd)" if s.completion and not s.completion.answered_at else ""),
+            "secrecy_review": "handläggarens sekretessprövning",
+            "assessment": "jävsprövning och bedömning",
+            "decision": "beslutsfattarens beslut"
+            + (" (kommunicering pågår)" if s.communication and not s.communication.settled else ""),
+            "decided": "nästa steg efter beslut",
+        }.get(s.stage.value, "")
+        lines = [f"**{STAGE_LABELS_SV[s.stage]}**", f"Väntar på: {waiting}" if waiting else ""]
+        if s.next_deadline:
+            lines.append(f"Nästa frist: {s.next_deadline.isoformat()}")
+        return "\n\n".join(line for line in lines if line)
+
+
+def _ore(amount: Decimal | None) -> int:
+    return int((amount or Decimal(0)) * 100)

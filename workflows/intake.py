@@ -1,0 +1,97 @@
+"""Receiving an application: register it under a case number and start its case.
+
+The case number is the case workflow's id, so it must exist before the case does. This
+short workflow allocates it in the register (without gaps, in the same transaction as the
+register entry) and starts the case. Its id is the submission's, so a client that sends
+the same submission twice gets the same case number back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.checks import CheckRequest, check_application
+    from activities.register import Register, RegisterApplication
+    from domain.application import Application
+    from domain.call import Call
+    from domain.findings import Verdict
+    from domain.identity import InvalidIdentityNumber, parse_identity_number
+    from workflows.case import CaseInput, CaseStart, CaseWorkflow
+
+
+class Submission(BaseModel):
+    submission_id: str
+    call: Call
+    application: Application
+    # Set only for an import of applications registered elsewhere: their own received instant.
+    imported_received_at: datetime | None = None
+
+
+class Intake(BaseModel):
+    """What the applicant is told at once: the case number and what the checks found."""
+
+    case_number: str
+    verdict: Verdict
+
+
+def intake_workflow_id(submission_id: str) -> str:
+    return f"intake-{submission_id}"
+
+
+def _public_org_number(text: str) -> str | None:
+    """The sender's number for the public register; a personnummer is never written there."""
+    try:
+        number = parse_identity_number(text)
+    except InvalidIdentityNumber:
+        return None
+    return None if number.is_personal else number.formatted()
+
+
+@workflow.defn
+class IntakeWorkflow:
+    @workflow.run
+    async def run(self, submission: Submission) -> Intake:
+        imported = submission.imported_received_at is not None
+        # FL 22 §: received is when it reached the agency's system, i.e. when this started.
+        received_at = submission.imported_received_at or workflow.info().start_time
+        application = submission.application
+        registered = await workflow.execute_activity_method(
+            Register.register_application,
+            RegisterApplication(
+                submission_id=submission.submission_id, call_id=submission.call.id, received_at=received_at,
+                imported=imported, sender_name=application.applicant.name,
+                sender_org_number=_public_org_number(application.applicant.org_number),
+                subject=application.project.title, requested_amount=application.requested_amount,
+            ),
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+            summary="registrera ansökan i diariet",
+        )
+        # Checked here, before the case starts, so that the applicant's receipt can say at
+        # once what is missing and the case starts in the right stage.
+        verdict = await workflow.execute_activity(
+            check_application,
+            CheckRequest(call=submission.call, application=application, received_at=registered.received_at),
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+            summary="kontrollera ansökan mot utlysningens regler",
+        )
+        await workflow.start_child_workflow(
+            CaseWorkflow.run,
+            CaseInput(start=CaseStart(
+                case_number=registered.case_number, submission_id=submission.submission_id,
+                call=submission.call, application=application, received_at=registered.received_at,
+                imported=imported, verdict=verdict,
+            )),
+            id=registered.case_number,
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            static_summary=f"Ärende {registered.case_number} – {submission.call.id}",
+            static_details=f"Projekt: {application.project.title}",
+        )
+        return Intake(case_number=registered.case_number, verdict=verdict)
