@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from cli import cases, ops
 from domain.application import Application
 from domain.call import CallFileError
 from domain.clock import format_instant_sv
@@ -22,7 +23,7 @@ from services.applications import CheckedApplication, check_application, parse_i
 from services.calls import default_catalog
 from services.errors import InputError
 
-EXIT_OK, EXIT_INELIGIBLE, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_INELIGIBLE, EXIT_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 SEVERITY_SV = {Severity.ERROR: "fel", Severity.WARNING: "varning"}
 
@@ -107,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--received", metavar="ISO-8601", help="when it was received (default: now)")
     validate.add_argument("--json", action="store_true", help="machine-readable findings")
     validate.set_defaults(run=_cmd_validate)
+
+    cases.add_commands(commands)
+    ops.add_commands(commands)
     return parser
 
 
@@ -114,6 +118,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.run(args)
+    except InputError as exc:
+        return _input_error(exc)
+    except RuntimeError as exc:
+        # Temporal or the database not reachable, a port taken: the message says what to do.
+        if type(exc).__name__ not in {"TemporalUnavailable", "StackError"}:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except CallFileError as exc:
         # A broken call file is the operator's to fix: say which file, key and why.
         print(f"error: call file {exc.source}:", file=sys.stderr)

@@ -359,3 +359,17 @@ def test_all_findings_are_in_swedish_and_name_their_rule():
     assert {f.rule for f in verdict.findings} == {"ES21-WHO-TOGETHER", "ES21-CHANGE-LOGIC-APPENDIX", "ES21-SIGNATORY"}
     assert {f.rule for f in verdict.findings} <= rule_ids
     assert all(f.message and f.message[0].isupper() and f.message.endswith(".") for f in verdict.findings)
+
+
+def test_one_organisation_written_two_ways_is_still_one():
+    data = application_2021()
+    data["co_applicants"][0] = dict(data["applicant"], org_number="16" + data["applicant"]["org_number"])
+    assert errors(check(data)) == {"ES21-WHO-TOGETHER", "FORM-ORG-UNIQUE"}
+    data["co_applicants"][0]["org_number"] = data["applicant"]["org_number"].replace("-", "")
+    assert errors(check(data)) == {"ES21-WHO-TOGETHER", "FORM-ORG-UNIQUE"}
+
+
+def test_a_co_applicants_cost_is_recognised_however_its_number_is_written():
+    data = application_2021()
+    data["budget"][1]["incurred_by"] = "16" + data["co_applicants"][0]["org_number"].replace("-", "")
+    assert check(data).findings == []

@@ -248,3 +248,15 @@ def test_a_collaboration_agreement_is_advised_against():
     data["project"]["collaboration_project"] = True
     verdict = check(data)
     assert verdict.eligible and warnings(verdict) == {"SD22-NO-COLLAB-AGREEMENT"}
+
+
+def test_one_person_written_in_different_case_is_one_person():
+    data = _balanced(_with_training([("IT-säkerhetsansvarig", "20000.00"), ("it-säkerhetsansvarig ", "20000.00")]))
+    verdict = check(data)
+    assert errors(verdict) == {"SD22-TRAINING-PERSON"}
+    assert "IT-säkerhetsansvarig" in verdict.errors[0].message
+
+
+def test_two_people_with_the_same_role_have_their_own_labels():
+    data = _balanced(_with_training([("Affärsrådgivare 1", "20000.00"), ("Affärsrådgivare 2", "20000.00")]))
+    assert check(data).findings == []

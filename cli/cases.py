@@ -1,0 +1,187 @@
+"""`grantflow submit | case | act | cases | letters`: working with cases from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from domain.clock import format_instant_sv
+from domain.findings import Severity
+from domain.lifecycle import STAGE_LABELS_SV, Stage
+from domain.money import format_kronor
+from services import cases, register
+from services.applications import parse_instant
+from services.calls import default_catalog
+from services.errors import InputError
+from services.settings import Settings
+from services.temporal import connect, run_command
+
+EXIT_OK, EXIT_REFUSED, EXIT_INPUT = 0, 1, 2
+
+
+def _run(coroutine: Callable[[Settings], Coroutine[Any, Any, int]]) -> int:
+    return run_command(coroutine(Settings.from_env()))
+
+
+def _read_json_argument(text: str | None, field: str) -> dict[str, Any]:
+    """--data takes JSON inline, or @FILE; anything else is a clear error."""
+    if text is None:
+        return {}
+    try:
+        raw = Path(text[1:]).read_text(encoding="utf-8") if text.startswith("@") else text
+        data = json.loads(raw)
+    except OSError as exc:
+        raise InputError.one(field, f"cannot read {text[1:]}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError.one(field, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise InputError.one(field, "must be a JSON object")
+    return data
+
+
+def _actor(text: str) -> dict[str, str]:
+    role, sep, person = text.partition(":")
+    if not sep or not person:
+        raise InputError.one("--as", f"{text!r} is not ROLE:ID, e.g. officer:anna.andersson")
+    return {"role": role, "id": person}
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    async def run(settings: Settings) -> int:
+        raw = Path(args.file).read_bytes() if args.file != "-" else sys.stdin.buffer.read()
+        imported = parse_instant(args.imported_received, "--imported-received") if args.imported_received else None
+        client = await connect(settings)
+        intake = await cases.submit(client, default_catalog(), raw, task_queue=settings.task_queue,
+                                    submission_id=args.submission_id, imported_received_at=imported)
+        print(intake.case_number)
+        for f in intake.verdict.findings:
+            print(f"  {'fel' if f.severity is Severity.ERROR else 'varning'}  {f.rule}  {f.field}  {f.message}",
+                  file=sys.stderr)
+        return EXIT_OK
+
+    return _run(run)
+
+
+def cmd_act(args: argparse.Namespace) -> int:
+    async def run(settings: Settings) -> int:
+        command = cases.build_command(args.action, _actor(args.actor), _read_json_argument(args.data, "--data"),
+                                      args.action_id)
+        client = await connect(settings)
+        try:
+            receipt = await cases.act(client, args.case, args.action, command)
+        except cases.ActionRefused as exc:
+            print(f"refused: {exc}", file=sys.stderr)
+            return EXIT_REFUSED
+        print(json.dumps(receipt.model_dump(mode="json"), ensure_ascii=False, indent=2) if args.json
+              else f"{receipt.case_number}: {receipt.message} (steg: {STAGE_LABELS_SV[receipt.stage]})")
+        return EXIT_OK
+
+    return _run(run)
+
+
+def cmd_case(args: argparse.Namespace) -> int:
+    async def run(settings: Settings) -> int:
+        client = await connect(settings)
+        state = await cases.case_state(client, args.case)
+        letters = await register.letters(settings, args.case)
+        events = await register.events(settings, args.case)
+        if args.json:
+            print(json.dumps({
+                "state": state.model_dump(mode="json", exclude={"call", "outbox", "receipts"}),
+                "letters": [x.model_dump(mode="json") for x in letters],
+                "history": [e.model_dump(mode="json") for e in events],
+            }, ensure_ascii=False, indent=2))
+            return EXIT_OK
+        app = state.application
+        print(f"Ärende {state.case_number} – {app.project.title}")
+        print(f"Sökande:   {app.applicant.name}")
+        print(f"Utlysning: {state.call.id} – {state.call.title}")
+        late = " (för sent)" if state.late else ""
+        print(f"Mottagen:  {format_instant_sv(state.received_at)}{late}{' (importerad)' if state.imported else ''}")
+        outcome = f", utfall: {state.outcome.value}" if state.outcome else ""
+        print(f"Steg:      {STAGE_LABELS_SV[state.stage]}{outcome}")
+        print(f"Sökt:      {format_kronor(app.requested_amount)}"
+              + (f", beviljat: {format_kronor(state.granted)}" if state.granted is not None else ""))
+        if state.officer:
+            print(f"Handläggare: {state.officer}")
+        if state.next_deadline:
+            print(f"Nästa frist: {format_instant_sv(state.next_deadline)}")
+        if state.verdict:
+            print("\nKontroll:")
+            for f in state.verdict.findings:
+                print(f"  {'fel' if f.severity is Severity.ERROR else 'varning'}  {f.rule}  {f.field}  {f.message}")
+            if not state.verdict.findings:
+                print("  inga anmärkningar")
+        print("\nBrev:")
+        for letter in letters:
+            print(f"  {format_instant_sv(letter.created_at)}  {letter.subject}")
+        print("\nHändelser:")
+        for event in events:
+            print(f"  {format_instant_sv(event.at)}  {event.actor_id:<12}  {event.summary}")
+        return EXIT_OK
+
+    return _run(run)
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    async def run(settings: Settings) -> int:
+        rows = await register.cases(settings, call_id=args.call, stage=args.stage)
+        for row in rows:
+            granted = format_kronor(row.granted_amount) if row.granted_amount is not None else "–"
+            print(f"{row.case_number}  {row.call_id:<28}  {row.stage:<15}  {format_kronor(row.requested_amount):>14}"
+                  f"  {granted:>14}  {row.subject}")
+        return EXIT_OK
+
+    return _run(run)
+
+
+def cmd_letters(args: argparse.Namespace) -> int:
+    async def run(settings: Settings) -> int:
+        for letter in await register.letters(settings, args.case):
+            sent = "skickat" if letter.sent_at else "i utkorgen"
+            print(f"=== {letter.case_number} {letter.letter_id} ({sent}) till {letter.recipient_name}")
+            print(f"Ämne: {letter.subject}\n\n{letter.body}\n")
+        return EXIT_OK
+
+    return _run(run)
+
+
+def add_commands(commands: Any) -> None:
+    submit = commands.add_parser("submit", help="register an application and start its case")
+    submit.add_argument("file", metavar="FILE", help="application JSON file, or - for standard input")
+    submit.add_argument("--submission-id", help="the e-service's id: sending it again returns the same case")
+    submit.add_argument("--imported-received", metavar="ISO-8601",
+                        help="import an application registered elsewhere, with its own received instant")
+    submit.set_defaults(run=cmd_submit)
+
+    case = commands.add_parser("case", help="show a case: state, findings, letters and history")
+    case.add_argument("case", metavar="NUMBER")
+    case.add_argument("--json", action="store_true")
+    case.set_defaults(run=cmd_case)
+
+    act = commands.add_parser("act", help="take an action on a case", description=(
+        "Actions: " + ", ".join(cases.ACTIONS)))
+    act.add_argument("case", metavar="NUMBER")
+    act.add_argument("action", choices=list(cases.ACTIONS), metavar="ACTION")
+    act.add_argument("--as", dest="actor", required=True, metavar="ROLE:ID",
+                     help="who acts, e.g. officer:anna, decision_maker:bo, applicant:region-ost")
+    act.add_argument("--data", metavar="JSON|@FILE", help="the action's fields")
+    act.add_argument("--action-id", help="re-sending the same id returns the first receipt")
+    act.add_argument("--json", action="store_true")
+    act.set_defaults(run=cmd_act)
+
+    listing = commands.add_parser("cases", help="list the case register")
+    listing.add_argument("--call")
+    listing.add_argument("--stage", choices=[s.value for s in Stage])
+    listing.set_defaults(run=cmd_cases)
+
+    letters = commands.add_parser("letters", help="read the letters in the outbox")
+    letters.add_argument("case", metavar="NUMBER", nargs="?")
+    letters.set_defaults(run=cmd_letters)
+
+
+__all__ = ["add_commands"]

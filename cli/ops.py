@@ -1,0 +1,51 @@
+"""`grantflow up | worker | db upgrade`: running the system."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from services.settings import Settings
+from services.temporal import run_command
+
+EXIT_OK = 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from services.stack import main_up
+
+    return main_up(Settings.from_env(), demo=args.demo, port=args.port, ui_port=args.ui_port)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from worker.main import main_worker
+
+    return main_worker(Settings.from_env())
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from activities.db import upgrade
+    from services.register import database_url
+
+    async def run() -> list[str]:
+        return await upgrade(await database_url(Settings.from_env()))
+
+    applied = run_command(run())
+    print("applied: " + ", ".join(applied) if applied else "the database schema is up to date")
+    return EXIT_OK
+
+
+def add_commands(commands: Any) -> None:
+    up = commands.add_parser("up", help="start the whole system on this machine (Temporal, PostgreSQL, worker)")
+    up.add_argument("--demo", action="store_true", help="also open copies of the calls and add example cases")
+    up.add_argument("--port", type=int, default=7233, help="Temporal's port on 127.0.0.1 (default 7233)")
+    up.add_argument("--ui-port", type=int, default=8233, help="Temporal UI's port (default 8233)")
+    up.set_defaults(run=cmd_up)
+
+    worker = commands.add_parser("worker", help="run a worker against the configured Temporal and database")
+    worker.set_defaults(run=cmd_worker)
+
+    db = commands.add_parser("db", help="database administration")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="apply the schema migrations")
+    upgrade.set_defaults(run=cmd_db_upgrade)

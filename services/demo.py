@@ -1,0 +1,125 @@
+"""`grantflow up --demo`: open copies of the seed calls and a dozen cases at different stages.
+
+The seed calls closed years ago, so a newcomer would see nothing alive. The demo moves both
+calls' dates so that they are open today, submits the bundled example applications to them
+and takes each case to a different stage, so that Temporal UI shows a living system.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from temporalio.client import Client
+
+from domain.call import Call, shifted
+from domain.clock import stockholm_date
+from services import cases
+from services.calls import CallCatalog, default_catalog
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+OFFICER = {"role": "officer", "id": "anna.handlaggare"}
+DECIDER = {"role": "decision_maker", "id": "bo.beslutsfattare"}
+APPLICANT = {"role": "applicant", "id": "demo-sokande"}
+
+log = structlog.stdlib.get_logger("grantflow.demo")
+
+
+def demo_call(seed: Call, today: date) -> Call:
+    """The seed call moved so that it closes in 30 days."""
+    return shifted(seed, days=(today + timedelta(days=30) - seed.window.closes).days, new_id=f"{seed.id}-demo")
+
+
+def demo_application(data: dict[str, Any], call: Call, today: date) -> dict[str, Any]:
+    moved = copy.deepcopy(data)
+    moved["call_id"] = call.id
+    latest = call.timeline.operations_end or call.timeline.final_report_due
+    end = min(today + timedelta(days=60), date(today.year, 12, 31), latest)
+    moved["project"]["start"], moved["project"]["end"] = today.isoformat(), end.isoformat()
+    for line in moved["budget"]:
+        line.pop("year", None)
+    return moved
+
+
+@dataclass
+class _Demo:
+    client: Client
+    catalog: CallCatalog
+    task_queue: str
+
+    async def submit(self, data: dict[str, Any]) -> str:
+        intake = await cases.submit(self.client, self.catalog, json.dumps(data), task_queue=self.task_queue)
+        return intake.case_number
+
+    async def act(self, number: str, action: str, actor: dict[str, str], **payload: Any) -> None:
+        command = cases.build_command(action, actor, payload, None)
+        await cases.act(self.client, number, action, command)
+
+    async def assess(self, number: str, score: int) -> None:
+        state = await cases.case_state(self.client, number)
+        await self.act(number, "record-secrecy-review", OFFICER, rulings=[
+            {"section": m.section, "secret": True, "legal_ground": "OSL 30 kap. 23 §",
+             "reason": "Uppgiften skulle skada sökandens affärsförhållanden om den lämnades ut."}
+            for m in state.application.secret_sections
+        ])
+        await self.act(number, "declare-no-conflict", OFFICER)
+        await self.act(number, "score", OFFICER, scores=[
+            {"criterion": c, "score": score, "motivation": "Bedömt i demonstrationen."}
+            for c in state.applicable_criteria()
+        ])
+
+    async def prepare(self, number: str, kind: str, **extra: Any) -> None:
+        state = await cases.case_state(self.client, number)
+        if kind == "approve":
+            extra |= {"amount": str(state.application.requested_amount),
+                      "period_start": state.application.project.start.isoformat(),
+                      "period_end": state.application.project.end.isoformat()}
+        await self.act(number, "prepare-decision", OFFICER, kind=kind, **extra)
+
+
+def _examples(call_id: str) -> dict[str, dict[str, Any]]:
+    manifest = tomllib.loads((EXAMPLES / "manifest.toml").read_text(encoding="utf-8"))["examples"]
+    return {
+        Path(e["file"]).stem: json.loads((EXAMPLES / e["file"]).read_text(encoding="utf-8"))
+        for e in manifest if e["call"] == call_id
+    }
+
+
+async def load_demo(client: Client, task_queue: str) -> list[str]:
+    """Submit the demo cases and take them to their stages; returns their case numbers."""
+    today = stockholm_date(datetime.now(UTC))
+    seeds = default_catalog()
+    calls = {seed.id: demo_call(seed, today) for seed in seeds.all()}
+    catalog = CallCatalog(calls={**seeds.calls, **{c.id: c for c in calls.values()}}, form=seeds.form,
+                          texts=seeds.texts)
+    demo = _Demo(client, catalog, task_queue)
+    numbers: list[str] = []
+    for seed_id, call in calls.items():
+        examples = _examples(seed_id)
+        eligible = [data for name, data in examples.items() if name.startswith("eligible-")]
+        ineligible = [data for name, data in examples.items() if name.startswith("ineligible-")]
+        submitted = [await demo.submit(demo_application(d, call, today)) for d in eligible * 3 + ineligible[:2]]
+        numbers += submitted
+        approved, rejected, deciding, assessing, reviewing, withdrawn = submitted[:6]
+        for number in (approved, rejected, deciding, assessing):
+            await demo.assess(number, score=5 if number == approved else 3)
+        await demo.prepare(approved, "approve", conditions=["Slutrapport lämnas enligt utlysningen."])
+        await demo.act(approved, "decide", DECIDER)
+        await demo.prepare(rejected, "reject", reasons="Projektet bidrar i lägre grad till utlysningens mål.")
+        await demo.act(rejected, "decide", DECIDER)
+        await demo.prepare(deciding, "reject", reasons="Svag regional förankring.",
+                           unseen_material="Yttrande från regionen om projektets förankring.")
+        await demo.act(deciding, "communicate", OFFICER)
+        await demo.act(withdrawn, "withdraw", APPLICANT, reason="Projektet genomförs inte i år.")
+        incomplete, dismissed = submitted[-2:]
+        await demo.act(incomplete, "request-completion", OFFICER, missing=["Det som kontrollen har pekat ut"])
+        await demo.prepare(dismissed, "dismiss", reasons="Ansökan uppfyller inte utlysningens krav.")
+        await demo.act(dismissed, "decide", DECIDER)
+        log.info("demo cases ready", call_id=call.id, cases=len(submitted), reviewing=reviewing)
+    return numbers

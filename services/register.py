@@ -1,0 +1,53 @@
+"""Reading the case register, the letters and the case history: what officers list and filter.
+
+These are reads of what the case workflows' activities wrote; nothing here changes a case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from psycopg_pool import AsyncConnectionPool
+
+from activities.db import open_pool
+from activities.letters import StoredLetter, list_letters
+from activities.register import CaseEvent, RegisterRow, case_events, list_cases
+from services.settings import Settings
+
+
+async def database_url(settings: Settings) -> str:
+    """The configured database, or the embedded one `grantflow up` keeps in the data directory."""
+    if settings.database_url is not None:
+        return settings.database_url
+    from services.stack import start_postgres
+
+    server = await start_postgres(settings.data_dir.resolve() / "postgres")
+    return server.get_uri()
+
+
+@asynccontextmanager
+async def _pool(settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
+    pool = await open_pool(await database_url(settings), max_size=2)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def cases(settings: Settings, *, call_id: str | None = None, stage: str | None = None) -> list[RegisterRow]:
+    async with _pool(settings) as pool:
+        return await list_cases(pool, call_id=call_id, stage=stage)
+
+
+async def letters(settings: Settings, case_number: str | None = None) -> list[StoredLetter]:
+    async with _pool(settings) as pool:
+        return await list_letters(pool, case_number)
+
+
+async def events(settings: Settings, case_number: str) -> list[CaseEvent]:
+    async with _pool(settings) as pool:
+        return await case_events(pool, case_number)
+
+
+__all__ = ["cases", "database_url", "events", "letters"]

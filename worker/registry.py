@@ -1,0 +1,54 @@
+"""What a grantflow worker runs: every workflow class and every activity, in one list each.
+
+A workflow or activity that is not listed here is never polled for, and its cases wait forever,
+so a new one is added here in the same change that adds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from activities.budget import BudgetLedger
+from activities.checks import check_application
+from activities.letters import Letters, SmtpSettings
+from activities.register import Register
+from services.settings import Settings, SmtpConfig
+from workflows.call import CallWorkflow
+from workflows.case import CaseWorkflow
+from workflows.intake import IntakeWorkflow
+
+
+def workflows() -> list[type]:
+    return [CaseWorkflow, CallWorkflow, IntakeWorkflow]
+
+
+def _smtp(config: SmtpConfig | None) -> SmtpSettings | None:
+    if config is None:
+        return None
+    return SmtpSettings(
+        host=config.host,
+        port=config.port,
+        username=config.username,
+        password=config.password,
+        sender=config.sender,
+        starttls=config.starttls,
+    )
+
+
+def activities(pool: AsyncConnectionPool, settings: Settings) -> list[Callable[..., Any]]:
+    register = Register(pool)
+    letters = Letters(pool, _smtp(settings.smtp))
+    ledger = BudgetLedger(pool)
+    return [
+        register.register_application,
+        register.record_event,
+        register.update_case,
+        register.register_document,
+        letters.send_letter,
+        ledger.grant,
+        ledger.release,
+        check_application,
+    ]
