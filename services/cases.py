@@ -66,7 +66,15 @@ class CaseNotFound(InputError):
     pass
 
 
+# Call workflows this process has already made sure of: one start per call, not per application
+# (a thousand concurrent starts of one workflow id make the server answer "busy").
+_ensured: set[tuple[str, str, str]] = set()
+
+
 async def ensure_call_workflow(client: Client, call: Call, task_queue: str) -> None:
+    key = (client.namespace, call.id, task_queue)
+    if key in _ensured:
+        return
     await client.start_workflow(
         CallWorkflow.run,
         CallState(call=call),
@@ -75,6 +83,7 @@ async def ensure_call_workflow(client: Client, call: Call, task_queue: str) -> N
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         static_summary=f"Utlysning {call.id}: {call.title}",
     )
+    _ensured.add(key)
 
 
 async def submit(

@@ -95,6 +95,9 @@ class Settings(BaseModel):
     smtp: SmtpConfig | None = None
     data_dir: Path = Path("data")
     task_queue: str = Field(default="grantflow", min_length=1)
+    # Cases wait for people for months: a worker need not keep them all in memory. An evicted
+    # case is replayed from its history when something next happens to it.
+    worker_cached_cases: int = Field(default=200, ge=10, le=100_000)
     log_format: LogFormat = "json"
 
     @field_validator("temporal_address")

@@ -86,6 +86,7 @@ async def run_worker(
             task_queue=settings.task_queue,
             workflows=parts.workflows(),
             activities=parts.activities(pool, settings),
+            max_cached_workflows=settings.worker_cached_cases,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         )
         # `async with` shuts the worker down on the way out, on stop, cancellation or a fatal error.

@@ -61,7 +61,9 @@ class IntakeWorkflow:
         # FL 22 §: received is when it reached the agency's system, i.e. when this started.
         received_at = submission.imported_received_at or workflow.info().start_time
         application = submission.application
-        registered = await workflow.execute_activity_method(
+        # Local activities: both are short, and an application should be registered in the
+        # time it takes to start a workflow, not in several trips through task queues.
+        registered = await workflow.execute_local_activity_method(
             Register.register_application,
             RegisterApplication(
                 submission_id=submission.submission_id, call_id=submission.call.id, received_at=received_at,
@@ -75,7 +77,7 @@ class IntakeWorkflow:
         )
         # Checked here, before the case starts, so that the applicant's receipt can say at
         # once what is missing and the case starts in the right stage.
-        verdict = await workflow.execute_activity(
+        verdict = await workflow.execute_local_activity(
             check_application,
             CheckRequest(call=submission.call, application=application, received_at=registered.received_at),
             start_to_close_timeout=timedelta(minutes=1),
