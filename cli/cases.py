@@ -6,13 +6,16 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from domain.clock import format_instant_sv
+from domain.case import CaseState
+from domain.clock import format_instant_sv, stockholm_date
 from domain.findings import Severity
+from domain.interest import load_reference_rates
 from domain.lifecycle import STAGE_LABELS_SV, Stage
-from domain.money import format_kronor
+from domain.money import format_kronor, format_share
 from services import cases, register
 from services.applications import parse_instant
 from services.calls import default_catalog
@@ -89,9 +92,17 @@ def cmd_case(args: argparse.Namespace) -> int:
         state = await cases.case_state(client, args.case)
         letters = await register.letters(settings, args.case)
         events = await register.events(settings, args.case)
+        claim = state.reclaim.claim if state.reclaim else None
+        balance = claim.provisional_balance(stockholm_date(datetime.now(UTC)), load_reference_rates()) if claim \
+            else None
         if args.json:
             print(json.dumps({
                 "state": state.model_dump(mode="json", exclude={"call", "outbox", "receipts"}),
+                # What the assessor scores this application on: the call's criteria that apply to it.
+                "criteria": [c.model_dump(mode="json") for c in state.call.assessment.criteria
+                             if c.id in state.applicable_criteria()],
+                "claim_balance": balance[0].model_dump(mode="json") if balance else None,
+                "claim_balance_note": balance[1] if balance else None,
                 "letters": [x.model_dump(mode="json") for x in letters],
                 "history": [e.model_dump(mode="json") for e in events],
             }, ensure_ascii=False, indent=2))
@@ -116,6 +127,15 @@ def cmd_case(args: argparse.Namespace) -> int:
                 print(f"  {'fel' if f.severity is Severity.ERROR else 'varning'}  {f.rule}  {f.field}  {f.message}")
             if not state.verdict.findings:
                 print("  inga anmärkningar")
+        if state.stage is Stage.ASSESSMENT:
+            print("\nBedömningskriterier:")
+            for c in state.call.assessment.criteria:
+                if c.id in state.applicable_criteria():
+                    print(f"  {c.id}  {c.text}")
+        _print_payments(state)
+        if state.reclaim and balance:
+            print(f"  Skuld i dag: {format_kronor(balance[0].total_due)} (varav ränta "
+                  f"{format_kronor(balance[0].interest_due)}){' – ' + balance[1] if balance[1] else ''}")
         print("\nBrev:")
         for letter in letters:
             print(f"  {format_instant_sv(letter.created_at)}  {letter.subject}")
@@ -125,6 +145,35 @@ def cmd_case(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return _run(run)
+
+
+def _print_payments(state: CaseState) -> None:
+    payments = state.payments
+    if payments is not None:
+        print(f"\nUtbetalningar: {format_kronor(payments.paid)} utbetalt av {format_kronor(payments.granted)}"
+              f" (stödandel {format_share(payments.support_rate)}), slutrapport senast {payments.report_due}")
+        for r in payments.requests:
+            status = f"godkänt {format_kronor(r.approved_costs)}, betalas {format_kronor(r.payable)}" \
+                if r.approved_costs is not None and r.payable is not None else "väntar på prövning"
+            print(f"  ansökan {r.number}: {r.request.period_start} – {r.request.period_end}, "
+                  f"begärt {format_kronor(r.request.requested)}, {status}")
+        for p in payments.payouts:
+            when = format_instant_sv(p.paid_at) if p.paid_at else "beställd"
+            print(f"  utbetalning {p.number} ({p.kind.value}): {format_kronor(p.amount)}, {when}")
+        report = payments.final_report
+        if report is not None:
+            final = f", slutligt stöd {format_kronor(report.final_grant)}" if report.final_grant is not None else ""
+            print(f"  slutrapport inkommen {format_instant_sv(report.filed_at)}{final}")
+    reclaim = state.reclaim
+    if reclaim is not None:
+        print(f"\nÅterkrav ({reclaim.basis.value}): föreslaget {format_kronor(reclaim.suggested)}. {reclaim.note}")
+        if reclaim.prepared:
+            print(f"  förberett av {reclaim.prepared.prepared_by}: {format_kronor(reclaim.prepared.amount)}")
+        if reclaim.claim:
+            claim = reclaim.claim
+            overdue = " – FÖRFALLET, eskalerat" if claim.escalated_at else ""
+            print(f"  beslutat av {claim.decided_by}: {format_kronor(claim.principal)}, förfaller {claim.due_date}"
+                  f"{overdue}")
 
 
 def cmd_cases(args: argparse.Namespace) -> int:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from cli import cases, ops
+from cli import archive, cases, ops, payments
 from domain.application import Application
 from domain.call import CallFileError
 from domain.clock import format_instant_sv
@@ -21,7 +22,7 @@ from domain.findings import Severity
 from domain.money import format_kronor, format_share
 from services.applications import CheckedApplication, check_application, parse_instant
 from services.calls import default_catalog
-from services.errors import InputError
+from services.errors import InputError, Unavailable
 
 EXIT_OK, EXIT_INELIGIBLE, EXIT_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -110,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(run=_cmd_validate)
 
     cases.add_commands(commands)
+    payments.add_commands(commands)
+    archive.add_commands(commands)
     ops.add_commands(commands)
     return parser
 
@@ -120,12 +123,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except InputError as exc:
         return _input_error(exc)
-    except RuntimeError as exc:
+    except Unavailable as exc:
         # Temporal or the database not reachable, a port taken: the message says what to do.
-        if type(exc).__name__ not in {"TemporalUnavailable", "StackError"}:
-            raise
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
+    except BrokenPipeError:
+        # The reader went away (`grantflow case … | head`): not an error of ours. Python would
+        # complain again when it flushes stdout at exit, so stdout goes nowhere from here.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except CallFileError as exc:
         # A broken call file is the operator's to fix: say which file, key and why.
         print(f"error: call file {exc.source}:", file=sys.stderr)

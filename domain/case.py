@@ -9,8 +9,7 @@ an officer's action is answered as soon as the case has recorded it.
 
 from __future__ import annotations
 
-import calendar
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -19,12 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from domain.application import Application
 from domain.call import Call
-from domain.clock import STOCKHOLM, end_of_day, format_deadline_sv, format_instant_sv, stockholm_date
+from domain.clock import format_instant_sv
 from domain.findings import Verdict
-from domain.letters import appeal_text
-from domain.lifecycle import STAGE_LABELS_SV, Outcome, Stage, TransitionError, transition, withdrawal_target
-from domain.money import Kronor, format_kronor
+from domain.lifecycle import Outcome, Stage, transition
+from domain.money import Kronor
 from domain.paths import resolve
+from domain.payment import Bankgiro, Payments, PayoutKind
+from domain.reclaim import Hearing, Reclaim
 
 CaseNumber = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{5}$")]
 ActionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@-]{1,100}$")]
@@ -117,6 +117,12 @@ class PrepareDecision(Action):
     reasons: Text | None = None
     # FL 25 §: material the applicant has not seen that the decision rests on.
     unseen_material: Text | None = None
+    # An advance needs special reasons (SFS 2003:596) and somewhere to pay it.
+    advance: Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)] | None = None
+    advance_reasons: Text | None = None
+    payee_bankgiro: Bankgiro | None = None
+    # The call's date unless the decision sets another (e.g. a case decided after it).
+    final_report_due: date | None = None
 
 
 class Communicate(Action):
@@ -191,7 +197,26 @@ class TellCall(Model):
     score: int | None = None
 
 
-Effect = Annotated[RecordEvent | SendLetter | SaveDocument | RunChecks | TellCall, Field(discriminator="kind")]
+class Pay(Model):
+    """Order a payout from the payment ledger: exactly once per case and request number."""
+
+    kind: Literal["pay"] = "pay"
+    number: int
+    payout: PayoutKind
+    amount: Decimal
+    bankgiro: str
+
+
+class ArchiveEndedRuns(Model):
+    """Copy the runs this case has continued from to the archive before retention removes them."""
+
+    kind: Literal["archive"] = "archive"
+
+
+Effect = Annotated[
+    RecordEvent | SendLetter | SaveDocument | RunChecks | TellCall | Pay | ArchiveEndedRuns,
+    Field(discriminator="kind"),
+]
 
 
 # --- the state of a case -------------------------------------------------------------
@@ -235,19 +260,10 @@ class PreparedDecision(Model):
     conditions: list[str]
     reasons: str | None
     unseen_material: str | None
-
-
-class Communication(Model):
-    sent_at: datetime
-    deadline: datetime
-    reply: str | None = None
-    replied_at: datetime | None = None
-    expired: bool = False
-
-    @property
-    def settled(self) -> bool:
-        """The applicant has replied, or the reply period is over."""
-        return self.reply is not None or self.expired
+    advance: Decimal | None = None
+    advance_reasons: str | None = None
+    payee_bankgiro: str | None = None
+    final_report_due: date | None = None
 
 
 class Decision(Model):
@@ -260,6 +276,8 @@ class Decision(Model):
     period_end: date | None
     conditions: list[str]
     reasons: str | None
+    advance: Decimal | None = None
+    final_report_due: date | None = None
 
 
 class DecisionRequest(Model):
@@ -287,11 +305,14 @@ class CaseState(Model):
     assessment: Assessment | None = None
     funding: FundingProposal | None = None
     prepared: PreparedDecision | None = None
-    communication: Communication | None = None
+    communication: Hearing | None = None  # kommunicering before the grant decision
     decision: Decision | None = None
     decision_request: DecisionRequest | None = None
     withdrawal_reason: str | None = None
     granted: Decimal | None = None
+    payments: Payments | None = None
+    reclaim: Reclaim | None = None
+    closed_at: datetime | None = None
     receipts: dict[str, Receipt] = {}
     outbox: list[Effect] = []
     effects_done: int = 0  # a counter for effect ids that stays unique across continue-as-new
@@ -303,14 +324,23 @@ class CaseState(Model):
     @property
     def next_deadline(self) -> datetime | None:
         """The earliest deadline still running: what operations watch and the workflow waits for."""
-        running = []
+        running: list[datetime | None] = []
         if self.completion and not self.completion.answered_at and not self.completion.expired:
             running.append(self.completion.deadline)
         if self.communication and not self.communication.settled and self.stage is Stage.DECISION:
             running.append(self.communication.deadline)
         if self.decision_request and self.decision is None and not self.decision_request.overdue:
             running.append(self.decision_request.deadline)
-        return min(running, default=None)
+        if self.payments is not None and self.stage is Stage.PAYMENTS:
+            running.append(self.payments.next_deadline(self.call))
+        if self.reclaim is not None and self.stage is Stage.RECLAIM:
+            running.append(self.reclaim.next_deadline())
+        return min((d for d in running if d is not None), default=None)
+
+    @property
+    def paid_out(self) -> Decimal:
+        """Paid or ordered: once a payout is ordered it counts, so that nothing is paid twice."""
+        return self.payments.ordered if self.payments else Decimal(0)
 
     def applicable_criteria(self) -> list[str]:
         return [
@@ -343,8 +373,8 @@ def new_case(
         late=call.window.is_late(received_at),
     )
     how = "importerad från annat diarium" if imported else "mottagen i e-tjänsten"
-    _event(state, received_at, "system", "system", "registered", f"Ansökan registrerad ({how}).")
-    _letter(state, "receipt", received_at)
+    note_event(state, received_at, "system", "system", "registered", f"Ansökan registrerad ({how}).")
+    queue_letter(state, "receipt", received_at)
     state.outbox.append(TellCall(news="registered"))
     state.stage = transition(state.stage, Stage.COMPLETENESS)
     if verdict is None:
@@ -354,372 +384,14 @@ def new_case(
     return state
 
 
-# --- the rules for each action -------------------------------------------------------------
-
-Command = (
-    RequestCompletion
-    | SubmitCompletion
-    | AcceptForReview
-    | RecordSecrecyReview
-    | DeclareNoConflict
-    | ScoreApplication
-    | PrepareDecision
-    | Communicate
-    | ReplyToCommunication
-    | Decide
-    | Withdraw
-    | RequestDecision
-)
-
-_ROLES: dict[type[Action], Role] = {
-    RequestCompletion: Role.OFFICER,
-    SubmitCompletion: Role.APPLICANT,
-    AcceptForReview: Role.OFFICER,
-    RecordSecrecyReview: Role.OFFICER,
-    DeclareNoConflict: Role.OFFICER,
-    ScoreApplication: Role.OFFICER,
-    PrepareDecision: Role.OFFICER,
-    Communicate: Role.OFFICER,
-    ReplyToCommunication: Role.APPLICANT,
-    Decide: Role.DECISION_MAKER,
-    Withdraw: Role.APPLICANT,
-    RequestDecision: Role.APPLICANT,
-}
-
-_STAGES: dict[type[Action], frozenset[Stage]] = {
-    RequestCompletion: frozenset({Stage.COMPLETENESS}),
-    SubmitCompletion: frozenset({Stage.COMPLETENESS}),
-    AcceptForReview: frozenset({Stage.COMPLETENESS}),
-    RecordSecrecyReview: frozenset({Stage.SECRECY_REVIEW}),
-    DeclareNoConflict: frozenset({Stage.ASSESSMENT}),
-    ScoreApplication: frozenset({Stage.ASSESSMENT}),
-    PrepareDecision: frozenset({Stage.COMPLETENESS, Stage.ASSESSMENT, Stage.DECISION}),
-    Communicate: frozenset({Stage.DECISION}),
-    ReplyToCommunication: frozenset({Stage.DECISION}),
-    Decide: frozenset({Stage.DECISION}),
-    Withdraw: frozenset(
-        {Stage.RECEIVED, Stage.COMPLETENESS, Stage.SECRECY_REVIEW, Stage.ASSESSMENT, Stage.DECISION}
-    ),
-    RequestDecision: frozenset(
-        {Stage.COMPLETENESS, Stage.SECRECY_REVIEW, Stage.ASSESSMENT, Stage.DECISION}
-    ),
-}
-
-ROLE_LABELS_SV = {
-    Role.APPLICANT: "sökanden",
-    Role.OFFICER: "handläggare",
-    Role.DECISION_MAKER: "beslutsfattare",
-    Role.FINANCE: "ekonomi",
-    Role.OPERATIONS: "drift",
-    Role.AUDITOR: "revisor",
-}
-
-
-def _months_later(instant: datetime, months: int) -> datetime:
-    """The same Stockholm day `months` later (the last day of a shorter month)."""
-    local = instant.astimezone(STOCKHOLM)
-    year, month_index = divmod(local.month - 1 + months, 12)
-    year += local.year
-    day = min(local.day, calendar.monthrange(year, month_index + 1)[1])
-    return local.replace(year=year, month=month_index + 1, day=day).astimezone(instant.tzinfo)
-
-
-def refusal(state: CaseState, command: Command, now: datetime) -> str | None:
-    """Why `command` cannot be taken now, in Swedish; None when it can."""
-    if command.action_id in state.receipts:
-        return None  # re-sent: answered with the first receipt
-    role = _ROLES[type(command)]
-    if command.actor.role is not role:
-        return f"Åtgärden kan bara utföras av {ROLE_LABELS_SV[role]}, inte av {ROLE_LABELS_SV[command.actor.role]}."
-    if state.stage not in _STAGES[type(command)]:
-        return f"Åtgärden kan inte utföras när ärendet är i steget ”{STAGE_LABELS_SV[state.stage]}”."
-    return _specific_refusal(state, command, now)
-
-
-def _specific_refusal(state: CaseState, command: Command, now: datetime) -> str | None:
-    match command:
-        case RequestCompletion():
-            if state.completion and not state.completion.answered_at and not state.completion.expired:
-                return "En begäran om komplettering väntar redan på svar."
-        case SubmitCompletion(application=application):
-            completion = state.completion
-            if completion is None or completion.answered_at is not None:
-                return "Ingen komplettering har begärts."
-            if completion.expired:
-                return "Svarstiden för kompletteringen har gått ut."
-            if application.call_id != state.call.id:
-                return "Kompletteringen gäller en annan utlysning."
-        case AcceptForReview():
-            if state.verdict is None:
-                return "Kontrollen av ansökan är inte klar än."
-            if not state.verdict.eligible:
-                return "Ansökan har fel som måste kompletteras eller leda till avvisning."
-        case RecordSecrecyReview(rulings=rulings):
-            marked = {m.section for m in state.application.secret_sections}
-            ruled = [r.section for r in rulings]
-            if missing := sorted(marked - set(ruled)):
-                return f"Sekretessprövningen saknar beslut för: {', '.join(missing)}."
-            if len(ruled) != len(set(ruled)):
-                return "Varje avsnitt prövas en gång."
-            if unknown := sorted(set(ruled) - marked):
-                return f"Sökanden har inte markerat: {', '.join(unknown)}."
-            if any(r.secret and not r.legal_ground for r in rulings):
-                return "Ange lagrum för varje avsnitt som sekretessbeläggs."
-        case DeclareNoConflict():
-            if state.assessment is not None:
-                return f"Jävsprövning är redan gjord av {state.assessment.assessor}."
-        case ScoreApplication(scores=scores):
-            if state.assessment is None:
-                return "Handläggaren ska först förklara att jäv inte föreligger."
-            if command.actor.id != state.assessment.assessor:
-                return "Bara den handläggare som har jävsprövat ärendet kan bedöma det."
-            wanted = state.applicable_criteria()
-            given = [s.criterion for s in scores]
-            if sorted(given) != sorted(wanted):
-                return f"Bedöm exakt kriterierna {', '.join(wanted)}."
-            low, high = state.call.assessment.scale_min, state.call.assessment.scale_max
-            if any(not low <= s.score <= high for s in scores):
-                return f"Poängen ska vara mellan {low} och {high}."
-        case PrepareDecision():
-            return _decision_refusal(state, command)
-        case Communicate():
-            if state.prepared is None or state.prepared.unseen_material is None:
-                return "Det finns inget underlag att kommunicera i det förberedda beslutet."
-            if state.communication is not None:
-                return "Underlaget är redan kommunicerat."
-        case ReplyToCommunication():
-            if state.communication is None or state.communication.settled:
-                return "Det finns inget kommunicerat underlag att svara på."
-        case Decide():
-            prepared = state.prepared
-            if prepared is None:
-                return "Det finns inget förberett beslut."
-            if command.actor.id in {state.officer, prepared.prepared_by}:
-                return "Den som har bedömt eller förberett ärendet får inte fatta beslutet (fyraögonsprincipen)."
-            if prepared.unseen_material is not None:
-                comm = state.communication
-                if comm is None:
-                    return "Underlaget ska kommuniceras med sökanden innan beslutet fattas."
-                if not comm.settled and now < comm.deadline:
-                    return f"Sökanden har svarstid till och med {format_deadline_sv(comm.deadline)}."
-            if prepared.amount is not None and prepared.amount > state.call.funding.budget:
-                return "Beloppet överstiger utlysningens budget."
-        case Withdraw():
-            pass
-        case RequestDecision():
-            if state.decision_request is not None:
-                return "Sökanden har redan begärt ett beslut."
-            earliest = _months_later(state.received_at, state.call.deadlines.decision_request_after_months)
-            if now < earliest:
-                return f"Ett beslut kan begäras tidigast {format_instant_sv(earliest)}."
-    return None
-
-
-def _decision_refusal(state: CaseState, command: PrepareDecision) -> str | None:
-    if state.stage is Stage.COMPLETENESS and command.kind is not DecisionKind.DISMISS:
-        return "Före bedömningen kan bara ett beslut om avvisning förberedas."
-    if state.stage is Stage.ASSESSMENT and (state.assessment is None or state.assessment.total is None):
-        return "Ärendet är inte bedömt än."
-    if command.kind is DecisionKind.DISMISS:
-        late = state.late
-        incomplete = state.verdict is not None and not state.verdict.eligible
-        expired = state.completion is not None and state.completion.expired
-        if not (late or incomplete or expired):
-            return "Avvisning förutsätter att ansökan kom in för sent eller inte är komplett."
-    if command.kind is DecisionKind.APPROVE:
-        if command.amount is None or command.amount <= 0:
-            return "Ange beviljat belopp."
-        if command.amount > state.application.requested_amount:
-            return (
-                f"Beviljat belopp {format_kronor(command.amount)} är större än sökt belopp "
-                f"{format_kronor(state.application.requested_amount)}."
-            )
-        if command.amount > state.call.funding.budget:
-            return "Beloppet överstiger utlysningens budget."
-        if command.period_start is None or command.period_end is None or command.period_end < command.period_start:
-            return "Ange en projektperiod."
-        if command.period_start < stockholm_date(state.received_at):
-            return "Projektperioden kan inte börja före den dag ansökan kom in."
-    elif not command.reasons:
-        return "Ett avslag eller en avvisning ska motiveras (FL 32 §)."
-    if state.communication is not None and state.prepared is not None:
-        return "Underlaget är redan kommunicerat; fatta eller avbryt det förberedda beslutet."
-    return None
-
-
-# --- applying an accepted action ----------------------------------------------------------
-
-
-def apply(state: CaseState, command: Command, now: datetime) -> Receipt:
-    """Carry out an action `refusal` accepted; returns the receipt, queues what must follow."""
-    if (earlier := state.receipts.get(command.action_id)) is not None:
-        return earlier
-    message = _apply(state, command, now)
-    receipt = Receipt(
-        action_id=command.action_id,
-        action=type(command).__name__,
-        case_number=state.case_number,
-        accepted_at=now,
-        stage=state.stage,
-        message=message,
-    )
-    _event(state, now, command.actor.id, command.actor.role.value, receipt.action, message, command.action_id)
-    if len(state.receipts) >= MAX_RECEIPTS:
-        state.receipts.pop(next(iter(state.receipts)))
-    state.receipts[command.action_id] = receipt
-    return receipt
-
-
-def _apply(state: CaseState, command: Command, now: datetime) -> str:
-    match command:
-        case RequestCompletion(missing=missing, reply_days=days):
-            days = days or state.call.deadlines.completion_reply_days
-            deadline = end_of_day(stockholm_date(now) + timedelta(days=days))
-            state.completion = CompletionRequest(
-                requested_by=command.actor.id, requested_at=now, missing=list(missing), deadline=deadline
-            )
-            _letter(state, "completion_request", now, missing="\n".join(f"- {m}" for m in missing),
-                    deadline=format_deadline_sv(deadline))
-            return f"Komplettering begärd med svar senast {format_deadline_sv(deadline)}."
-        case SubmitCompletion(application=application):
-            assert state.completion is not None
-            state.completion.answered_at = now
-            state.application = application
-            state.application_versions += 1
-            _document(state, f"application-v{state.application_versions}", "completion",
-                      "Komplettering av ansökan", now, application.model_dump(mode="json"))
-            state.verdict = None
-            state.outbox.append(RunChecks())
-            return "Kompletteringen är mottagen och ansökan kontrolleras på nytt."
-        case AcceptForReview():
-            state.stage = transition(state.stage, Stage.SECRECY_REVIEW)
-            return "Ansökan är komplett och går vidare till sekretessprövning."
-        case RecordSecrecyReview(rulings=rulings):
-            state.secrecy = SecrecyReview(reviewed_by=command.actor.id, reviewed_at=now, rulings=list(rulings))
-            _document(state, "public-version", "public_version", "Allmän handling (maskerad version)", now,
-                      public_version(state))
-            state.stage = transition(state.stage, Stage.ASSESSMENT)
-            secret = sum(r.secret for r in rulings)
-            return f"Sekretessprövning klar: {secret} av {len(rulings)} markerade avsnitt sekretessbelagda."
-        case DeclareNoConflict():
-            state.assessment = Assessment(assessor=command.actor.id, conflict_declared_at=now)
-            return f"{command.actor.id} har förklarat att jäv inte föreligger och bedömer ärendet."
-        case ScoreApplication(scores=scores):
-            assert state.assessment is not None
-            state.assessment.scores = list(scores)
-            state.assessment.total = sum(s.score for s in scores)
-            state.assessment.scored_at = now
-            state.outbox.append(TellCall(news="assessed", score=state.assessment.total))
-            return f"Ansökan är bedömd med totalt {state.assessment.total} poäng."
-        case PrepareDecision():
-            state.prepared = PreparedDecision(
-                kind=command.kind, prepared_by=command.actor.id, prepared_at=now, amount=command.amount,
-                period_start=command.period_start, period_end=command.period_end,
-                conditions=list(command.conditions), reasons=command.reasons,
-                unseen_material=command.unseen_material,
-            )
-            if state.stage is not Stage.DECISION:
-                state.stage = transition(state.stage, Stage.DECISION)
-            return f"Beslut förberett: {_KIND_SV[command.kind]}."
-        case Communicate(reply_days=days):
-            assert state.prepared is not None and state.prepared.unseen_material is not None
-            days = days or state.call.deadlines.communication_reply_days
-            deadline = end_of_day(stockholm_date(now) + timedelta(days=days))
-            state.communication = Communication(sent_at=now, deadline=deadline)
-            _letter(state, "communication", now, material=state.prepared.unseen_material,
-                    deadline=format_deadline_sv(deadline))
-            return f"Underlaget är kommunicerat med svar senast {format_deadline_sv(deadline)}."
-        case ReplyToCommunication(text=text):
-            assert state.communication is not None
-            state.communication.reply = text
-            state.communication.replied_at = now
-            _document(state, "communication-reply", "reply", "Yttrande över kommunicerat underlag", now,
-                      {"text": text})
-            return "Sökandens yttrande är mottaget."
-        case Decide():
-            return decide(state, command.actor.id, now)
-        case Withdraw(reason=reason):
-            state.stage = transition(state.stage, withdrawal_target(state.stage, paid_out=False))
-            state.outcome = Outcome.WITHDRAWN
-            state.withdrawal_reason = reason
-            state.outbox.append(TellCall(news="left"))
-            _letter(state, "withdrawal_confirmed", now, withdrawn_at=format_instant_sv(now))
-            return "Ansökan är återkallad."
-        case RequestDecision():
-            weeks = state.call.deadlines.decision_request_answer_weeks
-            deadline = end_of_day(stockholm_date(now) + timedelta(weeks=weeks))
-            state.decision_request = DecisionRequest(requested_at=now, deadline=deadline)
-            _document(state, "decision-request", "decision_request", "Begäran om avgörande (FL 12 §)", now,
-                      {"text": command.text})
-            _letter(state, "decision_request_received", now, deadline=format_deadline_sv(deadline),
-                    requested_at=format_instant_sv(now))
-            return f"Begäran om avgörande mottagen; beslut ska fattas senast {format_deadline_sv(deadline)}."
-    raise AssertionError(f"unhandled command {type(command).__name__}")  # every Command is matched above
-
-
-_KIND_SV = {DecisionKind.APPROVE: "bifall", DecisionKind.REJECT: "avslag", DecisionKind.DISMISS: "avvisning"}
-_OUTCOME = {DecisionKind.APPROVE: Outcome.APPROVED, DecisionKind.REJECT: Outcome.REJECTED,
-            DecisionKind.DISMISS: Outcome.DISMISSED}
-
-
-def decide(state: CaseState, decided_by: str, now: datetime) -> str:
-    """Take the prepared decision. For an approval the budget grant must already be secured."""
-    prepared = state.prepared
-    assert prepared is not None
-    outcome = _OUTCOME[prepared.kind]
-    state.decision = Decision(
-        outcome=outcome, decided_by=decided_by, prepared_by=prepared.prepared_by, decided_at=now,
-        amount=prepared.amount if outcome is Outcome.APPROVED else None,
-        period_start=prepared.period_start, period_end=prepared.period_end,
-        conditions=prepared.conditions, reasons=prepared.reasons,
-    )
-    state.outcome = outcome
-    state.granted = state.decision.amount
-    state.stage = transition(state.stage, Stage.DECIDED)
-    state.outbox.append(TellCall(news="left"))
-    appeal = appeal_text(state.call.appeal.grant_decision_appealable)
-    letter = {Outcome.APPROVED: "decision_approved", Outcome.REJECTED: "decision_rejected",
-              Outcome.DISMISSED: "decision_dismissed"}[outcome]
-    _letter(
-        state, letter, now, appeal=appeal, reasons=prepared.reasons or "",
-        amount=format_kronor(prepared.amount) if prepared.amount is not None else "",
-        project_period=f"{prepared.period_start} – {prepared.period_end}" if prepared.period_start else "",
-        conditions="\n".join(f"- {c}" for c in prepared.conditions) or "Inga särskilda villkor.",
-        decided_by=decided_by, decision_date=format_instant_sv(now),
-    )
-    _document(state, "decision", "decision", f"Beslut: {_KIND_SV[prepared.kind]}", now,
-              state.decision.model_dump(mode="json"))
-    amount = f" om {format_kronor(prepared.amount)}" if outcome is Outcome.APPROVED and prepared.amount else ""
-    return f"Beslut fattat: {_KIND_SV[prepared.kind]}{amount}."
-
-
 def checks_done(state: CaseState, verdict: Verdict, now: datetime) -> None:
     """The call's checks have run: a clean, timely application goes on by itself."""
     state.verdict = verdict
     errors = len(verdict.errors)
     summary = "Ansökan uppfyller utlysningens krav." if verdict.eligible else f"Kontrollen fann {errors} fel."
-    _event(state, now, "system", "system", "checked", f"{summary} {len(verdict.warnings)} varningar.")
+    note_event(state, now, "system", "system", "checked", f"{summary} {len(verdict.warnings)} varningar.")
     if state.stage is Stage.COMPLETENESS and verdict.eligible and not state.late:
         state.stage = transition(state.stage, Stage.SECRECY_REVIEW)
-
-
-def deadline_passed(state: CaseState, now: datetime) -> None:
-    """A deadline has run out: record it; what follows is the officer's decision."""
-    completion = state.completion
-    if completion and not completion.answered_at and not completion.expired and now >= completion.deadline:
-        completion.expired = True
-        _event(state, now, "system", "system", "completion_expired",
-               "Svarstiden för komplettering har gått ut utan svar. Handläggaren kan avvisa ansökan.")
-    request = state.decision_request
-    if request and state.decision is None and not request.overdue and now >= request.deadline:
-        request.overdue = True
-        _event(state, now, "system", "system", "decision_overdue",
-               "Fyraveckorsfristen efter begäran om avgörande (FL 12 §) har gått ut.")
-    comm = state.communication
-    if comm and not comm.settled and now >= comm.deadline:
-        comm.expired = True
-        _event(state, now, "system", "system", "communication_expired",
-               "Svarstiden för kommunicerat underlag har gått ut utan yttrande.")
 
 
 def public_version(state: CaseState) -> dict[str, object]:
@@ -740,22 +412,22 @@ def public_version(state: CaseState) -> dict[str, object]:
 # --- bookkeeping ----------------------------------------------------------------------------
 
 
-def _next_id(state: CaseState, prefix: str) -> str:
+def next_effect_id(state: CaseState, prefix: str) -> str:
     state.effects_done += 1
     return f"{prefix}-{state.effects_done:05d}"
 
 
-def _event(
+def note_event(
     state: CaseState, at: datetime, actor_id: str, actor_role: str, event: str, summary: str,
     event_id: str | None = None,
 ) -> None:
     state.outbox.append(RecordEvent(
-        event_id=event_id or _next_id(state, "event"), at=at, actor_id=actor_id, actor_role=actor_role,
+        event_id=event_id or next_effect_id(state, "event"), at=at, actor_id=actor_id, actor_role=actor_role,
         event=event, summary=summary,
     ))
 
 
-def _letter(state: CaseState, letter: str, at: datetime, **context: str) -> None:
+def queue_letter(state: CaseState, letter: str, at: datetime, **context: str) -> None:
     contact = state.application.applicant.contact
     base = {
         "case_number": state.case_number,
@@ -765,13 +437,23 @@ def _letter(state: CaseState, letter: str, at: datetime, **context: str) -> None
         "recipient_name": contact.name if contact else state.application.applicant.name,
         "received_at": format_instant_sv(state.received_at),
     }
-    state.outbox.append(SendLetter(letter_id=_next_id(state, letter), letter=letter, context=base | context))
+    state.outbox.append(SendLetter(letter_id=next_effect_id(state, letter), letter=letter, context=base | context))
 
 
-def _document(state: CaseState, document_id: str, document: str, title: str, at: datetime,
+def save_document(state: CaseState, document_id: str, document: str, title: str, at: datetime,
               content: dict[str, object]) -> None:
     state.outbox.append(SaveDocument(document_id=document_id, document=document, title=title, at=at,
                                      content=content))
 
 
-__all__ = ["CaseState", "Command", "TransitionError", "apply", "new_case", "refusal"]
+def close_case(state: CaseState, now: datetime, summary: str) -> None:
+    """Nothing is left to pay or repay: the case closes and the workflow archives it."""
+    state.stage = transition(state.stage, Stage.CLOSED)
+    state.closed_at = now
+    note_event(state, now, "system", "system", "closed", f"Ärendet avslutat. {summary}")
+    if state.payments is not None:
+        # A rejected or withdrawn application has had its letter; a grant's close is news.
+        queue_letter(state, "case_closed", now, summary=summary)
+
+
+__all__ = ["CaseState", "close_case", "new_case"]

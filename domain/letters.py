@@ -29,6 +29,14 @@ class LetterKind(StrEnum):
     DECISION_DISMISSED = "decision_dismissed"  # avvisning
     WITHDRAWAL_CONFIRMED = "withdrawal_confirmed"
     DECISION_REQUEST_RECEIVED = "decision_request_received"  # begäran om avgörande (FL 12 §)
+    PAYMENT_DECISION = "payment_decision"  # beslut om utbetalning, with reasons for costs not approved
+    PAYOUT_MADE = "payout_made"
+    FINAL_REPORT_REMINDER = "final_report_reminder"
+    FINAL_REPORT_REVIEWED = "final_report_reviewed"  # beslut om slutligt stöd
+    RECLAIM_COMMUNICATION = "reclaim_communication"  # kommunicering före beslut om återkrav (FL 25 §)
+    RECLAIM_DECISION = "reclaim_decision"  # beslut om återkrav (and revocation), appealable
+    CLAIM_OVERDUE = "claim_overdue"
+    CASE_CLOSED = "case_closed"
 
 
 class RenderedLetter(BaseModel):
@@ -121,6 +129,66 @@ _TEMPLATES: Mapping[LetterKind, tuple[Template, Template]] = MappingProxyType(
             " ”$project_title” i utlysningen ”$call_title” (12 § förvaltningslagen).",
             "Inom fyra veckor ska vi antingen avgöra ärendet eller i ett särskilt beslut avslå din begäran."
             " Du får alltså besked senast $deadline.",
+        ),
+        LetterKind.PAYMENT_DECISION: _letter(
+            "Beslut om utbetalning – $case_number",
+            "Vi har granskat din ansökan om utbetalning nummer $request_number för projektet ”$project_title”"
+            " (perioden $period).",
+            "Redovisade kostnader: $claimed. Godkända stödberättigande kostnader: $approved.",
+            "Kostnader som inte har godkänts och skälen för det:\n$not_approved",
+            "Belopp att betala ut nu: $payable. Hittills utbetalt inklusive detta: $paid_total av beviljade $granted.",
+            "Beslutet har fattats $decision_date av $decided_by.",
+        ),
+        LetterKind.PAYOUT_MADE: _letter(
+            "Utbetalning – $case_number",
+            "Vi har i dag betalat ut $amount till bankgiro $bankgiro för projektet ”$project_title” ($what)."
+            " Betalningen är märkt med diarienummer $case_number.",
+        ),
+        LetterKind.FINAL_REPORT_REMINDER: _letter(
+            "Påminnelse om slutrapport – $case_number",
+            "Slutrapporten för projektet ”$project_title” ska ha kommit in till oss senast $due.",
+            "$consequence",
+        ),
+        LetterKind.FINAL_REPORT_REVIEWED: _letter(
+            "Beslut om slutligt stöd – $case_number",
+            "Vi har granskat slutrapporten för projektet ”$project_title”.",
+            "$assessment",
+            "Godkända stödberättigande kostnader för hela projektet: $approved. Stödandel: $support_rate."
+            " Slutligt stöd: $final_grant (beviljat högst $granted). Utbetalt hittills: $paid.",
+            "$outcome",
+            "Beslutet har fattats $decision_date av $decided_by.",
+        ),
+        LetterKind.RECLAIM_COMMUNICATION: _letter(
+            "Kommunicering inför beslut om återkrav – $case_number",
+            "Vi överväger att besluta om återkrav för projektet ”$project_title” i utlysningen ”$call_title”."
+            " Innan vi fattar beslut ger vi dig möjlighet att yttra dig (25 § förvaltningslagen).",
+            "Belopp som vi överväger att kräva tillbaka: $amount.",
+            "Skälen:\n$reasons",
+            "Om beslutet fattas ska beloppet betalas senast $due_days dagar efter beslutet. Ränta tas ut enligt"
+            " 5 § räntelagen (referensräntan plus två procentenheter) från $interest_from till förfallodagen och"
+            " därefter dröjsmålsränta enligt 6 § räntelagen (referensräntan plus åtta procentenheter).",
+            "Lämna dina synpunkter senast $deadline.",
+        ),
+        LetterKind.RECLAIM_DECISION: _letter(
+            "Beslut om återkrav – $case_number",
+            "Vi har beslutat att du ska betala tillbaka $amount av stödet till projektet ”$project_title”.",
+            "Skälen för beslutet:\n$reasons",
+            "Beloppet ska ha kommit in till oss senast $due_date. Ange diarienummer $case_number vid betalningen."
+            " Ränta tas ut enligt 5 § räntelagen (referensräntan plus två procentenheter) från $interest_from till"
+            " förfallodagen och därefter dröjsmålsränta enligt 6 § räntelagen (referensräntan plus åtta"
+            " procentenheter) till dess att beloppet är betalt.",
+            *_DECISION_FOOTER,
+        ),
+        LetterKind.CLAIM_OVERDUE: _letter(
+            "Påminnelse: obetalt återkrav – $case_number",
+            "Återkravet för projektet ”$project_title” skulle ha betalats senast $due_date. Kvar att betala"
+            " $balance, och dröjsmålsränta löper från och med dagen efter förfallodagen.",
+            "Om beloppet inte betalas lämnar vi kravet vidare för indrivning.",
+        ),
+        LetterKind.CASE_CLOSED: _letter(
+            "Ärendet är avslutat – $case_number",
+            "Ärendet om projektet ”$project_title” i utlysningen ”$call_title” är nu avslutat. $summary",
+            "Handlingarna i ärendet bevaras enligt arkivlagen.",
         ),
     }
 )

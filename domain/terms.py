@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from domain.clock import end_of_day, require_utc
-from domain.money import Kronor
+from domain.money import Kronor, Share
 
 Heading = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
@@ -98,6 +100,39 @@ class Deadlines(Terms):
     decision_request_answer_weeks: Annotated[int, Field(ge=1, le=12)] = 4  # FL 12 §
 
 
+class PaymentTerms(Terms):
+    """How the grant is paid: choices the ordinances leave to the agency, set per call.
+
+    Paid in arrears against reported costs; an advance only where the decision allows one
+    (SFS 2003:596: at most half the grant and 400 000 kr); a share withheld until the final
+    report is approved; a payment request must come within a time after the period it covers.
+    """
+
+    section: Heading
+    advance_max_share: Share = Fraction(1, 2)
+    advance_max_amount: Kronor = Decimal("400000.00")
+    withheld_share: Share = Fraction(1, 10)
+    request_within_days: Annotated[int, Field(ge=1, le=366)] = 90
+
+
+class FollowUpTerms(Terms):
+    """The final report's reminders, and the terms of a reclaim (räntelagen 5–6 §§)."""
+
+    section: Heading
+    reminders_before_days: Annotated[list[Annotated[int, Field(ge=1, le=180)]], Field(max_length=5)] = [30, 7]
+    reminders_after_days: Annotated[list[Annotated[int, Field(ge=1, le=180)]], Field(max_length=5)] = [7]
+    missing_report_grace_days: Annotated[int, Field(ge=1, le=366)] = 30
+    reclaim_due_days: Annotated[int, Field(ge=10, le=366)] = 30
+    interest_margin_before_due: Annotated[Decimal, Field(ge=0, le=20)] = Decimal(2)
+    interest_margin_after_due: Annotated[Decimal, Field(ge=0, le=20)] = Decimal(8)
+
+    @model_validator(mode="after")
+    def _reminders_before_grace(self) -> FollowUpTerms:
+        if any(d >= self.missing_report_grace_days for d in self.reminders_after_days):
+            raise ValueError("reminders_after_days must fall before missing_report_grace_days")
+        return self
+
+
 class CallTerms(Terms):
     id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,80}$")]
     title: str
@@ -110,3 +145,5 @@ class CallTerms(Terms):
     funding: Funding
     timeline: Timeline
     deadlines: Deadlines = Deadlines()
+    payments: PaymentTerms
+    follow_up: FollowUpTerms

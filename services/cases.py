@@ -16,6 +16,17 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.after_decision import (
+    DecideReclaim,
+    FilePaymentRequest,
+    PrepareReclaim,
+    RegisterRepayment,
+    ReviewFinalReport,
+    ReviewPaymentRequest,
+    Revoke,
+    SubmitFinalReport,
+    WriteOff,
+)
 from domain.call import Call
 from domain.case import (
     AcceptForReview,
@@ -55,6 +66,15 @@ ACTIONS: dict[str, tuple[Any, type[Action]]] = {
     "decide": (CaseWorkflow.decide, Decide),
     "withdraw": (CaseWorkflow.withdraw, Withdraw),
     "request-decision": (CaseWorkflow.request_decision, RequestDecision),
+    "file-payment-request": (CaseWorkflow.file_payment_request, FilePaymentRequest),
+    "review-payment-request": (CaseWorkflow.review_payment_request, ReviewPaymentRequest),
+    "submit-final-report": (CaseWorkflow.submit_final_report, SubmitFinalReport),
+    "review-final-report": (CaseWorkflow.review_final_report, ReviewFinalReport),
+    "revoke": (CaseWorkflow.revoke, Revoke),
+    "prepare-reclaim": (CaseWorkflow.prepare_reclaim, PrepareReclaim),
+    "decide-reclaim": (CaseWorkflow.decide_reclaim, DecideReclaim),
+    "register-repayment": (CaseWorkflow.register_repayment, RegisterRepayment),
+    "write-off": (CaseWorkflow.write_off, WriteOff),
 }
 
 
@@ -139,6 +159,9 @@ async def act(client: Client, case_number: str, action: str, command: Action) ->
             raise ActionRefused(cause.message) from None
         raise
     except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND and "already completed" in exc.message:
+            # A closed case's workflow has ended; it is archived and takes no more actions.
+            raise ActionRefused("Ärendet är avslutat och kan inte ändras.") from None
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise CaseNotFound.one("case", f"no case {case_number!r}") from None
         raise

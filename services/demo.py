@@ -31,6 +31,9 @@ APPLICANT = {"role": "applicant", "id": "demo-sokande"}
 log = structlog.stdlib.get_logger("grantflow.demo")
 
 
+DEMO_BANKGIRO = "5402-9681"
+
+
 def demo_call(seed: Call, today: date) -> Call:
     """The seed call moved so that it closes in 30 days."""
     return shifted(seed, days=(today + timedelta(days=30) - seed.window.closes).days, new_id=f"{seed.id}-demo")
@@ -109,8 +112,18 @@ async def load_demo(client: Client, task_queue: str) -> list[str]:
         approved, rejected, deciding, assessing, reviewing, withdrawn = submitted[:6]
         for number in (approved, rejected, deciding, assessing):
             await demo.assess(number, score=5 if number == approved else 3)
-        await demo.prepare(approved, "approve", conditions=["Slutrapport lämnas enligt utlysningen."])
+        await demo.prepare(approved, "approve", conditions=["Slutrapport lämnas enligt utlysningen."],
+                           advance="100000.00", advance_reasons="Sökanden saknar likviditet för projektstarten.",
+                           payee_bankgiro=DEMO_BANKGIRO)
         await demo.act(approved, "decide", DECIDER)
+        # The advance is paid; the applicant's first payment request waits for the officer.
+        await demo.act(approved, "file-payment-request", APPLICANT, request={
+            "period_start": today.isoformat(), "period_end": today.isoformat(),
+            "costs": [{"cost_type": "personnel", "description": "Projektledning, första veckan",
+                       "amount": "40000.00", "vouchers": ["LÖN-1"]}],
+            "requested": "20000.00", "cofinancing_received": "10000.00",
+            "progress_report": "Projektet har startat med ett första möte med företagen.",
+            "payee_bankgiro": DEMO_BANKGIRO})
         await demo.prepare(rejected, "reject", reasons="Projektet bidrar i lägre grad till utlysningens mål.")
         await demo.act(rejected, "decide", DECIDER)
         await demo.prepare(deciding, "reject", reasons="Svag regional förankring.",

@@ -26,6 +26,11 @@ class InputError(ValueError):
         return cls([InputProblem(field=field, reason=reason)])
 
 
+class Unavailable(RuntimeError):
+    """Something the command needs is not reachable (Temporal, the database, a port): the message
+    says what to do. Nothing was changed."""
+
+
 def json_path(loc: Sequence[int | str]) -> str:
     path = "$"
     for part in loc:

@@ -27,7 +27,8 @@ async def database_url(settings: Settings) -> str:
 
 
 @asynccontextmanager
-async def _pool(settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
+async def read_pool(settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
+    """A small pool for one command's reads; closed when the command is done."""
     pool = await open_pool(await database_url(settings), max_size=2)
     try:
         yield pool
@@ -36,18 +37,18 @@ async def _pool(settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
 
 
 async def cases(settings: Settings, *, call_id: str | None = None, stage: str | None = None) -> list[RegisterRow]:
-    async with _pool(settings) as pool:
+    async with read_pool(settings) as pool:
         return await list_cases(pool, call_id=call_id, stage=stage)
 
 
 async def letters(settings: Settings, case_number: str | None = None) -> list[StoredLetter]:
-    async with _pool(settings) as pool:
+    async with read_pool(settings) as pool:
         return await list_letters(pool, case_number)
 
 
 async def events(settings: Settings, case_number: str) -> list[CaseEvent]:
-    async with _pool(settings) as pool:
+    async with read_pool(settings) as pool:
         return await case_events(pool, case_number)
 
 
-__all__ = ["cases", "database_url", "events", "letters"]
+__all__ = ["cases", "database_url", "events", "letters", "read_pool"]

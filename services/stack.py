@@ -29,6 +29,7 @@ from temporalio.service import RPCError
 from services.calls import default_catalog
 from services.cases import ensure_call_workflow
 from services.demo import load_demo
+from services.errors import Unavailable
 from services.settings import Settings
 from services.temporal import SearchAttributeConflict, TemporalUnavailable, connect, register_search_attributes
 from worker.logging import configure_logging
@@ -53,7 +54,7 @@ PID_FILE = "temporal.pid"  # in the data directory while our dev server runs
 log = structlog.stdlib.get_logger("grantflow.stack")
 
 
-class StackError(RuntimeError):
+class StackError(Unavailable):
     """The stack cannot start or stopped on its own; the message says why and what to do."""
 
 

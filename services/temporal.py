@@ -21,6 +21,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
+from services.errors import Unavailable
 from services.settings import Settings
 from workflows.search_attributes import (
     ALL,
@@ -101,7 +102,7 @@ def run_command(main: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(runner())
 
 
-class TemporalUnavailable(RuntimeError):
+class TemporalUnavailable(Unavailable):
     """No connection to the Temporal frontend (down, wrong address, or a TLS problem)."""
 
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import structlog
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkflowRunner
 
 from services.errors import InputError
 from services.settings import Settings, SettingsError
@@ -36,7 +36,8 @@ class Components:
     """What the runtime takes from the application's code. Tests pass their own."""
 
     workflows: Callable[[], list[type]]
-    activities: Callable[[Any, Settings], list[Callable[..., Any]]]
+    workflow_runner: Callable[[], WorkflowRunner]
+    activities: Callable[[Any, Settings, Client], list[Callable[..., Any]]]
     open_pool: Callable[[str], Awaitable[Pool]]
     upgrade: Callable[[str], Awaitable[object]]  # database migrations, for `grantflow up`
 
@@ -49,6 +50,7 @@ def default_components() -> Components:
 
     return Components(
         workflows=registry.workflows,
+        workflow_runner=registry.workflow_runner,
         activities=registry.activities,
         open_pool=activities.db.open_pool,
         upgrade=activities.db.upgrade,
@@ -85,7 +87,8 @@ async def run_worker(
             client,
             task_queue=settings.task_queue,
             workflows=parts.workflows(),
-            activities=parts.activities(pool, settings),
+            workflow_runner=parts.workflow_runner(),
+            activities=parts.activities(pool, settings, client),
             max_cached_workflows=settings.worker_cached_cases,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         )

@@ -10,19 +10,34 @@ from collections.abc import Callable
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
+from temporalio.client import Client
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.archive import Archive
 from activities.budget import BudgetLedger
 from activities.checks import check_application
 from activities.letters import Letters, SmtpSettings
+from activities.payments import PaymentLedger
 from activities.register import Register
 from services.settings import Settings, SmtpConfig
+from workflows.archive import ArchiveWorkflow
 from workflows.call import CallWorkflow
 from workflows.case import CaseWorkflow
 from workflows.intake import IntakeWorkflow
 
+# Pure domain code and the models activities exchange are deterministic and import-heavy
+# (pydantic builds every model class on import): pass them through the sandbox instead of
+# re-importing them for every workflow run, which dominated the cost of starting a case.
+PASSTHROUGH = ("domain", "activities", "pydantic", "pydantic_core", "annotated_types", "structlog", "psycopg",
+               "psycopg_pool", "xmlschema", "elementpath")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+
 
 def workflows() -> list[type]:
-    return [CaseWorkflow, CallWorkflow, IntakeWorkflow]
+    return [CaseWorkflow, CallWorkflow, IntakeWorkflow, ArchiveWorkflow]
 
 
 def _smtp(config: SmtpConfig | None) -> SmtpSettings | None:
@@ -38,10 +53,12 @@ def _smtp(config: SmtpConfig | None) -> SmtpSettings | None:
     )
 
 
-def activities(pool: AsyncConnectionPool, settings: Settings) -> list[Callable[..., Any]]:
+def activities(pool: AsyncConnectionPool, settings: Settings, client: Client) -> list[Callable[..., Any]]:
     register = Register(pool)
     letters = Letters(pool, _smtp(settings.smtp))
     ledger = BudgetLedger(pool)
+    payments = PaymentLedger(pool)
+    archive = Archive(pool, client)
     return [
         register.register_application,
         register.record_event,
@@ -50,5 +67,7 @@ def activities(pool: AsyncConnectionPool, settings: Settings) -> list[Callable[.
         letters.send_letter,
         ledger.grant,
         ledger.release,
+        payments.pay,
+        archive.archive_case,
         check_application,
     ]

@@ -1,4 +1,4 @@
-"""One application, from receipt to decision, as one durable workflow whose id is the case number.
+"""One application, from receipt to a closed and archived case, as one durable workflow whose id is the case number.
 
 People act on the case through updates. Each update's validator asks the domain whether the
 action is allowed (a refused action writes nothing to history); its handler applies it and
@@ -19,23 +19,40 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.types import MethodAsyncSingleParam
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.archive import Archive, ArchiveRequest
     from activities.budget import BudgetLedger, GrantRequest, ReleaseRequest
     from activities.checks import CheckRequest, check_application
     from activities.letters import LetterRequest, Letters
+    from activities.payments import PaymentLedger, PayoutOrder
     from activities.register import CaseDocument, CaseEvent, CaseSnapshot, Register
+    from domain.actions import Command, apply, deadline_passed, refusal
+    from domain.after_decision import (
+        DecideReclaim,
+        FilePaymentRequest,
+        PrepareReclaim,
+        RegisterRepayment,
+        ReviewFinalReport,
+        ReviewPaymentRequest,
+        Revoke,
+        SubmitFinalReport,
+        WriteOff,
+        payout_done,
+    )
     from domain.application import Application
     from domain.call import Call
     from domain.case import (
         AcceptForReview,
+        ArchiveEndedRuns,
         CaseState,
-        Command,
         Communicate,
         Decide,
         DecisionKind,
         DeclareNoConflict,
         FundingProposal,
+        Pay,
         PrepareDecision,
         Receipt,
         RecordEvent,
@@ -50,15 +67,13 @@ with workflow.unsafe.imports_passed_through():
         SubmitCompletion,
         TellCall,
         Withdraw,
-        apply,
         checks_done,
-        deadline_passed,
         new_case,
-        refusal,
     )
     from domain.findings import Verdict
-    from domain.lifecycle import STAGE_LABELS_SV
+    from domain.lifecycle import STAGE_LABELS_SV, Stage
     from workflows import search_attributes as sa
+    from workflows.archive import ARCHIVE_TIMEOUT, ArchiveWorkflow, archive_workflow_id
     from workflows.call import CallWorkflow, CaseNews, call_workflow_id
 
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
@@ -82,6 +97,9 @@ class CaseInput(BaseModel):
 
     start: CaseStart | None = None
     resume: CaseState | None = None
+    # Continue as new once the history has this many events, besides whenever Temporal suggests
+    # it: a case runs for a year, and its history must stay well inside Temporal's limits.
+    continue_after_events: int = 10_000
 
 
 @workflow.defn
@@ -90,6 +108,7 @@ class CaseWorkflow:
     def __init__(self, case: CaseInput) -> None:
         if case.resume is not None:
             self.state = case.resume
+            self.state.outbox.append(ArchiveEndedRuns())
         else:
             assert case.start is not None
             s = case.start
@@ -106,10 +125,18 @@ class CaseWorkflow:
         while True:
             await self._carry_out_outbox()
             await self._publish()
-            if workflow.info().is_continue_as_new_suggested():
+            if self.state.stage is Stage.CLOSED:
+                # Every update has had its answer and its effects are done: the case is over.
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self.state.outbox)
+                if not self.state.outbox:
+                    await self._archive_when_closed()
+                    return self.state
+            if self._history_is_long(case):
+                # Receipts, deadlines and the outbox are all in the state, so nothing is lost.
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if not self.state.outbox:
-                    workflow.continue_as_new(CaseInput(resume=self.state))
+                    workflow.continue_as_new(CaseInput(resume=self.state,
+                                                       continue_after_events=case.continue_after_events))
             deadline = self.state.next_deadline
             timeout = max(deadline - workflow.now(), timedelta(0)) if deadline else None
             try:
@@ -118,6 +145,20 @@ class CaseWorkflow:
                 )
             except TimeoutError:
                 deadline_passed(self.state, workflow.now())
+
+    def _history_is_long(self, case: CaseInput) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= case.continue_after_events
+
+    async def _archive_when_closed(self) -> None:
+        # The archive copies this workflow's complete history, so it must outlive it: it waits,
+        # as a child that is not closed with its parent, until this run has completed.
+        await workflow.start_child_workflow(
+            ArchiveWorkflow.run, ArchiveRequest(case_number=self.state.case_number),
+            id=archive_workflow_id(self.state.case_number),
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            static_summary=f"Arkivering av ärende {self.state.case_number}",
+        )
 
     # --- what people do ----------------------------------------------------------------
 
@@ -250,6 +291,78 @@ class CaseWorkflow:
     def _check_decide(self, command: Decide) -> None:
         self._refuse_if_not_allowed(command)
 
+    @workflow.update
+    def file_payment_request(self, command: FilePaymentRequest) -> Receipt:
+        return self._act(command)
+
+    @file_payment_request.validator
+    def _check_file_payment_request(self, command: FilePaymentRequest) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def review_payment_request(self, command: ReviewPaymentRequest) -> Receipt:
+        return self._act(command)
+
+    @review_payment_request.validator
+    def _check_review_payment_request(self, command: ReviewPaymentRequest) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def submit_final_report(self, command: SubmitFinalReport) -> Receipt:
+        return self._act(command)
+
+    @submit_final_report.validator
+    def _check_submit_final_report(self, command: SubmitFinalReport) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def review_final_report(self, command: ReviewFinalReport) -> Receipt:
+        return self._act(command)
+
+    @review_final_report.validator
+    def _check_review_final_report(self, command: ReviewFinalReport) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def revoke(self, command: Revoke) -> Receipt:
+        return self._act(command)
+
+    @revoke.validator
+    def _check_revoke(self, command: Revoke) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def prepare_reclaim(self, command: PrepareReclaim) -> Receipt:
+        return self._act(command)
+
+    @prepare_reclaim.validator
+    def _check_prepare_reclaim(self, command: PrepareReclaim) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def decide_reclaim(self, command: DecideReclaim) -> Receipt:
+        return self._act(command)
+
+    @decide_reclaim.validator
+    def _check_decide_reclaim(self, command: DecideReclaim) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def register_repayment(self, command: RegisterRepayment) -> Receipt:
+        return self._act(command)
+
+    @register_repayment.validator
+    def _check_register_repayment(self, command: RegisterRepayment) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def write_off(self, command: WriteOff) -> Receipt:
+        return self._act(command)
+
+    @write_off.validator
+    def _check_write_off(self, command: WriteOff) -> None:
+        self._refuse_if_not_allowed(command)
+
     @workflow.signal
     def funding_proposed(self, proposal: FundingProposal) -> None:
         self.state.funding = proposal
@@ -297,6 +410,14 @@ class CaseWorkflow:
                     checks_done(self.state, verdict, workflow.now())
                 case TellCall():
                     await self._tell_call(effect)
+                case Pay():
+                    await self._pay(effect)
+                case ArchiveEndedRuns():
+                    await workflow.execute_activity_method(
+                        Archive.archive_case, ArchiveRequest(case_number=self.state.case_number, so_far=True),
+                        start_to_close_timeout=ARCHIVE_TIMEOUT, retry_policy=RETRY,
+                        summary="arkivera avslutade körningar av ärendet",
+                    )
             self.state.outbox.pop(0)
 
     async def _activity(self, method: MethodAsyncSingleParam[Any, Any, Any], argument: BaseModel,
@@ -311,6 +432,20 @@ class CaseWorkflow:
             await workflow.execute_activity_method(
                 method, argument, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary,
             )
+
+    async def _pay(self, effect: Pay) -> None:
+        # The ledger's key is the case and request number: a retry after a crash, or this
+        # effect carried out again after a replay, finds the first payout and pays nothing more.
+        applicant = self.state.application.applicant
+        receipt = await workflow.execute_activity_method(
+            PaymentLedger.pay,
+            PayoutOrder(case_number=self.state.case_number, request_number=effect.number, kind=effect.payout.value,
+                        amount=effect.amount, payee_name=applicant.name, payee_bankgiro=effect.bankgiro,
+                        reference=self.state.case_number),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            summary=f"betala ut {effect.amount} kr ({effect.payout.value} {effect.number})",
+        )
+        payout_done(self.state, effect.number, receipt.paid_at, workflow.now())
 
     async def _tell_call(self, effect: TellCall) -> None:
         news = CaseNews(
@@ -359,6 +494,9 @@ class CaseWorkflow:
             "decision": "beslutsfattarens beslut"
             + (" (kommunicering pågår)" if s.communication and not s.communication.settled else ""),
             "decided": "nästa steg efter beslut",
+            "payments": "ansökningar om utbetalning och slutrapport",
+            "final_report": "handläggarens granskning av slutrapporten",
+            "reclaim": "beslut om återkrav eller återbetalning",
         }.get(s.stage.value, "")
         lines = [f"**{STAGE_LABELS_SV[s.stage]}**", f"Väntar på: {waiting}" if waiting else ""]
         if s.next_deadline:

@@ -25,9 +25,32 @@ FULL_CONTEXT = {
     "appeal": appeal_text(False),
     "withdrawn_at": "2021-04-02",
     "requested_at": "2021-10-01",
+    "request_number": "2",
+    "period": "2021-05-01 – 2021-08-31",
+    "claimed": "300\u00a0000\u00a0kr",
+    "approved": "260\u00a0000\u00a0kr",
+    "not_approved": "- Konsultfaktura: 40\u00a0000\u00a0kr – avser tid före projektperioden",
+    "payable": "95\u00a0000\u00a0kr",
+    "paid_total": "195\u00a0000\u00a0kr",
+    "granted": "400\u00a0000\u00a0kr",
+    "bankgiro": "5402-9681",
+    "what": "utbetalning enligt ansökan om utbetalning 2",
+    "due": "2022-11-30",
+    "consequence": "Om slutrapporten inte kommer in kan stödet komma att krävas tillbaka.",
+    "assessment": "Målen är uppnådda.",
+    "support_rate": "75\u00a0%",
+    "final_grant": "400\u00a0000\u00a0kr",
+    "paid": "360\u00a0000\u00a0kr",
+    "outcome": "Återstående 40\u00a0000\u00a0kr betalas ut.",
+    "due_days": "30",
+    "interest_from": "2022-12-15",
+    "due_date": "2023-01-31",
+    "balance": "41\u00a0020\u00a0kr",
+    "summary": "Slutligt stöd är utbetalt.",
 }
 
-DECISIONS = (LetterKind.DECISION_APPROVED, LetterKind.DECISION_REJECTED, LetterKind.DECISION_DISMISSED)
+DECISIONS = (LetterKind.DECISION_APPROVED, LetterKind.DECISION_REJECTED, LetterKind.DECISION_DISMISSED,
+             LetterKind.RECLAIM_DECISION)
 
 
 @pytest.mark.parametrize("kind", list(LetterKind))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from services.settings import Settings
 from tests.worker.echo import EchoWorkflow, echo
+from worker import registry
 from worker.main import Components, Pool
 
 
@@ -45,7 +46,8 @@ class EchoComponents:
     def components(self) -> Components:
         return Components(
             workflows=lambda: [EchoWorkflow],
-            activities=lambda pool, settings: [echo],
+            workflow_runner=registry.workflow_runner,
+            activities=lambda pool, settings, client: [echo],
             open_pool=self.open_pool,
             upgrade=self.upgrade,
         )

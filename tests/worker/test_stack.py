@@ -25,6 +25,7 @@ from services.stack import StackError, find_temporal_binary, up
 from services.temporal import connect
 from tests.worker.echo import EchoWorkflow, echo
 from tests.worker.helpers import free_port, local_settings, processes_mentioning
+from worker import registry
 from worker.main import Components
 
 needs_temporal = pytest.mark.skipif(
@@ -51,7 +52,8 @@ class RecordingComponents:
     def components(self) -> Components:
         return Components(
             workflows=lambda: [EchoWorkflow],
-            activities=lambda pool, settings: [echo],
+            workflow_runner=registry.workflow_runner,
+            activities=lambda pool, settings, client: [echo],
             open_pool=self.open_pool,
             upgrade=self.upgrade,
         )

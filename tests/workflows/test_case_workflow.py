@@ -66,21 +66,21 @@ async def test_happy_path_to_approval(harness):
     assert number.startswith(f"{stockholm_date(datetime.now(UTC)).year}-")
     await prepare_approval(harness, number)
     receipt = await harness.act(number, "decide", DECIDER)
-    assert receipt.stage is Stage.DECIDED and "bifall om 570" in receipt.message
+    assert receipt.stage is Stage.PAYMENTS and "bifall om 570" in receipt.message
 
     state = await harness.settled(number)
     assert state.outcome is Outcome.APPROVED and state.granted == Decimal("570000.00")
     assert state.decision.decided_by == "bo" and state.decision.prepared_by == "anna"
 
     [row] = await list_cases(harness.pool, call_id=call.id)
-    assert (row.case_number, row.stage, row.outcome, row.officer) == (number, "decided", "approved", "anna")
+    assert (row.case_number, row.stage, row.outcome, row.officer) == (number, "payments", "approved", "anna")
     assert row.granted_amount == Decimal("570000.00")
     letters = [letter.kind for letter in await list_letters(harness.pool, number)]
     assert letters == ["receipt", "decision_approved"]
     kinds = [e.kind for e in await case_events(harness.pool, number)]
     assert kinds[:2] == ["registered", "checked"] and kinds[-1] == "Decide"
     desc = await harness.handle(number).describe()
-    assert desc.typed_search_attributes.get(sa.CASE_STAGE) == "decided"
+    assert desc.typed_search_attributes.get(sa.CASE_STAGE) == "payments"
 
 
 async def test_a_late_application_is_flagged_and_can_be_dismissed(harness):
@@ -91,7 +91,7 @@ async def test_a_late_application_is_flagged_and_can_be_dismissed(harness):
     await harness.act(number, "prepare-decision", OFFICER, kind="dismiss",
                       reasons="Ansökan kom in efter sista ansökningsdag.")
     receipt = await harness.act(number, "decide", DECIDER)
-    assert receipt.stage is Stage.DECIDED
+    assert receipt.stage is Stage.CLOSED  # nothing follows a dismissal: the case closes and is archived
     state = await harness.settled(number)
     assert state.outcome is Outcome.DISMISSED
     assert [x.kind for x in await list_letters(harness.pool, number)] == ["receipt", "decision_dismissed"]
@@ -170,11 +170,11 @@ async def test_a_reply_to_communication_lets_the_decision_be_taken_at_once(harne
 async def test_withdrawal_before_decision(harness):
     _call, number = await assessed_case(harness)
     receipt = await harness.act(number, "withdraw", APPLICANT, reason="Projektet genomförs inte.")
-    assert receipt.stage is Stage.WITHDRAWN
+    assert receipt.stage is Stage.CLOSED  # nothing was paid: nothing to reclaim, the case closes
     state = await harness.settled(number)
     assert state.outcome is Outcome.WITHDRAWN
     assert "withdrawal_confirmed" in [x.kind for x in await list_letters(harness.pool, number)]
-    await refused(harness, number, "declare-no-conflict", OTHER_OFFICER)
+    assert "avslutat" in await refused(harness, number, "declare-no-conflict", OTHER_OFFICER)
 
 
 async def test_four_eyes(harness):

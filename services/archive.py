@@ -1,0 +1,199 @@
+"""Reading the archive of closed cases, and replaying their workflows from it.
+
+Both need only the database: replay runs the worker's workflow code against the archived
+histories in this process (temporalio's Replayer), with no Temporal server, so a case can be
+replayed long after Temporal's retention has removed it, e.g. to check that a change to the
+workflow code still replays every archived case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from activities.archive import ArchivedCase, archived_case
+from services.errors import InputError
+from services.register import read_pool
+from services.settings import Settings
+
+# As the register writes them (the cases table checks the same): YYYY-NNNNN.
+CASE_NUMBER = re.compile(r"^[0-9]{4}-[0-9]{5,}$")
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    workflow_type: str | None
+    events: int
+    started_at: datetime | None
+    ended_with: str | None  # the last event's type, e.g. "workflow_execution_continued_as_new"
+
+
+class RegisterSummary(BaseModel):
+    call_id: str | None
+    subject: str | None
+    stage: str | None
+    outcome: str | None
+    events: int
+    documents: int
+    letters: int
+
+
+class ArchiveSummary(BaseModel):
+    case_number: str
+    workflow_id: str
+    archived_at: datetime
+    complete: bool
+    runs: list[RunSummary]
+    register_summary: RegisterSummary
+
+    @property
+    def events(self) -> int:
+        return sum(run.events for run in self.runs)
+
+
+class RunReplay(BaseModel):
+    run_id: str
+    ok: bool
+    nondeterminism: bool = False
+    problem: str | None = None  # what went wrong, when not ok
+
+
+class ReplayReport(BaseModel):
+    case_number: str
+    complete: bool
+    runs: list[RunReplay]
+
+    @property
+    def ok(self) -> bool:
+        return all(run.ok for run in self.runs)
+
+
+def check_case_number(text: str) -> str:
+    if not CASE_NUMBER.fullmatch(text):
+        raise InputError.one("NUMBER", f"{text!r} is not a case number (YYYY-NNNNN, e.g. 2025-00042)")
+    return text
+
+
+async def archived(settings: Settings, case_number: str) -> ArchivedCase:
+    """The archived case; InputError if the number is malformed or the case is not archived."""
+    number = check_case_number(case_number)
+    async with read_pool(settings) as pool:
+        found = await archived_case(pool, number)
+    if found is None:
+        raise InputError.one("NUMBER", f"case {number} is not in the archive")
+    return found
+
+
+async def show(settings: Settings, case_number: str) -> ArchiveSummary:
+    return summarize(await archived(settings, case_number))
+
+
+async def replay(settings: Settings, case_number: str, *, workflows: Sequence[type] | None = None) -> ReplayReport:
+    """Replay every archived run of a case with the worker's workflow classes (or `workflows`)."""
+    if workflows is None:
+        # On use: this imports every workflow module, which other commands need not pay for.
+        from worker import registry
+
+        workflows = registry.workflows()
+    return await replay_archived(await archived(settings, case_number), workflows)
+
+
+async def replay_archived(archive: ArchivedCase, workflows: Sequence[type]) -> ReplayReport:
+    """Replay each run's history; a run that does not replay is reported, never raised."""
+    outcomes: dict[str, RunReplay] = {}
+    histories: dict[str, WorkflowHistory] = {}
+    for run_id, raw in zip(archive.run_ids, archive.histories, strict=True):
+        try:
+            histories[run_id] = WorkflowHistory.from_json(archive.workflow_id, raw)
+        except Exception as exc:  # protobuf's ParseError or the SDK's ValueError
+            outcomes[run_id] = RunReplay(run_id=run_id, ok=False, problem=f"the archived history is malformed: {exc}")
+    if histories:
+        outcomes |= await _replay(histories, workflows)
+    return ReplayReport(case_number=archive.case_number, complete=archive.complete,
+                        runs=[outcomes[run_id] for run_id in archive.run_ids])
+
+
+async def _replay(histories: dict[str, WorkflowHistory], workflows: Sequence[type]) -> dict[str, RunReplay]:
+    # One replay worker for all of the runs: setting one up and shutting it down takes seconds.
+    replayer = Replayer(workflows=list(workflows), data_converter=pydantic_data_converter)
+    run_ids = {id(history): run_id for run_id, history in histories.items()}
+
+    async def each() -> AsyncIterator[WorkflowHistory]:
+        for history in histories.values():
+            yield history
+
+    outcomes: dict[str, RunReplay] = {}
+    async with replayer.workflow_replay_iterator(each()) as results:
+        async for result in results:
+            run_id = run_ids[id(result.history)]
+            failure = result.replay_failure
+            outcomes[run_id] = RunReplay(run_id=run_id, ok=True) if failure is None else RunReplay(
+                run_id=run_id, ok=False, nondeterminism=isinstance(failure, NondeterminismError),
+                problem=f"{type(failure).__name__}: {failure}",
+            )
+    return outcomes
+
+
+def summarize(archive: ArchivedCase) -> ArchiveSummary:
+    register = archive.register_rows
+    row: dict[str, Any] = register.get("case") or {}
+    return ArchiveSummary(
+        case_number=archive.case_number,
+        workflow_id=archive.workflow_id,
+        archived_at=archive.archived_at,
+        complete=archive.complete,
+        runs=[_run_summary(run_id, raw) for run_id, raw in zip(archive.run_ids, archive.histories, strict=True)],
+        register_summary=RegisterSummary(
+            call_id=row.get("call_id"),
+            subject=row.get("subject"),
+            stage=row.get("stage"),
+            outcome=row.get("outcome"),
+            events=len(register.get("events") or []),
+            documents=len(register.get("documents") or []),
+            letters=len(register.get("letters") or []),
+        ),
+    )
+
+
+def _run_summary(run_id: str, raw: dict[str, Any]) -> RunSummary:
+    """Read from the JSON as stored; a malformed history still gets a line (replay reports it)."""
+    events = raw.get("events") if isinstance(raw, dict) else None
+    if not isinstance(events, list) or not events:
+        return RunSummary(run_id=run_id, workflow_type=None, events=0, started_at=None, ended_with=None)
+    first, last = events[0], events[-1]
+    attributes = first.get("workflowExecutionStartedEventAttributes") or {}
+    started_at = None
+    if isinstance(first.get("eventTime"), str):
+        try:
+            started_at = datetime.fromisoformat(first["eventTime"])
+        except ValueError:
+            started_at = None
+    ended_with = last.get("eventType")
+    return RunSummary(
+        run_id=run_id,
+        workflow_type=(attributes.get("workflowType") or {}).get("name"),
+        events=len(events),
+        started_at=started_at,
+        ended_with=ended_with.removeprefix("EVENT_TYPE_").lower() if isinstance(ended_with, str) else None,
+    )
+
+
+__all__ = [
+    "ArchiveSummary",
+    "ReplayReport",
+    "RunReplay",
+    "archived",
+    "check_case_number",
+    "replay",
+    "replay_archived",
+    "show",
+    "summarize",
+]

@@ -1,0 +1,54 @@
+"""Finance's side of payouts: reading the ledger, and exporting and reading bank files.
+
+Payouts themselves are written only by the case workflows' `payment_pay` activity; what
+happens here is reading them and handing them to the bank in pain.001 files.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from activities.payments import BankFile, Debtor, Payout, bank_file, export_bank_file, list_payouts
+from services.errors import InputError, InputProblem
+from services.register import read_pool
+from services.settings import Settings, env_name
+
+_DEBTOR_FIELDS = {"name": "agency_name", "bankgiro": "agency_bankgiro", "bic": "agency_bic"}
+
+
+def debtor(settings: Settings) -> Debtor:
+    """The agency as payer, from GRANTFLOW_AGENCY_*; an unusable value names its variable."""
+    try:
+        return Debtor(name=settings.agency_name, bankgiro=settings.agency_bankgiro, bic=settings.agency_bic)
+    except ValidationError as exc:
+        raise InputError([
+            InputProblem(field=env_name([_DEBTOR_FIELDS.get(str(error["loc"][0]), str(error["loc"][0]))]),
+                         reason=error["msg"].removeprefix("Value error, "))
+            for error in exc.errors(include_url=False)
+        ]) from None
+
+
+async def payouts(settings: Settings, case_number: str | None = None) -> list[Payout]:
+    async with read_pool(settings) as pool:
+        return await list_payouts(pool, case_number)
+
+
+async def export(settings: Settings, *, now: datetime | None = None) -> BankFile | None:
+    """The next bank file with every payout not yet in one; None when none waits."""
+    payer = debtor(settings)
+    async with read_pool(settings) as pool:
+        return await export_bank_file(pool, payer, now=now if now is not None else datetime.now(UTC))
+
+
+async def show(settings: Settings, file_id: int) -> tuple[BankFile, list[Payout]] | None:
+    """A stored bank file and the payouts it carries; None when there is no such file."""
+    async with read_pool(settings) as pool:
+        found = await bank_file(pool, file_id)
+        if found is None:
+            return None
+        return found, await list_payouts(pool, bank_file_id=file_id)
+
+
+__all__ = ["debtor", "export", "payouts", "show"]

@@ -1,0 +1,294 @@
+"""After the decision: payments, the final report, reclaim, closing and the archive, with virtual time.
+
+The 2021 call pays 3/4 of eligible costs and holds back 10 % of the grant until the final
+report is approved. Every case here is granted 400 000 kr for a 60-day period with the final
+report due 30 days after it, so the arithmetic in each test can be checked by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from activities.archive import archived_case
+from activities.letters import list_letters
+from activities.payments import list_payouts
+from activities.register import case_events
+from domain.clock import stockholm_date
+from domain.interest import load_reference_rates
+from domain.lifecycle import Stage
+from domain.reclaim import ReclaimBasis
+from tests.workflows.test_case_workflow import APPLICANT, DECIDER, OFFICER, assessed_case, refused
+from workflows import search_attributes as sa
+from workflows.archive import ArchiveWorkflow, archive_workflow_id
+
+FINANCE = "finance:fia"
+BANKGIRO = "5402-9681"
+D = Decimal
+
+
+def today() -> date:
+    return stockholm_date(datetime.now(UTC))
+
+
+async def granted_case(harness, *, advance: str | None = None):
+    """A case granted 400 000 kr for today .. today+60, final report due today+90."""
+    _call, number = await assessed_case(harness)
+    start = today()
+    extra = {"advance": advance, "advance_reasons": "Sökanden saknar likviditet att ligga ute med kostnaderna.",
+             "payee_bankgiro": BANKGIRO} if advance else {}
+    await harness.act(number, "prepare-decision", OFFICER, kind="approve", amount="400000.00",
+                      period_start=start.isoformat(), period_end=(start + timedelta(days=60)).isoformat(),
+                      final_report_due=(start + timedelta(days=90)).isoformat(), **extra)
+    receipt = await harness.act(number, "decide", DECIDER)
+    assert receipt.stage is Stage.PAYMENTS
+    return number, start
+
+
+def cost(cost_type: str, amount: str, *vouchers: str) -> dict:
+    return {"cost_type": cost_type, "description": f"{cost_type} {amount}", "amount": amount,
+            "vouchers": list(vouchers)}
+
+
+def payment_request(start: date, first: int, last: int, requested: str, *costs: dict) -> dict:
+    return {"request": {
+        "period_start": (start + timedelta(days=first)).isoformat(),
+        "period_end": (start + timedelta(days=last)).isoformat(),
+        "costs": list(costs), "requested": requested, "cofinancing_received": "50000.00",
+        "progress_report": "Tolv företag har fått rådgivning om exportmarknader.", "payee_bankgiro": BANKGIRO,
+    }}
+
+
+def final_report(*costs: dict) -> dict:
+    return {"report": {
+        "results": "Projektet nådde sina mål.", "goals": [{"goal": "Fler exporterande företag",
+                                                          "result": "Åtta företag exporterar nu."}],
+        "companies_reached": 14, "costs": list(costs), "cofinancing_received_total": "140000.00",
+    }}
+
+
+def approve_all(*amounts: str) -> list[dict]:
+    return [{"approved": a} for a in amounts]
+
+
+async def payouts(harness, number):
+    return {(p.request_number, p.kind.value): p.amount for p in await list_payouts(harness.pool, case_number=number)}
+
+
+async def archived(harness, number):
+    """The case's workflow has completed and the archive holds all of it."""
+    await harness.handle(number).result()
+    result = await harness.client.get_workflow_handle_for(ArchiveWorkflow.run, archive_workflow_id(number)).result()
+    archive = await archived_case(harness.pool, number)
+    assert archive is not None and result.case_number == number and archive.complete
+    return archive
+
+
+async def test_payment_requests_partly_approved_an_advance_and_the_withheld_share(harness):
+    number, start = await granted_case(harness, advance="100000.00")
+    state = await harness.settled(number)
+    assert [(p.number, p.amount, p.paid_at is not None) for p in state.payments.payouts] == [(0, D("100000"), True)]
+
+    await harness.fast_forward(number, timedelta(days=21))
+    await harness.act(number, "file-payment-request", APPLICANT, **payment_request(
+        start, 0, 20, "225000.00", cost("personnel", "200000.00", "V1", "V2"),
+        cost("external_services", "100000.00", "V3")))
+    # Every cost needs a ruling, and one not approved in full needs a reason.
+    assert "skälet" in await refused(harness, number, "review-payment-request", OFFICER, request_number=1,
+                                     costs=approve_all("200000.00", "60000.00"))
+    receipt = await harness.act(number, "review-payment-request", OFFICER, request_number=1, costs=[
+        {"approved": "200000.00"}, {"approved": "60000.00", "reason": "Fakturan avser tid före projektperioden."}])
+    # 3/4 of 260 000 is 195 000, of which the advance already paid 100 000.
+    assert "95\u00a0000\u00a0kr betalas ut" in receipt.message
+
+    await harness.fast_forward(number, timedelta(days=20))
+    request_2 = payment_request(start, 21, 40, "187500.00", cost("personnel", "250000.00", "V4"))
+    await harness.act(number, "file-payment-request", APPLICANT, **request_2)
+    await harness.act(number, "review-payment-request", OFFICER, request_number=2, costs=approve_all("250000.00"))
+    state = await harness.settled(number)
+    # 3/4 of 510 000 is 382 500, but 10 % of the grant waits for the final report: at most 360 000.
+    assert state.payments.requests[1].payable == D("165000.00")
+    assert await payouts(harness, number) == {(0, "advance"): D("100000"), (1, "payment"): D("95000"),
+                                              (2, "payment"): D("165000")}
+
+    # What a careless or dishonest request sends is refused with the reason, and nothing is written.
+    later = payment_request(start, 41, 41, "1000.00", cost("personnel", "2000.00", "V1"))
+    assert "V1 är redan redovisad" in await refused(harness, number, "file-payment-request", APPLICANT, **later)
+    equipment = payment_request(start, 41, 41, "1000.00", cost("equipment", "2000.00", "V9"))
+    assert "kostnadsslaget" in await refused(harness, number, "file-payment-request", APPLICANT, **equipment)
+    outside = payment_request(start, 50, 70, "1000.00", cost("personnel", "2000.00", "V9"))
+    assert "utanför projektperioden" in await refused(harness, number, "file-payment-request", APPLICANT, **outside)
+    overlapping = payment_request(start, 40, 41, "1000.00", cost("personnel", "2000.00", "V9"))
+    assert "överlappar" in await refused(harness, number, "file-payment-request", APPLICANT, **overlapping)
+    greedy = payment_request(start, 41, 41, "50000.00", cost("personnel", "90000.00", "V9"))
+    assert "återstår av stödet" in await refused(harness, number, "file-payment-request", APPLICANT, **greedy)
+    assert "ekonomi" not in await refused(harness, number, "review-payment-request", APPLICANT, request_number=2,
+                                          costs=approve_all("250000.00"))
+
+    # The final report releases the withheld share: 3/4 of 550 000 exceeds the grant, so 400 000 in all.
+    await harness.fast_forward(number, timedelta(days=25))
+    await harness.act(number, "submit-final-report", APPLICANT, **final_report(cost("personnel", "40000.00", "V5")))
+    receipt = await harness.act(number, "review-final-report", OFFICER, costs=approve_all("40000.00"),
+                                assessment="Målen är uppnådda och kostnaderna styrkta.")
+    assert "slutligt stöd 400\u00a0000\u00a0kr" in receipt.message
+    archive = await archived(harness, number)
+    assert await payouts(harness, number) == {(0, "advance"): D("100000"), (1, "payment"): D("95000"),
+                                              (2, "payment"): D("165000"), (3, "final"): D("40000")}
+    state = await harness.state(number)
+    assert state.stage is Stage.CLOSED and state.payments.paid == D("400000")
+    kinds = [x.kind for x in await list_letters(harness.pool, number)]
+    assert kinds.count("payout_made") == 4 and kinds.count("payment_decision") == 2
+    assert kinds[-1] == "case_closed" and "final_report_reviewed" in kinds
+    assert archive.register_rows["case"]["stage"] == "closed"
+    # The register's events are all in the archive, the closing one last.
+    assert [e["kind"] for e in archive.register_rows["events"]][-1] == "closed"
+
+
+async def test_a_final_review_that_pays_less_than_the_advance_ends_in_a_reclaim_repaid_to_zero(harness):
+    number, _start = await granted_case(harness, advance="100000.00")
+    await harness.fast_forward(number, timedelta(days=62))
+    await harness.act(number, "submit-final-report", APPLICANT, **final_report(cost("personnel", "80000.00", "V1")))
+    await harness.act(number, "review-final-report", OFFICER, costs=approve_all("80000.00"),
+                      assessment="Projektet genomfördes i liten skala.")
+    state = await harness.settled(number)
+    # Final grant 3/4 of 80 000 = 60 000; 100 000 was paid.
+    assert state.stage is Stage.RECLAIM and state.reclaim.basis is ReclaimBasis.OVERPAYMENT
+    assert state.reclaim.suggested == D("40000.00")
+
+    await harness.act(number, "prepare-reclaim", OFFICER, amount="40000.00",
+                      reasons="Det slutliga stödet är lägre än utbetalt förskott.")
+    # The hearing runs 14 days; the preparer may never decide; the decision maker may once it is over.
+    assert "fyraögonsprincipen" in await refused(harness, number, "decide-reclaim", "decision_maker:anna")
+    assert "svarstid" in await refused(harness, number, "decide-reclaim", DECIDER)
+    await harness.act(number, "reply-to-communication", APPLICANT, text="Vi har inga invändningar.")
+    await harness.act(number, "decide-reclaim", DECIDER)
+    state = await harness.settled(number)
+    claim = state.reclaim.claim
+    assert claim.principal == D("40000.00") and claim.due_date == today() + timedelta(days=62 + 30)
+
+    # The due date passes unpaid: escalated, told to operations and the applicant.
+    await harness.fast_forward(number, timedelta(days=40))
+    state = await harness.settled(number)
+    assert state.reclaim.claim.escalated_at is not None
+    assert "claim_overdue" in [x.kind for x in await list_letters(harness.pool, number)]
+    assert "claim_overdue" in [e.kind for e in await case_events(harness.pool, number)]
+
+    paid_on = stockholm_date(state.reclaim.claim.escalated_at)
+    balance, _ = state.reclaim.claim.provisional_balance(paid_on, load_reference_rates())
+    # Interest ran at reference + 2 points to the due date and + 8 after it.
+    reference = load_reference_rates().carried_forward(paid_on)[0].rate_for(paid_on)
+    margins = {p.annual_percent - reference for p in balance.periods if p.first_day.month == paid_on.month}
+    assert D(8) in margins and balance.interest_due > 0
+    await harness.act(number, "register-repayment", FINANCE, amount="15000.00", paid_on=paid_on.isoformat())
+    assert "större än skulden" in await refused(harness, number, "register-repayment", FINANCE,
+                                                amount="99000.00", paid_on=paid_on.isoformat())
+    assert "ekonomi" in await refused(harness, number, "register-repayment", OFFICER, amount="1.00",
+                                      paid_on=paid_on.isoformat())
+    state = await harness.state(number)
+    rest, _ = state.reclaim.claim.provisional_balance(paid_on, load_reference_rates())
+    assert D(0) < rest.total_due < D("40000.00") + balance.interest_due
+    receipt = await harness.act(number, "register-repayment", FINANCE, amount=str(rest.total_due),
+                                paid_on=paid_on.isoformat())
+    assert receipt.stage is Stage.CLOSED and "kvar 0\u00a0kr" in receipt.message
+    archive = await archived(harness, number)
+    assert "reclaim_decision" in [x["kind"] for x in archive.register_rows["letters"]]
+
+
+async def test_a_missing_final_report_goes_through_reminders_into_reclaim(harness):
+    number, start = await granted_case(harness, advance="100000.00")
+    await harness.settled(number)
+    due = start + timedelta(days=90)
+    await harness.fast_forward(number, timedelta(days=61))  # 30 days before the due date
+    state = await harness.settled(number)
+    assert state.payments.reminders_sent == ["before-30"] and state.stage is Stage.PAYMENTS
+    await harness.fast_forward(number, timedelta(days=40))  # 7 days before, then 7 days after
+    state = await harness.settled(number)
+    assert state.payments.reminders_sent == ["before-30", "before-7", "after-7"]
+    desc = await harness.handle(number).describe()
+    assert desc.typed_search_attributes.get(sa.NEXT_DEADLINE).date() == due + timedelta(days=30)
+
+    await harness.fast_forward(number, timedelta(days=25))
+    state = await harness.settled(number)
+    assert state.stage is Stage.RECLAIM and state.reclaim.basis is ReclaimBasis.MISSING_REPORT
+    assert state.reclaim.suggested == D("100000.00")
+    letters = [x.kind for x in await list_letters(harness.pool, number)]
+    assert letters.count("final_report_reminder") == 3
+    # The applicant can no longer report; the officer prepares the reclaim of the advance.
+    assert "Återkrav" in await refused(harness, number, "submit-final-report", APPLICANT, **final_report())
+    assert (await harness.handle(number).describe()).typed_search_attributes.get(sa.CASE_STAGE) == "reclaim"
+
+
+async def test_a_partial_revocation_reclaims_what_was_paid_above_the_new_grant(harness):
+    number, start = await granted_case(harness)
+    await harness.fast_forward(number, timedelta(days=11))
+    await harness.act(number, "file-payment-request", APPLICANT, **payment_request(
+        start, 0, 10, "150000.00", cost("personnel", "200000.00", "V1")))
+    await harness.act(number, "review-payment-request", OFFICER, request_number=1, costs=approve_all("200000.00"))
+    receipt = await harness.act(number, "revoke", OFFICER, revoked_amount="300000.00",
+                                reasons="Projektet genomförs inte som beslutat: hälften av aktiviteterna är strukna.")
+    assert receipt.stage is Stage.RECLAIM
+    state = await harness.settled(number)
+    assert state.granted == D("100000.00") and state.reclaim.suggested == D("50000.00")
+    assert state.reclaim.basis is ReclaimBasis.REVOCATION
+
+    await harness.act(number, "prepare-reclaim", OFFICER, amount="50000.00", reasons="Beslutet upphävs delvis.")
+    await harness.fast_forward(number, timedelta(days=15))  # no reply within the 14 days
+    state = await harness.settled(number)
+    assert state.reclaim.hearing.expired
+    await harness.act(number, "decide-reclaim", DECIDER)
+    state = await harness.settled(number)
+    on = stockholm_date(state.reclaim.claim.decided_at)
+    owed, _ = state.reclaim.claim.provisional_balance(on, load_reference_rates())
+    # Interest runs from the day the reclaim was prepared: 15 days at reference + 2 points.
+    assert owed.principal_left == D("50000.00") and owed.interest_due > 0
+    receipt = await harness.act(number, "register-repayment", FINANCE, amount=str(owed.total_due),
+                                paid_on=on.isoformat())
+    assert receipt.stage is Stage.CLOSED
+    await archived(harness, number)
+
+
+async def test_a_withdrawal_after_a_payment_becomes_a_reclaim(harness):
+    number, _start = await granted_case(harness, advance="100000.00")
+    await harness.settled(number)
+    receipt = await harness.act(number, "withdraw", APPLICANT, reason="Projektledaren har slutat.")
+    assert receipt.stage is Stage.RECLAIM
+    state = await harness.settled(number)
+    assert state.reclaim.basis is ReclaimBasis.WITHDRAWAL and state.reclaim.suggested == D("100000.00")
+
+
+async def test_a_withdrawal_before_any_payment_closes_the_case(harness):
+    number, _start = await granted_case(harness)
+    receipt = await harness.act(number, "withdraw", APPLICANT)
+    assert receipt.stage is Stage.CLOSED
+    await archived(harness, number)
+    assert await payouts(harness, number) == {}
+
+
+async def test_continue_as_new_mid_case_keeps_state_receipts_and_the_pending_deadline(short_history_harness):
+    harness = short_history_harness
+    number, _start = await granted_case(harness, advance="100000.00")
+    first_run = (await harness.handle(number).describe()).run_id
+    await harness.fast_forward(number, timedelta(days=62))
+    await harness.act(number, "submit-final-report", APPLICANT, **final_report(cost("personnel", "80000.00", "V1")))
+    await harness.act(number, "review-final-report", OFFICER, costs=approve_all("80000.00"),
+                      assessment="Projektet genomfördes i liten skala.")
+    prepared = await harness.act(number, "prepare-reclaim", OFFICER, action_id="prepare-1", amount="40000.00",
+                                 reasons="Det slutliga stödet är lägre än utbetalt förskott.")
+    state = await harness.settled(number)
+    # The history passed the server's suggestion: the case went on in a new run, with all it had.
+    assert (await harness.handle(number).describe()).run_id != first_run
+    assert state.reclaim.hearing is not None and not state.reclaim.hearing.settled
+    again = await harness.act(number, "prepare-reclaim", OFFICER, action_id="prepare-1", amount="1.00",
+                              reasons="Skickad igen.")
+    assert again == prepared  # the receipt survived continue-as-new
+    # The hearing's deadline, set before the new run, still fires in it.
+    await harness.fast_forward(number, timedelta(days=15))
+    state = await harness.settled(number)
+    assert state.reclaim.hearing.expired
+    await harness.act(number, "decide-reclaim", DECIDER)
+    state = await harness.settled(number)
+    assert state.reclaim.claim.principal == D("40000.00")
+    assert await payouts(harness, number) == {(0, "advance"): D("100000")}
+    # The runs that ended are in the archive already: retention counts from each run's end.
+    partial = await archived_case(harness.pool, number)
+    assert partial is not None and first_run in partial.run_ids and partial.complete
