@@ -65,12 +65,49 @@ def mask_personnummer(logger: WrappedLogger, method_name: str, event_dict: Event
     return {key: _mask(value) if not key.startswith("_") else value for key, value in event_dict.items()}
 
 
+# A case number, as the intake hands them out (domain.case.CaseNumber): YYYY-NNNNN. A case's
+# workflow uses it as its workflow id.
+CASE_NUMBER = re.compile(r"\d{4}-\d{5}")
+
+
+def case_number_of(workflow_id: str | None) -> str | None:
+    """The case number a workflow id is, or None for any other workflow (a call's, the archive's)."""
+    return workflow_id if workflow_id is not None and CASE_NUMBER.fullmatch(workflow_id) else None
+
+
+def flatten_temporal_details(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: the Temporal SDK's `extra` details as the top-level fields of every line.
+
+    `workflow.logger` puts a `temporal_workflow` dict on its records, `activity.logger` a
+    `temporal_activity` one (with the run id as `workflow_run_id`). Their ids become workflow_id,
+    run_id and case_number (and activity_type and attempt for an activity), the names that structlog
+    events carry, so that one query finds a case's lines whoever wrote them. Fields already there
+    (bound by the activity interceptor, or passed in `extra`) are kept.
+    """
+    details: list[tuple[Any, dict[str, str]]] = [
+        (event_dict.get("temporal_activity"), {"workflow_id": "workflow_id", "workflow_run_id": "run_id",
+                                               "activity_type": "activity_type", "attempt": "attempt"}),
+        (event_dict.get("temporal_workflow"), {"workflow_id": "workflow_id", "run_id": "run_id"}),
+    ]
+    for source, names in details:
+        if not isinstance(source, Mapping):
+            continue
+        for name, field in names.items():
+            if source.get(name) is not None:
+                event_dict.setdefault(field, source[name])
+        case_number = case_number_of(source.get("workflow_id"))
+        if case_number is not None:
+            event_dict.setdefault("case_number", case_number)
+    return event_dict
+
+
 # Libraries that narrate every step at INFO; their warnings and errors still show.
 QUIET_LOGGERS = ("pgserver",)
 
 
 def _shared_processors() -> list[Processor]:
     return [
+        # What worker.interceptors binds for the activity running now: its case and workflow ids.
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
@@ -85,12 +122,15 @@ def configure_logging(log_format: LogFormat, *, level: int = logging.INFO, strea
         else structlog.dev.ConsoleRenderer(colors=(stream or sys.stderr).isatty())
     )
     formatter = structlog.stdlib.ProcessorFormatter(
+        # Standard-library records (the Temporal SDK's, workflow.logger's, other libraries') get the
+        # same fields as structlog events, the activity's bound context included (merge_contextvars).
         # ExtraAdder: the Temporal SDK puts workflow and activity info in `extra`.
-        foreign_pre_chain=[*_shared_processors(), structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*_shared_processors(), structlog.stdlib.ExtraAdder(), flatten_temporal_details],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             # Tracebacks become text before masking: exception messages carry values too.
             structlog.processors.format_exc_info,
+            # Last before rendering, so that no field added above escapes it.
             mask_personnummer,
             renderer,
         ],

