@@ -13,7 +13,6 @@ from typing import Any
 from domain.case import CaseState
 from domain.clock import format_instant_sv, stockholm_date
 from domain.findings import Severity
-from domain.interest import load_reference_rates
 from domain.lifecycle import STAGE_LABELS_SV, Stage
 from domain.money import format_kronor, format_share
 from services import cases, register
@@ -93,8 +92,9 @@ def cmd_case(args: argparse.Namespace) -> int:
         letters = await register.letters(settings, args.case)
         events = await register.events(settings, args.case)
         claim = state.reclaim.claim if state.reclaim else None
-        balance = claim.provisional_balance(stockholm_date(datetime.now(UTC)), load_reference_rates()) if claim \
-            else None
+        # Today's balance with the rates the case itself has read, so that it agrees with the case.
+        rates = state.reclaim.rates if state.reclaim else None
+        balance = claim.provisional_balance(stockholm_date(datetime.now(UTC)), rates) if claim and rates else None
         if args.json:
             print(json.dumps({
                 "state": state.model_dump(mode="json", exclude={"call", "outbox", "receipts"}),

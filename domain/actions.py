@@ -145,7 +145,7 @@ def apply(state: CaseState, command: Command, now: datetime) -> Receipt:
     """Carry out an action `refusal` accepted; returns the receipt, queues what must follow."""
     if (earlier := state.receipts.get(command.action_id)) is not None:
         return earlier
-    mark = len(state.outbox)
+    mark, stage = len(state.outbox), state.stage
     if _after_decision(state, command):
         message = apply_after_decision(state, command, now)  # type: ignore[arg-type]
     else:
@@ -161,7 +161,7 @@ def apply(state: CaseState, command: Command, now: datetime) -> Receipt:
     # The action itself goes into the register before what it caused (a letter, a closing).
     state.outbox.insert(mark, RecordEvent(
         event_id=command.action_id, at=now, actor_id=command.actor.id, actor_role=command.actor.role.value,
-        event=receipt.action, summary=message,
+        event=receipt.action, summary=message, stage=stage,
     ))
     if len(state.receipts) >= MAX_RECEIPTS:
         state.receipts.pop(next(iter(state.receipts)))

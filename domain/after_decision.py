@@ -22,12 +22,13 @@ from domain.case import (
     Text,
     Withdraw,
     close_case,
+    next_effect_id,
     note_event,
     queue_letter,
     save_document,
 )
 from domain.clock import end_of_day, format_deadline_sv, format_instant_sv, stockholm_date
-from domain.interest import Repayment, load_reference_rates
+from domain.interest import ReferenceRates, Repayment
 from domain.letters import appeal_text
 from domain.lifecycle import Outcome, Stage, transition, withdrawal_target
 from domain.money import Kronor, apply_share, format_kronor, format_share
@@ -197,6 +198,9 @@ def refusal_after_decision(state: CaseState, command: AfterDecision | Withdraw |
                 return "Ange bankgiro för slutbetalningen."
         case ReviewFinalReport(costs=reviews):
             assert payments is not None and payments.final_report is not None
+            if payments.final_report.reviews is not None:
+                # The final payout may still be on its way: a second review would order or reclaim again.
+                return "Slutrapporten är redan granskad."
             if payments.unreviewed:
                 return f"Pröva först ansökan om utbetalning {payments.unreviewed[0].number}."
             return review_problem(payments.final_report.report.costs, reviews)
@@ -243,9 +247,11 @@ def refusal_after_decision(state: CaseState, command: AfterDecision | Withdraw |
                 return "Inbetalningen är daterad före beslutet om återkrav."
             if claim.repayments and paid_on < claim.repayments[-1].paid_on:
                 return f"Registrera inbetalningar i datumordning; den senaste är från {claim.repayments[-1].paid_on}."
-            due = claim.provisional_balance(paid_on, load_reference_rates())[0].total_due
-            if amount > due:
-                return f"Beloppet är större än skulden, {format_kronor(due)} per {paid_on}."
+            # Without rates read yet, the handler reads them and asks again before it registers.
+            if reclaim.rates is not None:
+                due = claim.provisional_balance(paid_on, reclaim.rates)[0].total_due
+                if amount > due:
+                    return f"Beloppet är större än skulden, {format_kronor(due)} per {paid_on}."
         case WriteOff():
             assert reclaim is not None
             if reclaim.claim is None or reclaim.settled_at is not None:
@@ -352,11 +358,21 @@ def apply_after_decision(state: CaseState, command: AfterDecision | Withdraw | R
             assert payments is not None and payments.final_report is not None
             return _review_final_report(state, payments, payments.final_report, list(reviews), assessment, who, now)
         case Revoke(revoked_amount=amount, reasons=reasons):
-            assert state.granted is not None
+            assert state.granted is not None and payments is not None
             state.granted -= amount
+            payments.granted = state.granted
             owed = max(Decimal(0), state.paid_out - state.granted)
-            save_document(state, "revocation", "revocation", "Underlag för upphävande av beslut", now,
-                          {"revoked_amount": str(amount), "reasons": reasons})
+            # A grant may be reduced more than once: each revocation is a document of its own.
+            save_document(state, next_effect_id(state, "revocation"), "revocation", "Underlag för upphävande av beslut",
+                          now, {"revoked_amount": str(amount), "reasons": reasons})
+            if owed == 0 and state.granted > 0:
+                # Nothing paid above the new grant: the project goes on with less, and no claim arises.
+                queue_letter(state, "grant_reduced", now, revoked=format_kronor(amount),
+                             granted=format_kronor(state.granted), paid=format_kronor(state.paid_out),
+                             reasons=reasons, appeal=appeal_text(state.call.appeal.reclaim_decision_appealable),
+                             decided_by=f"handläggare {who}", decision_date=format_instant_sv(now))
+                return (f"Beslutet är upphävt till {format_kronor(amount)}; stödet är nu "
+                        f"{format_kronor(state.granted)} och inget ska betalas tillbaka.")
             _open_reclaim(state, ReclaimBasis.REVOCATION, owed, now,
                           f"Beslutet upphävs till {format_kronor(amount)}: {reasons}", revoked=amount)
             return f"Upphävande om {format_kronor(amount)} förbereds; återkrav {format_kronor(owed)} föreslås."
@@ -396,7 +412,7 @@ def apply_after_decision(state: CaseState, command: AfterDecision | Withdraw | R
             assert reclaim is not None and reclaim.claim is not None
             claim = reclaim.claim
             claim.repayments.append(Repayment(paid_on=paid_on, amount=amount))
-            balance, provisional = claim.provisional_balance(paid_on, load_reference_rates())
+            balance, provisional = claim.provisional_balance(paid_on, _rates(reclaim))
             if balance.total_due == 0:
                 reclaim.settled_at = now
                 close_case(state, now, "Återkravet är återbetalt i sin helhet.")
@@ -482,6 +498,14 @@ def _decide_reclaim(state: CaseState, reclaim: Reclaim, prepared: PreparedReclai
     return f"Beslut om återkrav fattat: {format_kronor(prepared.amount)} ska betalas senast {due_date}."
 
 
+def _rates(reclaim: Reclaim) -> ReferenceRates:
+    # The case workflow reads the published rates into the reclaim (a recorded local activity)
+    # before any action or timer that computes interest, so a replay computes the same figures.
+    if reclaim.rates is None:
+        raise ValueError("the reference rates have not been read into the reclaim")
+    return reclaim.rates
+
+
 # --- time passing ---------------------------------------------------------------------------
 
 
@@ -515,7 +539,7 @@ def deadline_passed_after_decision(state: CaseState, now: datetime) -> None:
         claim = reclaim.claim
         if claim is not None and reclaim.settled_at is None and claim.escalated_at is None and now >= claim.due:
             claim.escalated_at = now
-            overdue, provisional = claim.provisional_balance(stockholm_date(now), load_reference_rates())
+            overdue, provisional = claim.provisional_balance(stockholm_date(now), _rates(reclaim))
             balance = format_kronor(overdue.total_due) + (f" ({provisional})" if provisional else "")
             queue_letter(state, "claim_overdue", now, due_date=str(claim.due_date), balance=balance)
             note_event(state, now, "system", "system", "claim_overdue",

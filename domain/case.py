@@ -167,6 +167,7 @@ class RecordEvent(Model):
     actor_role: str
     event: str
     summary: str
+    stage: Stage | None = None  # where the case stood when it happened (older effects lack it)
 
 
 class SendLetter(Model):
@@ -304,6 +305,9 @@ class CaseState(Model):
     secrecy: SecrecyReview | None = None
     assessment: Assessment | None = None
     funding: FundingProposal | None = None
+    # What the call's workflow last said remains of its budget: lets an approval above it be
+    # refused up front. The budget ledger still decides, since two approvals may race.
+    budget_remaining: Decimal | None = None
     prepared: PreparedDecision | None = None
     communication: Hearing | None = None  # kommunicering before the grant decision
     decision: Decision | None = None
@@ -423,7 +427,7 @@ def note_event(
 ) -> None:
     state.outbox.append(RecordEvent(
         event_id=event_id or next_effect_id(state, "event"), at=at, actor_id=actor_id, actor_role=actor_role,
-        event=event, summary=summary,
+        event=event, summary=summary, stage=state.stage,
     ))
 
 

@@ -140,6 +140,9 @@ def refusal_before_decision(state: CaseState, command: BeforeDecision, now: date
                     return f"Sökanden har svarstid till och med {format_deadline_sv(comm.deadline)}."
             if prepared.amount is not None and prepared.amount > state.call.funding.budget:
                 return "Beloppet överstiger utlysningens budget."
+            if (prepared.kind is DecisionKind.APPROVE and prepared.amount is not None
+                    and state.budget_remaining is not None and prepared.amount > state.budget_remaining):
+                return f"Utlysningens budget räcker inte: {format_kronor(state.budget_remaining)} återstår."
         case Withdraw():
             pass
         case RequestDecision():

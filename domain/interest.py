@@ -35,8 +35,6 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from functools import cache
-from importlib.resources import files
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, computed_field, model_validator
@@ -168,13 +166,6 @@ def parse_reference_rates(text: str, source: str) -> ReferenceRates:
     except ValidationError as exc:
         problems = [f"{_where(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
         raise ReferenceRateFileError(source, problems) from exc
-
-
-@cache
-def load_reference_rates() -> ReferenceRates:
-    """The bundled rates; read once per process, since the file only changes with a release."""
-    text = files("domain").joinpath(RATES_FILE).read_text(encoding="utf-8")
-    return parse_reference_rates(text, f"domain/{RATES_FILE}")
 
 
 # --- The claim ------------------------------------------------------------------------

@@ -35,6 +35,7 @@ class LetterKind(StrEnum):
     FINAL_REPORT_REVIEWED = "final_report_reviewed"  # beslut om slutligt stöd
     RECLAIM_COMMUNICATION = "reclaim_communication"  # kommunicering före beslut om återkrav (FL 25 §)
     RECLAIM_DECISION = "reclaim_decision"  # beslut om återkrav (and revocation), appealable
+    GRANT_REDUCED = "grant_reduced"  # a partial revocation that leaves nothing to pay back
     CLAIM_OVERDUE = "claim_overdue"
     CASE_CLOSED = "case_closed"
 
@@ -177,6 +178,15 @@ _TEMPLATES: Mapping[LetterKind, tuple[Template, Template]] = MappingProxyType(
             " Ränta tas ut enligt 5 § räntelagen (referensräntan plus två procentenheter) från $interest_from till"
             " förfallodagen och därefter dröjsmålsränta enligt 6 § räntelagen (referensräntan plus åtta"
             " procentenheter) till dess att beloppet är betalt.",
+            *_DECISION_FOOTER,
+        ),
+        LetterKind.GRANT_REDUCED: _letter(
+            "Beslut om ändrat stöd – $case_number",
+            "Vi har beslutat att upphäva beslutet om stöd till projektet ”$project_title” till en del: stödet"
+            " sänks med $revoked till $granted.",
+            "Skälen för beslutet:\n$reasons",
+            "Hittills har $paid betalats ut, vilket inte är mer än det nya stödet; inget ska betalas tillbaka."
+            " Projektet fortsätter och resten av stödet betalas ut mot redovisade kostnader som tidigare.",
             *_DECISION_FOOTER,
         ),
         LetterKind.CLAIM_OVERDUE: _letter(

@@ -111,6 +111,9 @@ class Reclaim(Model):
     hearing: Hearing | None = None
     claim: Claim | None = None
     settled_at: datetime | None = None
+    # Riksbanken's reference rates as the case last read them. Kept in the case, not read from
+    # the installed file by the rules, so that replaying the case computes what it computed then.
+    rates: ReferenceRates | None = None
 
     def next_deadline(self) -> datetime | None:
         if self.hearing is not None and not self.hearing.settled and self.claim is None:

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.after_decision import (
@@ -124,16 +124,20 @@ async def submit(
     call = catalog.get(application.call_id)
     submission_id = submission_id or uuid.uuid4().hex
     await ensure_call_workflow(client, call, task_queue)
-    handle = await client.start_workflow(
-        IntakeWorkflow.run,
-        Submission(submission_id=submission_id, call=call, application=application,
-                   imported_received_at=imported_received_at),
-        id=intake_workflow_id(submission_id),
-        task_queue=task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary=f"Mottagning av ansökan till {call.id}",
-    )
+    try:
+        handle = await client.start_workflow(
+            IntakeWorkflow.run,
+            Submission(submission_id=submission_id, call=call, application=application,
+                       imported_received_at=imported_received_at),
+            id=intake_workflow_id(submission_id),
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary=f"Mottagning av ansökan till {call.id}",
+        )
+    except WorkflowAlreadyStartedError:
+        # Received before and already registered: the answer is the one it got then.
+        handle = client.get_workflow_handle_for(IntakeWorkflow.run, intake_workflow_id(submission_id))
     return await handle.result()
 
 

@@ -18,6 +18,7 @@ from activities.budget import BudgetLedger
 from activities.checks import check_application
 from activities.letters import Letters, SmtpSettings
 from activities.payments import PaymentLedger
+from activities.rates import read_reference_rates
 from activities.register import Register
 from services.settings import Settings, SmtpConfig
 from workflows.archive import ArchiveWorkflow
@@ -70,4 +71,5 @@ def activities(pool: AsyncConnectionPool, settings: Settings, client: Client) ->
         payments.pay,
         archive.archive_case,
         check_application,
+        read_reference_rates,
     ]

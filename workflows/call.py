@@ -9,11 +9,13 @@ never exceeds the budget, whatever order the decisions arrive in.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from domain.call import Call
@@ -39,11 +41,18 @@ class CallEntry(BaseModel):
     in_running: bool = True
     granted: Decimal | None = None
     proposal: FundingProposal | None = None
+    # What the case was last told remains of the budget, so that a decision maker's approval
+    # above it is refused before it reaches the case's history.
+    told_remaining: Decimal | None = None
 
 
 class CallState(BaseModel):
     call: Call
     cases: dict[str, CallEntry] = {}
+
+
+class BudgetRemaining(BaseModel):
+    remaining: Decimal
 
 
 class Standing(BaseModel):
@@ -63,11 +72,16 @@ class CallWorkflow:
     @workflow.run
     async def run(self, state: CallState) -> None:
         deadline = self.state.call.window.deadline
-        if workflow.now() < deadline:
-            await workflow.sleep(deadline - workflow.now(), summary="utlysningen stänger")
         while True:
-            await workflow.wait_condition(lambda: self.changed)
+            closes_in = deadline - workflow.now()
+            # Woken by news from a case, or by the call closing: then it is time to rank.
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self.changed, timeout=closes_in if closes_in.total_seconds() > 0 else None,
+                    timeout_summary="utlysningen stänger",
+                )
             self.changed = False
+            await self._tell_remaining()
             await self._propose()
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -112,6 +126,22 @@ class CallWorkflow:
         running = [(n, e) for n, e in self.state.cases.items() if e.in_running and e.score is not None]
         return sorted(running, key=lambda item: (-(item[1].score or 0), item[1].received_at, item[0]))
 
+    async def _tell_remaining(self) -> None:
+        remaining = self.state.call.funding.budget - self._granted()
+        if remaining == self.state.call.funding.budget:
+            return  # nothing granted yet: a case checks against the whole budget itself
+        for number, entry in self.state.cases.items():
+            if entry.in_running and entry.told_remaining != remaining:
+                entry.told_remaining = remaining
+                await self._signal(number, "budget_remaining", BudgetRemaining(remaining=remaining))
+
+    async def _signal(self, case_number: str, name: str, argument: BaseModel) -> None:
+        try:
+            await workflow.get_external_workflow_handle(case_number).signal(name, argument)
+        except FailureError:
+            # A case that has just ended, before its news reached the call: it needs no advice.
+            workflow.logger.info("case no longer running", extra={"case_number": case_number})
+
     async def _propose(self) -> None:
         if workflow.now() < self.state.call.window.deadline:
             return
@@ -124,6 +154,5 @@ class CallWorkflow:
             proposal = FundingProposal(rank=rank, amount=amount)
             if proposal != entry.proposal:
                 entry.proposal = proposal
-                handle = workflow.get_external_workflow_handle(number)
-                await handle.signal("funding_proposed", proposal)
+                await self._signal(number, "funding_proposed", proposal)
 

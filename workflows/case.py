@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.types import MethodAsyncSingleParam
 from temporalio.workflow import ParentClosePolicy
 
@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.checks import CheckRequest, check_application
     from activities.letters import LetterRequest, Letters
     from activities.payments import PaymentLedger, PayoutOrder
+    from activities.rates import read_reference_rates
     from activities.register import CaseDocument, CaseEvent, CaseSnapshot, Register
     from domain.actions import Command, apply, deadline_passed, refusal
     from domain.after_decision import (
@@ -69,12 +70,14 @@ with workflow.unsafe.imports_passed_through():
         Withdraw,
         checks_done,
         new_case,
+        note_event,
     )
     from domain.findings import Verdict
     from domain.lifecycle import STAGE_LABELS_SV, Stage
+    from domain.money import format_kronor
     from workflows import search_attributes as sa
     from workflows.archive import ARCHIVE_TIMEOUT, ArchiveWorkflow, archive_workflow_id
-    from workflows.call import CallWorkflow, CaseNews, call_workflow_id
+    from workflows.call import BudgetRemaining, CallWorkflow, CaseNews, call_workflow_id
 
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
 LOCAL_TIMEOUT = timedelta(seconds=30)
@@ -124,6 +127,9 @@ class CaseWorkflow:
     async def run(self, case: CaseInput) -> CaseState:
         while True:
             await self._carry_out_outbox()
+            reclaim = self.state.reclaim
+            if reclaim is not None and reclaim.claim is not None and reclaim.rates is None:
+                await self._read_rates()  # so that the claim's balance can be shown at once
             await self._publish()
             if self.state.stage is Stage.CLOSED:
                 # Every update has had its answer and its effects are done: the case is over.
@@ -144,6 +150,8 @@ class CaseWorkflow:
                     lambda: bool(self.state.outbox), timeout=timeout, timeout_summary="nästa frist i ärendet"
                 )
             except TimeoutError:
+                if self.state.stage is Stage.RECLAIM:
+                    await self._read_rates()  # a claim falling due is escalated with its balance today
                 deadline_passed(self.state, workflow.now())
 
     def _history_is_long(self, case: CaseInput) -> bool:
@@ -220,6 +228,10 @@ class CaseWorkflow:
 
     @prepare_decision.validator
     def _check_prepare_decision(self, command: PrepareDecision) -> None:
+        if self.decision_lock.locked() and command.action_id not in self.state.receipts:
+            # The decision being taken rests on the current proposal and its budget grant.
+            raise ApplicationError("Ett beslut håller på att fattas i ärendet; försök igen om en stund.",
+                                   type="Refused")
         self._refuse_if_not_allowed(command)
 
     @workflow.update
@@ -275,14 +287,19 @@ class CaseWorkflow:
                 summary="reservera beviljat belopp i utlysningens budget",
             )
             if not result.granted:
+                self.state.budget_remaining = result.remaining
                 raise ApplicationError(
-                    f"Utlysningens budget räcker inte: {result.remaining} kr återstår.", type="OverBudget"
+                    f"Utlysningens budget räcker inte: {format_kronor(result.remaining)} återstår.", type="OverBudget"
                 )
-            if (reason := refusal(self.state, command, workflow.now())) is not None:
+            reason = refusal(self.state, command, workflow.now())
+            if reason is None and self.state.prepared != prepared:
+                reason = "Beslutsförslaget ändrades medan beslutet fattades; pröva det nya förslaget."
+            if reason is not None:
                 await workflow.execute_activity_method(
                     BudgetLedger.release,
                     ReleaseRequest(call_id=self.state.call.id, case_number=self.state.case_number),
                     start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+                    summary="släpp reserverat belopp i utlysningens budget",
                 )
                 raise ApplicationError(reason, type="Refused")
             return self._act(command)
@@ -348,7 +365,13 @@ class CaseWorkflow:
         self._refuse_if_not_allowed(command)
 
     @workflow.update
-    def register_repayment(self, command: RegisterRepayment) -> Receipt:
+    async def register_repayment(self, command: RegisterRepayment) -> Receipt:
+        if (earlier := self.state.receipts.get(command.action_id)) is not None:
+            return earlier
+        # The balance is computed with the rates published by now. Reading them is this handler's
+        # one await; another action may arrive during it, so the case is asked again after it.
+        await self._read_rates()
+        self._refuse_if_not_allowed(command)
         return self._act(command)
 
     @register_repayment.validator
@@ -366,6 +389,10 @@ class CaseWorkflow:
     @workflow.signal
     def funding_proposed(self, proposal: FundingProposal) -> None:
         self.state.funding = proposal
+
+    @workflow.signal
+    def budget_remaining(self, news: BudgetRemaining) -> None:
+        self.state.budget_remaining = news.remaining
 
     def _refuse_if_not_allowed(self, command: Command) -> None:
         if (reason := refusal(self.state, command, workflow.now())) is not None:
@@ -385,15 +412,10 @@ class CaseWorkflow:
                     await self._activity(Register.record_event, CaseEvent(
                         case_number=self.state.case_number, event_id=effect.event_id, at=effect.at,
                         actor_id=effect.actor_id, actor_role=effect.actor_role, kind=effect.event,
-                        stage=self.state.stage.value, summary=effect.summary,
+                        stage=(effect.stage or self.state.stage).value, summary=effect.summary,
                     ), f"diarieför: {effect.event}")
                 case SendLetter():
-                    contact = self.state.application.applicant.contact
-                    await self._activity(Letters.send_letter, LetterRequest(
-                        case_number=self.state.case_number, letter_id=effect.letter_id, kind=effect.letter,
-                        recipient_name=contact.name if contact else self.state.application.applicant.name,
-                        recipient_email=contact.email if contact else None, context=effect.context,
-                    ), f"brev: {effect.letter}")
+                    await self._send_letter(effect)
                 case SaveDocument():
                     await self._activity(Register.register_document, CaseDocument(
                         case_number=self.state.case_number, document_id=effect.document_id, kind=effect.document,
@@ -419,6 +441,31 @@ class CaseWorkflow:
                         summary="arkivera avslutade körningar av ärendet",
                     )
             self.state.outbox.pop(0)
+
+    async def _read_rates(self) -> None:
+        assert self.state.reclaim is not None
+        self.state.reclaim.rates = await workflow.execute_local_activity(
+            read_reference_rates, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY,
+            summary="läs in Riksbankens referensräntor",
+        )
+
+    async def _send_letter(self, effect: SendLetter) -> None:
+        contact = self.state.application.applicant.contact
+        try:
+            await self._activity(Letters.send_letter, LetterRequest(
+                case_number=self.state.case_number, letter_id=effect.letter_id, kind=effect.letter,
+                recipient_name=contact.name if contact else self.state.application.applicant.name,
+                recipient_email=contact.email if contact else None, context=effect.context,
+            ), f"brev: {effect.letter}")
+        except ActivityError as error:
+            # A refused address (or a letter that cannot be written) is the officer's to put
+            # right; the case must go on. Anything retryable never gets here: it is retried.
+            cause = error.cause.type if isinstance(error.cause, ApplicationError) else type(error.cause).__name__
+            workflow.logger.warning("letter not delivered", extra={"letter_id": effect.letter_id, "cause": cause,
+                                                                   "stage": self.state.stage.value, "case_number": self.state.case_number})
+            note_event(self.state, workflow.now(), "system", "system", "letter_undelivered",
+                       f"Brevet {effect.letter_id} ({effect.letter}) kunde inte skickas med e-post ({cause}); "
+                       "handläggaren behöver se till att det når sökanden på annat sätt.")
 
     async def _activity(self, method: MethodAsyncSingleParam[Any, Any, Any], argument: BaseModel,
                         summary: str) -> None:
@@ -460,12 +507,13 @@ class CaseWorkflow:
             await handle.signal(signal, news)
         except ApplicationError:
             # Ranking is advice to the officer; a call without its workflow must not stop a case.
-            workflow.logger.warning("call workflow not reachable", extra={"call_id": self.state.call.id})
+            workflow.logger.warning("call workflow not reachable", extra={"call_id": self.state.call.id, "stage": self.state.stage.value})
 
     async def _publish(self) -> None:
         """Tell the register and Temporal UI where the case stands, when that has changed."""
         s = self.state
-        now = (s.stage, s.outcome, s.officer, s.granted, s.next_deadline)
+        claim = _claim_status(s)
+        now = (s.stage, s.outcome, s.officer, s.granted, s.next_deadline, claim)
         if now == self.published:
             return
         self.published = now
@@ -481,6 +529,7 @@ class CaseWorkflow:
             sa.GRANTED_AMOUNT_ORE.value_set(_ore(s.granted)) if s.granted is not None
             else sa.GRANTED_AMOUNT_ORE.value_unset(),
             sa.NEXT_DEADLINE.value_set(s.next_deadline) if s.next_deadline else sa.NEXT_DEADLINE.value_unset(),
+            sa.CLAIM_STATUS.value_set(claim) if claim else sa.CLAIM_STATUS.value_unset(),
         ])
         workflow.set_current_details(self._details())
 
@@ -499,9 +548,21 @@ class CaseWorkflow:
             "reclaim": "beslut om återkrav eller återbetalning",
         }.get(s.stage.value, "")
         lines = [f"**{STAGE_LABELS_SV[s.stage]}**", f"Väntar på: {waiting}" if waiting else ""]
+        claim = s.reclaim.claim if s.reclaim else None
+        if claim is not None and claim.escalated_at is not None and s.reclaim and s.reclaim.settled_at is None:
+            lines.append(f"Återkravet är förfallet sedan {claim.due_date} och obetalt: eskalerat.")
         if s.next_deadline:
             lines.append(f"Nästa frist: {s.next_deadline.isoformat()}")
         return "\n\n".join(line for line in lines if line)
+
+
+def _claim_status(state: CaseState) -> str | None:
+    claim = state.reclaim.claim if state.reclaim else None
+    if state.reclaim is None or claim is None:
+        return None
+    if state.reclaim.settled_at is not None:
+        return "settled"
+    return "overdue" if claim.escalated_at is not None else "decided"
 
 
 _LOCAL = (Register.record_event, Register.register_document, Register.update_case)

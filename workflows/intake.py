@@ -58,8 +58,9 @@ class IntakeWorkflow:
     @workflow.run
     async def run(self, submission: Submission) -> Intake:
         imported = submission.imported_received_at is not None
-        # FL 22 §: received is when it reached the agency's system, i.e. when this started.
-        received_at = submission.imported_received_at or workflow.info().start_time
+        # FL 22 §: received is when it reached the agency's system, i.e. when the server accepted
+        # this workflow's start, not when a worker (perhaps after a backlog) first ran it.
+        received_at = submission.imported_received_at or workflow.info().workflow_start_time
         application = submission.application
         # Local activities: both are short, and an application should be registered in the
         # time it takes to start a workflow, not in several trips through task queues.

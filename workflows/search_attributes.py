@@ -9,5 +9,7 @@ OFFICER = SearchAttributeKey.for_keyword("Officer")
 REQUESTED_AMOUNT_ORE = SearchAttributeKey.for_int("RequestedAmountOre")
 GRANTED_AMOUNT_ORE = SearchAttributeKey.for_int("GrantedAmountOre")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
+# A reclaim's claim: "decided", then "overdue" once past its due date unpaid (escalated), or "settled".
+CLAIM_STATUS = SearchAttributeKey.for_keyword("ClaimStatus")
 
-ALL = (CASE_STAGE, CALL_ID, OFFICER, REQUESTED_AMOUNT_ORE, GRANTED_AMOUNT_ORE, NEXT_DEADLINE)
+ALL = (CASE_STAGE, CALL_ID, OFFICER, REQUESTED_AMOUNT_ORE, GRANTED_AMOUNT_ORE, NEXT_DEADLINE, CLAIM_STATUS)

@@ -47,10 +47,11 @@ FULL_CONTEXT = {
     "due_date": "2023-01-31",
     "balance": "41\u00a0020\u00a0kr",
     "summary": "Slutligt stöd är utbetalt.",
+    "revoked": "200\u00a0000\u00a0kr",
 }
 
 DECISIONS = (LetterKind.DECISION_APPROVED, LetterKind.DECISION_REJECTED, LetterKind.DECISION_DISMISSED,
-             LetterKind.RECLAIM_DECISION)
+             LetterKind.RECLAIM_DECISION, LetterKind.GRANT_REDUCED)
 
 
 @pytest.mark.parametrize("kind", list(LetterKind))

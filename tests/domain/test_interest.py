@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from activities.rates import load_reference_rates
 from domain.interest import (
     ClaimTerms,
     MissingReferenceRate,
@@ -24,7 +25,6 @@ from domain.interest import (
     claim_balance,
     days_overdue,
     half_year_of,
-    load_reference_rates,
     parse_reference_rates,
 )
 

@@ -14,6 +14,7 @@ import sys
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,10 @@ from domain.case import CaseState, Receipt
 from domain.clock import stockholm_date
 from services import cases
 from services.calls import CallCatalog, load_catalog
-from services.settings import Settings
+from services.settings import Settings, SmtpConfig
+from tests.activities.support import RecordingHandler, free_port, start_smtp
 from worker import registry
+from worker.interceptors import LogContextInterceptor
 from workflows import search_attributes as sa
 
 TEMPORAL = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
@@ -52,13 +55,14 @@ class Harness:
     task_queue: str
     database_url: str
     pool: Any
+    smtp: Any = None  # the RecordingHandler of smtp_harness
 
     def call(self, seed_id: str, *, days_left: int = 10, budget: str | None = None) -> tuple[Call, int]:
         """An open copy of a seed call (and how many days its dates moved), added to the catalog."""
         seed = self.catalog.get(seed_id)
         call = _open_copy(seed, days_left)
         if budget is not None:
-            call = call.model_copy(update={"funding": call.funding.model_copy(update={"budget": budget})})
+            call = call.model_copy(update={"funding": call.funding.model_copy(update={"budget": Decimal(budget)})})
         self.catalog.calls[call.id] = call
         return call, (call.window.closes - seed.window.closes).days
 
@@ -102,7 +106,7 @@ class Harness:
         raise AssertionError(f"case {number} did not settle")
 
 
-async def _harness(db, *dynamic_config: str):
+async def _harness(db, *dynamic_config: str, settings: Settings | None = None):
     search_attributes = [f"{key.name}={SA_TYPES[key.indexed_value_type.name]}" for key in sa.ALL]
     env = await WorkflowEnvironment.start_time_skipping_v2(
         ts_config=TimeSkippingConfig(enabled=False),
@@ -122,7 +126,8 @@ async def _harness(db, *dynamic_config: str):
         task_queue=task_queue,
         workflows=registry.workflows(),
         workflow_runner=registry.workflow_runner(),
-        activities=registry.activities(pool, Settings(), env.client),
+        activities=registry.activities(pool, settings or Settings(), env.client),
+        interceptors=[LogContextInterceptor()],
     )
     async with worker:
         yield Harness(env=env, client=env.client, catalog=load_catalog(), task_queue=task_queue,
@@ -141,3 +146,19 @@ async def short_history_harness(db):
     """A server that suggests continue-as-new after 60 events, as a real one does after thousands."""
     async for h in _harness(db, "limit.historyCount.suggestContinueAsNew=60"):
         yield h
+
+
+@pytest.fixture
+async def smtp_harness(db):
+    """A harness whose letters go to a real SMTP server on loopback; `harness.smtp` is what it received."""
+    handler = RecordingHandler()
+    port = free_port()
+    controller = start_smtp(handler, port)
+    settings = Settings(smtp=SmtpConfig(host="127.0.0.1", port=port, sender="registrator@myndigheten.example",
+                                        starttls=False))
+    try:
+        async for h in _harness(db, settings=settings):
+            h.smtp = handler
+            yield h
+    finally:
+        controller.stop()

@@ -7,18 +7,28 @@ report due 30 days after it, so the arithmetic in each test can be checked by ha
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+import activities.rates as rates_module
 from activities.archive import archived_case
 from activities.letters import list_letters
 from activities.payments import list_payouts
+from activities.rates import load_reference_rates
 from activities.register import case_events
+from domain.actions import refusal
+from domain.after_decision import ReviewFinalReport
 from domain.clock import stockholm_date
-from domain.interest import load_reference_rates
 from domain.lifecycle import Stage
 from domain.reclaim import ReclaimBasis
+from services.cases import ActionRefused
 from tests.workflows.test_case_workflow import APPLICANT, DECIDER, OFFICER, assessed_case, refused
+from worker import registry
 from workflows import search_attributes as sa
 from workflows.archive import ArchiveWorkflow, archive_workflow_id
 
@@ -170,6 +180,7 @@ async def test_a_final_review_that_pays_less_than_the_advance_ends_in_a_reclaim_
     await harness.fast_forward(number, timedelta(days=40))
     state = await harness.settled(number)
     assert state.reclaim.claim.escalated_at is not None
+    assert (await harness.handle(number).describe()).typed_search_attributes.get(sa.CLAIM_STATUS) == "overdue"
     assert "claim_overdue" in [x.kind for x in await list_letters(harness.pool, number)]
     assert "claim_overdue" in [e.kind for e in await case_events(harness.pool, number)]
 
@@ -292,3 +303,89 @@ async def test_continue_as_new_mid_case_keeps_state_receipts_and_the_pending_dea
     # The runs that ended are in the archive already: retention counts from each run's end.
     partial = await archived_case(harness.pool, number)
     assert partial is not None and first_run in partial.run_ids and partial.complete
+
+
+async def test_a_review_sent_twice_pays_once_and_a_final_report_is_reviewed_once(harness):
+    number, start = await granted_case(harness)
+    await harness.fast_forward(number, timedelta(days=21))
+    await harness.act(number, "file-payment-request", APPLICANT, **payment_request(
+        start, 0, 20, "150000.00", cost("personnel", "200000.00", "V1")))
+    # The same review twice at once (a double click, a client's retry): one receipt, one payout.
+    first, second = await asyncio.gather(*(
+        harness.act(number, "review-payment-request", OFFICER, action_id="granskning-1", request_number=1,
+                    costs=approve_all("200000.00")) for _ in range(2)))
+    assert first == second
+    # Sent again under a new id, it is a second review of a request already reviewed: refused.
+    assert "redan prövad" in await refused(harness, number, "review-payment-request", OFFICER, request_number=1,
+                                           costs=approve_all("200000.00"))
+    await harness.fast_forward(number, timedelta(days=45))
+    await harness.act(number, "submit-final-report", APPLICANT, **final_report(cost("personnel", "100000.00", "V2")))
+    await harness.act(number, "review-final-report", OFFICER, costs=approve_all("100000.00"),
+                      assessment="Målen är uppnådda.")
+    # The final payout may still be on its way; a second review must not order or reclaim anything.
+    with pytest.raises(ActionRefused, match=r"redan granskad|avslutat"):
+        await harness.act(number, "review-final-report", OFFICER, costs=approve_all("50000.00"),
+                          assessment="Granskad igen.")
+    await archived(harness, number)
+    # However fast the payout was: the case as it stood before its final payout refuses a second review.
+    pending = (await harness.state(number)).model_copy(deep=True)
+    pending.stage, pending.closed_at = Stage.FINAL_REPORT, None
+    pending.payments.payouts[-1].paid_at = None
+    again = ReviewFinalReport(action_id="granskning-2", actor={"role": "officer", "id": "anna"},
+                              costs=approve_all("50000.00"), assessment="Granskad igen.")
+    assert refusal(pending, again, datetime.now(UTC)) == "Slutrapporten är redan granskad."
+    # 3/4 of 200 000 then the rest of 3/4 of 300 000: each once.
+    assert await payouts(harness, number) == {(1, "payment"): D("150000"), (2, "final"): D("75000")}
+
+
+async def test_a_partial_revocation_with_nothing_to_pay_back_lets_the_project_go_on(harness):
+    number, start = await granted_case(harness)
+    await harness.fast_forward(number, timedelta(days=11))
+    await harness.act(number, "file-payment-request", APPLICANT, **payment_request(
+        start, 0, 10, "75000.00", cost("personnel", "100000.00", "V1")))
+    await harness.act(number, "review-payment-request", OFFICER, request_number=1, costs=approve_all("100000.00"))
+    receipt = await harness.act(number, "revoke", OFFICER, revoked_amount="200000.00",
+                                reasons="Ett av de två delprojekten genomförs inte.")
+    # 75 000 paid, 200 000 left of the grant: nothing is owed, so no reclaim.
+    assert receipt.stage is Stage.PAYMENTS and "inget ska betalas tillbaka" in receipt.message
+    state = await harness.settled(number)
+    assert state.granted == D("200000.00") and state.payments.granted == D("200000.00") and state.reclaim is None
+    assert "grant_reduced" in [x.kind for x in await list_letters(harness.pool, number)]
+    # The new grant caps what is paid: 3/4 of 300 000 is 225 000, but the grant is 200 000 less 10 % held back.
+    await harness.fast_forward(number, timedelta(days=10))
+    await harness.act(number, "file-payment-request", APPLICANT, **payment_request(
+        start, 11, 20, "105000.00", cost("personnel", "200000.00", "V2")))
+    receipt = await harness.act(number, "review-payment-request", OFFICER, request_number=2,
+                                costs=approve_all("200000.00"))
+    assert "105\u00a0000\u00a0kr betalas ut" in receipt.message
+    state = await harness.settled(number)
+    assert state.payments.paid == D("180000.00")  # 200 000 less the 20 000 held until the final report
+
+
+async def test_interest_is_computed_with_the_rates_the_case_read_so_a_replay_agrees_after_new_rates(
+        harness, monkeypatch):
+    number, _start = await granted_case(harness, advance="100000.00")
+    await harness.fast_forward(number, timedelta(days=62))
+    await harness.act(number, "submit-final-report", APPLICANT, **final_report(cost("personnel", "80000.00", "V1")))
+    await harness.act(number, "review-final-report", OFFICER, costs=approve_all("80000.00"),
+                      assessment="Projektet genomfördes i liten skala.")
+    await harness.act(number, "prepare-reclaim", OFFICER, amount="40000.00", reasons="Lägre slutligt stöd.")
+    await harness.fast_forward(number, timedelta(days=15))
+    await harness.act(number, "decide-reclaim", DECIDER)
+    await harness.fast_forward(number, timedelta(days=40))  # past the due date: escalated
+    state = await harness.settled(number)
+    assert state.reclaim.rates == load_reference_rates()
+    paid_on = stockholm_date(state.reclaim.claim.escalated_at)
+    owed, _ = state.reclaim.claim.provisional_balance(paid_on, state.reclaim.rates)
+    receipt = await harness.act(number, "register-repayment", FINANCE, amount=str(owed.total_due),
+                                paid_on=paid_on.isoformat())
+    assert receipt.stage is Stage.CLOSED
+    history = await harness.handle(number).fetch_history()
+
+    # A later release publishes other rates than those carried forward: the recorded case replays unchanged.
+    other = load_reference_rates().model_copy(update={"rates": [
+        r.model_copy(update={"percent": r.percent + 3}) for r in load_reference_rates().rates]})
+    monkeypatch.setattr(rates_module, "load_reference_rates", lambda: other)
+    replayer = Replayer(workflows=registry.workflows(), workflow_runner=registry.workflow_runner(),
+                        data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)

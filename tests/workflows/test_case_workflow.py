@@ -15,6 +15,7 @@ from domain.lifecycle import Outcome, Stage
 from services.cases import ActionRefused
 from tests.factories import SHA, application_2021, application_2022
 from workflows import search_attributes as sa
+from workflows.call import CallWorkflow, call_workflow_id
 
 OFFICER = "officer:anna"
 OTHER_OFFICER = "officer:erik"
@@ -175,6 +176,39 @@ async def test_withdrawal_before_decision(harness):
     assert state.outcome is Outcome.WITHDRAWN
     assert "withdrawal_confirmed" in [x.kind for x in await list_letters(harness.pool, number)]
     assert "avslutat" in await refused(harness, number, "declare-no-conflict", OTHER_OFFICER)
+    # The register says where the case stood when each thing happened, not where it ended.
+    stages = {e.kind: e.stage for e in await case_events(harness.pool, number)}
+    assert stages["registered"] == "received" and stages["ScoreApplication"] == "assessment"
+    assert stages["Withdraw"] == "assessment" and stages["closed"] == "closed"
+
+
+async def test_an_address_the_mail_server_refuses_does_not_stop_the_case(smtp_harness):
+    harness = smtp_harness
+    data = application_2021()
+    data["applicant"]["contact"]["email"] = "finns.inte@example.se"
+    harness.smtp.refuse.add("finns.inte@example.se")
+    call, number = await open_case(harness, data)
+    state = await harness.settled(number)
+    # The receipt could not be delivered: the officer is told, and the case waits for them as usual.
+    assert state.stage is Stage.SECRECY_REVIEW
+    undelivered = [e for e in await case_events(harness.pool, number) if e.kind == "letter_undelivered"]
+    assert len(undelivered) == 1 and "receipt" in undelivered[0].summary
+    assert harness.smtp.messages == []
+    receipt = await harness.act(number, "record-secrecy-review", OFFICER, rulings=[])
+    assert receipt.stage is Stage.ASSESSMENT
+    # The same case with a deliverable address gets its receipt by mail.
+    other = await harness.submit(harness.application(application_2021(), call, 0))
+    await harness.settled(other)
+    assert [m.rcpt_tos for m in harness.smtp.messages] == [["anna.andersson@example.se"]]
+
+
+async def test_sending_a_submission_again_after_it_was_registered_gives_the_same_case(harness):
+    call, days = harness.call("export-samverkan-2021")
+    data = harness.application(application_2021(), call, days)
+    first = await harness.submit(data, submission_id="e-tjanst-4711")
+    await harness.settled(first)
+    assert await harness.submit(data, submission_id="e-tjanst-4711") == first
+    assert len([c for c in await list_cases(harness.pool) if c.case_number == first]) == 1
 
 
 async def test_four_eyes(harness):
@@ -206,11 +240,20 @@ async def test_a_decision_over_what_remains_of_the_budget_is_refused(harness):
         await assess(harness, number)
         await prepare_approval(harness, number)
     await harness.act(first, "decide", DECIDER)
-    with pytest.raises(ActionRefused, match=r"budget räcker inte: 30000\.00 kr"):
-        await harness.act(second, "decide", DECIDER)
+    # The first grant reaches the call, which tells the cases still in the running what remains.
+    for _ in range(200):
+        if (await harness.settled(second)).budget_remaining is not None:
+            break
+        await asyncio.sleep(0.05)  # polling for the call workflow's signal, not waiting for a timer
+    assert (await harness.state(second)).budget_remaining == Decimal("30000.00")
+    # So the decision over what remains is refused by the validator: nothing written to history.
+    reason = await refused(harness, second, "decide", DECIDER)
+    assert reason == "Utlysningens budget räcker inte: 30\u00a0000\u00a0kr återstår."
     state = await harness.settled(second)
-    # The ledger said no: the case is unchanged, still waiting for a decision that fits.
     assert state.stage is Stage.DECISION and state.decision is None and state.granted is None
+    # A smaller approval that fits is taken.
+    await prepare_approval(harness, second, amount="30000.00")
+    assert (await harness.act(second, "decide", DECIDER)).stage is Stage.PAYMENTS
 
 
 async def test_two_approvals_at_once_against_a_budget_for_one(harness):
@@ -223,7 +266,8 @@ async def test_two_approvals_at_once_against_a_budget_for_one(harness):
     approved = [r for r in results if not isinstance(r, Exception)]
     refusals = [r for r in results if isinstance(r, ActionRefused)]
     assert len(approved) == 1 and len(refusals) == 1
-    assert "budget räcker inte" in str(refusals[0])
+    # Neither knew of the other's grant: the ledger is what refused the second.
+    assert str(refusals[0]) == "Utlysningens budget räcker inte: 30\u00a0000\u00a0kr återstår."
     async with harness.pool.connection() as conn:
         total = await (await conn.execute("SELECT sum(amount) FROM budget_grants WHERE call_id = %s",
                                           (call.id,))).fetchone()
@@ -286,3 +330,30 @@ async def test_the_2022_call_and_a_secrecy_review(harness):
             (number,))).fetchone()
     assert row[0]["descriptions"]["challenge"] == "[Sekretess enligt OSL 30 kap. 23 §]"
     assert row[0]["descriptions"]["activities"] == data["descriptions"]["activities"]
+
+
+async def test_the_call_ranks_its_assessed_cases_once_closed_and_proposes_funding_down_the_ranking(harness):
+    call, days = harness.call("export-samverkan-2021", budget="1000000.00")
+    numbers = [await harness.submit(harness.application(application_2021(), call, days)) for _ in range(3)]
+    for number, score in zip(numbers, (3, 5, 4), strict=True):
+        await assess(harness, number, score=score)
+    call_handle = harness.client.get_workflow_handle_for(CallWorkflow.run, call_workflow_id(call.id))
+    standing = await call_handle.query(CallWorkflow.standing)
+    assert not standing.closed and standing.ranking == []  # assessed in competition: nothing before the close
+
+    await harness.env.fast_forward(call_handle, timedelta(days=11))
+    for _ in range(200):
+        standing = await call_handle.query(CallWorkflow.standing)
+        if len(standing.ranking) == 3:
+            break
+        await asyncio.sleep(0.05)  # polling for the call workflow, not waiting for a timer
+    # Highest score first; each is asked 570 000 kr; the budget of 1 000 000 runs out at the second.
+    assert standing.closed
+    assert [(n, p.rank, p.amount) for n, p in standing.ranking] == [
+        (numbers[1], 1, Decimal("570000.00")), (numbers[2], 2, Decimal("430000.00")), (numbers[0], 3, Decimal(0))]
+    for number, rank in ((numbers[1], 1), (numbers[2], 2), (numbers[0], 3)):
+        for _ in range(200):
+            if (state := await harness.state(number)).funding is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert state.funding.rank == rank
