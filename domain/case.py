@@ -9,12 +9,13 @@ an officer's action is answered as soon as the case has recorded it.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from domain.application import Application
 from domain.call import Call
@@ -53,6 +54,17 @@ class Actor(Model):
 
     id: PersonId
     role: Role
+
+    @field_validator("id")
+    @classmethod
+    def _not_a_personnummer(cls, value: str) -> str:
+        # The id is written to the case's history and the register, which are not secret.
+        if _LOOKS_PERSONAL.fullmatch(value):
+            raise ValueError("an actor id is the agency's user id, never a personal identity number")
+        return value
+
+
+_LOOKS_PERSONAL = re.compile(r"(\d{2})?\d{6}[-+]?\d{4}")
 
 
 class Action(Model):

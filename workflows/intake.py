@@ -8,9 +8,9 @@ the same submission twice gets the same case number back.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ParentClosePolicy
@@ -30,7 +30,7 @@ class Submission(BaseModel):
     call: Call
     application: Application
     # Set only for an import of applications registered elsewhere: their own received instant.
-    imported_received_at: datetime | None = None
+    imported_received_at: AwareDatetime | None = None
 
 
 class Intake(BaseModel):
