@@ -81,7 +81,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _input_error(InputError.one("FILE", f"cannot read {args.file}: {exc.strerror}"))
     try:
-        received = parse_instant(args.received, "--received") if args.received else None
+        # `is not None`: an empty --received (an unset shell variable) is an error, not "now".
+        received = parse_instant(args.received, "--received") if args.received is not None else None
         checked = check_application(default_catalog(), raw, call_id=args.call, received_at=received)
     except InputError as exc:
         return _input_error(exc)

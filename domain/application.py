@@ -5,15 +5,21 @@ officer must see (an organisation number with a wrong check digit, a missing
 appendix, a budget that does not balance): those become findings, not refusals,
 so that an application is registered whatever its quality. The form refuses only
 what cannot be read at all: unknown fields, wrong types, negative money, absurd sizes.
+
+Types are taken as written, never guessed: a date is an ISO string ("2021-03-15", not
+0 or "0", which pydantic would read as 1970-01-01), a yes/no is true or false (not
+"yes"), a count is a whole number (not 12.0). A guess would put a meaning the
+applicant never wrote into a case record.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool, StringConstraints
 
 from domain.money import Kronor
 
@@ -26,7 +32,26 @@ Email = Annotated[
 ]
 Sha256 = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9a-fA-F]{64}$")]
 # A year of a budget line; bounded so that "year": 99999999 is an input error, not a finding.
-BudgetYear = Annotated[int, Field(ge=2000, le=2100)]
+BudgetYear = Annotated[int, Strict(), Field(ge=2000, le=2100)]
+Flag = StrictBool
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
+def _parse_iso_date(value: object) -> object:
+    # Strict mode alone still reads the string "0" as a Unix timestamp. Turning the text
+    # into a date here keeps strictness for everything else (numbers, datetimes) and
+    # lets a date object through, as a workflow passes one.
+    if not isinstance(value, str):
+        return value
+    if _ISO_DATE.fullmatch(value) is None:
+        raise ValueError('write a date as YYYY-MM-DD, e.g. "2021-03-15"')
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value} is not a date in the calendar") from None
+
+
+IsoDate = Annotated[date, Strict(), BeforeValidator(_parse_iso_date)]
 
 
 class Form(BaseModel):
@@ -86,14 +111,14 @@ class Organisation(Form):
 class Project(Form):
     title: ShortText
     summary: LongText | None = None
-    start: date
-    end: date
-    regional: bool = Field(False, description="A regional project (anchored in one region)")
+    start: IsoDate
+    end: IsoDate
+    regional: Flag = Field(False, description="A regional project (anchored in one region)")
     region: ShortText | None = None
     region_reference: ContactPerson | None = Field(
         None, description="Reference person at the region, when the region is not a partner"
     )
-    collaboration_project: bool = Field(False, description="Run as a collaboration project (samverkansprojekt)")
+    collaboration_project: Flag = Field(False, description="Run as a collaboration project (samverkansprojekt)")
 
 
 class ChangeLogic(Form):
@@ -151,7 +176,7 @@ class BudgetLine(Form):
     incurred_by: IdentityText | None = Field(
         None, description="Organisation number of whoever bears the cost; the applicant when left out"
     )
-    ordinary_operations: bool = Field(False, description="The cost belongs to the organisation's ordinary operations")
+    ordinary_operations: Flag = Field(False, description="The cost belongs to the organisation's ordinary operations")
     person: ShortText | None = Field(
         None, description=(
             "Staff training: a label for the person trained, unique per person within the application,"
@@ -184,16 +209,16 @@ class FinancingSource(Form):
 class ParticipatingCompany(Form):
     org_number: IdentityText
     name: ShortText
-    employees: Annotated[int, Field(ge=0, le=10_000_000)]
-    growth_ambitions: bool
-    basic_digital_competence: bool
+    employees: Annotated[int, Strict(), Field(ge=0, le=10_000_000)]
+    growth_ambitions: Flag
+    basic_digital_competence: Flag
 
 
 class ParticipatingCompanies(Form):
-    expected_count: Annotated[int, Field(ge=0, le=100_000)]
-    expected_hours_per_company: Annotated[int, Field(ge=0, le=100_000)] | None = None
-    share_women_percent: Annotated[int, Field(ge=0, le=100)] | None = None
-    share_men_percent: Annotated[int, Field(ge=0, le=100)] | None = None
+    expected_count: Annotated[int, Strict(), Field(ge=0, le=100_000)]
+    expected_hours_per_company: Annotated[int, Strict(), Field(ge=0, le=100_000)] | None = None
+    share_women_percent: Annotated[int, Strict(), Field(ge=0, le=100)] | None = None
+    share_men_percent: Annotated[int, Strict(), Field(ge=0, le=100)] | None = None
     companies: Annotated[list[ParticipatingCompany], Field(max_length=1000)] = []
 
 
@@ -244,7 +269,7 @@ class Application(Form):
     call_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
     applicant: Organisation
     co_applicants: Annotated[list[Organisation], Field(max_length=100)] = []
-    applies_for_group: bool = Field(False, description="A region applying on behalf of a group of promoters")
+    applies_for_group: Flag = Field(False, description="A region applying on behalf of a group of promoters")
     represented_organisations: Annotated[list[Organisation], Field(max_length=100)] = []
     project: Project
     focus_areas: Annotated[list[ShortText], Field(max_length=20)] = []

@@ -7,6 +7,7 @@ like "at most a third of the budget" is compared exactly, with no rounding at al
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -17,10 +18,40 @@ from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 ORE = Decimal("0.01")
 
 # Twelve integer digits is a trillion kronor: far above any grant, low enough that a
-# hostile "1e999999" is refused at the door instead of becoming a huge number.
+# hostile "1e999999" is refused at the door instead of becoming a huge number. The sign
+# is let through so that "-1.00" is told it is negative, not that it is malformed.
+_KRONOR_TEXT = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,2})?", re.ASCII)
+KRONOR_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
+_WRITE_AMOUNTS = 'write amounts as a string such as "400000.00"'
+
+
+def _parse_kronor(value: object) -> object:
+    # A JSON number with a fraction has already been through a float by the time we see
+    # it (100.000000000000000001 arrives as 100.0), so only text and whole numbers are exact.
+    if isinstance(value, bool):
+        raise ValueError(f"an amount cannot be true or false; {_WRITE_AMOUNTS}")
+    if isinstance(value, float):
+        raise ValueError(f"a JSON number with decimals can lose öre; {_WRITE_AMOUNTS}")
+    if isinstance(value, int):
+        value = Decimal(value)
+    elif isinstance(value, str):
+        if _KRONOR_TEXT.fullmatch(value) is None:
+            raise ValueError(
+                f"not an amount in kronor: {_WRITE_AMOUNTS} (digits, at most two decimals, no exponent)"
+            )
+        value = Decimal(value)
+    if isinstance(value, Decimal) and value.is_zero():
+        value = value.copy_abs()  # "-0" is zero, and should not print as "-0.00"
+    return value
+
+
 Kronor = Annotated[
     Decimal,
+    BeforeValidator(_parse_kronor),
     Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False),
+    # Fixed point, never "1E+3": what is written must read back through the pattern above.
+    PlainSerializer(lambda amount: format(amount, "f"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": KRONOR_PATTERN, "examples": ["400000.00"]}),
 ]
 
 

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from domain.application import Application
 from domain.call import Call
+from domain.clock import STOCKHOLM
 from domain.findings import Verdict
 from domain.validation import validate
 from services.calls import CallCatalog
@@ -30,13 +31,23 @@ def read_application(raw: bytes | str) -> Application:
 
 
 def parse_instant(text: str, field: str = "received") -> datetime:
+    if not text.strip():
+        # An empty value is a mistake (an unset shell variable), not a request for "now".
+        raise InputError.one(field, "is empty; write e.g. 2021-03-01T10:00:00+01:00")
     try:
         instant = datetime.fromisoformat(text)
     except ValueError:
         raise InputError.one(field, f"{text!r} is not an ISO 8601 date and time") from None
     if instant.tzinfo is None:
         raise InputError.one(field, f"{text!r} has no UTC offset; write e.g. 2021-03-01T10:00:00+01:00")
-    return instant.astimezone(UTC)
+    try:
+        # Stockholm too: every rule reads the receipt day there, so it must exist there.
+        instant.astimezone(STOCKHOLM)
+        return instant.astimezone(UTC)
+    except OverflowError:
+        raise InputError.one(
+            field, f"{text!r} falls outside the years 1–9999 in UTC or Stockholm time, so no day can be counted from it"
+        ) from None
 
 
 @dataclass(frozen=True)

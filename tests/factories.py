@@ -99,6 +99,8 @@ def application_2022() -> dict[str, Any]:
             "activities": "Behovsanalys, coachning och utbildning i riskhantering.",
             "organisation": "Projektledare med tio års erfarenhet av digitalisering.",
             "dissemination": "Metoden publiceras och sprids via regionens nätverk.",
+            "staff_training": "Projektledaren certifieras i informationssäkerhet och en affärsrådgivare går en kurs "
+                              "i riskanalys.",
         },
         "participating_companies": {
             "expected_count": 8,

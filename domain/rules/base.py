@@ -75,12 +75,22 @@ class Rule(BaseModel):
     severity: Severity
     text: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     when: BoolPath | None = None
+    # For what a call asks "om projektansökan inkluderar denna typ av kostnader": no yes/no
+    # field says so, the budget lines do.
+    when_budget_has: CostType | None = None
 
     @abstractmethod  # pydantic's model metaclass is an ABCMeta, so a bare Rule cannot be built
     def problems(self, submission: Submission) -> Iterator[Problem]: ...
 
-    def evaluate(self, submission: Submission) -> list[Finding]:
+    def applies(self, submission: Submission) -> bool:
         if self.when is not None and resolve(submission.application, self.when) is not True:
+            return False
+        return self.when_budget_has is None or any(
+            line.cost_type is self.when_budget_has for line in submission.application.budget
+        )
+
+    def evaluate(self, submission: Submission) -> list[Finding]:
+        if not self.applies(submission):
             return []
         return [
             Finding(rule=self.id, severity=self.severity, field=field, message=message)

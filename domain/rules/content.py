@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from domain.application import ATTACHMENT_KIND_LABELS_SV, AttachmentKind
 from domain.paths import json_path, resolve
@@ -17,6 +17,14 @@ class TextsRequired(Rule):
     fields: Annotated[list[TextPath], Field(min_length=1)]
     # Swedish name of each text, so the finding tells the applicant what to write.
     labels: dict[str, str]
+
+    @model_validator(mode="after")
+    def _labels_name_fields(self) -> TextsRequired:
+        # A label for a field not listed is a typo that would leave the real field unlabelled.
+        stray = sorted(set(self.labels) - set(self.fields))
+        if stray:
+            raise ValueError(f"labels for fields not in `fields`: {', '.join(stray)}")
+        return self
 
     def problems(self, submission: Submission) -> Iterator[Problem]:
         for path in self.fields:

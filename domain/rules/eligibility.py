@@ -9,10 +9,11 @@ from pydantic import Field
 
 from domain.application import ORGANISATION_KIND_LABELS_SV, Organisation, OrganisationKind
 from domain.clock import format_instant_sv
-from domain.identity import identity_key
+from domain.identity import InvalidIdentityNumber, identity_key, parse_identity_number
 from domain.rules.base import Problem, Rule, Submission
 
 Kinds = Annotated[list[OrganisationKind], Field(min_length=1)]
+_NATURAL_PERSON_KINDS = frozenset({OrganisationKind.SOLE_TRADER, OrganisationKind.PRIVATE_PERSON})
 
 
 def _kinds_sv(kinds: list[OrganisationKind]) -> str:
@@ -67,17 +68,38 @@ class OrganisationKindsAllowed(Rule):
                 )
 
 
+def _is_personnummer(org: Organisation) -> bool:
+    try:
+        return parse_identity_number(org.org_number).is_personal
+    except InvalidIdentityNumber:
+        return False  # an unreadable number is FORM-ORG-NUMBER's finding, not a person
+
+
 class OrganisationKindsExcluded(Rule):
+    """Excluded by what is declared, or by the number: a personnummer is a natural person.
+
+    An applicant who declares an organisation kind but gives a personnummer is a sole
+    trader or a private person whatever the form says, so the call's own exclusion of
+    those must speak too, not only the form's mismatch rule.
+    """
+
     check: Literal["organisation_kinds_excluded"]
     kinds: Kinds
     applies_to: Literal["applicant", "all"] = "all"
 
     def problems(self, submission: Submission) -> Iterator[Problem]:
+        natural = [k for k in self.kinds if k in _NATURAL_PERSON_KINDS]
         for path, org in _applying(submission, self.applies_to):
             if org.kind in self.kinds:
                 yield f"{path}.kind", (
                     f"{org.name} är angiven som {ORGANISATION_KIND_LABELS_SV[org.kind]} "
                     "och kan inte söka stödet."
+                )
+            elif natural and org.kind not in _NATURAL_PERSON_KINDS and _is_personnummer(org):
+                # The number itself is never quoted: it is personal data.
+                yield f"{path}.org_number", (
+                    f"{org.name} har ett personnummer och är alltså en fysisk person. "
+                    f"Stödet kan inte sökas av: {_kinds_sv(natural)}."
                 )
 
 

@@ -7,13 +7,16 @@ balance, a period that ends before it starts.
 
 from __future__ import annotations
 
+import re
+import types
 from collections.abc import Iterator
-from typing import Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel
 
 from domain.application import ORGANISATION_KIND_LABELS_SV, Application, OrganisationKind
 from domain.identity import InvalidIdentityNumber, LegalForm, identity_key, parse_identity_number
 from domain.money import format_kronor, total
-from domain.paths import leaf_type, resolve
 from domain.rules.base import Problem, Rule, Submission
 
 _NATURAL_PERSON_KINDS = frozenset({OrganisationKind.SOLE_TRADER, OrganisationKind.PRIVATE_PERSON})
@@ -152,20 +155,87 @@ class BudgetYearsWithinPeriod(Rule):
                 )
 
 
+# A part of a JSON path as findings write it: `.name` or `[index]`.
+_PATH_PART = re.compile(r"\.([a-z_][a-z0-9_]*)|\[([0-9]{1,6})\]", re.ASCII)
+
+
+def _path_parts(section: str) -> list[str | int] | None:
+    """`$.budget[1].description` as ["budget", 1, "description"]; None when it is no such path."""
+    text = section.removeprefix("$")
+    if not text.startswith((".", "[")):
+        text = "." + text  # "change_logic.planned_work" without the "$." means the same
+    parts: list[str | int] = []
+    position = 0
+    while position < len(text):
+        match = _PATH_PART.match(text, position)
+        if match is None:
+            return None
+        name, index = match.groups()
+        parts.append(name if name is not None else int(index))
+        position = match.end()
+    return parts or None
+
+
+def _alternatives(annotation: Any) -> list[Any]:
+    if get_origin(annotation) is Annotated:
+        return _alternatives(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, types.UnionType):
+        return [t for a in get_args(annotation) if a is not type(None) for t in _alternatives(a)]
+    return [annotation]
+
+
+_MISSING = object()  # the path names no part of the form, or a list item that is not there
+
+
+def _marked_part(application: Application, section: str) -> object:
+    """The value a secrecy mark points at: None where it is left out, `_MISSING` where it cannot be."""
+    parts = _path_parts(section)
+    if parts is None:
+        return _MISSING
+    # The type is walked beside the value, so a part left out (None) is still told from a typo.
+    annotation: Any = Application
+    value: object = application
+    for part in parts:
+        kinds = _alternatives(annotation)
+        if isinstance(part, str):
+            models = [k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)]
+            if not models or part not in models[0].model_fields:
+                return _MISSING
+            annotation = models[0].model_fields[part].annotation
+            value = getattr(value, part) if value is not None else None
+        else:
+            lists = [k for k in kinds if get_origin(k) is list]
+            if not lists:
+                return _MISSING
+            annotation = get_args(lists[0])[0]
+            if isinstance(value, list):
+                if part >= len(value):
+                    return _MISSING
+                value = value[part]
+    return value
+
+
+def _is_empty(value: object) -> bool:
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or value == []
+
+
 class SecretSectionsExist(Rule):
-    """A secrecy mark must point at a text the officer can actually review."""
+    """A secrecy mark should point at a part the officer can actually review.
+
+    Meant as a warning (see form_rules.toml): whether a part is secret is the officer's
+    decision (OSL 30 kap. 23 §), and a mark that misses says nothing about eligibility.
+    """
 
     check: Literal["secret_sections_exist"]
 
     def problems(self, submission: Submission) -> Iterator[Problem]:
         for i, mark in enumerate(submission.application.secret_sections):
-            path = mark.section.removeprefix("$.")
-            try:
-                leaf_type(Application, path)
-            except ValueError:
+            value = _marked_part(submission.application, mark.section)
+            if value is _MISSING:
                 yield f"$.secret_sections[{i}].section", f"{mark.section} är inte en del av ansökan."
-                continue
-            if not resolve(submission.application, path):
+            elif _is_empty(value):
                 yield f"$.secret_sections[{i}].section", f"{mark.section} är tom i ansökan."
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +48,14 @@ def test_schema_is_the_application_forms_json_schema():
     schema = json.loads(result.stdout)
     assert schema["title"] == "Application"
     assert {"applicant", "budget", "requested_amount", "secret_sections"} <= set(schema["properties"])
+
+
+def test_schema_advertises_money_as_a_string_with_a_pattern():
+    schema = json.loads(grantflow("schema").stdout)
+    for amount in (schema["properties"]["requested_amount"], schema["$defs"]["BudgetLine"]["properties"]["amount"],
+                   schema["$defs"]["FinancingSource"]["properties"]["amount"]):
+        assert amount["type"] == "string" and "anyOf" not in amount
+        assert re.fullmatch(amount["pattern"], "400000.00") and not re.fullmatch(amount["pattern"], "6.3E+5")
 
 
 def test_validate_an_eligible_application(application_file):
@@ -92,6 +102,10 @@ def test_validate_reads_standard_input():
         (None, ["--call", "saker-digitalisering-2022"], "error: $.call_id: the application is for call"),
         (None, ["--received", "yesterday"], "error: --received: 'yesterday' is not an ISO 8601"),
         (None, ["--received", "2021-03-01T10:00:00"], "has no UTC offset"),
+        (None, ["--received", "0001-01-01T00:30:00+01:00"], "error: --received: '0001-01-01T00:30:00+01:00' falls "
+                                                             "outside the years 1–9999"),
+        (None, ["--received", ""], "error: --received: is empty"),
+        (None, ["--received", "9999-12-31T23:30:00+00:00"], "error: --received: '9999-12-31T23:30:00+00:00' falls"),
     ],
 )
 def test_unusable_input_exits_2_naming_the_field(application_file, content, args, expected):
@@ -118,3 +132,23 @@ def test_a_broken_call_file_is_named_without_a_traceback(tmp_path):
     assert result.returncode == 2
     assert f"error: call file {tmp_path / 'broken-2026.toml'}:" in result.stderr
     assert "window: Field required" in result.stderr
+
+
+def test_ci_makes_a_fresh_environment_even_when_one_is_given(tmp_path):
+    # .ci/run must not reuse a VENV the runner happens to export; a stand-in for
+    # scripts/test shows which environment it was handed.
+    (tmp_path / ".ci").mkdir()
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / ".ci" / "run", tmp_path / ".ci" / "run")
+    (tmp_path / "scripts" / "test").write_text('#!/usr/bin/env bash\necho "$VENV"\n', encoding="utf-8")
+    (tmp_path / "scripts" / "test").chmod(0o755)
+    given = tmp_path / "stale-venv"
+    runs = [
+        subprocess.run([str(tmp_path / ".ci" / "run")], capture_output=True, text=True, timeout=60, check=True,
+                       env={**os.environ, "VENV": str(given)}).stdout.strip()
+        for _ in range(2)
+    ]
+    assert all(Path(run).name == "venv" and Path(run).parent.is_dir() for run in runs)
+    assert str(given) not in runs and runs[0] != runs[1]
+    for run in runs:
+        shutil.rmtree(Path(run).parent)

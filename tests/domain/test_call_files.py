@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,42 @@ def normalised(text: str) -> str:
     return " ".join(text.split())
 
 
+HEADING_MAX = 80
+
+
+def _is_body(line: str) -> bool:
+    return line.startswith("•") or line.endswith((".", ":")) or len(line) > HEADING_MAX
+
+
 def headings(text: str) -> set[str]:
-    return {normalised(line) for line in text.splitlines() if line.strip()}
+    """The headings of a published call text, as it was copied from the web page.
+
+    A heading is a short line that is not a bullet and does not end like a sentence or
+    an introduction (".", ":", ",", ";"), directly followed by body text: a sentence, a
+    bullet or a long paragraph. That leaves out the page's image captions and contact
+    names, which are followed by another short line, and every sentence of the text.
+    """
+    lines = [normalised(line) for line in text.splitlines() if line.strip()]
+    return {
+        line
+        for line, following in pairwise(lines)
+        if len(line) <= HEADING_MAX and not line.startswith("•") and not line.endswith((".", ":", ",", ";"))
+        and _is_body(following)
+    }
+
+
+def cited_sections(call) -> list[tuple[str, str]]:
+    cited = [(r.id, r.section) for r in call.rules]
+    cited += [("window", call.window.section), ("legal_basis", call.legal_basis.section),
+              ("state_aid", call.state_aid.section), ("funding", call.funding.budget_section),
+              ("timeline", call.timeline.section), ("assessment", call.assessment.section),
+              ("payments", call.payments.section), ("follow_up", call.follow_up.section)]
+    return cited
+
+
+def uncited(call, text: str) -> list[tuple[str, str]]:
+    found = headings(text)
+    return [(rule_id, section) for rule_id, section in cited_sections(call) if normalised(section) not in found]
 
 
 def test_both_seed_calls_are_bundled(catalog):
@@ -35,14 +70,36 @@ def test_both_seed_calls_are_bundled(catalog):
 
 @pytest.mark.parametrize("call_id", ["export-samverkan-2021", "saker-digitalisering-2022"])
 def test_every_rule_and_criterion_cites_a_heading_of_its_call_text(catalog, call_id):
-    call = catalog.get(call_id)
-    lines = headings(catalog.texts[call_id])
-    cited = [(r.id, r.section) for r in call.rules]
-    cited += [("window", call.window.section), ("legal_basis", call.legal_basis.section),
-              ("state_aid", call.state_aid.section), ("funding", call.funding.budget_section),
-              ("timeline", call.timeline.section), ("assessment", call.assessment.section)]
-    missing = [(rule_id, section) for rule_id, section in cited if normalised(section) not in lines]
-    assert missing == []
+    assert uncited(catalog.get(call_id), catalog.texts[call_id]) == []
+
+
+def test_the_headings_of_the_2021_call_text_are_found_and_its_sentences_are_not(catalog):
+    found = headings(catalog.texts["export-samverkan-2021"])
+    assert {"Vem kan söka?", "Målgrupp för insatserna", "Medfinansiering", "Allmänna villkor och handbok",
+            "Hur handläggs och beslutas vår ansökan?"} <= found
+    assert not {
+        "Privatpersoner kan inte söka stödet.",  # a sentence
+        "Du kan använda följande kostnadsslag:",  # an introduction to a list
+        "Utlysningen är öppen: 2021-02-05 – 2021-03-08",  # a bullet
+        "Bilaga till ansökan: Beskriv förändringslogikenPDF",  # a link, followed by a heading
+        "Mona Abbaspour",  # a contact, followed by an e-mail address
+    } & found
+
+
+def test_the_headings_of_the_2022_call_text_are_found_and_its_captions_are_not(catalog):
+    found = headings(catalog.texts["saker-digitalisering-2022"])
+    assert {"Vem kan söka?", "Målgruppen företag i projekten", "För vad kan vi söka?",
+            "Exempel på aktiviteter i projekten som kan stödjas"} <= found
+    assert not {"Flera personer jobbar vid datorer", "Illustration av en pil uppåt", "Kontakt",
+                "Enskilda näringsidkare kan inte söka stödet."} & found
+
+
+def test_a_rule_citing_a_sentence_instead_of_a_heading_is_caught(catalog):
+    call = catalog.get("export-samverkan-2021")
+    rules = [r.model_copy(update={"section": "Privatpersoner kan inte söka stödet."}) if r.id == "ES21-WHO-PRIVATE"
+             else r for r in call.rules]
+    moved = call.model_copy(update={"rules": rules})
+    assert uncited(moved, catalog.texts[call.id]) == [("ES21-WHO-PRIVATE", "Privatpersoner kan inte söka stödet.")]
 
 
 @pytest.mark.parametrize("call_id", ["export-samverkan-2021", "saker-digitalisering-2022"])
@@ -100,7 +157,17 @@ def broken(old: str, new: str) -> str:
     [
         ("id = [unclosed", "not valid TOML"),
         (broken('budget = "5000000.00"', 'budget = "-1"'), "funding.budget"),
-        (broken('budget = "5000000.00"', 'budget = "5 miljoner"'), "funding.budget: Input should be a valid decimal"),
+        (broken('budget = "5000000.00"', 'budget = "5 miljoner"'), "funding.budget: Value error, not an amount"),
+        (broken('budget = "5000000.00"', "budget = 5000000.0"), 'funding.budget: Value error, a JSON number'),
+        (broken('budget = "5000000.00"', 'budget = "5E+6"'), "funding.budget: Value error, not an amount"),
+        (
+            broken('"descriptions.follow_up" = "hur', '"descriptions.followup" = "hur'),
+            "rules[8] (ES21-TARGET-GROUP): Value error, labels for fields not in `fields`: descriptions.followup",
+        ),
+        (
+            broken('kind = "collaboration_agreement"', 'kind = "collaboration_agreement"\nwhen_budget_has = "travels"'),
+            "rules[21] (ES21-COLLAB-AGREEMENT).when_budget_has",
+        ),
         (broken('minimum = "1/4"', 'minimum = "5/4"'), "rules[19] (ES21-COFIN-SHARE).minimum"),
         (broken('minimum = "1/4"', "minimum = 0.25"), "rules[19] (ES21-COFIN-SHARE).minimum"),
         (

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from fractions import Fraction
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import to_json
 
 from domain.money import Kronor, Share, apply_share, format_kronor, format_share, share_of, to_ore, total
 from tests.factories import application_2021, check, errors
@@ -74,10 +76,64 @@ def test_floats_and_impossible_shares_are_refused(value):
         TypeAdapter(Share).validate_python(value)
 
 
-@pytest.mark.parametrize("value", ["-0.01", "0.001", "NaN", "Infinity", "1e20"])
+@pytest.mark.parametrize(
+    "value", ["-0.01", "0.001", "NaN", "Infinity", "1e20", "6.3E+5", "1 000", "+100", " 100", ".5", "1000000000000",
+              "١٠٠", Decimal("-1"), Decimal("0.001")],
+)
 def test_kronor_refuses_what_is_not_an_amount(value):
     with pytest.raises(ValidationError):
         TypeAdapter(Kronor).validate_python(value)
+
+
+@pytest.mark.parametrize("value", [100.0, 100.5, True, False])
+def test_kronor_refuses_floats_and_bools_and_says_how_to_write_an_amount(value):
+    with pytest.raises(ValidationError, match=re.escape('write amounts as a string such as "400000.00"')):
+        TypeAdapter(Kronor).validate_python(value)
+
+
+@pytest.mark.parametrize("raw", ["100.000000000000000001", "100.5", "1e3", "100.0", "true"])
+def test_kronor_refuses_json_numbers_with_decimals_which_have_been_through_a_float(raw):
+    with pytest.raises(ValidationError, match=re.escape('write amounts as a string such as "400000.00"')):
+        TypeAdapter(Kronor).validate_json(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "amount"),
+    [('"400000.00"', "400000.00"), ('"0.5"', "0.5"), ("400000", "400000"), ("123456789012", "123456789012"),
+     ('"999999999999.99"', "999999999999.99")],
+)
+def test_kronor_reads_strings_and_json_integers_exactly(raw, amount):
+    read = TypeAdapter(Kronor).validate_json(raw)
+    assert read == Decimal(amount) and str(read) == amount
+
+
+def test_minus_zero_is_zero():
+    read = TypeAdapter(Kronor).validate_json('"-0"')
+    assert read == 0 and not read.is_signed()
+    assert format_kronor(read) == "0\u00a0kr"
+
+
+class _Amounts(BaseModel):
+    amount: Kronor
+    optional: Kronor | None = None
+
+
+@given(ore_amounts | st.sampled_from([Decimal("1E+3"), Decimal("0E-2"), Decimal("5E+6"), Decimal("0")]))
+def test_kronor_survives_a_temporal_payload(amount):
+    # pydantic_data_converter writes a model with to_json and reads it with validate_json.
+    model = _Amounts(amount=amount, optional=amount)
+    again = _Amounts.model_validate_json(to_json(model))
+    assert again == model
+    assert _Amounts.model_validate_json(model.model_dump_json()) == model
+    assert _Amounts.model_validate(model.model_dump()) == model
+
+
+def test_the_schema_advertises_amounts_as_strings_with_a_pattern():
+    schema = TypeAdapter(Kronor).json_schema()
+    assert schema["type"] == "string"
+    pattern = re.compile(schema["pattern"])
+    assert pattern.match("400000.00") and pattern.match("400000")
+    assert not any(pattern.match(text) for text in ["6.3E+5", "-1", "12.345", "1 000"])
 
 
 @given(st.integers(min_value=0, max_value=760_000_00))

@@ -54,6 +54,24 @@ def test_received_before_the_call_opened_is_an_error():
     assert errors(verdict) == {"ES21-WINDOW-OPEN"}
 
 
+def _opening_day_application():
+    data = application_2021()
+    data["project"]["start"] = "2021-02-05"
+    return data
+
+
+def test_received_at_midnight_stockholm_on_the_opening_day_is_open():
+    verdict = check(_opening_day_application(), datetime.fromisoformat("2021-02-05T00:00:00+01:00"))
+    assert verdict.findings == []
+
+
+def test_received_one_second_before_midnight_on_the_opening_day_is_too_early():
+    # 22:59:59 UTC is 23:59:59 in Stockholm on 4 February.
+    verdict = check(_opening_day_application(), datetime.fromisoformat("2021-02-04T22:59:59+00:00"))
+    assert errors(verdict) == {"ES21-WINDOW-OPEN"}
+    assert fields(verdict, "ES21-WINDOW-OPEN") == ["$"]
+
+
 # --- Vem kan söka? -----------------------------------------------------------
 
 
@@ -64,6 +82,16 @@ def test_a_private_person_cannot_apply():
     assert errors(verdict) == {"ES21-WHO-PRIVATE", "ES21-WHO-KIND"}
     assert fields(verdict, "ES21-WHO-PRIVATE") == ["$.co_applicants[0].kind"]
     # The personnummer is personal data: no finding may repeat it.
+    assert all(PERSONNUMMER not in f.message for f in verdict.findings)
+
+
+def test_a_personnummer_declared_as_a_promotion_actor_is_a_private_person():
+    data = application_2021()
+    data["co_applicants"][0] = {"org_number": PERSONNUMMER, "name": "Exempel Science Park", "kind": "science_park"}
+    verdict = check(data)
+    # The number says a natural person: the call's own exclusion speaks, not only the form's mismatch.
+    assert errors(verdict) == {"ES21-WHO-PRIVATE", "FORM-ORG-KIND"}
+    assert fields(verdict, "ES21-WHO-PRIVATE") == ["$.co_applicants[0].org_number"]
     assert all(PERSONNUMMER not in f.message for f in verdict.findings)
 
 
@@ -215,6 +243,16 @@ def test_a_cost_type_the_call_does_not_list_is_an_error():
     assert fields(verdict, "ES21-COST-TYPES") == ["$.budget[1].cost_type"]
 
 
+def test_plain_travel_is_not_a_cost_type_of_this_call():
+    # Only travel to the agency's experience meeting is listed, not travel in general.
+    data = application_2021()
+    data["budget"][1]["cost_type"] = "travel"
+    verdict = check(data)
+    assert errors(verdict) == {"ES21-COST-TYPES"}
+    assert fields(verdict, "ES21-COST-TYPES") == ["$.budget[1].cost_type"]
+    assert "resor och logi" in verdict.errors[0].message
+
+
 def test_the_experience_meeting_must_be_budgeted():
     data = application_2021()
     del data["budget"][3]
@@ -309,6 +347,21 @@ def test_an_amount_outside_the_preferred_range_is_a_warning():
     verdict = check(data)
     assert verdict.eligible
     assert warnings(verdict) == {"ES21-AMOUNT-RANGE"}
+
+
+def test_an_amount_below_the_preferred_range_is_a_warning():
+    data = application_2021()
+    data["budget"] = [
+        {"cost_type": "personnel", "amount": "514998.67", "description": "Rådgivare"},
+        {"cost_type": "experience_meeting", "amount": "25000.00", "description": "Erfarenhetsträff"},
+    ]
+    data["requested_amount"] = "399999.00"
+    data["financing"][0]["amount"] = "139999.67"
+    verdict = check(data)
+    assert verdict.eligible
+    assert warnings(verdict) == {"ES21-AMOUNT-RANGE"}
+    assert fields(verdict, "ES21-AMOUNT-RANGE") == ["$.requested_amount"]
+    assert "399\u00a0999\u00a0kr" in verdict.warnings[0].message
 
 
 def test_the_preferred_range_is_inclusive():

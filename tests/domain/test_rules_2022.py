@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
+import pytest
+
 from tests.factories import (
     CLUSTER,
     COMPANY,
@@ -47,9 +49,18 @@ def test_a_personnummer_declared_as_a_science_park_is_caught():
     data = application_2022()
     data["applicant"]["org_number"] = PERSONNUMMER
     verdict = check(data)
-    assert errors(verdict) == {"FORM-ORG-KIND"}
-    assert "personnummer" in verdict.errors[0].message
-    assert PERSONNUMMER not in verdict.errors[0].message
+    # A personnummer is a natural person whatever kind is declared: the call's own exclusion
+    # of sole traders speaks too, not only the form's mismatch rule.
+    assert errors(verdict) == {"FORM-ORG-KIND", "SD22-WHO-SOLE-TRADER"}
+    assert fields(verdict, "SD22-WHO-SOLE-TRADER") == ["$.applicant.org_number"]
+    assert all("personnummer" in f.message for f in verdict.errors)
+    assert all(PERSONNUMMER not in f.message and PERSONNUMMER[:6] not in f.message for f in verdict.findings)
+
+
+def test_an_invalid_number_declared_as_a_science_park_is_not_taken_for_a_person():
+    data = application_2022()
+    data["applicant"]["org_number"] = PERSONNUMMER[:-1] + str((int(PERSONNUMMER[-1]) + 1) % 10)
+    assert errors(check(data)) == {"FORM-ORG-NUMBER"}
 
 
 def test_a_municipality_is_not_among_the_actors_of_this_call():
@@ -94,6 +105,24 @@ def test_the_number_of_companies_time_and_gender_split_must_be_stated():
     verdict = check(data)
     assert errors(verdict) == {"SD22-COMPANIES"}
     assert len(fields(verdict, "SD22-COMPANIES")) == 3
+
+
+def test_no_participating_companies_is_caught():
+    data = application_2022()
+    data["participating_companies"]["expected_count"] = 0
+    verdict = check(data)
+    assert errors(verdict) == {"SD22-COMPANIES"}
+    assert fields(verdict, "SD22-COMPANIES") == ["$.participating_companies.expected_count"]
+
+
+@pytest.mark.parametrize("share", ["share_women_percent", "share_men_percent"])
+def test_a_single_missing_share_of_the_gender_split_is_caught(share):
+    data = application_2022()
+    del data["participating_companies"][share]
+    verdict = check(data)
+    assert errors(verdict) == {"SD22-COMPANIES"}
+    assert fields(verdict, "SD22-COMPANIES") == ["$.participating_companies"]
+    assert "kvinnor och män" in verdict.errors[0].message
 
 
 def test_the_gender_split_must_add_up():
@@ -157,6 +186,31 @@ def test_staff_training_at_most_150000_in_all():
     data = _balanced(_with_training(people))
     verdict = check(data)
     assert errors(verdict) == {"SD22-TRAINING-TOTAL"}
+
+
+def test_staff_training_of_exactly_150000_in_all_is_allowed():
+    people = [(f"Rådgivare {i}", "30000.00") for i in range(5)]  # 150 000
+    data = _balanced(_with_training(people))
+    assert check(data).findings == []
+    data = _balanced(_with_training([*people, ("Rådgivare 5", "0.01")]))  # one öre more is not
+    assert errors(check(data)) == {"SD22-TRAINING-TOTAL"}
+
+
+def test_staff_training_must_be_described_when_the_budget_has_it():
+    data = application_2022()
+    del data["descriptions"]["staff_training"]
+    verdict = check(data)
+    assert errors(verdict) == {"SD22-TRAINING-DESCRIPTION"}
+    assert fields(verdict, "SD22-TRAINING-DESCRIPTION") == ["$.descriptions.staff_training"]
+    assert "personalutbildning" in verdict.errors[0].message
+    data["descriptions"]["staff_training"] = "  "
+    assert errors(check(data)) == {"SD22-TRAINING-DESCRIPTION"}
+
+
+def test_no_staff_training_description_is_needed_without_staff_training():
+    data = _balanced(_with_training([]))
+    del data["descriptions"]["staff_training"]
+    assert check(data).findings == []
 
 
 def test_staff_training_at_most_30000_per_person_across_courses():

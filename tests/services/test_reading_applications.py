@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from pydantic_core import to_json
 
+from domain.application import Application
 from services.applications import MAX_APPLICATION_BYTES, check_application, parse_instant, read_application
 from services.calls import load_catalog
 from services.errors import InputError
@@ -26,10 +28,19 @@ def test_a_valid_application_reads_with_exact_money():
     assert isinstance(application.budget[0].amount, Decimal)
 
 
-def test_a_json_number_is_read_exactly_not_through_a_float():
+def test_a_json_integer_is_read_exactly():
     data = application_2022()
-    raw = json.dumps(data).replace('"377500.00"', "377500.10", 1)
-    assert read_application(raw).requested_amount == Decimal("377500.10")
+    raw = json.dumps(data).replace('"377500.00"', "377500", 1)
+    assert read_application(raw).requested_amount == Decimal("377500")
+
+
+@pytest.mark.parametrize("number", ["100.000000000000000001", "377500.10", "377500.0", "3.775e5"])
+def test_a_json_number_with_decimals_is_refused_not_read_through_a_float(number):
+    # 100.000000000000000001 would otherwise silently become 100 kr.
+    raw = json.dumps(application_2022()).replace('"377500.00"', number, 1)
+    found = problems(raw)
+    assert list(found) == ["$.requested_amount"]
+    assert 'write amounts as a string such as "400000.00"' in found["$.requested_amount"]
 
 
 @pytest.mark.parametrize("raw", ["", "{", "[]", "null", '"text"', b"\xff\xfe"])
@@ -55,12 +66,15 @@ def test_missing_required_fields_are_named():
     ("amount", "why"),
     [
         ("-1.00", "greater than or equal to 0"),
-        ("NaN", "finite"),
-        ("Infinity", "finite"),
-        ("1e999999", "digits"),
-        ("12.345", "decimal places"),
-        ("tusen kronor", "valid decimal"),
-        (True, "Decimal input should be"),
+        ("NaN", "not an amount in kronor"),
+        ("Infinity", "not an amount in kronor"),
+        ("1e999999", "no exponent"),
+        ("6.3E+5", "no exponent"),
+        ("12.345", "at most two decimals"),
+        ("tusen kronor", "not an amount in kronor"),
+        ("1000000000000", "not an amount in kronor"),
+        (True, "cannot be true or false"),
+        (12.5, "a JSON number with decimals"),
     ],
 )
 def test_money_that_is_not_money(amount, why):
@@ -104,6 +118,68 @@ def test_a_bad_checksum_is_named():
     assert list(problems(data)) == ["$.attachments[0].sha256"]
 
 
+@pytest.mark.parametrize(
+    ("place", "value"),
+    [
+        (("project", "start"), 0),  # would be 1970-01-01
+        (("project", "start"), "0"),  # a Unix timestamp, even in pydantic's strict mode
+        (("project", "start"), "1615766400"),
+        (("project", "start"), "2021-03-15T00:00:00"),
+        (("project", "start"), "20210315"),
+        (("project", "end"), "2021-11-30 "),
+        (("project", "regional"), "yes"),
+        (("project", "regional"), 1),
+        (("project", "collaboration_project"), "false"),
+        (("budget", 0, "ordinary_operations"), 0),
+        (("budget", 0, "year"), 2021.0),
+        (("budget", 0, "year"), "2021"),
+        (("applies_for_group",), "no"),
+    ],
+)
+def test_the_form_takes_types_as_written_2021(place, value):
+    data = application_2021()
+    *parents, name = place
+    target = data
+    for key in parents:
+        target = target[key]
+    target[name] = value
+    assert list(problems(data)) == ["$." + ".".join(str(k) for k in place).replace(".0.", "[0].")]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("employees", 12.0), ("employees", "12"), ("employees", True), ("growth_ambitions", "yes"),
+     ("basic_digital_competence", 1)],
+)
+def test_the_form_takes_company_details_as_written(name, value):
+    data = application_2022()
+    data["participating_companies"]["companies"][0][name] = value
+    assert list(problems(data)) == [f"$.participating_companies.companies[0].{name}"]
+
+
+@pytest.mark.parametrize("name", ["expected_count", "expected_hours_per_company", "share_women_percent"])
+def test_the_form_takes_counts_as_whole_numbers(name):
+    data = application_2022()
+    data["participating_companies"][name] = 8.0
+    assert list(problems(data)) == [f"$.participating_companies.{name}"]
+
+
+def test_a_date_says_how_to_write_it():
+    data = application_2021()
+    data["project"]["start"] = "15/3/2021"
+    assert "YYYY-MM-DD" in problems(data)["$.project.start"]
+
+
+def test_an_application_survives_a_temporal_payload_and_python_objects():
+    # The case workflow carries the application in JSON payloads (dates and amounts as
+    # strings) and passes it around as python objects (date, Decimal): both must read back.
+    application = read_application(json.dumps(application_2022()))
+    assert Application.model_validate_json(to_json(application)) == application
+    assert Application.model_validate_json(application.model_dump_json()) == application
+    assert Application.model_validate(application.model_dump()) == application
+    assert application.project.start == date(2022, 6, 13)
+
+
 def test_received_must_be_an_instant_with_an_offset():
     assert parse_instant("2021-03-01T10:00:00+01:00") == datetime(2021, 3, 1, 9, 0, tzinfo=UTC)
     with pytest.raises(InputError, match="received: '2021-03-01T10:00:00' has no UTC offset"):
@@ -124,3 +200,17 @@ def test_an_unknown_call_is_an_input_error():
 def test_the_call_given_must_match_the_application():
     with pytest.raises(InputError, match=r"\$.call_id: the application is for call 'export-samverkan-2021'"):
         check_application(load_catalog(), json.dumps(application_2021()), call_id="saker-digitalisering-2022")
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00+00:00"])
+def test_an_instant_outside_the_calendar_is_an_input_error(text):
+    with pytest.raises(InputError) as caught:
+        parse_instant(text, "--received")
+    assert caught.value.problems[0].field == "--received"
+    assert "outside the years 1–9999" in caught.value.problems[0].reason
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_an_empty_instant_is_an_input_error_not_now(text):
+    with pytest.raises(InputError, match="--received: is empty"):
+        parse_instant(text, "--received")
