@@ -46,6 +46,14 @@ class ReleaseRequest(BaseModel):
     case_number: Text
 
 
+class AdjustRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    call_id: Text
+    case_number: Text
+    amount: Kronor = Field(description="What the case holds of the call's budget from now on")
+
+
 class BudgetLedger:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
@@ -121,6 +129,23 @@ class BudgetLedger:
                 "DELETE FROM budget_grants WHERE call_id = %s AND case_number = %s",
                 (request.call_id, request.case_number),
             )
+
+    @activity.defn(name="budget_adjust")
+    async def adjust(self, request: AdjustRequest) -> None:
+        """Lower what a case holds to `amount` (never raise it: more money is a new grant).
+
+        Setting a target rather than subtracting makes a retry harmless."""
+        async with self._pool.connection() as conn:
+            if request.amount == 0:
+                await conn.execute("DELETE FROM budget_grants WHERE call_id = %s AND case_number = %s",
+                                   (request.call_id, request.case_number))
+            else:
+                await conn.execute(
+                    "UPDATE budget_grants SET amount = %s WHERE call_id = %s AND case_number = %s AND amount > %s",
+                    (request.amount, request.call_id, request.case_number, request.amount),
+                )
+        _log.info("grant adjusted", call_id=request.call_id, case_number=request.case_number,
+                  amount=str(request.amount))
 
 
 async def set_call_budget(pool: AsyncConnectionPool, call_id: str, budget: Decimal) -> None:

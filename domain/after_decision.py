@@ -16,6 +16,7 @@ from pydantic import Field
 
 from domain.case import (
     Action,
+    AdjustGrant,
     CaseState,
     Pay,
     ReplyToCommunication,
@@ -362,6 +363,7 @@ def apply_after_decision(state: CaseState, command: AfterDecision | Withdraw | R
             state.granted -= amount
             payments.granted = state.granted
             owed = max(Decimal(0), state.paid_out - state.granted)
+            state.outbox.append(AdjustGrant(amount=state.granted))
             # A grant may be reduced more than once: each revocation is a document of its own.
             save_document(state, next_effect_id(state, "revocation"), "revocation", "Underlag för upphävande av beslut",
                           now, {"revoked_amount": str(amount), "reasons": reasons})
@@ -385,6 +387,7 @@ def apply_after_decision(state: CaseState, command: AfterDecision | Withdraw | R
                 return "Ansökan är återkallad; det utbetalda stödet ska betalas tillbaka."
             state.stage = transition(state.stage, target)
             state.outcome = Outcome.WITHDRAWN
+            state.outbox.append(AdjustGrant(amount=Decimal(0)))
             queue_letter(state, "withdrawal_confirmed", now, withdrawn_at=format_instant_sv(now))
             close_case(state, now, "Ansökan återkallades innan något betalades ut.")
             return "Ansökan är återkallad."
@@ -444,6 +447,8 @@ def _review_final_report(state: CaseState, payments: Payments, filed: FiledFinal
     granted = state.granted if state.granted is not None else payments.granted
     final = final_grant(granted, payments.support_rate, payments.approved_costs)
     filed.final_grant = final
+    if final < granted:
+        state.outbox.append(AdjustGrant(amount=final))
     remainder = final - payments.ordered
     if remainder > 0:
         outcome = f"Återstående {format_kronor(remainder)} betalas ut."
@@ -491,6 +496,8 @@ def _decide_reclaim(state: CaseState, reclaim: Reclaim, prepared: PreparedReclai
                  decision_date=format_instant_sv(now))
     save_document(state, "reclaim-decision", "reclaim_decision", "Beslut om återkrav", now,
                   reclaim.claim.model_dump(mode="json") | {"reasons": prepared.reasons})
+    # What the applicant keeps is what remains of the call's budget for this case.
+    state.outbox.append(AdjustGrant(amount=max(Decimal(0), state.paid_out - prepared.amount)))
     if prepared.amount == 0:
         reclaim.settled_at = now
         close_case(state, now, "Beslutet är upphävt; inget ska betalas tillbaka.")

@@ -226,8 +226,16 @@ class ArchiveEndedRuns(Model):
     kind: Literal["archive"] = "archive"
 
 
+class AdjustGrant(Model):
+    """What the case holds of the call's budget is now `amount`: a revocation, a lower final
+    grant, a withdrawal or a reclaim gives the rest back for other applications."""
+
+    kind: Literal["adjust_grant"] = "adjust_grant"
+    amount: Decimal
+
+
 Effect = Annotated[
-    RecordEvent | SendLetter | SaveDocument | RunChecks | TellCall | Pay | ArchiveEndedRuns,
+    RecordEvent | SendLetter | SaveDocument | RunChecks | TellCall | Pay | AdjustGrant | ArchiveEndedRuns,
     Field(discriminator="kind"),
 ]
 

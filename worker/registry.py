@@ -68,6 +68,7 @@ def activities(pool: AsyncConnectionPool, settings: Settings, client: Client) ->
         letters.send_letter,
         ledger.grant,
         ledger.release,
+        ledger.adjust,
         payments.pay,
         archive.archive_case,
         check_application,

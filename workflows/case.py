@@ -23,7 +23,7 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.archive import Archive, ArchiveRequest
-    from activities.budget import BudgetLedger, GrantRequest, ReleaseRequest
+    from activities.budget import AdjustRequest, BudgetLedger, GrantRequest, ReleaseRequest
     from activities.checks import CheckRequest, check_application
     from activities.letters import LetterRequest, Letters
     from activities.payments import PaymentLedger, PayoutOrder
@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.call import Call
     from domain.case import (
         AcceptForReview,
+        AdjustGrant,
         ArchiveEndedRuns,
         CaseState,
         Communicate,
@@ -434,6 +435,8 @@ class CaseWorkflow:
                     await self._tell_call(effect)
                 case Pay():
                     await self._pay(effect)
+                case AdjustGrant():
+                    await self._adjust_grant(effect)
                 case ArchiveEndedRuns():
                     await workflow.execute_activity_method(
                         Archive.archive_case, ArchiveRequest(case_number=self.state.case_number, so_far=True),
@@ -461,8 +464,8 @@ class CaseWorkflow:
             # A refused address (or a letter that cannot be written) is the officer's to put
             # right; the case must go on. Anything retryable never gets here: it is retried.
             cause = error.cause.type if isinstance(error.cause, ApplicationError) else type(error.cause).__name__
-            workflow.logger.warning("letter not delivered", extra={"letter_id": effect.letter_id, "cause": cause,
-                                                                   "stage": self.state.stage.value, "case_number": self.state.case_number})
+            workflow.logger.warning("letter not delivered", extra={
+                "letter_id": effect.letter_id, "cause": cause, "stage": self.state.stage.value})
             note_event(self.state, workflow.now(), "system", "system", "letter_undelivered",
                        f"Brevet {effect.letter_id} ({effect.letter}) kunde inte skickas med e-post ({cause}); "
                        "handläggaren behöver se till att det når sökanden på annat sätt.")
@@ -494,20 +497,32 @@ class CaseWorkflow:
         )
         payout_done(self.state, effect.number, receipt.paid_at, workflow.now())
 
-    async def _tell_call(self, effect: TellCall) -> None:
-        news = CaseNews(
-            case_number=self.state.case_number, requested=self.state.application.requested_amount,
-            received_at=self.state.received_at, score=effect.score,
-            granted=self.state.granted if effect.news == "left" else None,
+    async def _adjust_grant(self, effect: AdjustGrant) -> None:
+        await workflow.execute_activity_method(
+            BudgetLedger.adjust,
+            AdjustRequest(call_id=self.state.call.id, case_number=self.state.case_number, amount=effect.amount),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            summary=f"ge tillbaka till utlysningens budget: ärendet behåller {effect.amount} kr",
         )
+        await self._signal_call("left", granted=effect.amount)
+
+    async def _tell_call(self, effect: TellCall) -> None:
+        await self._signal_call(effect.news, score=effect.score,
+                                granted=self.state.granted if effect.news == "left" else None)
+
+    async def _signal_call(self, news: str, *, score: int | None = None, granted: Decimal | None = None) -> None:
         handle = workflow.get_external_workflow_handle(call_workflow_id(self.state.call.id))
         signal = {"registered": CallWorkflow.case_registered, "assessed": CallWorkflow.case_assessed,
-                  "left": CallWorkflow.case_left}[effect.news]
+                  "left": CallWorkflow.case_left}[news]
         try:
-            await handle.signal(signal, news)
+            await handle.signal(signal, CaseNews(
+                case_number=self.state.case_number, requested=self.state.application.requested_amount,
+                received_at=self.state.received_at, score=score, granted=granted,
+            ))
         except ApplicationError:
             # Ranking is advice to the officer; a call without its workflow must not stop a case.
-            workflow.logger.warning("call workflow not reachable", extra={"call_id": self.state.call.id, "stage": self.state.stage.value})
+            workflow.logger.warning("call workflow not reachable",
+                                    extra={"call_id": self.state.call.id, "stage": self.state.stage.value})
 
     async def _publish(self) -> None:
         """Tell the register and Temporal UI where the case stands, when that has changed."""

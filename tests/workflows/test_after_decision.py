@@ -85,6 +85,14 @@ async def payouts(harness, number):
     return {(p.request_number, p.kind.value): p.amount for p in await list_payouts(harness.pool, case_number=number)}
 
 
+async def held_of_budget(harness, number):
+    """What the case holds of its call's budget in the ledger; None when it holds nothing."""
+    async with harness.pool.connection() as conn:
+        row = await (await conn.execute("SELECT amount FROM budget_grants WHERE case_number = %s",
+                                        (number,))).fetchone()
+    return row[0] if row else None
+
+
 async def archived(harness, number):
     """The case's workflow has completed and the archive holds all of it."""
     await harness.handle(number).result()
@@ -201,6 +209,8 @@ async def test_a_final_review_that_pays_less_than_the_advance_ends_in_a_reclaim_
     receipt = await harness.act(number, "register-repayment", FINANCE, amount=str(rest.total_due),
                                 paid_on=paid_on.isoformat())
     assert receipt.stage is Stage.CLOSED and "kvar 0\u00a0kr" in receipt.message
+    # The final grant of 60 000 is what the case keeps of the call's budget; the rest is free again.
+    assert await held_of_budget(harness, number) == D("60000.00")
     archive = await archived(harness, number)
     assert "reclaim_decision" in [x["kind"] for x in archive.register_rows["letters"]]
 
@@ -269,43 +279,46 @@ async def test_a_withdrawal_after_a_payment_becomes_a_reclaim(harness):
 
 async def test_a_withdrawal_before_any_payment_closes_the_case(harness):
     number, _start = await granted_case(harness)
+    assert await held_of_budget(harness, number) == D("400000.00")
     receipt = await harness.act(number, "withdraw", APPLICANT)
     assert receipt.stage is Stage.CLOSED
     await archived(harness, number)
     assert await payouts(harness, number) == {}
+    assert await held_of_budget(harness, number) is None  # the whole grant is back in the call's budget
 
 
 async def test_continue_as_new_mid_case_keeps_state_receipts_and_the_pending_deadline(short_history_harness):
     harness = short_history_harness
-    number, _start = await granted_case(harness, advance="100000.00")
-    first_run = (await harness.handle(number).describe()).run_id
-    await harness.fast_forward(number, timedelta(days=62))
-    await harness.act(number, "submit-final-report", APPLICANT, **final_report(cost("personnel", "80000.00", "V1")))
-    await harness.act(number, "review-final-report", OFFICER, costs=approve_all("80000.00"),
-                      assessment="Projektet genomfördes i liten skala.")
-    await harness.settled(number)
-    run_of_prepare = (await harness.handle(number).describe()).run_id
-    prepared = await harness.act(number, "prepare-reclaim", OFFICER, action_id="prepare-1", amount="40000.00",
-                                 reasons="Det slutliga stödet är lägre än utbetalt förskott.")
+    number, start = await granted_case(harness)
+    await harness.fast_forward(number, timedelta(days=20))
     state = await harness.settled(number)
-    # The history passed the server's suggestion after the reclaim was prepared: the case went on in
-    # a new run, so the hearing's deadline and the receipt below were made in the run that ended.
-    assert (await harness.handle(number).describe()).run_id not in (first_run, run_of_prepare)
-    assert state.reclaim.hearing is not None and not state.reclaim.hearing.settled
-    again = await harness.act(number, "prepare-reclaim", OFFICER, action_id="prepare-1", amount="1.00",
-                              reasons="Skickad igen.")
-    assert again == prepared  # the receipt survived continue-as-new
-    # The hearing's deadline, set before the new run, still fires in it.
-    await harness.fast_forward(number, timedelta(days=15))
+    # The final report's first reminder is due 30 days before the report, 40 days from now.
+    assert state.payments.reminders_sent == [] and state.stage is Stage.PAYMENTS
+    run_before = (await harness.handle(number).describe()).run_id
+    # Small payment requests, one a day of the period, until the history grows past the server's
+    # suggestion and the case goes on in a new run; the last one's receipt was made in the old run.
+    for day in range(15):
+        request = payment_request(start, day, day, "750.00", cost("personnel", "1000.00", f"V{day}"))
+        receipt = await harness.act(number, "file-payment-request", APPLICANT, action_id=f"begaran-{day}", **request)
+        await harness.settled(number)
+        run_now = (await harness.handle(number).describe()).run_id
+        if run_now != run_before:
+            break
+    assert run_now != run_before, "the case never continued as new"
+    state = await harness.state(number)
+    assert len(state.payments.requests) == day + 1  # every request filed in the old run is in the new one
+    again = await harness.act(number, "file-payment-request", APPLICANT, action_id=f"begaran-{day}",
+                              **payment_request(start, 59, 59, "1.00", cost("personnel", "2.00", "V99")))
+    assert again == receipt  # the receipt survived continue-as-new: nothing filed twice
+    assert len((await harness.state(number)).payments.requests) == day + 1
+    # The reminder's deadline, set before the new run, still fires in it.
+    await harness.fast_forward(number, timedelta(days=41))
     state = await harness.settled(number)
-    assert state.reclaim.hearing.expired
-    await harness.act(number, "decide-reclaim", DECIDER)
-    state = await harness.settled(number)
-    assert state.reclaim.claim.principal == D("40000.00")
-    assert await payouts(harness, number) == {(0, "advance"): D("100000")}
+    assert state.payments.reminders_sent == ["before-30"]
+    assert "final_report_reminder" in [x.kind for x in await list_letters(harness.pool, number)]
     # The runs that ended are in the archive already: retention counts from each run's end.
     partial = await archived_case(harness.pool, number)
-    assert partial is not None and first_run in partial.run_ids and partial.complete
+    assert partial is not None and run_before in partial.run_ids and partial.complete
 
 
 async def test_a_review_sent_twice_pays_once_and_a_final_report_is_reviewed_once(harness):
@@ -353,6 +366,7 @@ async def test_a_partial_revocation_with_nothing_to_pay_back_lets_the_project_go
     assert receipt.stage is Stage.PAYMENTS and "inget ska betalas tillbaka" in receipt.message
     state = await harness.settled(number)
     assert state.granted == D("200000.00") and state.payments.granted == D("200000.00") and state.reclaim is None
+    assert await held_of_budget(harness, number) == D("200000.00")
     assert "grant_reduced" in [x.kind for x in await list_letters(harness.pool, number)]
     # The new grant caps what is paid: 3/4 of 300 000 is 225 000, but the grant is 200 000 less 10 % held back.
     await harness.fast_forward(number, timedelta(days=10))
