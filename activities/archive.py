@@ -2,11 +2,13 @@
 
 Temporal keeps a closed workflow's history only for the namespace's retention period. When a
 case closes, `archive_case` copies every run of its workflow (a case continues as new, so it
-is a chain of runs) and the register's rows for it into `case_archive`, where they can be read
-and the workflow replayed against new code for as long as the case is kept.
+is a chain of runs) and the register's rows for it (the case, its events, documents and letters,
+its payouts in the payment ledger and its grant in the budget ledger) into `case_archive`, where
+they can be read and the workflow replayed against new code for as long as the case is kept.
 
 Archiving is idempotent: a closed run's history never changes, so archiving again writes the
-same row, and the row is only rewritten if something in it did change (a letter posted since).
+same row, and the row is only rewritten if something in it did change (a letter posted since,
+a payout that has gone out in a bank file since).
 """
 
 from __future__ import annotations
@@ -56,7 +58,9 @@ class ArchivedCase(BaseModel):
     run_ids: list[str]
     histories: list[dict[str, Any]] = Field(description="Temporal's JSON form of each run's history, oldest first")
     complete: bool
-    # {"case": {...}, "events": [...], "documents": [...], "letters": [...]}, each row as in its table
+    # {"case": {...}, "events": [...], "documents": [...], "letters": [...], "payouts": [...],
+    # "budget_grants": [...]}, each row as in its table (an archive written before payouts and
+    # grants were archived lacks those two keys)
     register_rows: dict[str, Any]
 
     def result(self) -> ArchiveResult:
@@ -84,7 +88,13 @@ SELECT c.case_number, %(workflow_id)s, %(run_ids)s, %(histories)s, %(complete)s,
            'documents', COALESCE((SELECT jsonb_agg(to_jsonb(d) ORDER BY d.registered_at, d.document_id)
                                   FROM case_documents d WHERE d.case_number = c.case_number), '[]'::jsonb),
            'letters', COALESCE((SELECT jsonb_agg(to_jsonb(l) ORDER BY l.created_at, l.letter_id)
-                                FROM letters l WHERE l.case_number = c.case_number), '[]'::jsonb)
+                                FROM letters l WHERE l.case_number = c.case_number), '[]'::jsonb),
+           -- What was paid (each payout with the bank file it went out in, NULL while it waits
+           -- for one) and what was granted from the call's budget (none once released).
+           'payouts', COALESCE((SELECT jsonb_agg(to_jsonb(p) ORDER BY p.paid_at, p.request_number)
+                                FROM payouts p WHERE p.case_number = c.case_number), '[]'::jsonb),
+           'budget_grants', COALESCE((SELECT jsonb_agg(to_jsonb(g) ORDER BY g.granted_at, g.call_id)
+                                      FROM budget_grants g WHERE g.case_number = c.case_number), '[]'::jsonb)
        )
 FROM cases c
 WHERE c.case_number = %(case_number)s

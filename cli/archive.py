@@ -6,10 +6,13 @@ import argparse
 import json
 import logging
 import sys
+from decimal import Decimal
 from typing import Any
 
 from domain.clock import format_instant_sv
 from domain.lifecycle import STAGE_LABELS_SV, Stage
+from domain.money import format_kronor
+from domain.payment import PAYOUT_KIND_SV, PayoutKind
 from services import archive
 from services.settings import Settings
 from services.temporal import run_command
@@ -35,6 +38,15 @@ def _stage(value: str | None) -> str:
         return value
 
 
+def _kind(value: str | None) -> str:
+    if value is None:
+        return "–"
+    try:
+        return PAYOUT_KIND_SV[PayoutKind(value)]
+    except ValueError:
+        return value
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     summary = run_command(archive.show(Settings.from_env(), args.case))
     if args.json:
@@ -54,7 +66,34 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"Diariet: {register.subject or '–'} ({register.call_id or '–'})")
     print(f"  steg: {_stage(register.stage)}{outcome}")
     print(f"  {register.events} händelser, {register.documents} handlingar, {register.letters} brev")
+    _print_money(register)
     return EXIT_OK
+
+
+def _kronor(amount: Decimal | None) -> str:
+    return format_kronor(amount) if amount is not None else "–"
+
+
+def _print_money(register: archive.RegisterSummary) -> None:
+    """What the budget ledger granted the case and what the payment ledger paid it, when archived."""
+    if register.budget_grants is None or register.payouts is None:
+        print("Beviljat och utbetalt: saknas i arkivet (arkiverat innan utbetalningar och beviljanden togs med)")
+        return
+    if not register.budget_grants:
+        print("Beviljat ur utlysningens budget: inget")
+    for grant in register.budget_grants:
+        granted_at = format_instant_sv(grant.granted_at) if grant.granted_at else "–"
+        print(f"Beviljat ur utlysningens budget: {_kronor(grant.amount)} ({grant.call_id or '–'}), {granted_at}")
+    if not register.payouts:
+        print("Utbetalningar: inga")
+        return
+    print(f"Utbetalningar: {len(register.payouts)}, sammanlagt {format_kronor(register.paid)}")
+    for payout in register.payouts:
+        paid_at = format_instant_sv(payout.paid_at) if payout.paid_at else "–"
+        where = (f"bankfil {payout.bank_file_id}" if payout.bank_file_id is not None
+                 else "i ingen bankfil när ärendet arkiverades")
+        number = payout.request_number if payout.request_number is not None else "–"
+        print(f"  nr {number} {_kind(payout.kind)}  {_kronor(payout.amount)}  betald {paid_at}  {where}")
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

@@ -9,9 +9,10 @@ workflow code still replays every archived case.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio.client import WorkflowHistory
@@ -20,12 +21,15 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from activities.archive import ArchivedCase, archived_case
+from domain.money import total
 from services.errors import InputError
 from services.register import read_pool
 from services.settings import Settings
 
 # As the register writes them (the cases table checks the same): YYYY-NNNNN.
 CASE_NUMBER = re.compile(r"^[0-9]{4}-[0-9]{5,}$")
+
+T = TypeVar("T")
 
 
 class RunSummary(BaseModel):
@@ -36,6 +40,24 @@ class RunSummary(BaseModel):
     ended_with: str | None  # the last event's type, e.g. "workflow_execution_continued_as_new"
 
 
+class ArchivedPayout(BaseModel):
+    """A payout of the case as the ledger held it when the case was archived."""
+
+    request_number: int | None
+    kind: str | None  # advance, payment, final
+    amount: Decimal | None
+    paid_at: datetime | None
+    bank_file_id: int | None  # None: it had not gone out in a bank file yet
+
+
+class ArchivedGrant(BaseModel):
+    """The case's grant in the call's budget ledger when the case was archived."""
+
+    call_id: str | None
+    amount: Decimal | None
+    granted_at: datetime | None
+
+
 class RegisterSummary(BaseModel):
     call_id: str | None
     subject: str | None
@@ -44,6 +66,17 @@ class RegisterSummary(BaseModel):
     events: int
     documents: int
     letters: int
+    # None: the archive was written before payouts and grants were archived (not: there were none).
+    payouts: list[ArchivedPayout] | None = None
+    budget_grants: list[ArchivedGrant] | None = None
+
+    @property
+    def paid(self) -> Decimal:
+        return total(p.amount for p in self.payouts or [] if p.amount is not None)
+
+    @property
+    def granted(self) -> Decimal:
+        return total(g.amount for g in self.budget_grants or [] if g.amount is not None)
 
 
 class ArchiveSummary(BaseModel):
@@ -159,7 +192,60 @@ def summarize(archive: ArchivedCase) -> ArchiveSummary:
             events=len(register.get("events") or []),
             documents=len(register.get("documents") or []),
             letters=len(register.get("letters") or []),
+            payouts=_rows(register, "payouts", _payout),
+            budget_grants=_rows(register, "budget_grants", _grant),
         ),
+    )
+
+
+def _rows(register: dict[str, Any], key: str, read: Callable[[dict[str, Any]], T]) -> list[T] | None:
+    rows = register.get(key)
+    if not isinstance(rows, list):
+        return None
+    return [read(row) for row in rows if isinstance(row, dict)]
+
+
+def _amount(value: Any) -> Decimal | None:
+    # jsonb holds numeric(14,2) as a JSON number, which json reads as a float; its shortest
+    # repr is the decimal that was stored (at most 14 significant digits round-trip exactly).
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except ArithmeticError:
+        return None
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _payout(row: dict[str, Any]) -> ArchivedPayout:
+    kind = row.get("kind")
+    return ArchivedPayout(
+        request_number=_int(row.get("request_number")),
+        kind=kind if isinstance(kind, str) else None,
+        amount=_amount(row.get("amount")),
+        paid_at=_instant(row.get("paid_at")),
+        bank_file_id=_int(row.get("bank_file_id")),
+    )
+
+
+def _grant(row: dict[str, Any]) -> ArchivedGrant:
+    call_id = row.get("call_id")
+    return ArchivedGrant(
+        call_id=call_id if isinstance(call_id, str) else None,
+        amount=_amount(row.get("amount")),
+        granted_at=_instant(row.get("granted_at")),
     )
 
 
@@ -188,6 +274,8 @@ def _run_summary(run_id: str, raw: dict[str, Any]) -> RunSummary:
 
 __all__ = [
     "ArchiveSummary",
+    "ArchivedGrant",
+    "ArchivedPayout",
     "ReplayReport",
     "RunReplay",
     "archived",

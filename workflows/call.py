@@ -130,7 +130,8 @@ class CallWorkflow:
         remaining = self.state.call.funding.budget - self._granted()
         if remaining == self.state.call.funding.budget:
             return  # nothing granted yet: a case checks against the whole budget itself
-        for number, entry in self.state.cases.items():
+        # A copy: a case may register while a signal below is awaited.
+        for number, entry in list(self.state.cases.items()):
             if entry.in_running and entry.told_remaining != remaining:
                 entry.told_remaining = remaining
                 await self._signal(number, "budget_remaining", BudgetRemaining(remaining=remaining))
@@ -148,6 +149,7 @@ class CallWorkflow:
         if any(e.in_running and e.score is None for e in self.state.cases.values()):
             return  # ranking waits until every case still in the running is assessed
         remaining = self.state.call.funding.budget - self._granted()
+        # _ranking() is a list made now: cases that register while a signal is awaited wait for the next round.
         for rank, (number, entry) in enumerate(self._ranking(), start=1):
             amount = max(min(entry.requested, remaining), Decimal(0))
             remaining -= amount

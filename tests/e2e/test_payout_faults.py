@@ -3,22 +3,31 @@
 The stack is the embedded one `grantflow up` runs, assembled here from the same parts: the Temporal
 dev server with grantflow's search attributes (services.stack) and PostgreSQL from pgserver (a fresh,
 migrated database from tests/conftest.py). The one difference is the worker: `grantflow worker` runs
-in a process of its own, which the test kills with SIGKILL at random moments and starts again. The
-test process drives 25 cases through the service layer (services.cases, as the CLI does): each is
-approved with an advance (payout 0), then its final report is filed and reviewed so that the rest is
-paid as the final payout (payout 1) and the case closes: 50 payouts in all.
+in a process of its own, which the test kills with SIGKILL at random moments and starts again, and
+which also kills itself (tests/e2e/crashing_worker.py: the real command line, with the payment
+ledger's activity wrapped) right after the ledger transaction of a few chosen payouts has committed
+and before the activity completes, and is then started again too. The test process drives 25 cases
+through the service layer (services.cases, as the CLI does): each is approved with an advance
+(payout 0), then its final report is filed and reviewed so that the rest is paid as the final payout
+(payout 1) and the case closes: 50 payouts in all.
 
 The kills are placed by the ledger's progress, not by the clock: each fires a random moment after
 the ledger has reached a randomly drawn number of rows (or has stood still for a while), so they fall
-among the payouts however fast or slow the machine is. An action sent while no worker runs is not
+among the payouts however fast or slow the machine is. A kill from outside almost always lands
+after the payout activity it follows has completed; the worker's own kills land, for certain, in the
+window between the ledger's commit and the activity's completion, on the first write that brings the
+ledger to each of a few drawn row counts. An action sent while no worker runs is not
 accepted; the driver sends it again with the same action id until it is (the case answers a repeat
 with the first receipt).
 
 In the end every case's workflow has completed with the case closed, the ledger has
-exactly one row per payout with the amount the case ordered, and `grantflow bank-file export`
-writes one file with exactly one credit transfer per payout; a second export finds nothing.
+exactly one row per payout with the amount the case ordered, every planned crash after a commit
+happened and the payout's next attempt found its row (a repeat, first_time false) and wrote no other,
+and `grantflow bank-file export` writes one file with exactly one credit transfer per payout; a
+second export finds nothing.
 
-FAULT_SEED=<n> repeats a run's kill plan: the seed is printed, and pytest shows it with any failure.
+FAULT_SEED=<n> repeats a run's kill and crash plans: the seed is printed, and pytest shows it with any
+failure.
 """
 
 from __future__ import annotations
@@ -63,6 +72,7 @@ from services.calls import load_catalog
 from services.settings import Settings
 from services.stack import DevServer, find_temporal_binary, start_dev_server, wait_until_ready
 from services.temporal import register_search_attributes
+from tests.e2e import crashing_worker
 from tests.e2e.test_cli_end_to_end import ROOT, SUBMITTED, _environment, _tail, accepted, shown
 from tests.worker.helpers import free_port, processes_mentioning
 from workflows.case import ACTIVITY_TIMEOUT, CaseWorkflow
@@ -81,6 +91,10 @@ KILLS = (5, 6)  # how many times the worker is killed: drawn from this range
 DOWNTIME = (0.0, 1.5)  # seconds the worker stays dead before it is started again
 KILL_DELAY = (0.0, 0.4)  # seconds after the ledger reached the drawn count
 STALL = 15.0  # seconds without a new payout (more than a dead worker's tasks take to move on) before a kill goes ahead
+# How many times the worker kills itself right after a payout's ledger commit: drawn from this range,
+# each after the first write that brings the ledger to a row count drawn from the first half of the
+# payouts (each strands its payout until the activity's timeout, so not many, and not late in the run).
+CRASHES = (3, 5)
 
 WORKER_START_TIMEOUT = 60.0  # seconds for `grantflow worker` to say it polls (imports are slow on a busy machine)
 ATTEMPT_TIMEOUT = 12.0  # seconds one try of an action may take; a dead worker's sticky tasks wait up to 10 s
@@ -104,43 +118,104 @@ def _seed() -> int:
 
 @dataclass
 class WorkerProcess:
-    """`grantflow worker` in a process of its own, started again after every kill."""
+    """`grantflow worker` in a process of its own, started again after every kill: the test's, or its
+    own right after a planned ledger commit (tests/e2e/crashing_worker.py, planned by `crash_plan`)."""
 
     env: dict[str, str]
     log: Path
+    crash_log: Path
+    crash_plan: list[int]  # ledger row counts: the worker kills itself after the write that reaches each
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
-    kills: list[float] = field(default_factory=list)  # seconds since the run began, for the report
+    clock: Callable[[], float] = time.monotonic  # the run's elapsed seconds, for the report
+    kills: list[float] = field(default_factory=list)  # when the test killed it
+    crashes: list[float] = field(default_factory=list)  # when it was found to have killed itself
+    # Held by whoever kills or restarts it, so that the two never act on one process at once.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _started_lines: int = 0  # "worker started" lines in the log before this start
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None
+        self._started_lines = self._log_count('"worker started"')
+        env = self.env | {crashing_worker.PLAN: ",".join(map(str, self.crash_plan)),
+                          crashing_worker.LOG: str(self.crash_log)}
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "cli.main", "worker"],
-                cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                [sys.executable, "-m", "tests.e2e.crashing_worker", "worker"],
+                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             )
         self.starts += 1
 
+    def _log_count(self, text: str) -> int:
+        return self.log.read_text(errors="replace").count(text) if self.log.exists() else 0
+
+    def crashed(self) -> list[dict[str, Any]]:
+        """The worker's own kills, as it logged them right before each."""
+        return crashing_worker.crashes(self.crash_log)
+
+    def _crashed_itself(self) -> bool:
+        """Whether the exited process killed itself as planned: SIGKILL, and a crash not yet accounted for."""
+        assert self.process is not None
+        return self.process.returncode == -signal.SIGKILL and len(self.crashed()) > len(self.crashes)
+
+    def _account_for_crashes(self) -> None:
+        for crash in self.crashed()[len(self.crashes):]:
+            self.crashes.append(self.clock())
+            print(f"{datetime.now(UTC):%H:%M:%S} UTC ({self.clock():.1f} s): worker killed itself after the ledger"
+                  f" commit of {crash['case_number']}-{crash['request_number']} (attempt {crash['attempt']},"
+                  f" {crash['ledger_rows']} payouts, planned: {crash['planned']})")
+
     async def started(self) -> None:
-        """Until this start's worker polls the task queue (its log says so); fail if it exits."""
+        """Until this start's worker polls the task queue (its log says so), or has killed itself as planned.
+
+        Fails if it exits otherwise, or does not start in time.
+        """
         assert self.process is not None
         deadline = time.monotonic() + WORKER_START_TIMEOUT
-        while self.log.read_text(errors="replace").count('"worker started"') < self.starts:
+        while self._log_count('"worker started"') <= self._started_lines:
             if self.process.poll() is not None:
+                if self._crashed_itself():
+                    return  # `revive` starts it again
                 pytest.fail(f"`grantflow worker` exited with {self.process.returncode}\n{_tail(self.log)}")
             if time.monotonic() >= deadline:
                 pytest.fail(f"`grantflow worker` did not start within {WORKER_START_TIMEOUT:.0f} s\n{_tail(self.log)}")
             await asyncio.sleep(0.1)
 
+    async def revive(self) -> None:
+        """Start the worker again if it has killed itself after a ledger commit; fail if it died otherwise.
+
+        Call with `lock` held.
+        """
+        assert self.process is not None
+        while self.process.poll() is not None:
+            if not self._crashed_itself():
+                pytest.fail(f"`grantflow worker` died on its own (exit {self.process.returncode})\n{_tail(self.log)}")
+            self._account_for_crashes()
+            self.start()
+            await self.started()
+
     def kill(self) -> None:
-        assert self.process is not None and self.process.poll() is None, "the worker died on its own"
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
+        """SIGKILL from outside; call with `lock` held, after `revive`."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+        elif not self._crashed_itself():  # it died between `revive` and here
+            pytest.fail(f"`grantflow worker` died on its own (exit {self.process.returncode})\n{_tail(self.log)}")
+        self._account_for_crashes()  # one of its own that came a moment before ours is still its own
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+async def supervise(worker: WorkerProcess) -> None:
+    """Start the worker again whenever it has killed itself, as a service manager would."""
+    while True:
+        await asyncio.sleep(0.05)
+        async with worker.lock:
+            await worker.revive()
 
 
 # --- driving the cases -------------------------------------------------------------------------
@@ -292,13 +367,16 @@ async def chaos(fx: Fixture, worker: WorkerProcess, rng: random.Random) -> None:
                 if (now := await rows()) != seen:
                     seen, since = now, time.monotonic()
             await asyncio.sleep(rng.uniform(*KILL_DELAY))
-            worker.kill()
-            worker.kills.append(fx.elapsed())
-            print(f"{datetime.now(UTC):%H:%M:%S} UTC ({fx.elapsed():.1f} s): worker killed after {await rows()}"
-                  f" payouts (drawn: {mark})")
-            await asyncio.sleep(rng.uniform(*DOWNTIME))
-            worker.start()
-            await worker.started()  # the next kill hits a worker that runs
+            async with worker.lock:
+                await worker.revive()  # if it has just killed itself, this kill hits the next one
+                worker.kill()
+                worker.kills.append(fx.elapsed())
+                print(f"{datetime.now(UTC):%H:%M:%S} UTC ({fx.elapsed():.1f} s): worker killed after {await rows()}"
+                      f" payouts (drawn: {mark})")
+                await asyncio.sleep(rng.uniform(*DOWNTIME))
+                worker.start()
+                await worker.started()
+                await worker.revive()  # the next kill hits a worker that runs
 
 
 async def in_time(fx: Fixture, worker: WorkerProcess, work: Awaitable[T]) -> T:
@@ -309,10 +387,11 @@ async def in_time(fx: Fixture, worker: WorkerProcess, work: Awaitable[T]) -> T:
             done, _ = await asyncio.wait({task}, timeout=1.0)
             if done:
                 return task.result()
-            limit = max(RUN_BUDGET, (worker.kills[-1] if worker.kills else 0.0) + RECOVERY)
+            limit = max(RUN_BUDGET, max([*worker.kills, *worker.crashes], default=0.0) + RECOVERY)
             if fx.elapsed() > limit:
                 pytest.fail(f"FAULT_SEED={fx.seed}: the cases did not all close within {limit:.0f} s (worker killed at "
-                            f"{[round(k, 1) for k in worker.kills]} s; last failed tries {fx.errors})\n"
+                            f"{[round(k, 1) for k in worker.kills]} s, by itself at "
+                            f"{[round(k, 1) for k in worker.crashes]} s; last failed tries {fx.errors})\n"
                             f"{await _stuck(fx.client, worker)}"
                             f"\n--- worker log\n{_tail(worker.log)}")
     finally:
@@ -321,12 +400,12 @@ async def in_time(fx: Fixture, worker: WorkerProcess, work: Awaitable[T]) -> T:
             await task
 
 
-async def retried_activities(client: Client, numbers: list[str]) -> tuple[Counter[str], int]:
-    """From the cases' histories: activities that needed more than one attempt, by type, and how
-    many payouts the ledger had already recorded when the attempt that completed ran (first_time
-    false: the worker died after the ledger's commit, before Temporal heard of it)."""
+async def retried_activities(client: Client, numbers: list[str]) -> tuple[Counter[str], list[tuple[str, int]]]:
+    """From the cases' histories: activities that needed more than one attempt, by type, and the
+    payouts (case number, request number) that the ledger had already recorded when the attempt that
+    completed ran (first_time false: a worker died after the ledger's commit, before Temporal heard of it)."""
     retried: Counter[str] = Counter()
-    repeats = 0
+    repeats: list[tuple[str, int]] = []
     for number in numbers:
         scheduled: dict[int, str] = {}
         async for event in client.get_workflow_handle(number).fetch_history_events():
@@ -340,7 +419,8 @@ async def retried_activities(client: Client, numbers: list[str]) -> tuple[Counte
                 completed = event.activity_task_completed_event_attributes
                 if scheduled[completed.scheduled_event_id] == "payment_pay":
                     [receipt] = await client.data_converter.decode(completed.result.payloads)
-                    repeats += not receipt["first_time"]
+                    if not receipt["first_time"]:
+                        repeats.append((receipt["case_number"], receipt["request_number"]))
     return retried, repeats
 
 
@@ -378,7 +458,12 @@ async def test_payouts_are_made_exactly_once_while_the_worker_is_killed_at_rando
         env = _environment(data_dir, port) | {"GRANTFLOW_DATABASE_URL": db, "GRANTFLOW_TASK_QUEUE": task_queue}
         settings = Settings.model_validate({"temporal_address": f"127.0.0.1:{port}", "database_url": db,
                                             "task_queue": task_queue})
-        worker = WorkerProcess(env=env, log=data_dir / "worker.log")
+        # The worker's own kills: a plan of their own, so that a seed's external kills stay what they were.
+        crash_rng = random.Random(f"{seed}-crashes")
+        crash_plan = sorted(crash_rng.sample(range(1, CASES + 1), crash_rng.randint(*CRASHES)))
+        print(f"the worker kills itself after the ledger commits that reach {crash_plan} payouts")
+        worker = WorkerProcess(env=env, log=data_dir / "worker.log", crash_log=data_dir / "crashes.jsonl",
+                               crash_plan=crash_plan)
         server: DevServer | None = None
         try:
             server = await start_dev_server(binary, data_dir, settings.temporal_namespace, port, ui_port)
@@ -389,6 +474,7 @@ async def test_payouts_are_made_exactly_once_while_the_worker_is_killed_at_rando
             days = (stockholm_date(datetime.now(UTC)) + timedelta(days=10) - seed_call.window.closes).days
             fx = Fixture(client=client, task_queue=task_queue, database_url=db, seed=seed,
                          call=shifted(seed_call, days=days, new_id=f"{SEED_CALL}-faults"))
+            worker.clock = fx.elapsed
             await worker.started()
 
             async def one_case(i: int) -> tuple[str, CaseState]:
@@ -397,23 +483,28 @@ async def test_payouts_are_made_exactly_once_while_the_worker_is_killed_at_rando
 
             async def run() -> list[tuple[str, CaseState]]:
                 killing = asyncio.create_task(chaos(fx, worker, rng))
+                supervising = asyncio.create_task(supervise(worker))
                 driving = asyncio.ensure_future(asyncio.gather(*(one_case(i) for i in range(CASES))))
+                tasks: set[asyncio.Future[Any]] = {killing, supervising, driving}
                 try:
-                    # Whichever fails first fails the run (a worker that will not start, a refused action).
-                    await asyncio.wait({killing, driving}, return_when=asyncio.FIRST_EXCEPTION)
-                    for task in (killing, driving):
-                        if task.done() and task.exception() is not None:
-                            task.result()
+                    # Until the cases are done; whichever fails first fails the run (a worker that will
+                    # not start or died unplanned, a refused action).
+                    while not driving.done():
+                        done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                        for task in done:
+                            if task.exception() is not None:
+                                task.result()
                     return list(driving.result())
                 finally:
-                    killing.cancel()
-                    driving.cancel()
+                    for task in (killing, supervising, driving):
+                        task.cancel()
 
             numbers, finals = zip(*await in_time(fx, worker, run()), strict=True)
             retried, repeats = await retried_activities(client, list(numbers))
-            print(f"all closed after {fx.elapsed():.1f} s; worker killed at {[round(k, 1) for k in worker.kills]} s;"
-                  f" actions and waits tried again: {fx.retries}; activities that needed another attempt:"
-                  f" {dict(retried)}; payouts the ledger had already recorded when retried: {repeats}")
+            print(f"all closed after {fx.elapsed():.1f} s; worker killed at {[round(k, 1) for k in worker.kills]} s,"
+                  f" by itself at {[round(k, 1) for k in worker.crashes]} s; actions and waits tried again:"
+                  f" {fx.retries}; activities that needed another attempt: {dict(retried)}; payouts the ledger had"
+                  f" already recorded when retried: {len(repeats)} {sorted(repeats)}")
 
             # Every case's workflow has completed, with the case closed and both payouts paid.
             support_rate = fx.call.support_rate
@@ -441,6 +532,20 @@ async def test_payouts_are_made_exactly_once_while_the_worker_is_killed_at_rando
             assert len(rows) == 2 * CASES and len(set(keys)) == len(keys), (seed, sorted(keys))
             assert {k: r.amount for k, r in zip(keys, rows, strict=True)} == expected, seed
             assert {r.payee_bankgiro for r in rows} == {BANKGIRO.replace("-", "")}, seed
+
+            # The window between the ledger's commit and the activity's completion was hit: every planned
+            # crash happened, on the attempt that wrote its payout's row, and the next attempt of that
+            # payout found the row (a repeat) and wrote no other: exactly one row under its key.
+            crashes = worker.crashed()
+            crashed = [(c["case_number"], c["request_number"]) for c in crashes]
+            assert [c["planned"] for c in crashes] == crash_plan, (seed, crash_plan, crashes)
+            assert all(c["ledger_rows"] >= c["planned"] for c in crashes), (seed, crashes)
+            assert len(set(crashed)) == len(crashed), (seed, crashes)
+            assert len(worker.crashes) == len(crashes), (seed, worker.crashes, crashes)
+            for key in crashed:
+                assert keys.count(key) == 1, (seed, key, sorted(keys))
+                assert key in repeats, (seed, key, sorted(repeats))
+            assert len(repeats) >= len(crashed) >= CRASHES[0], (seed, repeats, crashes)
 
             # The bank file: one credit transfer per payout, each end-to-end id once.
             out = data_dir / "bank-file.xml"

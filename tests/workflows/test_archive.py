@@ -8,6 +8,7 @@ that continues as new once, one that waits for a signal to close.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -37,9 +38,12 @@ with workflow.unsafe.imports_passed_through():
     from psycopg.types.json import Jsonb
 
     from activities.archive import Archive, ArchivedCase, ArchiveRequest, ArchiveResult, archived_case
+    from activities.budget import BudgetLedger, GrantRequest
+    from activities.payments import Debtor, PaymentLedger, Payout, PayoutOrder, export_bank_file, list_payouts
     from activities.register import CaseEvent, Register, RegisterApplication
     from cli.main import main
     from domain.lifecycle import Stage
+    from domain.payment import PayoutKind
     from services import archive as archive_service
     from tests.factories import application_2021
     from workflows.archive import ArchiveWorkflow, archive_workflow_id
@@ -177,6 +181,38 @@ async def archiving(harness) -> AsyncIterator[Archiving]:
                         database_url=harness.database_url, refusals=refusals)
 
 
+CALL_ID = "export-samverkan-2021-test"
+DEBTOR = Debtor(name="Tillväxtverket", bankgiro="123-4566")
+
+
+@dataclass
+class PaidCase:
+    number: str
+    bank_file_id: int  # the bank file the advance went out in; the final payout waits for one
+
+
+async def paid_closed_case(archiving: Archiving) -> PaidCase:
+    """A closed case granted 400 000 kr and paid twice, as the ledgers' activities write it.
+
+    The advance has gone out in a bank file; the final payout (ordered just before the case
+    closed) waits for the next export, as it usually does when the case is archived.
+    """
+    number = await archiving.new_case()
+    grant = await BudgetLedger(archiving.pool).grant(GrantRequest(
+        call_id=CALL_ID, call_budget=Decimal("10000000.00"), case_number=number, amount=Decimal("400000.00")))
+    assert grant.granted
+    ledger = PaymentLedger(archiving.pool)
+    await ledger.pay(PayoutOrder(case_number=number, request_number=0, kind=PayoutKind.ADVANCE,
+                                 amount=Decimal("100000.00"), payee_name="Region Exempel", payee_bankgiro="5402-9681"))
+    exported = await export_bank_file(archiving.pool, DEBTOR, now=datetime.now(UTC))
+    assert exported is not None and exported.transactions == 1
+    await ledger.pay(PayoutOrder(case_number=number, request_number=1, kind=PayoutKind.FINAL,
+                                 amount=Decimal("200000.50"), payee_name="Region Exempel", payee_bankgiro="5402-9681"))
+    result = await archiving.client.execute_workflow(ContinuingCase.run, 1, id=number, task_queue=archiving.task_queue)
+    assert result == "klar"
+    return PaidCase(number=number, bank_file_id=exported.id)
+
+
 def event_type(event: dict[str, Any]) -> str:
     return str(event["eventType"]).removeprefix("EVENT_TYPE_")
 
@@ -185,7 +221,8 @@ def event_type(event: dict[str, Any]) -> str:
 
 
 async def test_a_closed_case_is_archived_with_every_run_and_replays(archiving):
-    number = await archiving.closed_case()
+    paid = await paid_closed_case(archiving)
+    number = paid.number
 
     result = await archiving.archive(number)
 
@@ -206,6 +243,14 @@ async def test_a_closed_case_is_archived_with_every_run_and_replays(archiving):
     assert archived.register_rows["case"]["requested_amount"] == 570000.00
     assert [event["kind"] for event in archived.register_rows["events"]] == ["registered"]
     assert archived.register_rows["documents"] == [] and archived.register_rows["letters"] == []
+    # What was granted and paid: the budget ledger's grant and the payment ledger's rows, each
+    # payout with the bank file it went out in (none yet for the final payout).
+    assert [(g["call_id"], g["case_number"], g["amount"]) for g in archived.register_rows["budget_grants"]] == [
+        (CALL_ID, number, 400000.00)]
+    payouts = archived.register_rows["payouts"]
+    assert [(p["request_number"], p["kind"], p["amount"], p["bank_file_id"]) for p in payouts] == [
+        (0, "advance", 100000.00, paid.bank_file_id), (1, "final", 200000.50, None)]
+    assert [Payout.model_validate(p) for p in payouts] == await list_payouts(archiving.pool, number)
 
     # Replayable from the archived JSON alone, as Temporal's own tools read it.
     histories = [WorkflowHistory.from_json(number, history) for history in archived.histories]
@@ -214,6 +259,15 @@ async def test_a_closed_case_is_archived_with_every_run_and_replays(archiving):
         await replayer.replay_workflow(history)  # raises on any replay failure
     report = await archive_service.replay_archived(archived, [ContinuingCase])
     assert report.ok and [run.run_id for run in report.runs] == archived.run_ids
+
+    # The final payout goes out in a bank file after the case was archived: archiving again
+    # (as a retried attempt would) writes the file's id, and nothing else changes.
+    later = await export_bank_file(archiving.pool, DEBTOR, now=datetime.now(UTC))
+    assert later is not None and later.transactions == 1
+    assert await archiving.archive(number) == result
+    again = await archiving.archived(number)
+    assert [p["bank_file_id"] for p in again.register_rows["payouts"]] == [paid.bank_file_id, later.id]
+    assert (again.run_ids, again.histories) == (archived.run_ids, archived.histories)
 
 
 async def test_archiving_waits_until_the_case_has_closed(archiving):
@@ -350,7 +404,8 @@ def cli(archiving, monkeypatch):
 
 
 async def test_the_cli_shows_and_replays_an_archived_case(archiving, cli, capsys):
-    number = await archiving.closed_case()
+    paid = await paid_closed_case(archiving)
+    number = paid.number
     await archiving.archive(number)
     capsys.readouterr()
 
@@ -358,9 +413,23 @@ async def test_the_cli_shows_and_replays_an_archived_case(archiving, cli, capsys
     shown = capsys.readouterr().out
     assert f"Ärende {number}" in shown and "2 körningar" in shown and "fortsatte som ny körning" in shown
     assert "1 händelser, 0 handlingar, 0 brev" in shown
+    lines = shown.splitlines()
+    granted = f"Beviljat ur utlysningens budget: 400\u00a0000\u00a0kr ({CALL_ID}), "
+    assert any(line.startswith(granted) for line in lines), shown
+    assert "Utbetalningar: 2, sammanlagt 300\u00a0000,50\u00a0kr" in lines
+    advance, final = (line for line in lines if line.startswith("  nr "))
+    assert advance.startswith("  nr 0 förskott  100\u00a0000\u00a0kr  betald ") and advance.endswith(
+        f"  bankfil {paid.bank_file_id}"), advance
+    assert final.startswith("  nr 1 slutbetalning  200\u00a0000,50\u00a0kr  betald ") and final.endswith(
+        "  i ingen bankfil när ärendet arkiverades"), final
 
     assert await cli("archive", "show", number, "--json") == 0
-    assert '"workflow_type": "ArchiveTestCase"' in capsys.readouterr().out
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["runs"][0]["workflow_type"] == "ArchiveTestCase"
+    register = summary["register_summary"]
+    assert [(g["call_id"], g["amount"]) for g in register["budget_grants"]] == [(CALL_ID, "400000.00")]
+    assert [(p["request_number"], p["kind"], p["amount"], p["bank_file_id"]) for p in register["payouts"]] == [
+        (0, "advance", "100000.00", paid.bank_file_id), (1, "final", "200000.50", None)]
 
     assert await cli("archive", "replay", number) == 0
     out = capsys.readouterr().out
