@@ -258,8 +258,9 @@ def refusal_after_decision(state: CaseState, command: AfterDecision | Withdraw |
             if reclaim.claim is None or reclaim.settled_at is not None:
                 return "Det finns ingen obetald skuld att avskriva."
             prepared = reclaim.prepared
-            if prepared is not None and command.actor.id == prepared.prepared_by:
-                return "Den som har förberett återkravet får inte besluta om avskrivning (fyraögonsprincipen)."
+            if command.actor.id in {prepared.prepared_by if prepared else None, state.officer}:
+                return ("Den som har förberett återkravet eller bedömt ärendet får inte besluta om avskrivning"
+                        " (fyraögonsprincipen).")
     return None
 
 

@@ -187,7 +187,7 @@ def _decision_refusal(state: CaseState, command: PrepareDecision, now: datetime)
                     " slutrapporten ska lämnas (final_report_due).")
         if command.advance is not None:
             cap = advance_cap(command.amount, state.call.payments.advance_max_share,
-                              state.call.payments.advance_max_amount)
+                              state.call.payments.advance_max_amount, state.call.payments.withheld_share)
             if command.advance > cap:
                 return f"Förskottet får vara högst {format_kronor(cap)} (SFS 2003:596)."
             if not command.advance_reasons:

@@ -143,9 +143,11 @@ def allowed_cost_types(call: Call) -> frozenset[CostType]:
 # --- the amounts ------------------------------------------------------------------------------
 
 
-def advance_cap(granted: Decimal, max_share: Fraction, max_amount: Decimal) -> Decimal:
-    """SFS 2003:596: an advance of at most a share of the grant and at most a fixed amount."""
-    return min(apply_share(max_share, granted), max_amount)
+def advance_cap(granted: Decimal, max_share: Fraction, max_amount: Decimal,
+                withheld_share: Fraction = Fraction(0)) -> Decimal:
+    """SFS 2003:596: an advance of at most a share of the grant and at most a fixed amount, and
+    never into the share withheld until the final report (a call may withhold more than half)."""
+    return min(apply_share(max_share, granted), max_amount, granted - apply_share(withheld_share, granted))
 
 
 def final_grant(granted: Decimal, support_rate: Fraction, approved_costs: Decimal) -> Decimal:

@@ -41,6 +41,9 @@ def claim(cost_type: CostType, amount: str) -> CostClaim:
 def test_the_advance_is_capped_by_share_and_by_amount():
     assert advance_cap(D("400000"), Fraction(1, 2), D("400000")) == D("200000.00")
     assert advance_cap(D("1000000"), Fraction(1, 2), D("400000")) == D("400000")
+    # A call that withholds 60 % until the final report cannot pay any of it in advance.
+    assert advance_cap(D("400000"), Fraction(1, 2), D("400000"), Fraction(3, 5)) == D("160000.00")
+    assert advance_cap(D("400000"), Fraction(1, 2), D("400000"), Fraction(1, 10)) == D("200000.00")
 
 
 def test_project_revenue_reduces_the_approved_costs():

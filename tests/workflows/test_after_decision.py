@@ -406,3 +406,24 @@ async def test_interest_is_computed_with_the_rates_the_case_read_so_a_replay_agr
     replayer = Replayer(workflows=registry.workflows(), workflow_runner=registry.workflow_runner(),
                         data_converter=pydantic_data_converter)
     await replayer.replay_workflow(history)
+
+
+async def test_the_rest_of_a_claim_is_written_off_by_a_decision_maker_who_did_not_assess_the_case(harness):
+    number, _start = await granted_case(harness, advance="100000.00")
+    await harness.settled(number)
+    await harness.act(number, "withdraw", APPLICANT, reason="Projektet läggs ned.")
+    await harness.act(number, "prepare-reclaim", OFFICER, amount="100000.00", reasons="Ansökan är återkallad.")
+    await harness.act(number, "reply-to-communication", APPLICANT, text="Vi betalar det vi kan.")
+    await harness.act(number, "decide-reclaim", DECIDER)
+    state = await harness.settled(number)
+    await harness.act(number, "register-repayment", FINANCE, amount="30000.00",
+                      paid_on=stockholm_date(state.reclaim.claim.decided_at).isoformat())
+    # The officer who assessed the case (here also acting as decision maker) may not write it off.
+    assert "fyraögonsprincipen" in await refused(harness, number, "write-off", "decision_maker:anna",
+                                                 reasons="Bolaget är upplöst.")
+    receipt = await harness.act(number, "write-off", DECIDER, reasons="Föreningen är upplöst; inga tillgångar finns.")
+    assert receipt.stage is Stage.CLOSED
+    archive = await archived(harness, number)
+    assert "write_off" in [d["kind"] for d in archive.register_rows["documents"]]
+    # The whole advance was reclaimed: the case keeps nothing of the call's budget, whatever was written off.
+    assert await held_of_budget(harness, number) is None
