@@ -6,6 +6,7 @@ written only by the case workflows' activities.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Any
@@ -173,11 +174,19 @@ async def act(client: Client, case_number: str, action: str, command: Action) ->
 
 async def case_state(client: Client, case_number: str) -> CaseState:
     handle = client.get_workflow_handle_for(CaseWorkflow.run, case_number)
-    try:
-        return await handle.query(CaseWorkflow.current_state)
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.NOT_FOUND:
-            raise CaseNotFound.one("case", f"no case {case_number!r}") from None
-        raise
+    for attempt in range(_NOT_READY_TRIES):
+        try:
+            return await handle.query(CaseWorkflow.current_state)
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                raise CaseNotFound.one("case", f"no case {case_number!r}") from None
+            if exc.status is not RPCStatusCode.FAILED_PRECONDITION or attempt == _NOT_READY_TRIES - 1:
+                raise
+            # A case that has just continued as new answers once its new run has had a first task.
+            await asyncio.sleep(0.1)
+    raise AssertionError("unreachable")
+
+
+_NOT_READY_TRIES = 50
 
 

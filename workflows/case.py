@@ -82,6 +82,7 @@ with workflow.unsafe.imports_passed_through():
 
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
 LOCAL_TIMEOUT = timedelta(seconds=30)
+ANSWER_FIRST = timedelta(milliseconds=1)
 # Activities retry until they succeed: a case must not stop because a database blinked.
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
 
@@ -123,10 +124,17 @@ class CaseWorkflow:
         # Decisions that grant money await the budget ledger; one at a time.
         self.decision_lock = asyncio.Lock()
         self.published: tuple[object, ...] | None = None
+        self.answer_first = False
 
     @workflow.run
     async def run(self, case: CaseInput) -> CaseState:
         while True:
+            if self.answer_first:
+                # An update's answer leaves with the workflow task, and the local activities of
+                # the outbox would hold that task open: end it with a short timer so that the
+                # officer has the receipt before the register is written.
+                self.answer_first = False
+                await workflow.sleep(ANSWER_FIRST, summary="svara handläggaren innan diariet skrivs")
             await self._carry_out_outbox()
             reclaim = self.state.reclaim
             if reclaim is not None and reclaim.claim is not None and reclaim.rates is None:
@@ -401,7 +409,9 @@ class CaseWorkflow:
             raise ApplicationError(reason, type="Refused")
 
     def _act(self, command: Command) -> Receipt:
-        return apply(self.state, command, workflow.now())
+        receipt = apply(self.state, command, workflow.now())
+        self.answer_first = bool(self.state.outbox)
+        return receipt
 
     # --- carrying out the outbox ----------------------------------------------------------
 

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.testing._timeskipping import TimeSkippingConfig
 from temporalio.worker import Worker
@@ -98,7 +99,13 @@ class Harness:
     async def settled(self, number: str) -> CaseState:
         """The case's state once its outbox is carried out (the register and letters written)."""
         for _ in range(200):
-            state = await self.state(number)
+            try:
+                state = await self.state(number)
+            except RPCError as error:
+                if error.status is not RPCStatusCode.FAILED_PRECONDITION:
+                    raise
+                await asyncio.sleep(0.05)  # a run just continued as new has not had its first task yet
+                continue
             raw = (await self.handle(number).describe()).raw_description
             if not state.outbox and not raw.pending_activities and not raw.HasField("pending_workflow_task"):
                 return state

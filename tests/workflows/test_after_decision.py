@@ -305,7 +305,7 @@ async def test_continue_as_new_mid_case_keeps_state_receipts_and_the_pending_dea
         if run_now != run_before:
             break
     assert run_now != run_before, "the case never continued as new"
-    state = await harness.state(number)
+    state = await harness.settled(number)
     assert len(state.payments.requests) == day + 1  # every request filed in the old run is in the new one
     again = await harness.act(number, "file-payment-request", APPLICANT, action_id=f"begaran-{day}",
                               **payment_request(start, 59, 59, "1.00", cost("personnel", "2.00", "V99")))
