@@ -99,8 +99,13 @@ def _print_money(register: archive.RegisterSummary) -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     # A run that does not replay is reported below; the SDK's own log of the failed workflow
     # task (with its traceback) would only repeat it.
-    logging.getLogger("temporalio").setLevel(logging.CRITICAL)
-    report = run_command(archive.replay(Settings.from_env(), args.case))
+    sdk_log = logging.getLogger("temporalio")
+    level = sdk_log.level
+    sdk_log.setLevel(logging.CRITICAL)
+    try:
+        report = run_command(archive.replay(Settings.from_env(), args.case))
+    finally:
+        sdk_log.setLevel(level)  # the command may run inside a longer-lived process (the tests)
     for index, run in enumerate(report.runs, start=1):
         label = f"{report.case_number} run {index}/{len(report.runs)} {run.run_id}"
         if run.ok:
