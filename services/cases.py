@@ -49,9 +49,10 @@ from domain.case import (
 from services.applications import read_application
 from services.calls import CallCatalog
 from services.errors import InputError, from_validation_error
-from workflows.call import CallState, CallWorkflow, call_workflow_id
+from workflows.call import CallWorkflow, call_workflow_id
 from workflows.case import CaseWorkflow
-from workflows.intake import Intake, IntakeWorkflow, Submission, intake_workflow_id
+from workflows.intake import IntakeWorkflow, intake_workflow_id
+from workflows.messages import CallState, Intake, Submission
 
 # The actions people take, by the name a person types: (the case's update, its input).
 ACTIONS: dict[str, tuple[Any, type[Action]]] = {

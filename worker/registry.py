@@ -29,8 +29,8 @@ from workflows.intake import IntakeWorkflow
 # Pure domain code and the models activities exchange are deterministic and import-heavy
 # (pydantic builds every model class on import): pass them through the sandbox instead of
 # re-importing them for every workflow run, which dominated the cost of starting a case.
-PASSTHROUGH = ("domain", "activities", "pydantic", "pydantic_core", "annotated_types", "structlog", "psycopg",
-               "psycopg_pool", "xmlschema", "elementpath")
+PASSTHROUGH = ("domain", "activities", "workflows.messages", "workflows.search_attributes", "pydantic",
+               "pydantic_core", "annotated_types", "structlog", "psycopg", "psycopg_pool", "xmlschema", "elementpath")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

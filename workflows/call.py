@@ -10,7 +10,6 @@ never exceeds the budget, whatever order the decisions arrive in.
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -18,48 +17,12 @@ from temporalio import workflow
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.call import Call
     from domain.case import FundingProposal
+    from workflows.messages import BudgetRemaining, CallEntry, CallState, CaseNews, Standing
 
 
 def call_workflow_id(call_id: str) -> str:
     return f"call-{call_id}"
-
-
-class CaseNews(BaseModel):
-    case_number: str
-    requested: Decimal
-    received_at: datetime
-    score: int | None = None
-    granted: Decimal | None = None
-
-
-class CallEntry(BaseModel):
-    requested: Decimal
-    received_at: datetime
-    score: int | None = None
-    in_running: bool = True
-    granted: Decimal | None = None
-    proposal: FundingProposal | None = None
-    # What the case was last told remains of the budget, so that a decision maker's approval
-    # above it is refused before it reaches the case's history.
-    told_remaining: Decimal | None = None
-
-
-class CallState(BaseModel):
-    call: Call
-    cases: dict[str, CallEntry] = {}
-
-
-class BudgetRemaining(BaseModel):
-    remaining: Decimal
-
-
-class Standing(BaseModel):
-    closed: bool
-    budget: Decimal
-    granted: Decimal
-    ranking: list[tuple[str, FundingProposal]]
 
 
 @workflow.defn

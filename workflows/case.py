@@ -10,7 +10,7 @@ loop below carries out through activities, in order, each idempotent.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -42,8 +42,6 @@ with workflow.unsafe.imports_passed_through():
         WriteOff,
         payout_done,
     )
-    from domain.application import Application
-    from domain.call import Call
     from domain.case import (
         AcceptForReview,
         AdjustGrant,
@@ -73,38 +71,18 @@ with workflow.unsafe.imports_passed_through():
         new_case,
         note_event,
     )
-    from domain.findings import Verdict
     from domain.lifecycle import STAGE_LABELS_SV, Stage
     from domain.money import format_kronor
     from workflows import search_attributes as sa
     from workflows.archive import ARCHIVE_TIMEOUT, ArchiveWorkflow, archive_workflow_id
-    from workflows.call import BudgetRemaining, CallWorkflow, CaseNews, call_workflow_id
+    from workflows.call import CallWorkflow, call_workflow_id
+    from workflows.messages import BudgetRemaining, CaseInput, CaseNews
 
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
 LOCAL_TIMEOUT = timedelta(seconds=30)
 ANSWER_FIRST = timedelta(milliseconds=1)
 # Activities retry until they succeed: a case must not stop because a database blinked.
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
-
-
-class CaseStart(BaseModel):
-    case_number: str
-    submission_id: str
-    call: Call
-    application: Application
-    received_at: datetime
-    imported: bool = False
-    verdict: Verdict | None = None  # the checks at intake, when they were run there
-
-
-class CaseInput(BaseModel):
-    """A new case, or one continuing as new with all of its state."""
-
-    start: CaseStart | None = None
-    resume: CaseState | None = None
-    # Continue as new once the history has this many events, besides whenever Temporal suggests
-    # it: a case runs for a year, and its history must stay well inside Temporal's limits.
-    continue_after_events: int = 10_000
 
 
 @workflow.defn

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import AwareDatetime, BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ParentClosePolicy
@@ -18,26 +17,8 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.checks import CheckRequest, check_application
     from activities.register import Register, RegisterApplication
-    from domain.application import Application
-    from domain.call import Call
-    from domain.findings import Verdict
     from domain.identity import InvalidIdentityNumber, parse_identity_number
-    from workflows.case import CaseInput, CaseStart, CaseWorkflow
-
-
-class Submission(BaseModel):
-    submission_id: str
-    call: Call
-    application: Application
-    # Set only for an import of applications registered elsewhere: their own received instant.
-    imported_received_at: AwareDatetime | None = None
-
-
-class Intake(BaseModel):
-    """What the applicant is told at once: the case number and what the checks found."""
-
-    case_number: str
-    verdict: Verdict
+    from workflows.messages import CaseInput, CaseStart, Intake, Submission
 
 
 def intake_workflow_id(submission_id: str) -> str:
@@ -85,8 +66,9 @@ class IntakeWorkflow:
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
             summary="kontrollera ansökan mot utlysningens regler",
         )
+        # By name: importing workflows.case here would rebuild it in every intake's sandbox.
         await workflow.start_child_workflow(
-            CaseWorkflow.run,
+            "CaseWorkflow",
             CaseInput(start=CaseStart(
                 case_number=registered.case_number, submission_id=submission.submission_id,
                 call=submission.call, application=application, received_at=registered.received_at,
