@@ -1,13 +1,59 @@
-"""Benchmark: case intake and officer actions against bare Temporal on the same server, same run.
+"""Benchmark: case intake, officer actions and memory against bare Temporal, on the same server in the same run.
 
-Run by hand (it is not a test):  .venv/bin/python bench/cases.py [--cases 1000] [--open 10000]
+Run by hand (it is not a test):
 
-It starts a Temporal dev server and an embedded PostgreSQL, runs a grantflow worker in a
-separate process (so that its memory can be measured alone) and prints:
-  1. cases registered per second (submit → register row → checks → case started), beside
-     bare workflow starts per second and bare start-to-completion per second;
-  2. an officer action's latency (an update that records an event) beside a bare update's;
-  3. the worker's peak resident memory with N cases open and waiting.
+    .venv/bin/python bench/cases.py [--cases 1000] [--open 10000] [--actions 50]
+
+It starts a Temporal dev server and an embedded PostgreSQL, and two worker processes on the same
+machine: the grantflow worker (`grantflow worker`, as deployed) and a bare worker that runs only the
+baseline workflows below. Both have the same workflow cache size (GRANTFLOW_WORKER_CACHED_CASES,
+200 by default) and the same sandboxed workflow runner with the same pass-through modules (the bare
+worker passes its own small workflow module through too: see run_bare_worker), each in a process
+of its own so that each one's CPU and memory are its own. The bench process is only the client.
+The workers import from bytecode files (in the work directory), as a worker installed with pip
+does, even if the shell sets PYTHONDONTWRITEBYTECODE; --no-bytecode keeps the shell's setting.
+
+What each figure compares
+-------------------------
+1. Intake, N applications submitted at once (asyncio.gather), each call waiting for its answer:
+   - grantflow: `services.cases.submit`: start IntakeWorkflow and wait for its result. The intake
+     runs two local activities (register row with a gapless case number in PostgreSQL, the call's
+     checks), starts the CaseWorkflow child and answers. The child's own first steps (receipt
+     letter, register events, news to the call workflow, register stage and search attributes)
+     run on the same worker at the same time and slow the intake down: that is part of the cost.
+   - bare, same round trips (the baseline the target is measured against): BareIntake started and
+     waited for in the same way, with two no-op local activities and a BareCase child started with
+     the same parent-close policy, which then just waits. The server sees the same sequence of
+     requests (start, workflow task with two local-activity markers, child start, workflow task,
+     completion, the client's long poll for the result); what differs is grantflow's own work.
+     It is run before and after grantflow's burst; the faster of the two is the baseline.
+   - bare workflow starts: start_workflow alone, which returns as soon as the server has accepted
+     the start (no worker involved). Shown for scale only: an intake is a start plus everything
+     above, so it can never approach this rate.
+   Target: cases registered per second >= 0.8 x bare same-round-trip intakes per second.
+   CPU seconds per 1000 spent in each process during each burst show where the time goes, and a
+   sample of intake histories splits an intake into its phases (queue wait, register, checks,
+   child start, completion).
+2. An officer action's latency, one at a time, on an otherwise idle system: `declare-no-conflict`
+   on a case in assessment (an update whose validator and handler run the domain rules, and whose
+   workflow task then writes the register event and the register stage as local activities before
+   it completes), beside one update on a waiting BareCase (an update handler that returns its
+   argument: the same client call, the same one workflow task on the server). Measured twice:
+   - cached: on cases (and bare workflows) just prepared, still in their worker's cache;
+   - evicted: on cases prepared before the many-case load below and bare workflows pushed out of
+     the bare worker's cache by as many fillers as it holds; both must be replayed from history.
+   Bare and case updates are interleaved, so that noise from other jobs falls on both. Beside each
+   figure, the worker's part: the update's workflow task from started to completed (from history).
+   Target: officer action p50 <= 1.2 x bare update p50, each of cached and evicted against its
+   own kind (the evicted action is also shown against the cached bare update).
+3. Memory: the grantflow worker's peak resident set (VmHWM) after --open more cases have been
+   submitted and every open case has carried out its outbox and is waiting for an officer.
+   Target: under 500 MB. The high-water mark is also read after the intake burst and after the
+   latency cases, to show which stage raised it.
+
+Nothing is read on a fixed sleep: every wait polls until visibility (case workflows running, by
+CaseStage), the register in PostgreSQL (rows by stage), the call workflow (no pending workflow
+task) and the task queue backlog agree that the work is done, and fails loudly on a timeout.
 """
 
 from __future__ import annotations
@@ -17,36 +63,44 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-import pgserver
-from temporalio import workflow
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio import activity, workflow
+from temporalio.workflow import ParentClosePolicy
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# Module level stays light (stdlib and temporalio): the bare worker's sandbox re-imports this file
+# for every workflow run, as grantflow's sandbox re-imports its workflow modules. Everything else is
+# imported inside the functions that need it.
 
-from activities.db import upgrade  # noqa: E402  (after the path is set)
-from domain.clock import stockholm_date  # noqa: E402
-from services import cases  # noqa: E402
-from services.calls import CallCatalog, load_catalog  # noqa: E402
-from services.demo import demo_application, demo_call  # noqa: E402
-from workflows import search_attributes as sa  # noqa: E402
+TARGET_INTAKE_RATIO = 0.8  # cases/s over bare same-round-trip intakes/s, at least
+TARGET_LATENCY_RATIO = 1.2  # officer action p50 over bare update p50, at most
+TARGET_MEMORY_MB = 500.0  # worker peak RSS with the cases open, under
+BARE_QUEUE = "bench-bare"
+BARE_MODULE = "grantflow_bench_bare"  # this file, as the bare worker imports it
+QUEUE = "grantflow"
 
 
-@workflow.defn(sandboxed=False)
-class Bare:
-    """The baseline: a workflow that waits for one update, like a case waiting for an officer."""
+# --- the baseline --------------------------------------------------------------------------------
+
+
+@activity.defn
+async def bare_step(value: str) -> str:
+    return value
+
+
+@workflow.defn
+class BareCase:
+    """A case that does nothing: it waits for updates, like a case waiting for an officer."""
 
     def __init__(self) -> None:
         self.done = False
@@ -61,20 +115,188 @@ class Bare:
         return value
 
 
-def rss_peak_mb(pid: int) -> float:
+@workflow.defn
+class BareIntake:
+    """IntakeWorkflow's round trips without its work: two local activities, then a child that waits."""
+
+    @workflow.run
+    async def run(self, submission_id: str) -> str:
+        registered = await workflow.execute_local_activity(
+            bare_step, submission_id, start_to_close_timeout=timedelta(minutes=1))
+        checked = await workflow.execute_local_activity(
+            bare_step, registered, start_to_close_timeout=timedelta(minutes=1))
+        await workflow.start_child_workflow(
+            BareCase.run, True, id=f"bare-case-{submission_id}", parent_close_policy=ParentClosePolicy.ABANDON)
+        return checked
+
+
+def _root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def _use_root() -> Path:
+    root = _root()
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return root
+
+
+async def run_bare_worker(address: str, cached: int) -> None:
+    """The bare worker process: the baseline workflows, configured as grantflow's worker is.
+
+    Same cache size and the same sandboxed runner with grantflow's pass-through modules, plus this
+    file's own module: a bare workflow module of a few lines costs next to nothing to import into
+    each new sandbox, while this file, re-imported (and, without bytecode files, recompiled) for
+    every workflow run, would make the baseline pay for the bench's own code. grantflow's worker
+    re-imports its workflow modules for every run, and that cost is counted as grantflow's.
+    """
+    _use_root()
+    import importlib.util
+
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.worker import Worker
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+    from worker.registry import PASSTHROUGH
+
+    spec = importlib.util.spec_from_file_location(BARE_MODULE, Path(__file__).resolve())
+    assert spec is not None and spec.loader is not None
+    bare = importlib.util.module_from_spec(spec)
+    sys.modules[BARE_MODULE] = bare
+    spec.loader.exec_module(bare)
+    runner = SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH, BARE_MODULE))
+
+    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with Worker(client, task_queue=BARE_QUEUE, workflows=[bare.BareIntake, bare.BareCase],
+                      activities=[bare.bare_step], workflow_runner=runner, max_cached_workflows=cached):
+        await stop.wait()
+
+
+# --- measuring -----------------------------------------------------------------------------------
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()  # fields from the 3rd (state) on
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else 0.0  # utime + stime
+
+
+def children_of(ppid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) and int(fields[1]) == ppid:
+            pids.append(int(entry.name))
+    return pids
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(peak, current) resident set of a process, in MB."""
+    values = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+        key, _, rest = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            values[key] = int(rest.split()[0]) / 1024
+    return values.get("VmHWM", float("nan")), values.get("VmRSS", float("nan"))
 
 
-async def timed(coros: list) -> float:
+class Processes:
+    """CPU time of each process taking part, to see where a burst's time goes."""
+
+    def __init__(self, worker: int, bare: int, postmaster: int | None) -> None:
+        self.worker, self.bare, self.postmaster = worker, bare, postmaster
+        self.server = [pid for pid in children_of(os.getpid())
+                       if (Path(f"/proc/{pid}/comm").read_text().strip().startswith("temporal"))]
+
+    def snapshot(self) -> dict[str, float]:
+        postgres = 0.0
+        if self.postmaster is not None:
+            postgres = cpu_seconds(self.postmaster) + sum(cpu_seconds(p) for p in children_of(self.postmaster))
+        return {
+            "grantflow worker": cpu_seconds(self.worker),
+            "bare worker": cpu_seconds(self.bare),
+            "temporal server": sum(cpu_seconds(p) for p in self.server),
+            "postgres": postgres,
+            "bench client": cpu_seconds(os.getpid()),
+        }
+
+
+def cpu_line(before: dict[str, float], after: dict[str, float], n: int) -> str:
+    parts = [f"{name} {(after[name] - before[name]) * 1000 / n:5.1f}" for name in before
+             if after[name] - before[name] >= 0.05]
+    return "CPU s per 1000: " + ", ".join(parts)
+
+
+async def burst(coros: list[Awaitable[Any]]) -> float:
     started = time.perf_counter()
     await asyncio.gather(*coros)
     return time.perf_counter() - started
 
 
-async def main(n_cases: int, n_open: int, actions: int) -> None:
+async def wait_until(what: str, check: Callable[[], Awaitable[tuple[bool, str]]], timeout: float) -> float:
+    """Poll `check` until it holds; raise (ending the run) if it has not within `timeout` seconds."""
+    started = time.perf_counter()
+    while True:
+        done, state = await check()
+        elapsed = time.perf_counter() - started
+        if done:
+            return elapsed
+        if elapsed > timeout:
+            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {state}")
+        await asyncio.sleep(0.5)
+
+
+def quantiles(values: list[float]) -> tuple[float, float]:
+    """(p50, p95) in milliseconds."""
+    p95 = statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
+    return statistics.median(values) * 1000, p95 * 1000
+
+
+def verdict(met: bool) -> str:
+    return "MET" if met else "NOT MET"
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, sample: int, bytecode: bool) -> int:
+    root = _use_root()
+    # A SIGTERM (or SIGHUP) cancels the run instead of killing it, so that the cleanup below still
+    # stops the workers, the dev server and PostgreSQL.
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        asyncio.get_running_loop().add_signal_handler(signum, main_task.cancel)
+    import pgserver
+    import psycopg
+    from temporalio.api.enums.v1 import EventType, TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from activities.db import upgrade
+    from domain.clock import stockholm_date
+    from services import cases
+    from services.calls import CallCatalog, load_catalog
+    from services.demo import demo_application, demo_call
+    from services.settings import Settings
+    from workflows import search_attributes as sa
+    from workflows.call import call_workflow_id
+
     work = Path(tempfile.mkdtemp(prefix="grantflow-bench-"))
     db = pgserver.get_server(work / "pg", cleanup_mode="stop")
     url = db.get_uri()
@@ -89,86 +311,349 @@ async def main(n_cases: int, n_open: int, actions: int) -> None:
     client: Client = env.client
     address = client.service_client.config.target_host
     worker_env = {**os.environ, "GRANTFLOW_TEMPORAL_ADDRESS": address, "GRANTFLOW_DATABASE_URL": url,
-                  "GRANTFLOW_TASK_QUEUE": "grantflow", "GRANTFLOW_LOG_FORMAT": "json"}
-    worker = subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], cwd=ROOT, env=worker_env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                  "GRANTFLOW_TASK_QUEUE": QUEUE, "GRANTFLOW_LOG_FORMAT": "json"}
+    cached = Settings.from_env(worker_env).worker_cached_cases
+    if bytecode:
+        # A deployed worker imports from bytecode that pip wrote at install. Without it (e.g. with
+        # PYTHONDONTWRITEBYTECODE=1 in the caller's shell), every new sandboxed workflow recompiles
+        # its workflow modules from source. Bytecode goes to the work directory, not the tree.
+        worker_env.pop("PYTHONDONTWRITEBYTECODE", None)
+        worker_env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    how_compiled = ("from bytecode, as installed" if bytecode or not os.environ.get("PYTHONDONTWRITEBYTECODE")
+                    else "without bytecode (PYTHONDONTWRITEBYTECODE): workflow modules recompiled per run")
+    worker_log, bare_log = (work / "worker.log").open("wb"), (work / "bare.log").open("wb")
+    worker = subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], cwd=root, env=worker_env,
+                              stdout=subprocess.DEVNULL, stderr=worker_log)
+    bare = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--bare-worker", address,
+                             "--cached", str(cached)], cwd=root, env=worker_env, stdout=subprocess.DEVNULL,
+                            stderr=bare_log)
+    pg = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    failed = False
     try:
+        postmaster_pid = work / "pg" / "postmaster.pid"
+        postmaster = int(postmaster_pid.read_text().split()[0]) if postmaster_pid.exists() else None
+        procs = Processes(worker.pid, bare.pid, postmaster)
+
         seeds = load_catalog()
         today = stockholm_date(datetime.now(UTC))
         call = demo_call(seeds.get("export-samverkan-2021"), today)
         catalog = CallCatalog(calls={**seeds.calls, call.id: call}, form=seeds.form, texts=seeds.texts)
-        example = json.loads((ROOT / "examples/export-samverkan-2021/eligible-regional-livsmedel-ostergotland.json")
+        example = json.loads((root / "examples/export-samverkan-2021/eligible-regional-livsmedel-ostergotland.json")
                              .read_text(encoding="utf-8"))
         raw = json.dumps(demo_application(example, call, today))
-        await cases.ensure_call_workflow(client, call, "grantflow")
-        await cases.submit(client, catalog, raw, task_queue="grantflow")  # warm-up
+        officer = {"role": "officer", "id": "anna"}
 
-        async with Worker(client, task_queue="bare", workflows=[Bare]):
-            bare_starts = await timed([
-                client.start_workflow(Bare.run, True, id=f"bare-{uuid.uuid4()}", task_queue="bare")
-                for _ in range(n_cases)])
-            bare_complete = await timed([
-                client.execute_workflow(Bare.run, False, id=f"bare-{uuid.uuid4()}", task_queue="bare")
-                for _ in range(n_cases)])
-            submits = await timed([cases.submit(client, catalog, raw, task_queue="grantflow")
-                                   for _ in range(n_cases)])
-            print(f"1. {n_cases} at once:")
-            print(f"   bare workflow starts          {n_cases / bare_starts:8.1f} /s")
-            print(f"   bare start to completion      {n_cases / bare_complete:8.1f} /s")
-            print(f"   cases registered (submit)     {n_cases / submits:8.1f} /s"
-                  f"   ratio to bare starts {bare_starts / submits:.2f}, to bare completions "
-                  f"{bare_complete / submits:.2f}")
+        async def count(query: str) -> int:
+            return (await client.count_workflows(query)).count
 
-            # 2. latency, one at a time: a bare update against a case's declare-no-conflict.
-            handle = await client.start_workflow(Bare.run, True, id=f"bare-{uuid.uuid4()}", task_queue="bare")
-            bare_lat = []
-            for i in range(actions):
+        async def backlog(queue: str) -> int:
+            total = 0
+            for kind in (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY):
+                described = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
+                    namespace=client.namespace, task_queue=TaskQueue(name=queue), task_queue_type=kind,
+                    report_stats=True))
+                total += described.stats.approximate_backlog_count
+            return total
+
+        # What the cases must have reached, by stage: the bench keeps count as it goes.
+        expected: dict[str, int] = {}
+
+        def expect(stage: str, n: int) -> None:
+            expected[stage] = expected.get(stage, 0) + n
+
+        def move(from_stage: str, to_stage: str, n: int) -> None:
+            expect(from_stage, -n)
+            expect(to_stage, n)
+
+        async def cases_settled() -> tuple[bool, str]:
+            want = {stage: n for stage, n in expected.items() if n}
+            total = sum(want.values())
+            running = await count('WorkflowType="CaseWorkflow" AND ExecutionStatus="Running"')
+            visible = {stage: await count(f'WorkflowType="CaseWorkflow" AND ExecutionStatus="Running" '
+                                          f'AND CaseStage="{stage}"') for stage in want}
+            intakes = await count('WorkflowType="IntakeWorkflow" AND ExecutionStatus="Running"')
+            rows = dict(await (await pg.execute("SELECT stage, count(*) FROM cases GROUP BY stage")).fetchall())
+            described = await client.get_workflow_handle(call_workflow_id(call.id)).describe()
+            call_busy = described.raw_description.HasField("pending_workflow_task")
+            queued = await backlog(QUEUE)
+            done = (running == total and visible == want and rows == want and intakes == 0 and not call_busy
+                    and queued == 0)
+            return done, (f"want {want}; running {running}, by CaseStage {visible}, register {rows}, "
+                          f"intakes running {intakes}, call workflow task pending {call_busy}, backlog {queued}")
+
+        async def settle(what: str) -> float:
+            return await wait_until(what, cases_settled, settle_timeout)
+
+        async def bare_settled() -> tuple[bool, str]:
+            intakes = await count('WorkflowType="BareIntake" AND ExecutionStatus="Running"')
+            queued = await backlog(BARE_QUEUE)
+            return intakes == 0 and queued == 0, f"bare intakes running {intakes}, backlog {queued}"
+
+        async def submit(submission_id: str | None = None) -> str:
+            intake = await cases.submit(client, catalog, raw, task_queue=QUEUE, submission_id=submission_id)
+            return intake.case_number
+
+        async def bare_intake(submission_id: str) -> None:
+            await client.execute_workflow(BareIntake.run, submission_id, id=f"bare-intake-{submission_id}",
+                                          task_queue=BARE_QUEUE)
+
+        async def bare_case() -> Any:
+            handle = await client.start_workflow(BareCase.run, True, id=f"bare-{uuid.uuid4()}",
+                                                 task_queue=BARE_QUEUE)
+            await handle.execute_update(BareCase.act, "prepare", id=uuid.uuid4().hex)
+            return handle
+
+        # Warm up both workers (first sandbox, first database connections, the call workflow).
+        await cases.ensure_call_workflow(client, call, QUEUE)
+        await submit()
+        expect("secrecy_review", 1)
+        await bare_intake(uuid.uuid4().hex)
+        await settle("the warm-up case")
+        await wait_until("the warm-up bare intake", bare_settled, settle_timeout)
+
+        print(f"grantflow bench: {n_cases} at once, {n_open} more open, {actions} actions; "
+              f"worker cache {cached} workflows; workers import {how_compiled}; {os.cpu_count()} CPUs, "
+              f"load average {os.getloadavg()[0]:.2f} at start", flush=True)
+
+        # --- 1. intake -------------------------------------------------------------------------------
+        bare_starts = await burst([client.start_workflow(BareCase.run, True, id=f"bare-{uuid.uuid4()}",
+                                                         task_queue=BARE_QUEUE) for _ in range(n_cases)])
+        await wait_until("bare starts to be taken up", bare_settled, settle_timeout)
+        b1 = procs.snapshot()
+        bare_ids_1 = [uuid.uuid4().hex for _ in range(n_cases)]
+        bare_time_1 = await burst([bare_intake(sid) for sid in bare_ids_1])
+        await wait_until("bare intakes to finish", bare_settled, settle_timeout)
+        b2 = procs.snapshot()
+        case_ids = [uuid.uuid4().hex for _ in range(n_cases)]
+        case_time = await burst([submit(sid) for sid in case_ids])
+        c1 = procs.snapshot()
+        expect("secrecy_review", n_cases)
+        drained = case_time + await settle(f"the {n_cases} cases' outboxes")
+        c2 = procs.snapshot()
+        bare_ids_2 = [uuid.uuid4().hex for _ in range(n_cases)]
+        bare_time_2 = await burst([bare_intake(sid) for sid in bare_ids_2])
+        await wait_until("bare intakes to finish", bare_settled, settle_timeout)
+        b3 = procs.snapshot()
+
+        peak_intake = memory_mb(worker.pid)[0]
+        bare_rate = n_cases / min(bare_time_1, bare_time_2)
+        case_rate = n_cases / case_time
+        intake_ratio = case_rate / bare_rate
+        print(f"1. intake: {n_cases} submitted at once")
+        print(f"   bare workflow starts (no worker)     {n_cases / bare_starts:8.1f} /s   (for scale only)")
+        print(f"   bare intakes, same round trips       {n_cases / bare_time_1:8.1f} /s before, "
+              f"{n_cases / bare_time_2:.1f} /s after; baseline {bare_rate:.1f} /s")
+        print(f"   cases registered (submit answered)   {case_rate:8.1f} /s   "
+              f"ratio to baseline {intake_ratio:.2f}, to bare starts {bare_starts / case_time:.2f}")
+        print(f"   cases registered and outbox done     {n_cases / drained:8.1f} /s   (until every case waits)")
+        print(f"   bare intakes  {cpu_line(b1, b2, n_cases)}  (before)")
+        print(f"   bare intakes  {cpu_line(c2, b3, n_cases)}  (after)")
+        print(f"   grantflow     {cpu_line(b2, c1, n_cases)}  (until answered)")
+        print(f"   grantflow     {cpu_line(b2, c2, n_cases)}  (until settled)")
+        print(f"   target: cases/s >= {TARGET_INTAKE_RATIO} x bare intakes/s: {intake_ratio:.2f} -> "
+              f"{verdict(intake_ratio >= TARGET_INTAKE_RATIO)}", flush=True)
+        await print_phases(client, EventType, sample,
+                           [("bare", [f"bare-intake-{sid}" for sid in bare_ids_1]),
+                            ("grantflow", [f"intake-{sid}" for sid in case_ids])])
+
+        # --- 2. prepare the latency cases: an early group (to be evicted) and a cached group ----------
+        async def prepare_case() -> str:
+            number = await submit()
+            await cases.act(client, number, "record-secrecy-review", cases.build_command(
+                "record-secrecy-review", officer, {"rulings": []}, None))
+            return number
+
+        early_cases = [await prepare_case() for _ in range(actions)]
+        early_bare = [await bare_case() for _ in range(actions)]
+        cached_cases = [await prepare_case() for _ in range(actions)]
+        cached_bare = [await bare_case() for _ in range(actions)]
+        expect("assessment", 2 * actions)
+        await settle("the latency cases' outboxes")
+        await wait_until("bare latency workflows", bare_settled, settle_timeout)
+        if 2 * actions + 1 > cached:
+            print(f"   warning: {2 * actions} latency cases may not all fit the worker's cache of {cached}")
+
+        async def last_task_s(workflow_id: str) -> float:
+            """How long the workflow's last workflow task took in the worker (started to completed)."""
+            events = [e async for e in client.get_workflow_handle(workflow_id).fetch_history_events()]
+            started = [i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED]
+            done = next(e for e in events[started[-1]:] if e.event_type in (
+                EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+                EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT))
+            return (done.event_time.ToMicroseconds() - events[started[-1]].event_time.ToMicroseconds()) / 1e6
+
+        async def measure(numbers: list[str], handles: list[Any]) -> dict[str, list[float]]:
+            got: dict[str, list[float]] = {"bare": [], "case": [], "bare task": [], "case task": []}
+            for number, handle in zip(numbers, handles, strict=True):
                 t = time.perf_counter()
-                await handle.execute_update(Bare.act, str(i))
-                bare_lat.append(time.perf_counter() - t)
-            # Cases submitted and in secrecy review before timing, so that the worker is as idle
-            # for the officer's actions as it is for the bare updates.
-            numbers = []
-            for _ in range(actions):
-                number = (await cases.submit(client, catalog, raw, task_queue="grantflow")).case_number
-                await cases.act(client, number, "record-secrecy-review", cases.build_command(
-                    "record-secrecy-review", {"role": "officer", "id": "anna"}, {"rulings": []}, None))
-                numbers.append(number)
-            await asyncio.sleep(5)  # let their outboxes drain: nothing else is timed here
-            case_lat = []
-            for number in numbers:
-                command = cases.build_command("declare-no-conflict", {"role": "officer", "id": "anna"}, {}, None)
+                await handle.execute_update(BareCase.act, "x", id=uuid.uuid4().hex)
+                got["bare"].append(time.perf_counter() - t)
+                command = cases.build_command("declare-no-conflict", officer, {}, None)
                 t = time.perf_counter()
                 await cases.act(client, number, "declare-no-conflict", command)
-                case_lat.append(time.perf_counter() - t)
-            b50, c50 = statistics.median(bare_lat) * 1000, statistics.median(case_lat) * 1000
-            b95 = statistics.quantiles(bare_lat, n=20)[-1] * 1000
-            c95 = statistics.quantiles(case_lat, n=20)[-1] * 1000
-            print(f"2. officer action latency over {actions} actions (one at a time):")
-            print(f"   bare update       p50 {b50:6.1f} ms  p95 {b95:6.1f} ms")
-            print(f"   officer action    p50 {c50:6.1f} ms  p95 {c95:6.1f} ms   ratio p50 {c50 / b50:.2f}")
+                got["case"].append(time.perf_counter() - t)
+                got["bare task"].append(await last_task_s(handle.id))  # read after the timing
+                got["case task"].append(await last_task_s(number))
+            return got
 
-        # 3. memory with many cases open and waiting.
+        cached_lat = await measure(cached_cases, cached_bare)
+        peak_prepared = memory_mb(worker.pid)[0]
+
+        # Push the early bare workflows out of the bare worker's cache, as the load below does the cases.
+        fillers = cached + 50
+        for start in range(0, fillers, 100):
+            await asyncio.gather(*(bare_case() for _ in range(min(100, fillers - start))))
+
+        # --- 3. memory with many cases open and waiting ---------------------------------------------
+        load_started = time.perf_counter()
         batch = 500
         for start in range(0, n_open, batch):
-            await asyncio.gather(*(cases.submit(client, catalog, raw, task_queue="grantflow")
-                                   for _ in range(min(batch, n_open - start))))
-        await asyncio.sleep(5)  # let the outboxes drain before reading the high-water mark
-        print(f"3. worker peak memory with {n_open + n_cases + actions} cases open: "
-              f"{rss_peak_mb(worker.pid):.0f} MB (VmHWM)")
+            await asyncio.gather(*(submit() for _ in range(min(batch, n_open - start))))
+        expect("secrecy_review", n_open)
+        load_submitted = time.perf_counter() - load_started
+        await settle(f"all {sum(expected.values())} cases to be registered and waiting")
+        load_settled = time.perf_counter() - load_started
+        open_cases = await count('WorkflowType="CaseWorkflow" AND ExecutionStatus="Running"')
+        peak, now = memory_mb(worker.pid)
+        if n_open < 2 * cached:
+            print(f"   warning: --open {n_open} is small beside the cache of {cached}: early cases may be cached")
+
+        evicted_lat = await measure(early_cases, early_bare)
+
+        (bc50, bc95), (cc50, cc95) = quantiles(cached_lat["bare"]), quantiles(cached_lat["case"])
+        (be50, be95), (ce50, ce95) = quantiles(evicted_lat["bare"]), quantiles(evicted_lat["case"])
+        cached_ratio, evicted_ratio = cc50 / bc50, ce50 / be50
+
+        def task(got: dict[str, list[float]], kind: str) -> str:
+            return f"worker task p50 {quantiles(got[kind + ' task'])[0]:6.1f} ms"
+
+        print(f"2. officer action latency, {actions} of each, one at a time, interleaved with bare updates")
+        print(f"   cached   bare update     p50 {bc50:7.1f} ms  p95 {bc95:7.1f} ms   {task(cached_lat, 'bare')}")
+        print(f"   cached   officer action  p50 {cc50:7.1f} ms  p95 {cc95:7.1f} ms   {task(cached_lat, 'case')}"
+              f"   ratio p50 {cached_ratio:.2f}")
+        print(f"   evicted  bare update     p50 {be50:7.1f} ms  p95 {be95:7.1f} ms   {task(evicted_lat, 'bare')}")
+        print(f"   evicted  officer action  p50 {ce50:7.1f} ms  p95 {ce95:7.1f} ms   {task(evicted_lat, 'case')}"
+              f"   ratio p50 {evicted_ratio:.2f} (to the cached bare update {ce50 / bc50:.2f})")
+        print(f"   target: p50 <= {TARGET_LATENCY_RATIO} x bare: cached {cached_ratio:.2f} -> "
+              f"{verdict(cached_ratio <= TARGET_LATENCY_RATIO)}, evicted {evicted_ratio:.2f} -> "
+              f"{verdict(evicted_ratio <= TARGET_LATENCY_RATIO)}")
+        print(f"3. worker memory with {open_cases} cases open and waiting: peak {peak:.0f} MB (VmHWM), "
+              f"now {now:.0f} MB (VmRSS)")
+        print(f"   peak so far after the {n_cases} at once: {peak_intake:.0f} MB; with the latency cases: "
+              f"{peak_prepared:.0f} MB")
+        print(f"   the {n_open} submitted in batches of {batch} in {load_submitted:.0f} s "
+              f"({n_open / load_submitted:.1f} /s), all waiting after {load_settled:.0f} s")
+        print(f"   target: < {TARGET_MEMORY_MB:.0f} MB: {peak:.0f} MB -> {verdict(peak < TARGET_MEMORY_MB)}")
+        print(f"load average at end {os.getloadavg()[0]:.2f} (shared machine: figures vary between runs)")
+        met = (intake_ratio >= TARGET_INTAKE_RATIO and cached_ratio <= TARGET_LATENCY_RATIO
+               and evicted_ratio <= TARGET_LATENCY_RATIO and peak < TARGET_MEMORY_MB)
+        print(f"all targets {verdict(met)}", flush=True)
+        return 0
+    except BaseException:
+        failed = True
+        raise
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        await pg.close()
+        for process in (worker, bare):
+            process.terminate()
+        for process in (worker, bare):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        worker_log.close()
+        bare_log.close()
+        if failed or worker.returncode not in (0, -signal.SIGTERM):
+            for name in ("worker.log", "bare.log"):
+                tail = (work / name).read_text(errors="replace").splitlines()[-20:]
+                print(f"--- last lines of {name} ---", *tail, sep="\n", file=sys.stderr)
         await env.shutdown()
         db.cleanup()
         shutil.rmtree(work, ignore_errors=True)
 
 
+async def print_phases(client: Any, event_type: Any, sample: int, groups: list[tuple[str, list[str]]]) -> None:
+    """Where an intake's time goes, from a sample of histories: medians in milliseconds.
+
+    to 1st task: start to the first workflow task's start (waiting for a free worker); register and
+    checks: each local activity, until it completed (from its marker); rest of task: from then until
+    the task completed with the child start; child start: the server starting the child; to
+    completion: the second workflow task, from the child's start to the intake's completion.
+    Then, over the sampled intakes and their children: workflow tasks per workflow, tasks that timed
+    out or failed, and tasks given to the normal queue after the first (the worker's sticky queue
+    lost: the workflow was evicted or its worker too slow to take it, so it is replayed).
+    """
+    et = event_type
+    print(f"   intake phases, median ms over {sample} histories evenly spread through each burst:")
+    print("                to 1st task  register  checks  rest of task  child start  to completion  total")
+    for name, ids in groups:
+        step = max(1, len(ids) // sample)
+        rows: dict[str, list[float]] = {k: [] for k in ("queue", "la1", "la2", "task", "child", "rest", "total")}
+        tasks: dict[str, list[int]] = {"intake": [0, 0, 0], "child": [0, 0, 0]}  # tasks, lost, non-sticky
+        for wid in ids[::step][:sample]:
+            events = [e async for e in client.get_workflow_handle(wid).fetch_history_events()]
+            child_id = next(e.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id
+                            for e in events if e.event_type == et.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED)
+            child_events = [e async for e in client.get_workflow_handle(child_id).fetch_history_events()]
+            for kind, evs in (("intake", events), ("child", child_events)):
+                scheduled = [e for e in evs if e.event_type == et.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED]
+                tasks[kind][0] += len(scheduled)
+                tasks[kind][1] += sum(e.event_type in (et.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+                                                       et.EVENT_TYPE_WORKFLOW_TASK_FAILED) for e in evs)
+                tasks[kind][2] += sum(e.workflow_task_scheduled_event_attributes.task_queue.kind != 2
+                                      for e in scheduled[1:])  # 2: TASK_QUEUE_KIND_STICKY
+
+            def at(kind: Any, evs: list[Any] = events) -> float:
+                return next(e.event_time.ToMicroseconds() / 1000 for e in evs if e.event_type == kind)
+
+            start = at(et.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED)
+            task = at(et.EVENT_TYPE_WORKFLOW_TASK_STARTED)
+            child_asked = at(et.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED)
+            child = at(et.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED)
+            end = at(et.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)
+            marks = [marker_completed_ms(e) for e in events if e.event_type == et.EVENT_TYPE_MARKER_RECORDED]
+            rows["queue"].append(task - start)
+            if len(marks) == 2 and marks[0] is not None and marks[1] is not None:
+                # Worker and server share this machine's clock.
+                rows["la1"].append(marks[0] - task)
+                rows["la2"].append(marks[1] - marks[0])
+                rows["task"].append(child_asked - marks[1])
+            rows["child"].append(child - child_asked)
+            rows["rest"].append(end - child)
+            rows["total"].append(end - start)
+        med = {k: statistics.median(v) if v else float("nan") for k, v in rows.items()}
+        print(f"   {name:<12} {med['queue']:10.0f}  {med['la1']:8.0f}  {med['la2']:6.0f}  {med['task']:12.0f}"
+              f"  {med['child']:11.0f}  {med['rest']:13.0f}  {med['total']:5.0f}", flush=True)
+        n = len(rows["total"])
+        print("   " + " " * 13 + "; ".join(
+            f"{kind}: {t / n:.1f} tasks each, {lost} timed out or failed, {normal} back on the normal queue"
+            for kind, (t, lost, normal) in tasks.items()), flush=True)
+
+
+def marker_completed_ms(event: Any) -> float | None:
+    """When a local activity completed, from its marker's data (the marker itself is written later)."""
+    try:
+        data = json.loads(event.marker_recorded_event_attributes.details["data"].payloads[0].data)
+        completed = data["complete_time"]
+        return int(completed["seconds"]) * 1000 + int(completed.get("nanos", 0)) / 1e6
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", type=int, default=1000)
-    parser.add_argument("--open", type=int, default=10000)
-    parser.add_argument("--actions", type=int, default=50)
+    parser.add_argument("--cases", type=int, default=1000, help="applications submitted at once (default 1000)")
+    parser.add_argument("--open", type=int, default=10000, help="further cases open for the memory figure")
+    parser.add_argument("--actions", type=int, default=50, help="officer actions timed, cached and evicted each")
+    parser.add_argument("--settle-timeout", type=float, default=1200, help="seconds to wait for work to finish")
+    parser.add_argument("--sample", type=int, default=50, help="intake histories read for the phase breakdown")
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="leave PYTHONDONTWRITEBYTECODE as it is (by default the workers get bytecode files)")
+    parser.add_argument("--bare-worker", metavar="ADDRESS", help=argparse.SUPPRESS)
+    parser.add_argument("--cached", type=int, default=200, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    asyncio.run(main(args.cases, args.open, args.actions))
-
+    if args.bare_worker:
+        asyncio.run(run_bare_worker(args.bare_worker, args.cached))
+    else:
+        sys.exit(asyncio.run(main(args.cases, args.open, args.actions, args.settle_timeout, args.sample,
+                                  bytecode=not args.no_bytecode)))
