@@ -79,7 +79,8 @@ _ROLES: dict[type[Action], Role] = {
     ReviewPaymentRequest: Role.OFFICER,
     SubmitFinalReport: Role.APPLICANT,
     ReviewFinalReport: Role.OFFICER,
-    Revoke: Role.OFFICER,
+    # Lowering a grant is a decision against the applicant: never the assessing officer's alone.
+    Revoke: Role.DECISION_MAKER,
     PrepareReclaim: Role.OFFICER,
     DecideReclaim: Role.DECISION_MAKER,
     RegisterRepayment: Role.FINANCE,

@@ -76,7 +76,7 @@ class ReviewFinalReport(Action):
 
 
 class Revoke(Action):
-    """The officer finds the decision must be revoked, in part or whole (e.g. false information)."""
+    """A decision maker revokes the decision, in part or whole (e.g. false information)."""
 
     revoked_amount: Positive
     reasons: Text
@@ -207,6 +207,8 @@ def refusal_after_decision(state: CaseState, command: AfterDecision | Withdraw |
             return review_problem(payments.final_report.report.costs, reviews)
         case Revoke(revoked_amount=amount):
             assert state.granted is not None
+            if command.actor.id == state.officer:
+                return "Den som har bedömt ärendet får inte besluta om upphävande (fyraögonsprincipen)."
             if amount > state.granted:
                 return f"Det går inte att upphäva mer än beviljade {format_kronor(state.granted)}."
         case Withdraw():
@@ -373,7 +375,7 @@ def apply_after_decision(state: CaseState, command: AfterDecision | Withdraw | R
                 queue_letter(state, "grant_reduced", now, revoked=format_kronor(amount),
                              granted=format_kronor(state.granted), paid=format_kronor(state.paid_out),
                              reasons=reasons, appeal=appeal_text(state.call.appeal.reclaim_decision_appealable),
-                             decided_by=f"handläggare {who}", decision_date=format_instant_sv(now))
+                             decided_by=f"beslutsfattare {who}", decision_date=format_instant_sv(now))
                 return (f"Beslutet är upphävt till {format_kronor(amount)}; stödet är nu "
                         f"{format_kronor(state.granted)} och inget ska betalas tillbaka.")
             _open_reclaim(state, ReclaimBasis.REVOCATION, owed, now,

@@ -245,7 +245,12 @@ async def test_a_partial_revocation_reclaims_what_was_paid_above_the_new_grant(h
     await harness.act(number, "file-payment-request", APPLICANT, **payment_request(
         start, 0, 10, "150000.00", cost("personnel", "200000.00", "V1")))
     await harness.act(number, "review-payment-request", OFFICER, request_number=1, costs=approve_all("200000.00"))
-    receipt = await harness.act(number, "revoke", OFFICER, revoked_amount="300000.00",
+    # Lowering the grant is a decision maker's, and never the assessor's, even as decision maker.
+    assert "beslutsfattare" in await refused(harness, number, "revoke", OFFICER, revoked_amount="300000.00",
+                                             reasons="Projektet genomförs inte som beslutat.")
+    assert "fyraögonsprincipen" in await refused(harness, number, "revoke", "decision_maker:anna",
+                                                 revoked_amount="300000.00", reasons="Projektet genomförs inte.")
+    receipt = await harness.act(number, "revoke", DECIDER, revoked_amount="300000.00",
                                 reasons="Projektet genomförs inte som beslutat: hälften av aktiviteterna är strukna.")
     assert receipt.stage is Stage.RECLAIM
     state = await harness.settled(number)
@@ -360,7 +365,7 @@ async def test_a_partial_revocation_with_nothing_to_pay_back_lets_the_project_go
     await harness.act(number, "file-payment-request", APPLICANT, **payment_request(
         start, 0, 10, "75000.00", cost("personnel", "100000.00", "V1")))
     await harness.act(number, "review-payment-request", OFFICER, request_number=1, costs=approve_all("100000.00"))
-    receipt = await harness.act(number, "revoke", OFFICER, revoked_amount="200000.00",
+    receipt = await harness.act(number, "revoke", DECIDER, revoked_amount="200000.00",
                                 reasons="Ett av de två delprojekten genomförs inte.")
     # 75 000 paid, 200 000 left of the grant: nothing is owed, so no reclaim.
     assert receipt.stage is Stage.PAYMENTS and "inget ska betalas tillbaka" in receipt.message
