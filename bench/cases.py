@@ -273,12 +273,13 @@ def verdict(met: bool) -> str:
 
 async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, sample: int, bytecode: bool) -> int:
     root = _use_root()
-    # A SIGTERM (or SIGHUP) cancels the run instead of killing it, so that the cleanup below still
-    # stops the workers, the dev server and PostgreSQL.
+    # A SIGTERM (or SIGHUP, unless ignored as under nohup) cancels the run instead of killing it,
+    # so that the cleanup below still stops the workers, the dev server and PostgreSQL.
     main_task = asyncio.current_task()
     assert main_task is not None
     for signum in (signal.SIGTERM, signal.SIGHUP):
-        asyncio.get_running_loop().add_signal_handler(signum, main_task.cancel)
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            asyncio.get_running_loop().add_signal_handler(signum, main_task.cancel)
     import pgserver
     import psycopg
     from temporalio.api.enums.v1 import EventType, TaskQueueType
