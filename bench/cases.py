@@ -7,8 +7,9 @@ Run by hand (it is not a test):
 It starts a Temporal dev server and an embedded PostgreSQL, and two worker processes on the same
 machine: the grantflow worker (`grantflow worker`, as deployed) and a bare worker that runs only the
 baseline workflows below. Both have the same workflow cache size (GRANTFLOW_WORKER_CACHED_CASES,
-200 by default) and the same sandboxed workflow runner with the same pass-through modules (the bare
-worker passes its own small workflow module through too: see run_bare_worker), each in a process
+200 by default), the same workflow task slots (GRANTFLOW_WORKER_WORKFLOW_TASKS, 20) and the same
+sandboxed workflow runner with the same pass-through modules (each passes its own workflow modules
+through, as a deployed grantflow worker does: see run_bare_worker), each in a process
 of its own so that each one's CPU and memory are its own. The bench process is only the client.
 The workers import from bytecode files (in the work directory), as a worker installed with pip
 does, even if the shell sets PYTHONDONTWRITEBYTECODE; --no-bytecode keeps the shell's setting.
@@ -141,14 +142,12 @@ def _use_root() -> Path:
     return root
 
 
-async def run_bare_worker(address: str, cached: int) -> None:
+async def run_bare_worker(address: str) -> None:
     """The bare worker process: the baseline workflows, configured as grantflow's worker is.
 
-    Same cache size and the same sandboxed runner with grantflow's pass-through modules, plus this
-    file's own module: a bare workflow module of a few lines costs next to nothing to import into
-    each new sandbox, while this file, re-imported (and, without bytecode files, recompiled) for
-    every workflow run, would make the baseline pay for the bench's own code. grantflow's worker
-    re-imports its workflow modules for every run, and that cost is counted as grantflow's.
+    Same settings from the same environment (cache size, workflow task slots) and the same sandboxed
+    runner with grantflow's pass-through modules, its workflow modules included, plus this file's
+    own module, as grantflow's deployed worker passes its workflow modules through.
     """
     _use_root()
     import importlib.util
@@ -158,6 +157,7 @@ async def run_bare_worker(address: str, cached: int) -> None:
     from temporalio.worker import Worker
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+    from services.settings import Settings
     from worker.registry import PASSTHROUGH
 
     spec = importlib.util.spec_from_file_location(BARE_MODULE, Path(__file__).resolve())
@@ -166,7 +166,8 @@ async def run_bare_worker(address: str, cached: int) -> None:
     sys.modules[BARE_MODULE] = bare
     spec.loader.exec_module(bare)
     runner = SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH, BARE_MODULE))
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH, "workflows", BARE_MODULE))
+    settings = Settings.from_env()
 
     client = await Client.connect(address, data_converter=pydantic_data_converter)
     stop = asyncio.Event()
@@ -174,7 +175,9 @@ async def run_bare_worker(address: str, cached: int) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     async with Worker(client, task_queue=BARE_QUEUE, workflows=[bare.BareIntake, bare.BareCase],
-                      activities=[bare.bare_step], workflow_runner=runner, max_cached_workflows=cached):
+                      activities=[bare.bare_step], workflow_runner=runner,
+                      max_cached_workflows=settings.worker_cached_cases,
+                      max_concurrent_workflow_tasks=settings.worker_workflow_tasks):
         await stop.wait()
 
 
@@ -313,7 +316,8 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
     address = client.service_client.config.target_host
     worker_env = {**os.environ, "GRANTFLOW_TEMPORAL_ADDRESS": address, "GRANTFLOW_DATABASE_URL": url,
                   "GRANTFLOW_TASK_QUEUE": QUEUE, "GRANTFLOW_LOG_FORMAT": "json"}
-    cached = Settings.from_env(worker_env).worker_cached_cases
+    worker_settings = Settings.from_env(worker_env)
+    cached = worker_settings.worker_cached_cases
     if bytecode:
         # A deployed worker imports from bytecode that pip wrote at install. Without it (e.g. with
         # PYTHONDONTWRITEBYTECODE=1 in the caller's shell), every new sandboxed workflow recompiles
@@ -325,8 +329,8 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
     worker_log, bare_log = (work / "worker.log").open("wb"), (work / "bare.log").open("wb")
     worker = subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], cwd=root, env=worker_env,
                               stdout=subprocess.DEVNULL, stderr=worker_log)
-    bare = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--bare-worker", address,
-                             "--cached", str(cached)], cwd=root, env=worker_env, stdout=subprocess.DEVNULL,
+    bare = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--bare-worker", address],
+                            cwd=root, env=worker_env, stdout=subprocess.DEVNULL,
                             stderr=bare_log)
     pg = await psycopg.AsyncConnection.connect(url, autocommit=True)
     failed = False
@@ -413,7 +417,8 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
         await wait_until("the warm-up bare intake", bare_settled, settle_timeout)
 
         print(f"grantflow bench: {n_cases} at once, {n_open} more open, {actions} actions; "
-              f"worker cache {cached} workflows; workers import {how_compiled}; {os.cpu_count()} CPUs, "
+              f"worker cache {cached} workflows, {worker_settings.worker_workflow_tasks} task slots; "
+              f"workers import {how_compiled}; {os.cpu_count()} CPUs, "
               f"load average {os.getloadavg()[0]:.2f} at start", flush=True)
 
         # --- 1. intake -------------------------------------------------------------------------------
@@ -651,10 +656,9 @@ if __name__ == "__main__":
     parser.add_argument("--no-bytecode", action="store_true",
                         help="leave PYTHONDONTWRITEBYTECODE as it is (by default the workers get bytecode files)")
     parser.add_argument("--bare-worker", metavar="ADDRESS", help=argparse.SUPPRESS)
-    parser.add_argument("--cached", type=int, default=200, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_worker:
-        asyncio.run(run_bare_worker(args.bare_worker, args.cached))
+        asyncio.run(run_bare_worker(args.bare_worker))
     else:
         sys.exit(asyncio.run(main(args.cases, args.open, args.actions, args.settle_timeout, args.sample,
                                   bytecode=not args.no_bytecode)))

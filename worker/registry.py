@@ -29,12 +29,22 @@ from workflows.intake import IntakeWorkflow
 # Pure domain code and the models activities exchange are deterministic and import-heavy
 # (pydantic builds every model class on import): pass them through the sandbox instead of
 # re-importing them for every workflow run, which dominated the cost of starting a case.
-PASSTHROUGH = ("domain", "activities", "workflows.messages", "workflows.search_attributes", "pydantic",
-               "pydantic_core", "annotated_types", "structlog", "psycopg", "psycopg_pool", "xmlschema", "elementpath")
+PASSTHROUGH = ("domain", "activities", "workflows.messages", "workflows.policies", "workflows.search_attributes",
+               "pydantic", "pydantic_core", "annotated_types", "structlog", "psycopg", "psycopg_pool", "xmlschema",
+               "elementpath")
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+def workflow_runner(*, strict: bool = False) -> SandboxedWorkflowRunner:
+    """The sandbox the workflows run in; `strict` for the tests, the default for a deployed worker.
+
+    Strict re-imports the workflow modules into every workflow's sandbox, so that the sandbox's
+    restrictions (no clock, no randomness, no I/O) hold in workflow code: the tests run every
+    workflow that way, and a non-deterministic call fails them. A deployed worker passes the
+    tested workflow modules through as well, because that re-import was the largest cost of a
+    case and of its memory (docs/decisions/0009-workflow-modules-passed-through.md).
+    """
+    modules = PASSTHROUGH if strict else (*PASSTHROUGH, "workflows")
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*modules))
 
 
 def workflows() -> list[type]:
@@ -62,9 +72,8 @@ def activities(pool: AsyncConnectionPool, settings: Settings, client: Client) ->
     archive = Archive(pool, client)
     return [
         register.register_application,
-        register.record_event,
-        register.update_case,
-        register.register_document,
+        register.write,
+        register.cases_in_running,
         letters.send_letter,
         ledger.grant,
         ledger.release,
