@@ -8,9 +8,8 @@ It starts a Temporal dev server and an embedded PostgreSQL, and two worker proce
 machine: the grantflow worker (`grantflow worker`, as deployed) and a bare worker that runs only the
 baseline workflows below. Both have the same workflow cache size (GRANTFLOW_WORKER_CACHED_CASES,
 200 by default), the same workflow task slots (GRANTFLOW_WORKER_WORKFLOW_TASKS, 20) and the same
-sandboxed workflow runner with the same pass-through modules (each passes its own workflow modules
-through, as a deployed grantflow worker does: see run_bare_worker), each in a process
-of its own so that each one's CPU and memory are its own. The bench process is only the client.
+workflow runner (a deployed worker's: see run_bare_worker), each in a process of its own so that
+each one's CPU and memory are its own. The bench process is only the client.
 The workers import from bytecode files (in the work directory), as a worker installed with pip
 does, even if the shell sets PYTHONDONTWRITEBYTECODE; --no-bytecode keeps the shell's setting.
 
@@ -79,15 +78,13 @@ from typing import Any
 from temporalio import activity, workflow
 from temporalio.workflow import ParentClosePolicy
 
-# Module level stays light (stdlib and temporalio): the bare worker's sandbox re-imports this file
-# for every workflow run, as grantflow's sandbox re-imports its workflow modules. Everything else is
-# imported inside the functions that need it.
+# Module level stays light (stdlib and temporalio), so that the bare worker imports little beyond
+# its workflows. Everything else is imported inside the functions that need it.
 
 TARGET_INTAKE_RATIO = 0.8  # cases/s over bare same-round-trip intakes/s, at least
 TARGET_LATENCY_RATIO = 1.2  # officer action p50 over bare update p50, at most
 TARGET_MEMORY_MB = 500.0  # worker peak RSS with the cases open, under
 BARE_QUEUE = "bench-bare"
-BARE_MODULE = "grantflow_bench_bare"  # this file, as the bare worker imports it
 QUEUE = "grantflow"
 
 
@@ -145,28 +142,18 @@ def _use_root() -> Path:
 async def run_bare_worker(address: str) -> None:
     """The bare worker process: the baseline workflows, configured as grantflow's worker is.
 
-    Same settings from the same environment (cache size, workflow task slots) and the same sandboxed
-    runner with grantflow's pass-through modules, its workflow modules included, plus this file's
-    own module, as grantflow's deployed worker passes its workflow modules through.
+    Same settings from the same environment (cache size, workflow task slots) and the same workflow
+    runner as a deployed grantflow worker (worker.registry.workflow_runner).
     """
     _use_root()
-    import importlib.util
-
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Worker
-    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
     from services.settings import Settings
-    from worker.registry import PASSTHROUGH
+    from worker.registry import workflow_runner
 
-    spec = importlib.util.spec_from_file_location(BARE_MODULE, Path(__file__).resolve())
-    assert spec is not None and spec.loader is not None
-    bare = importlib.util.module_from_spec(spec)
-    sys.modules[BARE_MODULE] = bare
-    spec.loader.exec_module(bare)
-    runner = SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH, "workflows", BARE_MODULE))
+    runner = workflow_runner()
     settings = Settings.from_env()
 
     client = await Client.connect(address, data_converter=pydantic_data_converter)
@@ -174,8 +161,8 @@ async def run_bare_worker(address: str) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with Worker(client, task_queue=BARE_QUEUE, workflows=[bare.BareIntake, bare.BareCase],
-                      activities=[bare.bare_step], workflow_runner=runner,
+    async with Worker(client, task_queue=BARE_QUEUE, workflows=[BareIntake, BareCase],
+                      activities=[bare_step], workflow_runner=runner,
                       max_cached_workflows=settings.worker_cached_cases,
                       max_concurrent_workflow_tasks=settings.worker_workflow_tasks):
         await stop.wait()
@@ -319,13 +306,12 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
     worker_settings = Settings.from_env(worker_env)
     cached = worker_settings.worker_cached_cases
     if bytecode:
-        # A deployed worker imports from bytecode that pip wrote at install. Without it (e.g. with
-        # PYTHONDONTWRITEBYTECODE=1 in the caller's shell), every new sandboxed workflow recompiles
-        # its workflow modules from source. Bytecode goes to the work directory, not the tree.
+        # A deployed worker imports from bytecode that pip wrote at install, not from source (e.g.
+        # with PYTHONDONTWRITEBYTECODE=1 in the caller's shell). Bytecode goes to the work directory.
         worker_env.pop("PYTHONDONTWRITEBYTECODE", None)
         worker_env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     how_compiled = ("from bytecode, as installed" if bytecode or not os.environ.get("PYTHONDONTWRITEBYTECODE")
-                    else "without bytecode (PYTHONDONTWRITEBYTECODE): workflow modules recompiled per run")
+                    else "without bytecode (PYTHONDONTWRITEBYTECODE)")
     worker_log, bare_log = (work / "worker.log").open("wb"), (work / "bare.log").open("wb")
     worker = subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], cwd=root, env=worker_env,
                               stdout=subprocess.DEVNULL, stderr=worker_log)
@@ -480,13 +466,19 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
             print(f"   warning: {2 * actions} latency cases may not all fit the worker's cache of {cached}")
 
         async def last_task_s(workflow_id: str) -> float:
-            """How long the workflow's last workflow task took in the worker (started to completed)."""
+            """How long the workflow task that accepted the last update took in the worker (started to completed).
+
+            Found from the update's acceptance back, not from the end of the history: a case's outbox
+            task may still be running when the history is read.
+            """
             events = [e async for e in client.get_workflow_handle(workflow_id).fetch_history_events()]
-            started = [i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED]
-            done = next(e for e in events[started[-1]:] if e.event_type in (
-                EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-                EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT))
-            return (done.event_time.ToMicroseconds() - events[started[-1]].event_time.ToMicroseconds()) / 1e6
+            accepted = max(i for i, e in enumerate(events)
+                           if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+            done = max(i for i, e in enumerate(events[:accepted])
+                       if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+            started = max(i for i, e in enumerate(events[:done])
+                          if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)
+            return (events[done].event_time.ToMicroseconds() - events[started].event_time.ToMicroseconds()) / 1e6
 
         async def measure(numbers: list[str], handles: list[Any]) -> dict[str, list[float]]:
             got: dict[str, list[float]] = {"bare": [], "case": [], "bare task": [], "case task": []}

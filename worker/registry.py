@@ -11,6 +11,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.archive import Archive
@@ -34,17 +35,18 @@ PASSTHROUGH = ("domain", "activities", "workflows.messages", "workflows.policies
                "elementpath")
 
 
-def workflow_runner(*, strict: bool = False) -> SandboxedWorkflowRunner:
-    """The sandbox the workflows run in; `strict` for the tests, the default for a deployed worker.
+def workflow_runner(*, strict: bool = False) -> WorkflowRunner:
+    """How the workflows run: in the sandbox for the tests (`strict`), without it in a deployed worker.
 
-    Strict re-imports the workflow modules into every workflow's sandbox, so that the sandbox's
-    restrictions (no clock, no randomness, no I/O) hold in workflow code: the tests run every
-    workflow that way, and a non-deterministic call fails them. A deployed worker passes the
-    tested workflow modules through as well, because that re-import was the largest cost of a
-    case and of its memory (docs/decisions/0009-workflow-modules-passed-through.md).
+    The sandbox re-imports each workflow's module into a sandbox of its own and refuses clocks,
+    randomness and I/O in workflow code: every test runs the workflows that way, so such a call
+    fails a test. A deployed worker runs the same tested code without it, because the sandbox
+    was most of a case's cost in the worker, in time and in memory
+    (docs/decisions/0009-workflows-unsandboxed-in-production.md).
     """
-    modules = PASSTHROUGH if strict else (*PASSTHROUGH, "workflows")
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*modules))
+    if not strict:
+        return UnsandboxedWorkflowRunner()
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
 
 
 def workflows() -> list[type]:

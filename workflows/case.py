@@ -4,7 +4,8 @@ People act on the case through updates. Each update's validator asks the domain 
 action is allowed (a refused action writes nothing to history); its handler applies it and
 answers with a receipt at once. What the action causes outside the case (register entries,
 letters, documents, news for the call's ranking) waits in the case's outbox, which the main
-loop below carries out through activities, in order, each idempotent.
+loop below carries out through activities, each idempotent: the register entries together in
+one write, the rest in order.
 """
 
 from __future__ import annotations
