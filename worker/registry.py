@@ -33,6 +33,7 @@ from workflows.intake import IntakeWorkflow
 PASSTHROUGH = ("domain", "activities", "workflows.messages", "workflows.policies", "workflows.search_attributes",
                "pydantic", "pydantic_core", "annotated_types", "structlog", "psycopg", "psycopg_pool", "xmlschema",
                "elementpath")
+STRICT = SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
 
 
 def workflow_runner(*, strict: bool = False) -> WorkflowRunner:
@@ -44,9 +45,7 @@ def workflow_runner(*, strict: bool = False) -> WorkflowRunner:
     was most of a case's cost in the worker, in time and in memory
     (docs/decisions/0009-workflows-unsandboxed-in-production.md).
     """
-    if not strict:
-        return UnsandboxedWorkflowRunner()
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+    return SandboxedWorkflowRunner(restrictions=STRICT) if strict else UnsandboxedWorkflowRunner()
 
 
 def workflows() -> list[type]:

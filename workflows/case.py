@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         Decide,
         DecisionKind,
         DeclareNoConflict,
+        Effect,
         FundingProposal,
         Pay,
         PrepareDecision,
@@ -76,7 +77,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.messages import BudgetRemaining, CaseInput, CaseNews
     from workflows.policies import ACTIVITY_TIMEOUT, LOCAL_TIMEOUT, RETRY
 
-ANSWER_FIRST = timedelta(milliseconds=1)
 
 
 @workflow.defn
@@ -97,17 +97,11 @@ class CaseWorkflow:
         self.decision_lock = asyncio.Lock()
         self.published: tuple[object, ...] | None = None
         self.registered: CaseSnapshot | None = None  # where the register last heard the case stands
-        self.answer_first = False
+        self.answering = False  # an update's answer leaves with the workflow task now running
 
     @workflow.run
     async def run(self, case: CaseInput) -> CaseState:
         while True:
-            if self.answer_first:
-                # An update's answer leaves with the workflow task, and the local activities of
-                # the outbox would hold that task open: end it with a short timer so that the
-                # officer has the receipt before the register is written.
-                self.answer_first = False
-                await workflow.sleep(ANSWER_FIRST, summary="svara handläggaren innan diariet skrivs")
             await self._carry_out_outbox()
             reclaim = self.state.reclaim
             if reclaim is not None and reclaim.claim is not None and reclaim.rates is None:
@@ -383,42 +377,54 @@ class CaseWorkflow:
 
     def _act(self, command: Command) -> Receipt:
         receipt = apply(self.state, command, workflow.now())
-        self.answer_first = bool(self.state.outbox)
+        self.answering = bool(self.state.outbox)
         return receipt
 
     # --- carrying out the outbox ----------------------------------------------------------
 
     async def _carry_out_outbox(self) -> None:
         while True:
-            await self._write_register()
-            if not self.state.outbox:
-                return
-            effect = self.state.outbox[0]
-            match effect:
-                case SendLetter():
-                    await self._send_letter(effect)
-                case RunChecks():
-                    verdict = await workflow.execute_local_activity(
-                        check_application,
-                        CheckRequest(call=self.state.call, application=self.state.application,
-                                     received_at=self.state.received_at),
-                        start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY,
-                        summary="kontrollera ansökan mot utlysningens regler",
-                    )
-                    checks_done(self.state, verdict, workflow.now())
-                case TellCall():
-                    await self._tell_call(effect)
-                case Pay():
-                    await self._pay(effect)
-                case AdjustGrant():
-                    await self._adjust_grant(effect)
-                case ArchiveEndedRuns():
-                    await workflow.execute_activity_method(
-                        Archive.archive_case, ArchiveRequest(case_number=self.state.case_number, so_far=True),
-                        start_to_close_timeout=ARCHIVE_TIMEOUT, retry_policy=RETRY,
-                        summary="arkivera avslutade körningar av ärendet",
-                    )
-            self.state.outbox.pop(0)
+            effect = next((e for e in self.state.outbox if not isinstance(e, RecordEvent | SaveDocument)), None)
+            if effect is None:
+                await self._write_register()
+                if not self.state.outbox:
+                    return
+                continue  # queued by an action while the register was written: the next write takes it
+            if self.answering:
+                await self._write_register()  # on its own, so that the officer's answer leaves first
+                await self._carry_out(effect)
+            else:
+                # The register and the effect touch different systems and neither waits for the
+                # other: both at once, one trip fewer through the workflow for a new case.
+                await asyncio.gather(self._write_register(), self._carry_out(effect))
+            # By identity: two effects may be equal (two check runs), and only this one is done.
+            del self.state.outbox[next(i for i, e in enumerate(self.state.outbox) if e is effect)]
+
+    async def _carry_out(self, effect: Effect) -> None:
+        match effect:
+            case SendLetter():
+                await self._send_letter(effect)
+            case RunChecks():
+                verdict = await workflow.execute_local_activity(
+                    check_application,
+                    CheckRequest(call=self.state.call, application=self.state.application,
+                                 received_at=self.state.received_at),
+                    start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY,
+                    summary="kontrollera ansökan mot utlysningens regler",
+                )
+                checks_done(self.state, verdict, workflow.now())
+            case TellCall():
+                await self._tell_call(effect)
+            case Pay():
+                await self._pay(effect)
+            case AdjustGrant():
+                await self._adjust_grant(effect)
+            case ArchiveEndedRuns():
+                await workflow.execute_activity_method(
+                    Archive.archive_case, ArchiveRequest(case_number=self.state.case_number, so_far=True),
+                    start_to_close_timeout=ARCHIVE_TIMEOUT, retry_policy=RETRY,
+                    summary="arkivera avslutade körningar av ärendet",
+                )
 
     async def _write_register(self) -> None:
         """Every register entry waiting in the outbox, and where the case stands, in one write.
@@ -448,12 +454,21 @@ class CaseWorkflow:
             snapshot=snapshot if snapshot != self.registered else None,
         )
         kinds = ", ".join(e.event if isinstance(e, RecordEvent) else e.document for e in entries)
-        # A register write is a few short statements: run it in the worker, inside the workflow
-        # task, instead of a round trip through the server's task queue.
-        await workflow.execute_local_activity_method(
-            Register.write, batch, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY,
-            summary=f"diarieför: {kinds}" if kinds else "uppdatera diariet",
-        )
+        summary = f"diarieför: {kinds}" if kinds else "uppdatera diariet"
+        if self.answering:
+            # An update's answer leaves with the workflow task that ran it, and a local activity
+            # would hold that task open: scheduled on the task queue, the write lets the task end
+            # at once, so the officer has the receipt before the register is written.
+            self.answering = False
+            await workflow.execute_activity_method(
+                Register.write, batch, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary,
+            )
+        else:
+            # Nobody waits on this task (a new case, a deadline): write in the worker, inside the
+            # task, instead of a round trip through the server's task queue.
+            await workflow.execute_local_activity_method(
+                Register.write, batch, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY, summary=summary,
+            )
         # Handlers may have queued more while the write was awaited: take out only what was written.
         written = {id(e) for e in entries}
         s.outbox = [e for e in s.outbox if id(e) not in written]
