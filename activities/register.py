@@ -242,26 +242,29 @@ class Register:
         async with self._pool.connection() as conn, conn.transaction():
             if batch.snapshot is not None:
                 await self._update_case(conn, batch.snapshot)
+            # Most writes carry one event and no document: an empty list costs no statement.
             async with conn.cursor() as cursor:
-                await cursor.executemany(
-                    """
-                    INSERT INTO case_events (case_number, event_id, at, actor_id, actor_role, kind, stage, summary)
-                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-                    ON CONFLICT (case_number, event_id) DO NOTHING
-                    """,
-                    [(e.case_number, e.event_id, e.at, e.actor_id, e.actor_role, e.kind, e.stage.value, e.summary)
-                     for e in batch.events],
-                )
-                await cursor.executemany(
-                    """
-                    INSERT INTO case_documents (case_number, document_id, kind, title, registered_at, content)
-                    VALUES (%s, %s, %s, %s, %s, %s)
-                    ON CONFLICT (case_number, document_id) DO NOTHING
-                    """,
-                    # pydantic's encoder: content may hold Decimal amounts and dates.
-                    [(d.case_number, d.document_id, d.kind, d.title, d.registered_at,
-                      Jsonb(d.content, dumps=lambda obj: to_json(obj).decode())) for d in batch.documents],
-                )
+                if batch.events:
+                    await cursor.executemany(
+                        """
+                        INSERT INTO case_events (case_number, event_id, at, actor_id, actor_role, kind, stage, summary)
+                        VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                        ON CONFLICT (case_number, event_id) DO NOTHING
+                        """,
+                        [(e.case_number, e.event_id, e.at, e.actor_id, e.actor_role, e.kind, e.stage.value,
+                          e.summary) for e in batch.events],
+                    )
+                if batch.documents:
+                    await cursor.executemany(
+                        """
+                        INSERT INTO case_documents (case_number, document_id, kind, title, registered_at, content)
+                        VALUES (%s, %s, %s, %s, %s, %s)
+                        ON CONFLICT (case_number, document_id) DO NOTHING
+                        """,
+                        # pydantic's encoder: content may hold Decimal amounts and dates.
+                        [(d.case_number, d.document_id, d.kind, d.title, d.registered_at,
+                          Jsonb(d.content, dumps=lambda obj: to_json(obj).decode())) for d in batch.documents],
+                    )
 
     @staticmethod
     async def _update_case(conn: psycopg.AsyncConnection[Any], snapshot: CaseSnapshot) -> None:

@@ -90,7 +90,7 @@ class CallWorkflow:
         remaining = self.state.call.funding.budget - self._granted()
         if remaining == self.state.call.funding.budget:
             return  # nothing granted yet: a case checks against the whole budget itself
-        # A copy: a case may register while a signal below is awaited.
+        # A copy: news of another case may arrive while a signal below is awaited.
         for number, entry in list(self.state.cases.items()):
             if entry.in_running and entry.told_remaining != remaining:
                 entry.told_remaining = remaining
@@ -116,7 +116,7 @@ class CallWorkflow:
         if any(number not in self.state.cases for number in in_running):
             return
         remaining = self.state.call.funding.budget - self._granted()
-        # _ranking() is a list made now: cases that register while a signal is awaited wait for the next round.
+        # _ranking() is a list made now: cases assessed while a signal is awaited wait for the next round.
         for rank, (number, entry) in enumerate(self._ranking(), start=1):
             amount = max(min(entry.requested, remaining), Decimal(0))
             remaining -= amount

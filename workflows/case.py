@@ -78,7 +78,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import ACTIVITY_TIMEOUT, LOCAL_TIMEOUT, RETRY
 
 
-
 @workflow.defn
 class CaseWorkflow:
     @workflow.init
