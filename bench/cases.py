@@ -19,7 +19,7 @@ What each figure compares
    - grantflow: `services.cases.submit`: start IntakeWorkflow and wait for its result. The intake
      runs two local activities (register row with a gapless case number in PostgreSQL, the call's
      checks), starts the CaseWorkflow child and answers. The child's own first steps (receipt
-     letter and register write side by side, search attributes) run on the same worker at the
+     letter and register write, search attributes) run on the same worker at the
      same time and slow the intake down: that is part of the cost.
    - bare, same round trips (the baseline the target is measured against): BareIntake started and
      waited for in the same way, with two no-op local activities and a BareCase child started with
@@ -36,7 +36,7 @@ What each figure compares
    child start, completion).
 2. An officer action's latency, one at a time, on an otherwise idle system: `declare-no-conflict`
    on a case in assessment (an update whose validator and handler run the domain rules, and whose
-   workflow task ends by scheduling the register write as an activity), beside one update on a
+   workflow task ends with a 1 ms timer, before the register write), beside one update on a
    waiting BareCase (an update handler that returns its argument: the same client call, the same
    one workflow task on the server). Measured twice:
    - cached: on cases (and bare workflows) just prepared, still in their worker's cache;

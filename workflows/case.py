@@ -77,6 +77,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.messages import BudgetRemaining, CaseInput, CaseNews
     from workflows.policies import ACTIVITY_TIMEOUT, LOCAL_TIMEOUT, RETRY
 
+ANSWER_FIRST = timedelta(milliseconds=1)
+
 
 @workflow.defn
 class CaseWorkflow:
@@ -96,11 +98,17 @@ class CaseWorkflow:
         self.decision_lock = asyncio.Lock()
         self.published: tuple[object, ...] | None = None
         self.registered: CaseSnapshot | None = None  # where the register last heard the case stands
-        self.answering = False  # an update's answer leaves with the workflow task now running
+        self.answer_first = False
 
     @workflow.run
     async def run(self, case: CaseInput) -> CaseState:
         while True:
+            if self.answer_first:
+                # An update's answer leaves with the workflow task, and the local activities of
+                # the outbox would hold that task open: end it with a short timer so that the
+                # officer has the receipt before the register is written.
+                self.answer_first = False
+                await workflow.sleep(ANSWER_FIRST, summary="svara handläggaren innan diariet skrivs")
             await self._carry_out_outbox()
             reclaim = self.state.reclaim
             if reclaim is not None and reclaim.claim is not None and reclaim.rates is None:
@@ -376,7 +384,7 @@ class CaseWorkflow:
 
     def _act(self, command: Command) -> Receipt:
         receipt = apply(self.state, command, workflow.now())
-        self.answering = bool(self.state.outbox)
+        self.answer_first = bool(self.state.outbox)
         return receipt
 
     # --- carrying out the outbox ----------------------------------------------------------
@@ -389,13 +397,8 @@ class CaseWorkflow:
                 if not self.state.outbox:
                     return
                 continue  # queued by an action while the register was written: the next write takes it
-            if self.answering:
-                await self._write_register()  # on its own, so that the officer's answer leaves first
-                await self._carry_out(effect)
-            else:
-                # The register and the effect touch different systems and neither waits for the
-                # other: both at once, one trip fewer through the workflow for a new case.
-                await asyncio.gather(self._write_register(), self._carry_out(effect))
+            await self._write_register()
+            await self._carry_out(effect)
             # By identity: two effects may be equal (two check runs), and only this one is done.
             del self.state.outbox[next(i for i, e in enumerate(self.state.outbox) if e is effect)]
 
@@ -454,20 +457,11 @@ class CaseWorkflow:
         )
         kinds = ", ".join(e.event if isinstance(e, RecordEvent) else e.document for e in entries)
         summary = f"diarieför: {kinds}" if kinds else "uppdatera diariet"
-        if self.answering:
-            # An update's answer leaves with the workflow task that ran it, and a local activity
-            # would hold that task open: scheduled on the task queue, the write lets the task end
-            # at once, so the officer has the receipt before the register is written.
-            self.answering = False
-            await workflow.execute_activity_method(
-                Register.write, batch, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary,
-            )
-        else:
-            # Nobody waits on this task (a new case, a deadline): write in the worker, inside the
-            # task, instead of a round trip through the server's task queue.
-            await workflow.execute_local_activity_method(
-                Register.write, batch, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY, summary=summary,
-            )
+        # A register write is a few short statements: run it in the worker, inside the workflow
+        # task, instead of a round trip through the server's task queue.
+        await workflow.execute_local_activity_method(
+            Register.write, batch, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY, summary=summary,
+        )
         # Handlers may have queued more while the write was awaited: take out only what was written.
         written = {id(e) for e in entries}
         s.outbox = [e for e in s.outbox if id(e) not in written]
