@@ -7,9 +7,9 @@ Run by hand (it is not a test):
 It starts a Temporal dev server and an embedded PostgreSQL, and two worker processes on the same
 machine: the grantflow worker (`grantflow worker`, as deployed) and a bare worker that runs only the
 baseline workflows below. Both have the same workflow cache size (GRANTFLOW_WORKER_CACHED_CASES,
-200 by default), the same workflow task slots (GRANTFLOW_WORKER_WORKFLOW_TASKS, 20) and the same
-workflow runner (a deployed worker's: see run_bare_worker), each in a process of its own so that
-each one's CPU and memory are its own. The bench process is only the client.
+200 by default) and the same sandboxed workflow runner with the same pass-through modules (the bare
+worker passes its own small workflow module through too: see run_bare_worker), each in a process
+of its own so that each one's CPU and memory are its own. The bench process is only the client.
 The workers import from bytecode files (in the work directory), as a worker installed with pip
 does, even if the shell sets PYTHONDONTWRITEBYTECODE; --no-bytecode keeps the shell's setting.
 
@@ -19,8 +19,8 @@ What each figure compares
    - grantflow: `services.cases.submit`: start IntakeWorkflow and wait for its result. The intake
      runs two local activities (register row with a gapless case number in PostgreSQL, the call's
      checks), starts the CaseWorkflow child and answers. The child's own first steps (receipt
-     letter and register write, search attributes) run on the same worker at the
-     same time and slow the intake down: that is part of the cost.
+     letter, register events, news to the call workflow, register stage and search attributes)
+     run on the same worker at the same time and slow the intake down: that is part of the cost.
    - bare, same round trips (the baseline the target is measured against): BareIntake started and
      waited for in the same way, with two no-op local activities and a BareCase child started with
      the same parent-close policy, which then just waits. The server sees the same sequence of
@@ -36,9 +36,9 @@ What each figure compares
    child start, completion).
 2. An officer action's latency, one at a time, on an otherwise idle system: `declare-no-conflict`
    on a case in assessment (an update whose validator and handler run the domain rules, and whose
-   workflow task ends with a 1 ms timer, before the register write), beside one update on a
-   waiting BareCase (an update handler that returns its argument: the same client call, the same
-   one workflow task on the server). Measured twice:
+   workflow task then writes the register event and the register stage as local activities before
+   it completes), beside one update on a waiting BareCase (an update handler that returns its
+   argument: the same client call, the same one workflow task on the server). Measured twice:
    - cached: on cases (and bare workflows) just prepared, still in their worker's cache;
    - evicted: on cases prepared before the many-case load below and bare workflows pushed out of
      the bare worker's cache by as many fillers as it holds; both must be replayed from history.
@@ -78,13 +78,15 @@ from typing import Any
 from temporalio import activity, workflow
 from temporalio.workflow import ParentClosePolicy
 
-# Module level stays light (stdlib and temporalio), so that the bare worker imports little beyond
-# its workflows. Everything else is imported inside the functions that need it.
+# Module level stays light (stdlib and temporalio): the bare worker's sandbox re-imports this file
+# for every workflow run, as grantflow's sandbox re-imports its workflow modules. Everything else is
+# imported inside the functions that need it.
 
 TARGET_INTAKE_RATIO = 0.8  # cases/s over bare same-round-trip intakes/s, at least
 TARGET_LATENCY_RATIO = 1.2  # officer action p50 over bare update p50, at most
 TARGET_MEMORY_MB = 500.0  # worker peak RSS with the cases open, under
 BARE_QUEUE = "bench-bare"
+BARE_MODULE = "grantflow_bench_bare"  # this file, as the bare worker imports it
 QUEUE = "grantflow"
 
 
@@ -139,32 +141,40 @@ def _use_root() -> Path:
     return root
 
 
-async def run_bare_worker(address: str) -> None:
+async def run_bare_worker(address: str, cached: int) -> None:
     """The bare worker process: the baseline workflows, configured as grantflow's worker is.
 
-    Same settings from the same environment (cache size, workflow task slots) and the same workflow
-    runner as a deployed grantflow worker (worker.registry.workflow_runner).
+    Same cache size and the same sandboxed runner with grantflow's pass-through modules, plus this
+    file's own module: a bare workflow module of a few lines costs next to nothing to import into
+    each new sandbox, while this file, re-imported (and, without bytecode files, recompiled) for
+    every workflow run, would make the baseline pay for the bench's own code. grantflow's worker
+    re-imports its workflow modules for every run, and that cost is counted as grantflow's.
     """
     _use_root()
+    import importlib.util
+
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Worker
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-    from services.settings import Settings
-    from worker.registry import workflow_runner
+    from worker.registry import PASSTHROUGH
 
-    runner = workflow_runner()
-    settings = Settings.from_env()
+    spec = importlib.util.spec_from_file_location(BARE_MODULE, Path(__file__).resolve())
+    assert spec is not None and spec.loader is not None
+    bare = importlib.util.module_from_spec(spec)
+    sys.modules[BARE_MODULE] = bare
+    spec.loader.exec_module(bare)
+    runner = SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH, BARE_MODULE))
 
     client = await Client.connect(address, data_converter=pydantic_data_converter)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with Worker(client, task_queue=BARE_QUEUE, workflows=[BareIntake, BareCase],
-                      activities=[bare_step], workflow_runner=runner,
-                      max_cached_workflows=settings.worker_cached_cases,
-                      max_concurrent_workflow_tasks=settings.worker_workflow_tasks):
+    async with Worker(client, task_queue=BARE_QUEUE, workflows=[bare.BareIntake, bare.BareCase],
+                      activities=[bare.bare_step], workflow_runner=runner, max_cached_workflows=cached):
         await stop.wait()
 
 
@@ -303,20 +313,20 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
     address = client.service_client.config.target_host
     worker_env = {**os.environ, "GRANTFLOW_TEMPORAL_ADDRESS": address, "GRANTFLOW_DATABASE_URL": url,
                   "GRANTFLOW_TASK_QUEUE": QUEUE, "GRANTFLOW_LOG_FORMAT": "json"}
-    worker_settings = Settings.from_env(worker_env)
-    cached = worker_settings.worker_cached_cases
+    cached = Settings.from_env(worker_env).worker_cached_cases
     if bytecode:
-        # A deployed worker imports from bytecode that pip wrote at install, not from source (e.g.
-        # with PYTHONDONTWRITEBYTECODE=1 in the caller's shell). Bytecode goes to the work directory.
+        # A deployed worker imports from bytecode that pip wrote at install. Without it (e.g. with
+        # PYTHONDONTWRITEBYTECODE=1 in the caller's shell), every new sandboxed workflow recompiles
+        # its workflow modules from source. Bytecode goes to the work directory, not the tree.
         worker_env.pop("PYTHONDONTWRITEBYTECODE", None)
         worker_env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     how_compiled = ("from bytecode, as installed" if bytecode or not os.environ.get("PYTHONDONTWRITEBYTECODE")
-                    else "without bytecode (PYTHONDONTWRITEBYTECODE)")
+                    else "without bytecode (PYTHONDONTWRITEBYTECODE): workflow modules recompiled per run")
     worker_log, bare_log = (work / "worker.log").open("wb"), (work / "bare.log").open("wb")
     worker = subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], cwd=root, env=worker_env,
                               stdout=subprocess.DEVNULL, stderr=worker_log)
-    bare = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--bare-worker", address],
-                            cwd=root, env=worker_env, stdout=subprocess.DEVNULL,
+    bare = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--bare-worker", address,
+                             "--cached", str(cached)], cwd=root, env=worker_env, stdout=subprocess.DEVNULL,
                             stderr=bare_log)
     pg = await psycopg.AsyncConnection.connect(url, autocommit=True)
     failed = False
@@ -403,8 +413,7 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
         await wait_until("the warm-up bare intake", bare_settled, settle_timeout)
 
         print(f"grantflow bench: {n_cases} at once, {n_open} more open, {actions} actions; "
-              f"worker cache {cached} workflows, {worker_settings.worker_workflow_tasks} task slots; "
-              f"workers import {how_compiled}; {os.cpu_count()} CPUs, "
+              f"worker cache {cached} workflows; workers import {how_compiled}; {os.cpu_count()} CPUs, "
               f"load average {os.getloadavg()[0]:.2f} at start", flush=True)
 
         # --- 1. intake -------------------------------------------------------------------------------
@@ -466,19 +475,13 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
             print(f"   warning: {2 * actions} latency cases may not all fit the worker's cache of {cached}")
 
         async def last_task_s(workflow_id: str) -> float:
-            """How long the workflow task that accepted the last update took in the worker (started to completed).
-
-            Found from the update's acceptance back, not from the end of the history: a case's outbox
-            task may still be running when the history is read.
-            """
+            """How long the workflow's last workflow task took in the worker (started to completed)."""
             events = [e async for e in client.get_workflow_handle(workflow_id).fetch_history_events()]
-            accepted = max(i for i, e in enumerate(events)
-                           if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
-            done = max(i for i, e in enumerate(events[:accepted])
-                       if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
-            started = max(i for i, e in enumerate(events[:done])
-                          if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)
-            return (events[done].event_time.ToMicroseconds() - events[started].event_time.ToMicroseconds()) / 1e6
+            started = [i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED]
+            done = next(e for e in events[started[-1]:] if e.event_type in (
+                EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+                EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT))
+            return (done.event_time.ToMicroseconds() - events[started[-1]].event_time.ToMicroseconds()) / 1e6
 
         async def measure(numbers: list[str], handles: list[Any]) -> dict[str, list[float]]:
             got: dict[str, list[float]] = {"bare": [], "case": [], "bare task": [], "case task": []}
@@ -648,9 +651,10 @@ if __name__ == "__main__":
     parser.add_argument("--no-bytecode", action="store_true",
                         help="leave PYTHONDONTWRITEBYTECODE as it is (by default the workers get bytecode files)")
     parser.add_argument("--bare-worker", metavar="ADDRESS", help=argparse.SUPPRESS)
+    parser.add_argument("--cached", type=int, default=200, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_worker:
-        asyncio.run(run_bare_worker(args.bare_worker))
+        asyncio.run(run_bare_worker(args.bare_worker, args.cached))
     else:
         sys.exit(asyncio.run(main(args.cases, args.open, args.actions, args.settle_timeout, args.sample,
                                   bytecode=not args.no_bytecode)))

@@ -75,8 +75,7 @@ from services.temporal import register_search_attributes
 from tests.e2e import crashing_worker
 from tests.e2e.test_cli_end_to_end import ROOT, SUBMITTED, _environment, _tail, accepted, shown
 from tests.worker.helpers import free_port, processes_mentioning
-from workflows.case import CaseWorkflow
-from workflows.policies import ACTIVITY_TIMEOUT
+from workflows.case import ACTIVITY_TIMEOUT, CaseWorkflow
 
 T = TypeVar("T")
 
