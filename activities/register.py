@@ -17,7 +17,7 @@ import structlog
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import to_json
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -28,6 +28,9 @@ from domain.lifecycle import Outcome, Stage
 from domain.money import Kronor
 
 _log = structlog.get_logger(__name__)
+
+# Before the decision: a case in these stages may still be ranked and funded.
+IN_RUNNING = (Stage.RECEIVED, Stage.COMPLETENESS, Stage.SECRECY_REVIEW, Stage.ASSESSMENT, Stage.DECISION)
 
 Instant = Annotated[datetime, AfterValidator(require_utc)]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
@@ -102,6 +105,24 @@ class CaseDocument(_Model):
     title: str = Field(max_length=500)
     registered_at: Instant
     content: dict[str, Any]
+
+
+class RegisterWrite(_Model):
+    """What one case has to tell the register at one point: new events and documents, and where it stands."""
+
+    case_number: Text
+    events: list[CaseEvent] = []
+    documents: list[CaseDocument] = []
+    snapshot: CaseSnapshot | None = None  # None: the row already says where the case stands
+
+    @model_validator(mode="after")
+    def _one_case(self) -> RegisterWrite:
+        numbers = {e.case_number for e in self.events} | {d.case_number for d in self.documents}
+        if self.snapshot is not None:
+            numbers.add(self.snapshot.case_number)
+        if numbers - {self.case_number}:
+            raise ValueError(f"every entry must belong to case {self.case_number}")
+        return self
 
 
 class RegisterRow(BaseModel):
@@ -200,68 +221,71 @@ class Register:
         return Registered(case_number=number, received_at=request.received_at, already_registered=False)
 
     @activity.defn
-    async def record_event(self, event: CaseEvent) -> None:
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                """
-                INSERT INTO case_events (case_number, event_id, at, actor_id, actor_role, kind, stage, summary)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-                ON CONFLICT (case_number, event_id) DO NOTHING
-                """,
-                (
-                    event.case_number,
-                    event.event_id,
-                    event.at,
-                    event.actor_id,
-                    event.actor_role,
-                    event.kind,
-                    event.stage.value,
-                    event.summary,
-                ),
-            )
-
-    @activity.defn
-    async def update_case(self, snapshot: CaseSnapshot) -> None:
-        """Set the register row to the case's current state (a retry sets the same values)."""
+    async def cases_in_running(self, call_id: str) -> list[str]:
+        """The call's cases that no decision, dismissal or withdrawal has yet taken out of the running."""
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
-                """
-                UPDATE cases
-                SET stage = %s, outcome = %s, officer = %s, granted_amount = %s, next_deadline = %s,
-                    updated_at = now()
-                WHERE case_number = %s
-                """,
-                (
-                    snapshot.stage.value,
-                    snapshot.outcome.value if snapshot.outcome is not None else None,
-                    snapshot.officer,
-                    snapshot.granted_amount,
-                    snapshot.next_deadline,
-                    snapshot.case_number,
-                ),
+                "SELECT case_number FROM cases WHERE call_id = %s AND stage = ANY(%s) ORDER BY case_number",
+                (call_id, [stage.value for stage in IN_RUNNING]),
             )
-            if cursor.rowcount == 0:
-                raise _case_not_found(snapshot.case_number)
+            return [row[0] for row in await cursor.fetchall()]
 
     @activity.defn
-    async def register_document(self, document: CaseDocument) -> None:
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                """
-                INSERT INTO case_documents (case_number, document_id, kind, title, registered_at, content)
-                VALUES (%s, %s, %s, %s, %s, %s)
-                ON CONFLICT (case_number, document_id) DO NOTHING
-                """,
-                (
-                    document.case_number,
-                    document.document_id,
-                    document.kind,
-                    document.title,
-                    document.registered_at,
-                    # pydantic's encoder: content may hold Decimal amounts and dates.
-                    Jsonb(document.content, dumps=lambda obj: to_json(obj).decode()),
-                ),
-            )
+    async def write(self, batch: RegisterWrite) -> None:
+        """Record a case's new events and documents and set its row, in one transaction.
+
+        One write for everything a case has to tell the register at one point, so that an
+        officer never sees an event without the stage it led to, and so that a case pays one
+        trip to the database for it. Events and documents are keyed by the ids the workflow
+        chose, and the row is set, not added to: a retry after a crash writes nothing twice.
+        """
+        async with self._pool.connection() as conn, conn.transaction():
+            if batch.snapshot is not None:
+                await self._update_case(conn, batch.snapshot)
+            # Most writes carry one event and no document: an empty list costs no statement.
+            async with conn.cursor() as cursor:
+                if batch.events:
+                    await cursor.executemany(
+                        """
+                        INSERT INTO case_events (case_number, event_id, at, actor_id, actor_role, kind, stage, summary)
+                        VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                        ON CONFLICT (case_number, event_id) DO NOTHING
+                        """,
+                        [(e.case_number, e.event_id, e.at, e.actor_id, e.actor_role, e.kind, e.stage.value,
+                          e.summary) for e in batch.events],
+                    )
+                if batch.documents:
+                    await cursor.executemany(
+                        """
+                        INSERT INTO case_documents (case_number, document_id, kind, title, registered_at, content)
+                        VALUES (%s, %s, %s, %s, %s, %s)
+                        ON CONFLICT (case_number, document_id) DO NOTHING
+                        """,
+                        # pydantic's encoder: content may hold Decimal amounts and dates.
+                        [(d.case_number, d.document_id, d.kind, d.title, d.registered_at,
+                          Jsonb(d.content, dumps=lambda obj: to_json(obj).decode())) for d in batch.documents],
+                    )
+
+    @staticmethod
+    async def _update_case(conn: psycopg.AsyncConnection[Any], snapshot: CaseSnapshot) -> None:
+        cursor = await conn.execute(
+            """
+            UPDATE cases
+            SET stage = %s, outcome = %s, officer = %s, granted_amount = %s, next_deadline = %s,
+                updated_at = now()
+            WHERE case_number = %s
+            """,
+            (
+                snapshot.stage.value,
+                snapshot.outcome.value if snapshot.outcome is not None else None,
+                snapshot.officer,
+                snapshot.granted_amount,
+                snapshot.next_deadline,
+                snapshot.case_number,
+            ),
+        )
+        if cursor.rowcount == 0:
+            raise _case_not_found(snapshot.case_number)
 
 
 async def list_cases(

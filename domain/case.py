@@ -203,10 +203,14 @@ class RunChecks(Model):
 
 
 class TellCall(Model):
-    """Keep the call's workflow informed for ranking: registered, assessed, or out of the running."""
+    """Keep the call's workflow informed for ranking: assessed, or out of the running.
+
+    A case is not news when it is received: the call learns from the register, when it closes,
+    which cases it must wait for, so that a burst of applications costs the call nothing.
+    """
 
     kind: Literal["call"] = "call"
-    news: Literal["registered", "assessed", "left"]
+    news: Literal["assessed", "left"]
     score: int | None = None
 
 
@@ -399,7 +403,6 @@ def new_case(
     how = "importerad från annat diarium" if imported else "mottagen i e-tjänsten"
     note_event(state, received_at, "system", "system", "registered", f"Ansökan registrerad ({how}).")
     queue_letter(state, "receipt", received_at)
-    state.outbox.append(TellCall(news="registered"))
     state.stage = transition(state.stage, Stage.COMPLETENESS)
     if verdict is None:
         state.outbox.append(RunChecks())

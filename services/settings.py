@@ -103,6 +103,10 @@ class Settings(BaseModel):
     # Cases wait for people for months: a worker need not keep them all in memory. An evicted
     # case is replayed from its history when something next happens to it.
     worker_cached_cases: int = Field(default=200, ge=10, le=100_000)
+    # Workflow tasks run in one Python process, one at a time under the GIL: more than a few in
+    # flight only make each of them slower, until a burst of new cases times tasks out (10 s)
+    # and every timed-out task is done again. The slots also cover local activities' I/O.
+    worker_workflow_tasks: int = Field(default=20, ge=2, le=1000)
     log_format: LogFormat = "json"
     # The agency as payer in its bank files. The defaults serve the embedded demo (the
     # bankgiro number only has a valid check digit); a real agency sets its own.

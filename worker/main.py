@@ -91,6 +91,7 @@ async def run_worker(
             workflow_runner=parts.workflow_runner(),
             activities=parts.activities(pool, settings, client),
             max_cached_workflows=settings.worker_cached_cases,
+            max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
             # Every activity's log lines carry its case number, stage and workflow ids.
             interceptors=[LogContextInterceptor()],

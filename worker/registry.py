@@ -11,6 +11,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.archive import Archive
@@ -29,12 +30,22 @@ from workflows.intake import IntakeWorkflow
 # Pure domain code and the models activities exchange are deterministic and import-heavy
 # (pydantic builds every model class on import): pass them through the sandbox instead of
 # re-importing them for every workflow run, which dominated the cost of starting a case.
-PASSTHROUGH = ("domain", "activities", "workflows.messages", "workflows.search_attributes", "pydantic",
-               "pydantic_core", "annotated_types", "structlog", "psycopg", "psycopg_pool", "xmlschema", "elementpath")
+PASSTHROUGH = ("domain", "activities", "workflows.messages", "workflows.policies", "workflows.search_attributes",
+               "pydantic", "pydantic_core", "annotated_types", "structlog", "psycopg", "psycopg_pool", "xmlschema",
+               "elementpath")
+STRICT = SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+def workflow_runner(*, strict: bool = False) -> WorkflowRunner:
+    """How the workflows run: in the sandbox for the tests (`strict`), without it in a deployed worker.
+
+    The sandbox re-imports each workflow's module into a sandbox of its own and refuses clocks,
+    randomness and I/O in workflow code: every test runs the workflows that way, so such a call
+    fails a test. A deployed worker runs the same tested code without it, because the sandbox
+    was most of a case's cost in the worker, in time and in memory
+    (docs/decisions/0009-workflows-unsandboxed-in-production.md).
+    """
+    return SandboxedWorkflowRunner(restrictions=STRICT) if strict else UnsandboxedWorkflowRunner()
 
 
 def workflows() -> list[type]:
@@ -62,9 +73,8 @@ def activities(pool: AsyncConnectionPool, settings: Settings, client: Client) ->
     archive = Archive(pool, client)
     return [
         register.register_application,
-        register.record_event,
-        register.update_case,
-        register.register_document,
+        register.write,
+        register.cases_in_running,
         letters.send_letter,
         ledger.grant,
         ledger.release,

@@ -1,10 +1,11 @@
 """One call for funding: its window, its budget, and the ranking of its assessed cases.
 
 Applications are assessed in competition. Once the call has closed and every case still in
-the running is assessed, the cases are ranked by score (earlier receipt first on a tie) and
-funding is proposed down the ranking until the budget is spent. The proposal is advice to
-the decision makers; the budget ledger in PostgreSQL is what makes sure the sum granted
-never exceeds the budget, whatever order the decisions arrive in.
+the running is assessed (the register says which cases the call has received; each case tells
+the call when it is assessed and when it leaves the running), the cases are ranked by score
+(earlier receipt first on a tie) and funding is proposed down the ranking until the budget is
+spent. The proposal is advice to the decision makers; the budget ledger in PostgreSQL is what
+makes sure the sum granted never exceeds the budget, whatever order the decisions arrive in.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from temporalio import workflow
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.register import Register
     from domain.case import FundingProposal
     from workflows.messages import BudgetRemaining, CallEntry, CallState, CaseNews, Standing
+    from workflows.policies import LOCAL_TIMEOUT, RETRY
 
 
 def call_workflow_id(call_id: str) -> str:
@@ -49,12 +52,6 @@ class CallWorkflow:
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self.state)
-
-    @workflow.signal
-    def case_registered(self, news: CaseNews) -> None:
-        self.state.cases.setdefault(news.case_number, CallEntry(requested=news.requested,
-                                                                received_at=news.received_at))
-        self.changed = True
 
     @workflow.signal
     def case_assessed(self, news: CaseNews) -> None:
@@ -93,7 +90,7 @@ class CallWorkflow:
         remaining = self.state.call.funding.budget - self._granted()
         if remaining == self.state.call.funding.budget:
             return  # nothing granted yet: a case checks against the whole budget itself
-        # A copy: a case may register while a signal below is awaited.
+        # A copy: news of another case may arrive while a signal below is awaited.
         for number, entry in list(self.state.cases.items()):
             if entry.in_running and entry.told_remaining != remaining:
                 entry.told_remaining = remaining
@@ -109,10 +106,17 @@ class CallWorkflow:
     async def _propose(self) -> None:
         if workflow.now() < self.state.call.window.deadline:
             return
-        if any(e.in_running and e.score is None for e in self.state.cases.values()):
-            return  # ranking waits until every case still in the running is assessed
+        # Ranking waits until every case still in the running is assessed. A case is news only
+        # once assessed, so the register, where every case is from the moment it is received,
+        # says which ones the call has not heard from.
+        in_running = await workflow.execute_local_activity_method(
+            Register.cases_in_running, self.state.call.id, start_to_close_timeout=LOCAL_TIMEOUT,
+            retry_policy=RETRY, summary="läs utlysningens ärenden i diariet",
+        )
+        if any(number not in self.state.cases for number in in_running):
+            return
         remaining = self.state.call.funding.budget - self._granted()
-        # _ranking() is a list made now: cases that register while a signal is awaited wait for the next round.
+        # _ranking() is a list made now: cases assessed while a signal is awaited wait for the next round.
         for rank, (number, entry) in enumerate(self._ranking(), start=1):
             amount = max(min(entry.requested, remaining), Decimal(0))
             remaining -= amount

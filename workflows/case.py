@@ -4,7 +4,8 @@ People act on the case through updates. Each update's validator asks the domain 
 action is allowed (a refused action writes nothing to history); its handler applies it and
 answers with a receipt at once. What the action causes outside the case (register entries,
 letters, documents, news for the call's ranking) waits in the case's outbox, which the main
-loop below carries out through activities, in order, each idempotent.
+loop below carries out through activities, each idempotent: the register entries together in
+one write, the rest in order.
 """
 
 from __future__ import annotations
@@ -12,13 +13,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
-from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.types import MethodAsyncSingleParam
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -28,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.letters import LetterRequest, Letters
     from activities.payments import PaymentLedger, PayoutOrder
     from activities.rates import read_reference_rates
-    from activities.register import CaseDocument, CaseEvent, CaseSnapshot, Register
+    from activities.register import CaseDocument, CaseEvent, CaseSnapshot, Register, RegisterWrite
     from domain.actions import Command, apply, deadline_passed, refusal
     from domain.after_decision import (
         DecideReclaim,
@@ -51,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         Decide,
         DecisionKind,
         DeclareNoConflict,
+        Effect,
         FundingProposal,
         Pay,
         PrepareDecision,
@@ -77,12 +75,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.archive import ARCHIVE_TIMEOUT, ArchiveWorkflow, archive_workflow_id
     from workflows.call import CallWorkflow, call_workflow_id
     from workflows.messages import BudgetRemaining, CaseInput, CaseNews
+    from workflows.policies import ACTIVITY_TIMEOUT, LOCAL_TIMEOUT, RETRY
 
-ACTIVITY_TIMEOUT = timedelta(minutes=2)
-LOCAL_TIMEOUT = timedelta(seconds=30)
 ANSWER_FIRST = timedelta(milliseconds=1)
-# Activities retry until they succeed: a case must not stop because a database blinked.
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
 
 
 @workflow.defn
@@ -102,10 +97,16 @@ class CaseWorkflow:
         # Decisions that grant money await the budget ledger; one at a time.
         self.decision_lock = asyncio.Lock()
         self.published: tuple[object, ...] | None = None
+        self.registered: CaseSnapshot | None = None  # where the register last heard the case stands
         self.answer_first = False
 
     @workflow.run
     async def run(self, case: CaseInput) -> CaseState:
+        # Before any local activity, so that the first workflow task always ends with a command.
+        # A first task that ends with none (its local activities outlived the task's heartbeat)
+        # lets an update that arrives next run before this method on the live worker but after
+        # it on replay: the history would then not replay (docs/decisions/0010-first-task-command.md).
+        self._publish()
         while True:
             if self.answer_first:
                 # An update's answer leaves with the workflow task, and the local activities of
@@ -117,7 +118,7 @@ class CaseWorkflow:
             reclaim = self.state.reclaim
             if reclaim is not None and reclaim.claim is not None and reclaim.rates is None:
                 await self._read_rates()  # so that the claim's balance can be shown at once
-            await self._publish()
+            self._publish()
             if self.state.stage is Stage.CLOSED:
                 # Every update has had its answer and its effects are done: the case is over.
                 await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self.state.outbox)
@@ -394,44 +395,82 @@ class CaseWorkflow:
     # --- carrying out the outbox ----------------------------------------------------------
 
     async def _carry_out_outbox(self) -> None:
-        while self.state.outbox:
-            effect = self.state.outbox[0]
-            match effect:
-                case RecordEvent():
-                    await self._activity(Register.record_event, CaseEvent(
-                        case_number=self.state.case_number, event_id=effect.event_id, at=effect.at,
-                        actor_id=effect.actor_id, actor_role=effect.actor_role, kind=effect.event,
-                        stage=(effect.stage or self.state.stage).value, summary=effect.summary,
-                    ), f"diarieför: {effect.event}")
-                case SendLetter():
-                    await self._send_letter(effect)
-                case SaveDocument():
-                    await self._activity(Register.register_document, CaseDocument(
-                        case_number=self.state.case_number, document_id=effect.document_id, kind=effect.document,
-                        title=effect.title, registered_at=effect.at, content=effect.content,
-                    ), f"diarieför handling: {effect.document}")
-                case RunChecks():
-                    verdict = await workflow.execute_local_activity(
-                        check_application,
-                        CheckRequest(call=self.state.call, application=self.state.application,
-                                     received_at=self.state.received_at),
-                        start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY,
-                        summary="kontrollera ansökan mot utlysningens regler",
-                    )
-                    checks_done(self.state, verdict, workflow.now())
-                case TellCall():
-                    await self._tell_call(effect)
-                case Pay():
-                    await self._pay(effect)
-                case AdjustGrant():
-                    await self._adjust_grant(effect)
-                case ArchiveEndedRuns():
-                    await workflow.execute_activity_method(
-                        Archive.archive_case, ArchiveRequest(case_number=self.state.case_number, so_far=True),
-                        start_to_close_timeout=ARCHIVE_TIMEOUT, retry_policy=RETRY,
-                        summary="arkivera avslutade körningar av ärendet",
-                    )
-            self.state.outbox.pop(0)
+        while True:
+            effect = next((e for e in self.state.outbox if not isinstance(e, RecordEvent | SaveDocument)), None)
+            if effect is None:
+                await self._write_register()
+                if not self.state.outbox:
+                    return
+                continue  # queued by an action while the register was written: the next write takes it
+            await self._write_register()
+            await self._carry_out(effect)
+            # By identity: two effects may be equal (two check runs), and only this one is done.
+            del self.state.outbox[next(i for i, e in enumerate(self.state.outbox) if e is effect)]
+
+    async def _carry_out(self, effect: Effect) -> None:
+        match effect:
+            case SendLetter():
+                await self._send_letter(effect)
+            case RunChecks():
+                verdict = await workflow.execute_local_activity(
+                    check_application,
+                    CheckRequest(call=self.state.call, application=self.state.application,
+                                 received_at=self.state.received_at),
+                    start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY,
+                    summary="kontrollera ansökan mot utlysningens regler",
+                )
+                checks_done(self.state, verdict, workflow.now())
+            case TellCall():
+                await self._tell_call(effect)
+            case Pay():
+                await self._pay(effect)
+            case AdjustGrant():
+                await self._adjust_grant(effect)
+            case ArchiveEndedRuns():
+                await workflow.execute_activity_method(
+                    Archive.archive_case, ArchiveRequest(case_number=self.state.case_number, so_far=True),
+                    start_to_close_timeout=ARCHIVE_TIMEOUT, retry_policy=RETRY,
+                    summary="arkivera avslutade körningar av ärendet",
+                )
+
+    async def _write_register(self) -> None:
+        """Every register entry waiting in the outbox, and where the case stands, in one write.
+
+        Entries go ahead of the letters and payments queued before them: each is keyed by its own
+        id and says what happened in the case, which has happened already; only the effects that
+        act on the world keep their order.
+        """
+        s = self.state
+        entries = [e for e in s.outbox if isinstance(e, RecordEvent | SaveDocument)]
+        snapshot = CaseSnapshot(
+            case_number=s.case_number, stage=s.stage, outcome=s.outcome, officer=s.officer,
+            granted_amount=s.granted, next_deadline=s.next_deadline,
+        )
+        if not entries and snapshot == self.registered:
+            return
+        batch = RegisterWrite(
+            case_number=s.case_number,
+            events=[CaseEvent(
+                case_number=s.case_number, event_id=e.event_id, at=e.at, actor_id=e.actor_id,
+                actor_role=e.actor_role, kind=e.event, stage=e.stage or s.stage, summary=e.summary,
+            ) for e in entries if isinstance(e, RecordEvent)],
+            documents=[CaseDocument(
+                case_number=s.case_number, document_id=e.document_id, kind=e.document, title=e.title,
+                registered_at=e.at, content=e.content,
+            ) for e in entries if isinstance(e, SaveDocument)],
+            snapshot=snapshot if snapshot != self.registered else None,
+        )
+        kinds = ", ".join(e.event if isinstance(e, RecordEvent) else e.document for e in entries)
+        summary = f"diarieför: {kinds}" if kinds else "uppdatera diariet"
+        # A register write is a few short statements: run it in the worker, inside the workflow
+        # task, instead of a round trip through the server's task queue.
+        await workflow.execute_local_activity_method(
+            Register.write, batch, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY, summary=summary,
+        )
+        # Handlers may have queued more while the write was awaited: take out only what was written.
+        written = {id(e) for e in entries}
+        s.outbox = [e for e in s.outbox if id(e) not in written]
+        self.registered = snapshot
 
     async def _read_rates(self) -> None:
         assert self.state.reclaim is not None
@@ -443,33 +482,30 @@ class CaseWorkflow:
     async def _send_letter(self, effect: SendLetter) -> None:
         contact = self.state.application.applicant.contact
         try:
-            await self._activity(Letters.send_letter, LetterRequest(
-                case_number=self.state.case_number, letter_id=effect.letter_id, kind=effect.letter,
-                recipient_name=contact.name if contact else self.state.application.applicant.name,
-                recipient_email=contact.email if contact else None, context=effect.context,
-            ), f"brev: {effect.letter}")
-        except ActivityError as error:
+            # Local: writing the letter and handing it to the mail server takes moments, and a
+            # case's first steps (register, receipt) then finish in the task that started it.
+            # The timeout is above the SMTP client's own, so that a slow server is retried, not
+            # abandoned mid-send.
+            await workflow.execute_local_activity_method(
+                Letters.send_letter,
+                LetterRequest(
+                    case_number=self.state.case_number, letter_id=effect.letter_id, kind=effect.letter,
+                    recipient_name=contact.name if contact else self.state.application.applicant.name,
+                    recipient_email=contact.email if contact else None, context=effect.context,
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=f"brev: {effect.letter}",
+            )
+        except (ActivityError, ApplicationError) as error:
             # A refused address (or a letter that cannot be written) is the officer's to put
             # right; the case must go on. Anything retryable never gets here: it is retried.
-            cause = error.cause.type if isinstance(error.cause, ApplicationError) else type(error.cause).__name__
+            # (A local activity's failure arrives as the activity's own error, not wrapped.)
+            failure = error.cause if isinstance(error, ActivityError) else error
+            cause = failure.type if isinstance(failure, ApplicationError) else type(failure).__name__
             workflow.logger.warning("letter not delivered", extra={
                 "letter_id": effect.letter_id, "cause": cause, "stage": self.state.stage.value})
             note_event(self.state, workflow.now(), "system", "system", "letter_undelivered",
                        f"Brevet {effect.letter_id} ({effect.letter}) kunde inte skickas med e-post ({cause}); "
                        "handläggaren behöver se till att det når sökanden på annat sätt.")
-
-    async def _activity(self, method: MethodAsyncSingleParam[Any, Any, Any], argument: BaseModel,
-                        summary: str) -> None:
-        if method in _LOCAL:
-            # A register write is one short statement: run it in the worker, inside the
-            # workflow task, instead of a round trip through the server's task queue.
-            await workflow.execute_local_activity_method(
-                method, argument, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY, summary=summary,
-            )
-        else:
-            await workflow.execute_activity_method(
-                method, argument, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary,
-            )
 
     async def _pay(self, effect: Pay) -> None:
         # The ledger's key is the case and request number: a retry after a crash, or this
@@ -500,8 +536,7 @@ class CaseWorkflow:
 
     async def _signal_call(self, news: str, *, score: int | None = None, granted: Decimal | None = None) -> None:
         handle = workflow.get_external_workflow_handle(call_workflow_id(self.state.call.id))
-        signal = {"registered": CallWorkflow.case_registered, "assessed": CallWorkflow.case_assessed,
-                  "left": CallWorkflow.case_left}[news]
+        signal = {"assessed": CallWorkflow.case_assessed, "left": CallWorkflow.case_left}[news]
         try:
             await handle.signal(signal, CaseNews(
                 case_number=self.state.case_number, requested=self.state.application.requested_amount,
@@ -512,18 +547,14 @@ class CaseWorkflow:
             workflow.logger.warning("call workflow not reachable",
                                     extra={"call_id": self.state.call.id, "stage": self.state.stage.value})
 
-    async def _publish(self) -> None:
-        """Tell the register and Temporal UI where the case stands, when that has changed."""
+    def _publish(self) -> None:
+        """Tell Temporal UI where the case stands, when that has changed."""
         s = self.state
         claim = _claim_status(s)
         now = (s.stage, s.outcome, s.officer, s.granted, s.next_deadline, claim)
         if now == self.published:
             return
         self.published = now
-        await self._activity(Register.update_case, CaseSnapshot(
-            case_number=s.case_number, stage=s.stage.value, outcome=s.outcome.value if s.outcome else None,
-            officer=s.officer, granted_amount=s.granted, next_deadline=s.next_deadline,
-        ), "uppdatera diariet")
         workflow.upsert_search_attributes([
             sa.CASE_STAGE.value_set(s.stage.value),
             sa.CALL_ID.value_set(s.call.id),
@@ -566,9 +597,6 @@ def _claim_status(state: CaseState) -> str | None:
     if state.reclaim.settled_at is not None:
         return "settled"
     return "overdue" if claim.escalated_at is not None else "decided"
-
-
-_LOCAL = (Register.record_event, Register.register_document, Register.update_case)
 
 
 def _ore(amount: Decimal | None) -> int:

@@ -15,6 +15,7 @@ from activities.register import (
     CaseSnapshot,
     Register,
     RegisterApplication,
+    RegisterWrite,
     case_events,
     list_cases,
 )
@@ -162,31 +163,13 @@ def event(event_id: str = "ev-1", **changes) -> CaseEvent:
     return CaseEvent(**(fields | changes))
 
 
-async def test_events_are_recorded_once(pool):
-    register = Register(pool)
-    await register.register_application(application())
-    await register.record_event(event())
-    await register.record_event(event())
-    await register.record_event(event("ev-2", at=datetime(2021, 3, 5, 9, 0, tzinfo=UTC), stage=Stage.COMPLETENESS))
-    events = await case_events(pool, "2021-00001")
-    assert [e.event_id for e in events] == ["ev-1", "ev-2"]
-    assert events[0] == event()
+def write(*events: CaseEvent, documents: tuple[CaseDocument, ...] = (),
+          snapshot: CaseSnapshot | None = None) -> RegisterWrite:
+    return RegisterWrite(case_number="2021-00001", events=list(events), documents=list(documents), snapshot=snapshot)
 
 
-async def test_an_event_retried_after_a_crash_is_recorded_once(pool):
-    register = Register(pool)
-    await register.register_application(application())
-    env = ActivityEnvironment()
-    with pytest.raises(SimulatedCrash):
-        await env.run(Register(CrashAfterCommit(pool)).record_event, event())  # type: ignore[arg-type]
-    await env.run(register.record_event, event())
-    assert await scalar(pool, "SELECT count(*) FROM case_events") == 1
-
-
-async def test_documents_are_registered_once(pool):
-    register = Register(pool)
-    await register.register_application(application())
-    document = CaseDocument(
+def document() -> CaseDocument:
+    return CaseDocument(
         case_number="2021-00001",
         document_id="application",
         kind="application",
@@ -194,18 +177,46 @@ async def test_documents_are_registered_once(pool):
         registered_at=datetime(2021, 3, 4, 13, 32, tzinfo=UTC),
         content={"requested_amount": Decimal("1250000.00"), "project": {"title": "Exportsamverkan"}},
     )
+
+
+async def test_events_are_recorded_once(pool):
+    register = Register(pool)
+    await register.register_application(application())
+    await register.write(write(event()))
+    await register.write(write(event(), event("ev-2", at=datetime(2021, 3, 5, 9, 0, tzinfo=UTC),
+                                              stage=Stage.COMPLETENESS)))
+    events = await case_events(pool, "2021-00001")
+    assert [e.event_id for e in events] == ["ev-1", "ev-2"]
+    assert events[0] == event()
+
+
+async def test_a_write_retried_after_a_crash_writes_nothing_twice(pool):
+    register = Register(pool)
+    await register.register_application(application())
+    batch = write(event(), event("ev-2"), documents=(document(),),
+                  snapshot=CaseSnapshot(case_number="2021-00001", stage=Stage.COMPLETENESS))
     env = ActivityEnvironment()
     with pytest.raises(SimulatedCrash):
-        await env.run(Register(CrashAfterCommit(pool)).register_document, document)  # type: ignore[arg-type]
-    await env.run(register.register_document, document)
-    await register.register_document(document)
+        await env.run(Register(CrashAfterCommit(pool)).write, batch)  # type: ignore[arg-type]
+    await env.run(register.write, batch)
+    assert await scalar(pool, "SELECT count(*) FROM case_events") == 2
+    assert await scalar(pool, "SELECT count(*) FROM case_documents") == 1
+    [row] = await list_cases(pool)
+    assert row.stage == "completeness"
+
+
+async def test_documents_are_registered_once_with_exact_money(pool):
+    register = Register(pool)
+    await register.register_application(application())
+    await register.write(write(documents=(document(),)))
+    await register.write(write(documents=(document(),)))
     assert await scalar(pool, "SELECT count(*) FROM case_documents") == 1
     content = await scalar(pool, "SELECT content FROM case_documents")
     # Money keeps its exact decimal form (as a string), never a float.
     assert content == {"requested_amount": "1250000.00", "project": {"title": "Exportsamverkan"}}
 
 
-async def test_update_case_sets_the_register_row(pool):
+async def test_a_write_sets_the_register_row(pool):
     register = Register(pool)
     await register.register_application(application())
     deadline = datetime(2021, 6, 1, 22, 0, tzinfo=UTC)
@@ -217,8 +228,8 @@ async def test_update_case_sets_the_register_row(pool):
         granted_amount=Decimal("900000.00"),
         next_deadline=deadline,
     )
-    await register.update_case(snapshot)
-    await register.update_case(snapshot)
+    await register.write(write(snapshot=snapshot))
+    await register.write(write(snapshot=snapshot))
     [row] = await list_cases(pool, stage="decided")
     assert (row.stage, row.outcome, row.officer) == ("decided", "approved", "handlaggare-7")
     assert row.granted_amount == Decimal("900000.00")
@@ -228,8 +239,42 @@ async def test_update_case_sets_the_register_row(pool):
     assert len(await list_cases(pool, call_id="export-samverkan-2021", stage="decided")) == 1
 
 
-async def test_update_of_an_unknown_case_fails_without_retry(pool):
+async def test_a_write_is_all_or_nothing(pool):
+    # The event belongs to a case that is not registered: the stage of the one that is must not
+    # change without it, or an officer would see a stage with no event that led to it.
+    register = Register(pool)
+    await register.register_application(application())
+    batch = RegisterWrite(case_number="2021-00001", snapshot=CaseSnapshot(case_number="2021-00001",
+                                                                          stage=Stage.ASSESSMENT))
+    broken = batch.model_copy(update={"events": [event(case_number="2021-00077")]})
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        await register.write(broken)
+    [row] = await list_cases(pool)
+    assert row.stage == "received"
+    assert await scalar(pool, "SELECT count(*) FROM case_events") == 0
+
+
+def test_a_write_holds_one_case_only():
+    with pytest.raises(ValueError, match="every entry must belong to case 2021-00001"):
+        write(event(case_number="2021-00002"))
+
+
+async def test_the_cases_in_the_running_are_those_before_a_decision(pool):
+    register = Register(pool)
+    for n in range(1, 5):
+        await register.register_application(application(f"sub-{n}"))
+    await register.register_application(application("other-call", call_id="saker-digitalisering-2022"))
+    for number, stage in (("2021-00002", Stage.DECISION), ("2021-00003", Stage.DECIDED),
+                          ("2021-00004", Stage.WITHDRAWN)):
+        await register.write(RegisterWrite(case_number=number, snapshot=CaseSnapshot(case_number=number,
+                                                                                     stage=stage)))
+    assert await register.cases_in_running("export-samverkan-2021") == ["2021-00001", "2021-00002"]
+    assert await register.cases_in_running("no-such-call") == []
+
+
+async def test_a_write_to_an_unknown_case_fails_without_retry(pool):
     with pytest.raises(ApplicationError) as failure:
-        await Register(pool).update_case(CaseSnapshot(case_number="2021-99999", stage=Stage.COMPLETENESS))
+        await Register(pool).write(RegisterWrite(
+            case_number="2021-99999", snapshot=CaseSnapshot(case_number="2021-99999", stage=Stage.COMPLETENESS)))
     assert failure.value.non_retryable
     assert failure.value.type == "CaseNotFound"

@@ -24,10 +24,12 @@ In the end every case's workflow has completed with the case closed, the ledger 
 exactly one row per payout with the amount the case ordered, every planned crash after a commit
 happened and the payout's next attempt found its row (a repeat, first_time false) and wrote no other,
 and `grantflow bank-file export` writes one file with exactly one credit transfer per payout; a
-second export finds nothing.
+second export finds nothing. And every workflow history the run wrote replays in the tests' strict
+sandbox, as a worker taking a case up after a kill or an eviction must replay it.
 
 FAULT_SEED=<n> repeats a run's kill and crash plans: the seed is printed, and pytest shows it with any
-failure.
+failure. FAULT_KEEP=1 keeps the data directory (the dev server's database, the worker's log) for a
+look afterwards.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -57,8 +59,9 @@ from typing import Any, TypeVar
 
 import psycopg
 import pytest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
+from temporalio.worker import Replayer
 
 from activities.db import open_pool
 from activities.payments import PAIN_001, list_payouts
@@ -75,7 +78,9 @@ from services.temporal import register_search_attributes
 from tests.e2e import crashing_worker
 from tests.e2e.test_cli_end_to_end import ROOT, SUBMITTED, _environment, _tail, accepted, shown
 from tests.worker.helpers import free_port, processes_mentioning
-from workflows.case import ACTIVITY_TIMEOUT, CaseWorkflow
+from worker import registry
+from workflows.case import CaseWorkflow
+from workflows.policies import ACTIVITY_TIMEOUT
 
 T = TypeVar("T")
 
@@ -424,6 +429,22 @@ async def retried_activities(client: Client, numbers: list[str]) -> tuple[Counte
     return retried, repeats
 
 
+async def replay_failures(client: Client) -> dict[str, str]:
+    """Every workflow run on the server replayed with the tests' strict sandbox: what failed, by run."""
+    histories = [await client.get_workflow_handle(e.id, run_id=e.run_id).fetch_history()
+                 async for e in client.list_workflows()]
+    assert histories
+    replayer = Replayer(workflows=registry.workflows(), workflow_runner=registry.workflow_runner(strict=True),
+                        data_converter=client.data_converter)
+
+    async def each() -> AsyncIterator[WorkflowHistory]:
+        for history in histories:
+            yield history
+
+    results = await replayer.replay_workflows(each(), raise_on_replay_failure=False)
+    return {run: repr(error) for run, error in results.replay_failures.items()}
+
+
 # --- the stack ---------------------------------------------------------------------------------
 
 
@@ -434,7 +455,8 @@ def data_directory() -> Iterator[Path]:
     try:
         yield parent
     finally:
-        shutil.rmtree(parent, ignore_errors=True)
+        if not os.environ.get("FAULT_KEEP"):
+            shutil.rmtree(parent, ignore_errors=True)
 
 
 def grantflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -573,6 +595,11 @@ async def test_payouts_are_made_exactly_once_while_the_worker_is_killed_at_rando
                 await pool.close()
             assert len(files) == 1 and None not in files, (seed, files)
             assert len(worker.kills) >= KILLS[0], worker.kills
+
+            # Every history the kills and crashes shaped replays: a worker that takes a case up after
+            # a kill, or after the case was pushed out of its cache, would otherwise fail it.
+            failures = await replay_failures(client)
+            assert failures == {}, (seed, failures)
         finally:
             worker.stop()
             if server is not None:

@@ -206,3 +206,36 @@ async def test_the_registry_lists_every_activity_and_its_workflows_pass_the_sand
     # started and stopped, so that nothing of it outlives the test server.
     async with Worker(env.client, task_queue="registry-check", workflows=registry.workflows(), activities=listed):
         pass
+
+
+async def test_the_tests_sandbox_refuses_a_clock_in_workflow_code_and_a_deployed_worker_runs_it(env):
+    from temporalio.api.enums.v1 import EventType
+
+    from tests.worker.clock_probe import ClockProbeWorkflow
+    from worker import registry
+
+    # Every workflow module is re-imported into the tests' sandbox, where the restrictions hold.
+    for workflow_class in registry.workflows():
+        module = workflow_class.__module__
+        assert not any(module == m or module.startswith(f"{m}.") for m in registry.STRICT.passthrough_modules)
+
+    async def run(strict: bool) -> tuple[str | None, str | None]:
+        """The workflow's result, or the message its workflow task failed with."""
+        queue = f"sandbox-{uuid.uuid4().hex}"
+        async with Worker(env.client, task_queue=queue, workflows=[ClockProbeWorkflow],
+                          workflow_runner=registry.workflow_runner(strict=strict)):
+            handle = await env.client.start_workflow(ClockProbeWorkflow.run, id=queue, task_queue=queue)
+            if not strict:
+                return await handle.result(), None
+            for _ in range(200):
+                async for event in handle.fetch_history_events():
+                    if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                        await handle.terminate()
+                        return None, event.workflow_task_failed_event_attributes.failure.message
+                await asyncio.sleep(0.05)  # polling for the worker's first task
+            raise AssertionError("the probe's workflow task neither failed nor completed")
+
+    result, failure = await run(strict=True)
+    assert result is None and failure is not None and "datetime.datetime.now" in failure
+    result, failure = await run(strict=False)
+    assert result is not None and failure is None

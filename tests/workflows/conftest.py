@@ -132,7 +132,7 @@ async def _harness(db, *dynamic_config: str, settings: Settings | None = None):
         env.client,
         task_queue=task_queue,
         workflows=registry.workflows(),
-        workflow_runner=registry.workflow_runner(),
+        workflow_runner=registry.workflow_runner(strict=True),
         activities=registry.activities(pool, settings or Settings(), env.client),
         interceptors=[LogContextInterceptor()],
     )

@@ -408,7 +408,7 @@ async def test_interest_is_computed_with_the_rates_the_case_read_so_a_replay_agr
     other = load_reference_rates().model_copy(update={"rates": [
         r.model_copy(update={"percent": r.percent + 3}) for r in load_reference_rates().rates]})
     monkeypatch.setattr(rates_module, "load_reference_rates", lambda: other)
-    replayer = Replayer(workflows=registry.workflows(), workflow_runner=registry.workflow_runner(),
+    replayer = Replayer(workflows=registry.workflows(), workflow_runner=registry.workflow_runner(strict=True),
                         data_converter=pydantic_data_converter)
     await replayer.replay_workflow(history)
 

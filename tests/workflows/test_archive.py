@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.archive import Archive, ArchivedCase, ArchiveRequest, ArchiveResult, archived_case
     from activities.budget import BudgetLedger, GrantRequest
     from activities.payments import Debtor, PaymentLedger, Payout, PayoutOrder, export_bank_file, list_payouts
-    from activities.register import CaseEvent, Register, RegisterApplication
+    from activities.register import CaseEvent, Register, RegisterApplication, RegisterWrite
     from cli.main import main
     from domain.lifecycle import Stage
     from domain.payment import PayoutKind
@@ -134,11 +134,11 @@ class Archiving:
             imported=False, sender_name="Region Exempel", sender_org_number="232100-0123",
             subject="Exportsamverkan i Exempellän", requested_amount=Decimal("570000.00"),
         ))
-        await register.record_event(CaseEvent(
+        await register.write(RegisterWrite(case_number=registered.case_number, events=[CaseEvent(
             case_number=registered.case_number, event_id="registered", at=datetime.now(UTC),
             actor_id="system", actor_role="system", kind="registered", stage=Stage.RECEIVED,
             summary="Ansökan registrerad.",
-        ))
+        )]))
         return registered.case_number
 
     async def archive(self, number: str) -> ArchiveResult:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 
 from activities.letters import list_letters
 from activities.register import case_events, list_cases
@@ -310,6 +311,19 @@ async def test_refusals_write_nothing(harness):
     await refused(harness, number, "declare-no-conflict", OFFICER)  # wrong stage
     await refused(harness, number, "record-secrecy-review", APPLICANT, rulings=[])  # wrong role
     await refused(harness, number, "prepare-decision", OFFICER, kind="dismiss", reasons="x")  # not late/incomplete
+
+
+async def test_a_cases_first_workflow_task_gives_a_command_before_any_local_activity(harness):
+    # A first task that ends without a command (its local activities outlive the task's heartbeat)
+    # lets the next update run before the workflow's main method on the worker that takes the case
+    # up, and after it on replay: a fault run failed that way (docs/decisions/0010-first-task-command.md).
+    _call, number = await open_case(harness)
+    await harness.settled(number)
+    events = (await harness.handle(number).fetch_history()).events
+    first = next(i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+    assert events[first + 1].event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES, [
+        EventType.Name(e.event_type) for e in events[first:first + 4]]
+    assert any(e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED for e in events[first:])
 
 
 async def test_the_2022_call_and_a_secrecy_review(harness):
