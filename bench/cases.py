@@ -7,9 +7,9 @@ Run by hand (it is not a test):
 It starts a Temporal dev server and an embedded PostgreSQL, and two worker processes on the same
 machine: the grantflow worker (`grantflow worker`, as deployed) and a bare worker that runs only the
 baseline workflows below. Both have the same workflow cache size (GRANTFLOW_WORKER_CACHED_CASES,
-200 by default) and the same sandboxed workflow runner with the same pass-through modules (the bare
-worker passes its own small workflow module through too: see run_bare_worker), each in a process
-of its own so that each one's CPU and memory are its own. The bench process is only the client.
+200 by default), the same workflow task slots (GRANTFLOW_WORKER_WORKFLOW_TASKS, 20) and the same
+workflow runner (a deployed worker's: see run_bare_worker), each in a process of its own so that
+each one's CPU and memory are its own. The bench process is only the client.
 The workers import from bytecode files (in the work directory), as a worker installed with pip
 does, even if the shell sets PYTHONDONTWRITEBYTECODE; --no-bytecode keeps the shell's setting.
 
@@ -19,8 +19,8 @@ What each figure compares
    - grantflow: `services.cases.submit`: start IntakeWorkflow and wait for its result. The intake
      runs two local activities (register row with a gapless case number in PostgreSQL, the call's
      checks), starts the CaseWorkflow child and answers. The child's own first steps (receipt
-     letter, register events, news to the call workflow, register stage and search attributes)
-     run on the same worker at the same time and slow the intake down: that is part of the cost.
+     letter and register write, search attributes) run on the same worker at the
+     same time and slow the intake down: that is part of the cost.
    - bare, same round trips (the baseline the target is measured against): BareIntake started and
      waited for in the same way, with two no-op local activities and a BareCase child started with
      the same parent-close policy, which then just waits. The server sees the same sequence of
@@ -36,16 +36,20 @@ What each figure compares
    child start, completion).
 2. An officer action's latency, one at a time, on an otherwise idle system: `declare-no-conflict`
    on a case in assessment (an update whose validator and handler run the domain rules, and whose
-   workflow task then writes the register event and the register stage as local activities before
-   it completes), beside one update on a waiting BareCase (an update handler that returns its
-   argument: the same client call, the same one workflow task on the server). Measured twice:
+   workflow task ends with a 1 ms timer, before the register write), beside one update on a
+   waiting BareCase (an update handler that returns its argument: the same client call, the same
+   one workflow task on the server). Measured twice:
    - cached: on cases (and bare workflows) just prepared, still in their worker's cache;
    - evicted: on cases prepared before the many-case load below and bare workflows pushed out of
      the bare worker's cache by as many fillers as it holds; both must be replayed from history.
+     A BareCase replays one task of a few bytes, a case some ten tasks and the call and the
+     application it was started with. So the evicted baseline is BareShapedCase: the same tasks,
+     timers and local activities as the case (prepared with one update too) and an input of the
+     case's size, so that what differs is grantflow's own work, as with the intake's baseline.
    Bare and case updates are interleaved, so that noise from other jobs falls on both. Beside each
    figure, the worker's part: the update's workflow task from started to completed (from history).
-   Target: officer action p50 <= 1.2 x bare update p50, each of cached and evicted against its
-   own kind (the evicted action is also shown against the cached bare update).
+   Target: officer action p50 <= 1.2 x bare update p50: cached against BareCase, evicted against
+   BareShapedCase (also shown against the one-task BareCase and against the cached bare update).
 3. Memory: the grantflow worker's peak resident set (VmHWM) after --open more cases have been
    submitted and every open case has carried out its outbox and is waiting for an officer.
    Target: under 500 MB. The high-water mark is also read after the intake burst and after the
@@ -78,15 +82,13 @@ from typing import Any
 from temporalio import activity, workflow
 from temporalio.workflow import ParentClosePolicy
 
-# Module level stays light (stdlib and temporalio): the bare worker's sandbox re-imports this file
-# for every workflow run, as grantflow's sandbox re-imports its workflow modules. Everything else is
-# imported inside the functions that need it.
+# Module level stays light (stdlib and temporalio), so that the bare worker imports little beyond
+# its workflows. Everything else is imported inside the functions that need it.
 
 TARGET_INTAKE_RATIO = 0.8  # cases/s over bare same-round-trip intakes/s, at least
 TARGET_LATENCY_RATIO = 1.2  # officer action p50 over bare update p50, at most
 TARGET_MEMORY_MB = 500.0  # worker peak RSS with the cases open, under
 BARE_QUEUE = "bench-bare"
-BARE_MODULE = "grantflow_bench_bare"  # this file, as the bare worker imports it
 QUEUE = "grantflow"
 
 
@@ -116,6 +118,31 @@ class BareCase:
 
 
 @workflow.defn
+class BareShapedCase:
+    """BareCase with a waiting case's history: an input of the same size, a first task with two
+    local activities (register, receipt) and, after each update, a 1 ms timer and a local activity
+    (the register write). An evicted one replays as many tasks and bytes as an evicted case."""
+
+    def __init__(self) -> None:
+        self.pending = False
+
+    @workflow.run
+    async def run(self, padding: str) -> None:
+        for step in ("register", "receipt"):
+            await workflow.execute_local_activity(bare_step, step, start_to_close_timeout=timedelta(minutes=1))
+        while True:
+            await workflow.wait_condition(lambda: self.pending)
+            self.pending = False
+            await workflow.sleep(timedelta(milliseconds=1))
+            await workflow.execute_local_activity(bare_step, "register", start_to_close_timeout=timedelta(minutes=1))
+
+    @workflow.update
+    def act(self, value: str) -> str:
+        self.pending = True
+        return value
+
+
+@workflow.defn
 class BareIntake:
     """IntakeWorkflow's round trips without its work: two local activities, then a child that waits."""
 
@@ -141,40 +168,32 @@ def _use_root() -> Path:
     return root
 
 
-async def run_bare_worker(address: str, cached: int) -> None:
+async def run_bare_worker(address: str) -> None:
     """The bare worker process: the baseline workflows, configured as grantflow's worker is.
 
-    Same cache size and the same sandboxed runner with grantflow's pass-through modules, plus this
-    file's own module: a bare workflow module of a few lines costs next to nothing to import into
-    each new sandbox, while this file, re-imported (and, without bytecode files, recompiled) for
-    every workflow run, would make the baseline pay for the bench's own code. grantflow's worker
-    re-imports its workflow modules for every run, and that cost is counted as grantflow's.
+    Same settings from the same environment (cache size, workflow task slots) and the same workflow
+    runner as a deployed grantflow worker (worker.registry.workflow_runner).
     """
     _use_root()
-    import importlib.util
-
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Worker
-    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-    from worker.registry import PASSTHROUGH
+    from services.settings import Settings
+    from worker.registry import workflow_runner
 
-    spec = importlib.util.spec_from_file_location(BARE_MODULE, Path(__file__).resolve())
-    assert spec is not None and spec.loader is not None
-    bare = importlib.util.module_from_spec(spec)
-    sys.modules[BARE_MODULE] = bare
-    spec.loader.exec_module(bare)
-    runner = SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH, BARE_MODULE))
+    runner = workflow_runner()
+    settings = Settings.from_env()
 
     client = await Client.connect(address, data_converter=pydantic_data_converter)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with Worker(client, task_queue=BARE_QUEUE, workflows=[bare.BareIntake, bare.BareCase],
-                      activities=[bare.bare_step], workflow_runner=runner, max_cached_workflows=cached):
+    async with Worker(client, task_queue=BARE_QUEUE, workflows=[BareIntake, BareCase, BareShapedCase],
+                      activities=[bare_step], workflow_runner=runner,
+                      max_cached_workflows=settings.worker_cached_cases,
+                      max_concurrent_workflow_tasks=settings.worker_workflow_tasks):
         await stop.wait()
 
 
@@ -313,20 +332,20 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
     address = client.service_client.config.target_host
     worker_env = {**os.environ, "GRANTFLOW_TEMPORAL_ADDRESS": address, "GRANTFLOW_DATABASE_URL": url,
                   "GRANTFLOW_TASK_QUEUE": QUEUE, "GRANTFLOW_LOG_FORMAT": "json"}
-    cached = Settings.from_env(worker_env).worker_cached_cases
+    worker_settings = Settings.from_env(worker_env)
+    cached = worker_settings.worker_cached_cases
     if bytecode:
-        # A deployed worker imports from bytecode that pip wrote at install. Without it (e.g. with
-        # PYTHONDONTWRITEBYTECODE=1 in the caller's shell), every new sandboxed workflow recompiles
-        # its workflow modules from source. Bytecode goes to the work directory, not the tree.
+        # A deployed worker imports from bytecode that pip wrote at install, not from source (e.g.
+        # with PYTHONDONTWRITEBYTECODE=1 in the caller's shell). Bytecode goes to the work directory.
         worker_env.pop("PYTHONDONTWRITEBYTECODE", None)
         worker_env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     how_compiled = ("from bytecode, as installed" if bytecode or not os.environ.get("PYTHONDONTWRITEBYTECODE")
-                    else "without bytecode (PYTHONDONTWRITEBYTECODE): workflow modules recompiled per run")
+                    else "without bytecode (PYTHONDONTWRITEBYTECODE)")
     worker_log, bare_log = (work / "worker.log").open("wb"), (work / "bare.log").open("wb")
     worker = subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], cwd=root, env=worker_env,
                               stdout=subprocess.DEVNULL, stderr=worker_log)
-    bare = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--bare-worker", address,
-                             "--cached", str(cached)], cwd=root, env=worker_env, stdout=subprocess.DEVNULL,
+    bare = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--bare-worker", address],
+                            cwd=root, env=worker_env, stdout=subprocess.DEVNULL,
                             stderr=bare_log)
     pg = await psycopg.AsyncConnection.connect(url, autocommit=True)
     failed = False
@@ -404,6 +423,12 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
             await handle.execute_update(BareCase.act, "prepare", id=uuid.uuid4().hex)
             return handle
 
+        async def shaped_case(padding: str) -> Any:
+            handle = await client.start_workflow(BareShapedCase.run, padding, id=f"bare-shaped-{uuid.uuid4()}",
+                                                 task_queue=BARE_QUEUE)
+            await handle.execute_update(BareShapedCase.act, "prepare", id=uuid.uuid4().hex)
+            return handle
+
         # Warm up both workers (first sandbox, first database connections, the call workflow).
         await cases.ensure_call_workflow(client, call, QUEUE)
         await submit()
@@ -413,7 +438,8 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
         await wait_until("the warm-up bare intake", bare_settled, settle_timeout)
 
         print(f"grantflow bench: {n_cases} at once, {n_open} more open, {actions} actions; "
-              f"worker cache {cached} workflows; workers import {how_compiled}; {os.cpu_count()} CPUs, "
+              f"worker cache {cached} workflows, {worker_settings.worker_workflow_tasks} task slots; "
+              f"workers import {how_compiled}; {os.cpu_count()} CPUs, "
               f"load average {os.getloadavg()[0]:.2f} at start", flush=True)
 
         # --- 1. intake -------------------------------------------------------------------------------
@@ -466,6 +492,10 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
 
         early_cases = [await prepare_case() for _ in range(actions)]
         early_bare = [await bare_case() for _ in range(actions)]
+        # As many bytes as the case's own input (the call and the application), as a string.
+        started = (await client.get_workflow_handle(early_cases[0]).fetch_history()).events[0]
+        case_input = started.workflow_execution_started_event_attributes.input.payloads[0].data
+        early_shaped = [await shaped_case("x" * len(case_input)) for _ in range(actions)]
         cached_cases = [await prepare_case() for _ in range(actions)]
         cached_bare = [await bare_case() for _ in range(actions)]
         expect("assessment", 2 * actions)
@@ -475,20 +505,33 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
             print(f"   warning: {2 * actions} latency cases may not all fit the worker's cache of {cached}")
 
         async def last_task_s(workflow_id: str) -> float:
-            """How long the workflow's last workflow task took in the worker (started to completed)."""
-            events = [e async for e in client.get_workflow_handle(workflow_id).fetch_history_events()]
-            started = [i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED]
-            done = next(e for e in events[started[-1]:] if e.event_type in (
-                EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-                EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT))
-            return (done.event_time.ToMicroseconds() - events[started[-1]].event_time.ToMicroseconds()) / 1e6
+            """How long the workflow task that accepted the last update took in the worker (started to completed).
 
-        async def measure(numbers: list[str], handles: list[Any]) -> dict[str, list[float]]:
-            got: dict[str, list[float]] = {"bare": [], "case": [], "bare task": [], "case task": []}
-            for number, handle in zip(numbers, handles, strict=True):
+            Found from the update's acceptance back, not from the end of the history: a case's outbox
+            task may still be running when the history is read.
+            """
+            events = [e async for e in client.get_workflow_handle(workflow_id).fetch_history_events()]
+            accepted = max(i for i, e in enumerate(events)
+                           if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+            done = max(i for i, e in enumerate(events[:accepted])
+                       if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+            started = max(i for i, e in enumerate(events[:done])
+                          if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)
+            return (events[done].event_time.ToMicroseconds() - events[started].event_time.ToMicroseconds()) / 1e6
+
+        async def measure(numbers: list[str], handles: list[Any], shaped: list[Any] | None = None,
+                          ) -> dict[str, list[float]]:
+            got: dict[str, list[float]] = {"bare": [], "case": [], "bare task": [], "case task": [],
+                                           "shaped": [], "shaped task": []}
+            for i, (number, handle) in enumerate(zip(numbers, handles, strict=True)):
                 t = time.perf_counter()
                 await handle.execute_update(BareCase.act, "x", id=uuid.uuid4().hex)
                 got["bare"].append(time.perf_counter() - t)
+                if shaped is not None:
+                    t = time.perf_counter()
+                    await shaped[i].execute_update(BareShapedCase.act, "x", id=uuid.uuid4().hex)
+                    got["shaped"].append(time.perf_counter() - t)
+                    got["shaped task"].append(await last_task_s(shaped[i].id))
                 command = cases.build_command("declare-no-conflict", officer, {}, None)
                 t = time.perf_counter()
                 await cases.act(client, number, "declare-no-conflict", command)
@@ -519,11 +562,12 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
         if n_open < 2 * cached:
             print(f"   warning: --open {n_open} is small beside the cache of {cached}: early cases may be cached")
 
-        evicted_lat = await measure(early_cases, early_bare)
+        evicted_lat = await measure(early_cases, early_bare, early_shaped)
 
         (bc50, bc95), (cc50, cc95) = quantiles(cached_lat["bare"]), quantiles(cached_lat["case"])
         (be50, be95), (ce50, ce95) = quantiles(evicted_lat["bare"]), quantiles(evicted_lat["case"])
-        cached_ratio, evicted_ratio = cc50 / bc50, ce50 / be50
+        se50, se95 = quantiles(evicted_lat["shaped"])
+        cached_ratio, evicted_ratio, evicted_to_tiny = cc50 / bc50, ce50 / se50, ce50 / be50
 
         def task(got: dict[str, list[float]], kind: str) -> str:
             return f"worker task p50 {quantiles(got[kind + ' task'])[0]:6.1f} ms"
@@ -532,9 +576,13 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
         print(f"   cached   bare update     p50 {bc50:7.1f} ms  p95 {bc95:7.1f} ms   {task(cached_lat, 'bare')}")
         print(f"   cached   officer action  p50 {cc50:7.1f} ms  p95 {cc95:7.1f} ms   {task(cached_lat, 'case')}"
               f"   ratio p50 {cached_ratio:.2f}")
-        print(f"   evicted  bare update     p50 {be50:7.1f} ms  p95 {be95:7.1f} ms   {task(evicted_lat, 'bare')}")
+        print(f"   evicted  bare update     p50 {be50:7.1f} ms  p95 {be95:7.1f} ms   {task(evicted_lat, 'bare')}"
+              "   (a history of one task)")
+        print(f"   evicted  bare, same history p50 {se50:4.1f} ms  p95 {se95:7.1f} ms   "
+              f"{task(evicted_lat, 'shaped')}   (a case's tasks and input size)")
         print(f"   evicted  officer action  p50 {ce50:7.1f} ms  p95 {ce95:7.1f} ms   {task(evicted_lat, 'case')}"
-              f"   ratio p50 {evicted_ratio:.2f} (to the cached bare update {ce50 / bc50:.2f})")
+              f"   ratio p50 {evicted_ratio:.2f} to the same history (to the one-task bare {evicted_to_tiny:.2f},"
+              f" to the cached bare update {ce50 / bc50:.2f})")
         print(f"   target: p50 <= {TARGET_LATENCY_RATIO} x bare: cached {cached_ratio:.2f} -> "
               f"{verdict(cached_ratio <= TARGET_LATENCY_RATIO)}, evicted {evicted_ratio:.2f} -> "
               f"{verdict(evicted_ratio <= TARGET_LATENCY_RATIO)}")
@@ -651,10 +699,9 @@ if __name__ == "__main__":
     parser.add_argument("--no-bytecode", action="store_true",
                         help="leave PYTHONDONTWRITEBYTECODE as it is (by default the workers get bytecode files)")
     parser.add_argument("--bare-worker", metavar="ADDRESS", help=argparse.SUPPRESS)
-    parser.add_argument("--cached", type=int, default=200, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_worker:
-        asyncio.run(run_bare_worker(args.bare_worker, args.cached))
+        asyncio.run(run_bare_worker(args.bare_worker))
     else:
         sys.exit(asyncio.run(main(args.cases, args.open, args.actions, args.settle_timeout, args.sample,
                                   bytecode=not args.no_bytecode)))
