@@ -176,16 +176,16 @@ async def run_bare_worker(address: str) -> None:
     """
     _use_root()
     from temporalio.client import Client
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Worker
 
+    from services.converter import DATA_CONVERTER
     from services.settings import Settings
     from worker.registry import workflow_runner
 
     runner = workflow_runner()
     settings = Settings.from_env()
 
-    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    client = await Client.connect(address, data_converter=DATA_CONVERTER)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -305,13 +305,13 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
     from temporalio.api.taskqueue.v1 import TaskQueue
     from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
     from temporalio.client import Client
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
     from activities.db import upgrade
     from domain.clock import stockholm_date
     from services import cases
     from services.calls import CallCatalog, load_catalog
+    from services.converter import DATA_CONVERTER
     from services.demo import demo_application, demo_call
     from services.settings import Settings
     from workflows import search_attributes as sa
@@ -325,7 +325,7 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
     attrs = [arg for key in sa.ALL
              for arg in ("--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}")]
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal, dev_server_extra_args=attrs, data_converter=pydantic_data_converter,
+        dev_server_existing_path=temporal, dev_server_extra_args=attrs, data_converter=DATA_CONVERTER,
         dev_server_log_level="error",
     )
     client: Client = env.client

@@ -16,12 +16,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from activities.archive import ArchivedCase, archived_case
 from domain.money import total
+from services.converter import DATA_CONVERTER
 from services.errors import InputError
 from services.register import read_pool
 from services.settings import Settings
@@ -156,7 +156,7 @@ async def replay_archived(archive: ArchivedCase, workflows: Sequence[type]) -> R
 
 async def _replay(histories: dict[str, WorkflowHistory], workflows: Sequence[type]) -> dict[str, RunReplay]:
     # One replay worker for all of the runs: setting one up and shutting it down takes seconds.
-    replayer = Replayer(workflows=list(workflows), data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=list(workflows), data_converter=DATA_CONVERTER)
     run_ids = {id(history): run_id for run_id, history in histories.items()}
 
     async def each() -> AsyncIterator[WorkflowHistory]:

@@ -18,9 +18,9 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
+from services.converter import DATA_CONVERTER
 from services.errors import Unavailable
 from services.settings import Settings
 from workflows.search_attributes import (
@@ -108,13 +108,12 @@ class TemporalUnavailable(Unavailable):
 
 async def connect(settings: Settings) -> Client:
     try:
-        # Always the pydantic converter: workflows and activities exchange pydantic models with
-        # Decimal amounts and tz-aware datetimes, which the default converter would not round-trip.
+        # Always grantflow's converter (services/converter.py): pydantic models, Decimal, tz-aware datetimes.
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
             tls=tls_config(settings),
-            data_converter=pydantic_data_converter,
+            data_converter=DATA_CONVERTER,
         )
     except RuntimeError as exc:  # what the SDK raises for any failed connect
         raise TemporalUnavailable(f"cannot connect to Temporal at {settings.temporal_address}: {exc}") from exc

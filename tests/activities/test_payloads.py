@@ -7,13 +7,14 @@ from decimal import Decimal
 
 import pytest
 from pydantic import BaseModel
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
 
 from activities.budget import GrantRequest, GrantResult, ReleaseRequest
 from activities.letters import LetterRequest, LetterSent
 from activities.register import CaseDocument, CaseEvent, CaseSnapshot, RegisterApplication, Registered
 from domain.letters import LetterKind
 from domain.lifecycle import Outcome, Stage
+from services.converter import DATA_CONVERTER, PayloadConverter
 
 AT = datetime(2021, 12, 31, 23, 30, tzinfo=UTC)
 
@@ -41,7 +42,7 @@ MODELS: list[BaseModel] = [
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: type(m).__name__)
 def test_round_trip_through_the_data_converter(model):
-    converter = pydantic_data_converter.payload_converter
+    converter = DATA_CONVERTER.payload_converter
     [back] = converter.from_payloads(converter.to_payloads([model]), [type(model)])
     assert back == model
 
@@ -53,3 +54,25 @@ def test_an_instant_in_another_zone_is_stored_as_utc():
     )
     assert event.at == AT
     assert event.at.tzinfo is UTC
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: type(m).__name__)
+def test_the_wire_format_is_the_sdk_pydantic_converters(model):
+    # Histories written with temporalio.contrib.pydantic's converter must replay with ours, and back.
+    ours, sdks = DATA_CONVERTER.payload_converter, pydantic_data_converter.payload_converter
+    assert ours.to_payloads([model]) == sdks.to_payloads([model])
+    [back] = ours.from_payloads(sdks.to_payloads([model]), [type(model)])
+    assert back == model
+
+
+def test_every_converter_the_sdk_makes_shares_one_cache_of_type_adapters():
+    # The SDK makes a payload converter from the class for every workflow it runs and every
+    # serialization context; each must reuse the adapters built before, not build its own.
+    assert DATA_CONVERTER.payload_converter_class is PayloadConverter
+
+    def json_converter(composite):
+        return composite.converters[b"json/plain"]
+
+    assert json_converter(PayloadConverter()) is json_converter(PayloadConverter())
+    # What the module is for: the SDK's own pydantic converters do not share theirs.
+    assert json_converter(PydanticPayloadConverter()) is not json_converter(PydanticPayloadConverter())

@@ -15,11 +15,11 @@ import pytest
 import structlog
 from pydantic import BaseModel
 from temporalio import activity, workflow
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner
 
 from domain.lifecycle import Stage
+from services.converter import DATA_CONVERTER
 from services.settings import Settings
 from services.stack import find_temporal_binary
 from tests.worker.helpers import FakePool
@@ -255,7 +255,7 @@ async def test_lines_logged_in_a_real_activity_carry_the_case_and_workflow_ids_a
     settings = Settings(task_queue=f"logging-{uuid.uuid4()}", database_url="postgresql://unused/test")
     note = LetterNote(case_number="2021-00123", stage=Stage.ASSESSMENT, recipient="Anna, 850101-1234")
     async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=TEMPORAL, data_converter=pydantic_data_converter
+        dev_server_existing_path=TEMPORAL, data_converter=DATA_CONVERTER
     ) as env:
         stop, ready = asyncio.Event(), asyncio.Event()
         # The worker as `grantflow worker` builds it, interceptors included.

@@ -21,11 +21,11 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from services.converter import DATA_CONVERTER
 from services.settings import Settings, SettingsError
 from services.stack import find_temporal_binary
 from services.temporal import (
@@ -60,7 +60,7 @@ CASE_QUERY = (
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=TEMPORAL,
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         dev_server_extra_args=["--namespace", "conflicting"],
     ) as env:
         yield env

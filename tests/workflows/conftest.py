@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.testing._timeskipping import TimeSkippingConfig
@@ -32,6 +31,7 @@ from domain.case import CaseState, Receipt
 from domain.clock import stockholm_date
 from services import cases
 from services.calls import CallCatalog, load_catalog
+from services.converter import DATA_CONVERTER
 from services.settings import Settings, SmtpConfig
 from tests.activities.support import RecordingHandler, free_port, start_smtp
 from worker import registry
@@ -123,7 +123,7 @@ async def _harness(db, *dynamic_config: str, settings: Settings | None = None):
               for arg in ("--dynamic-config-value", value)],
             *[arg for pair in search_attributes for arg in ("--search-attribute", pair)],
         ],
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
     )
     pool = await open_pool(db)
     task_queue = f"test-{uuid.uuid4().hex}"

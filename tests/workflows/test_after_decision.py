@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 import activities.rates as rates_module
@@ -27,6 +26,7 @@ from domain.clock import stockholm_date
 from domain.lifecycle import Stage
 from domain.reclaim import ReclaimBasis
 from services.cases import ActionRefused
+from services.converter import DATA_CONVERTER
 from tests.workflows.test_case_workflow import APPLICANT, DECIDER, OFFICER, assessed_case, refused
 from worker import registry
 from workflows import search_attributes as sa
@@ -409,7 +409,7 @@ async def test_interest_is_computed_with_the_rates_the_case_read_so_a_replay_agr
         r.model_copy(update={"percent": r.percent + 3}) for r in load_reference_rates().rates]})
     monkeypatch.setattr(rates_module, "load_reference_rates", lambda: other)
     replayer = Replayer(workflows=registry.workflows(), workflow_runner=registry.workflow_runner(strict=True),
-                        data_converter=pydantic_data_converter)
+                        data_converter=DATA_CONVERTER)
     await replayer.replay_workflow(history)
 
 

@@ -20,7 +20,6 @@ from temporalio import activity, workflow
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowFailureError, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import (
@@ -30,6 +29,8 @@ from temporalio.worker import (
     Replayer,
     Worker,
 )
+
+from services.converter import DATA_CONVERTER
 
 # The workflows below run in Temporal's sandbox, which imports this module afresh for every
 # run it executes or replays: what they do not use is passed through, not imported again.
@@ -254,7 +255,7 @@ async def test_a_closed_case_is_archived_with_every_run_and_replays(archiving):
 
     # Replayable from the archived JSON alone, as Temporal's own tools read it.
     histories = [WorkflowHistory.from_json(number, history) for history in archived.histories]
-    replayer = Replayer(workflows=[ContinuingCase], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[ContinuingCase], data_converter=DATA_CONVERTER)
     for history in histories:
         await replayer.replay_workflow(history)  # raises on any replay failure
     report = await archive_service.replay_archived(archived, [ContinuingCase])
