@@ -7,8 +7,8 @@ Run by hand (it is not a test):
 It starts a Temporal dev server and an embedded PostgreSQL, and two worker processes on the same
 machine: the grantflow worker (`grantflow worker`, as deployed) and a bare worker that runs only the
 baseline workflows below. Both have the same workflow cache size (GRANTFLOW_WORKER_CACHED_CASES,
-200 by default), the same workflow task slots (GRANTFLOW_WORKER_WORKFLOW_TASKS, 20) and the same
-workflow runner (a deployed worker's: see run_bare_worker), each in a process of its own so that
+200 by default), the same workflow task slots (GRANTFLOW_WORKER_WORKFLOW_TASKS, 20), the same
+workflow runner and data converter (a deployed worker's: see run_bare_worker), each in a process of its own so that
 each one's CPU and memory are its own. The bench process is only the client.
 The workers import from bytecode files (in the work directory), as a worker installed with pip
 does, even if the shell sets PYTHONDONTWRITEBYTECODE; --no-bytecode keeps the shell's setting.
@@ -171,8 +171,9 @@ def _use_root() -> Path:
 async def run_bare_worker(address: str) -> None:
     """The bare worker process: the baseline workflows, configured as grantflow's worker is.
 
-    Same settings from the same environment (cache size, workflow task slots) and the same workflow
-    runner as a deployed grantflow worker (worker.registry.workflow_runner).
+    Same settings from the same environment (cache size, workflow task slots), the same workflow
+    runner (worker.registry.workflow_runner) and data converter (services.converter) as a deployed
+    grantflow worker.
     """
     _use_root()
     from temporalio.client import Client
