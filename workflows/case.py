@@ -397,12 +397,11 @@ class CaseWorkflow:
     async def _carry_out_outbox(self) -> None:
         while True:
             effect = next((e for e in self.state.outbox if not isinstance(e, RecordEvent | SaveDocument)), None)
+            await self._write_register()
             if effect is None:
-                await self._write_register()
                 if not self.state.outbox:
                     return
                 continue  # queued by an action while the register was written: the next write takes it
-            await self._write_register()
             await self._carry_out(effect)
             # By identity: two effects may be equal (two check runs), and only this one is done.
             del self.state.outbox[next(i for i, e in enumerate(self.state.outbox) if e is effect)]
