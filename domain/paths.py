@@ -8,6 +8,7 @@ call file into a load error instead of a rule that silently never fires.
 from __future__ import annotations
 
 import types
+from functools import cache
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
@@ -36,6 +37,10 @@ def leaf_type(model: type[BaseModel], path: str) -> Any:
     return current
 
 
+# Cached: a call's paths are checked again each time the call is read back from a history (every
+# replay of a case), and the schema they are checked against is fixed for the life of the process.
+# Only paths that exist are kept (an error is not cached), so the cache is bounded by the form.
+@cache
 def require_path(model: type[BaseModel], path: str, expected: type) -> str:
     found = _unwrap(leaf_type(model, path))
     if not any(a is expected for a in found):
