@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
@@ -96,7 +98,7 @@ class CaseWorkflow:
             )
         # Decisions that grant money await the budget ledger; one at a time.
         self.decision_lock = asyncio.Lock()
-        self.published: tuple[object, ...] | None = None
+        self.published: dict[str, object] | None = None  # the search attributes last sent
         self.registered: CaseSnapshot | None = None  # where the register last heard the case stands
         self.answer_first = False
 
@@ -547,22 +549,27 @@ class CaseWorkflow:
                                     extra={"call_id": self.state.call.id, "stage": self.state.stage.value})
 
     def _publish(self) -> None:
-        """Tell Temporal UI where the case stands, when that has changed."""
+        """Tell Temporal UI where the case stands: every attribute the first time, then what changed.
+
+        Only the changes, because each attribute sent is encoded again on every replay of the case.
+        """
         s = self.state
-        claim = _claim_status(s)
-        now = (s.stage, s.outcome, s.officer, s.granted, s.next_deadline, claim)
-        if now == self.published:
+        values: list[tuple[SearchAttributeKey[Any], object]] = [
+            (sa.CASE_STAGE, s.stage.value),
+            (sa.CALL_ID, s.call.id),
+            (sa.OFFICER, s.officer),
+            (sa.REQUESTED_AMOUNT_ORE, _ore(s.application.requested_amount)),
+            (sa.GRANTED_AMOUNT_ORE, None if s.granted is None else _ore(s.granted)),
+            (sa.NEXT_DEADLINE, s.next_deadline),
+            (sa.CLAIM_STATUS, _claim_status(s)),
+        ]
+        last = self.published
+        changed = [(key, value) for key, value in values if last is None or last[key.name] != value]
+        if not changed:
             return
-        self.published = now
+        self.published = {key.name: value for key, value in values}
         workflow.upsert_search_attributes([
-            sa.CASE_STAGE.value_set(s.stage.value),
-            sa.CALL_ID.value_set(s.call.id),
-            sa.OFFICER.value_set(s.officer) if s.officer else sa.OFFICER.value_unset(),
-            sa.REQUESTED_AMOUNT_ORE.value_set(_ore(s.application.requested_amount)),
-            sa.GRANTED_AMOUNT_ORE.value_set(_ore(s.granted)) if s.granted is not None
-            else sa.GRANTED_AMOUNT_ORE.value_unset(),
-            sa.NEXT_DEADLINE.value_set(s.next_deadline) if s.next_deadline else sa.NEXT_DEADLINE.value_unset(),
-            sa.CLAIM_STATUS.value_set(claim) if claim else sa.CLAIM_STATUS.value_unset(),
+            key.value_unset() if value is None else key.value_set(value) for key, value in changed
         ])
         workflow.set_current_details(self._details())
 

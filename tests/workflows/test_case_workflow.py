@@ -326,6 +326,28 @@ async def test_a_cases_first_workflow_task_gives_a_command_before_any_local_acti
     assert any(e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED for e in events[first:])
 
 
+async def test_search_attributes_stay_whole_while_each_upsert_carries_only_what_changed(harness):
+    # Every attribute sent is encoded again on each replay of the case, so only changes are sent;
+    # Temporal keeps the rest, and operations must still see the whole picture.
+    call, number = await assessed_case(harness)
+    await prepare_approval(harness, number)
+    await harness.act(number, "decide", DECIDER)
+    state = await harness.settled(number)
+
+    attrs = (await harness.handle(number).describe()).typed_search_attributes
+    assert attrs.get(sa.CASE_STAGE) == "payments" and attrs.get(sa.CALL_ID) == call.id
+    assert attrs.get(sa.OFFICER) == "anna" and attrs.get(sa.GRANTED_AMOUNT_ORE) == 57_000_000
+    assert attrs.get(sa.REQUESTED_AMOUNT_ORE) == int(state.application.requested_amount * 100)
+    assert attrs.get(sa.NEXT_DEADLINE) == state.next_deadline and attrs.get(sa.CLAIM_STATUS) is None
+
+    events = (await harness.handle(number).fetch_history()).events
+    upserts = [set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+               for e in events if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES]
+    assert upserts[0] == {key.name for key in sa.ALL}
+    assert len(upserts) >= 2 and all(sa.CALL_ID.name not in u and u for u in upserts[1:]), upserts
+    assert {sa.CASE_STAGE.name, sa.GRANTED_AMOUNT_ORE.name} <= upserts[-1]
+
+
 async def test_the_2022_call_and_a_secrecy_review(harness):
     call, days = harness.call("saker-digitalisering-2022")
     data = application_2022()
