@@ -44,7 +44,8 @@ What each figure compares
      the bare worker's cache by as many fillers as it holds; both must be replayed from history.
      A BareCase replays one task of a few bytes, a case some ten tasks and the call and the
      application it was started with. So the evicted baseline is BareShapedCase: the same tasks,
-     timers and local activities as the case (prepared with one update too) and an input of the
+     timers and local activities as the case (prepared with one update too, sent once its first
+     task is done, as an officer's comes after a case's first task) and an input of the
      case's size, so that what differs is grantflow's own work, as with the intake's baseline.
    Bare and case updates are interleaved, so that noise from other jobs falls on both. Beside each
    figure, the worker's part: the update's workflow task from started to completed (from history).
@@ -427,6 +428,15 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
         async def shaped_case(padding: str) -> Any:
             handle = await client.start_workflow(BareShapedCase.run, padding, id=f"bare-shaped-{uuid.uuid4()}",
                                                  task_queue=BARE_QUEUE)
+
+            async def first_task_done() -> tuple[bool, str]:
+                # started, task scheduled, started, completed, and the two local activities' markers
+                length = (await handle.describe()).history_length
+                return length >= 6, f"{handle.id}: {length} events"
+
+            # An officer acts on a case after its first task (the intake answers only once the
+            # case has started), so the baseline's update comes in a task of its own too, as a case's does.
+            await wait_until("a shaped workflow's first task", first_task_done, settle_timeout)
             await handle.execute_update(BareShapedCase.act, "prepare", id=uuid.uuid4().hex)
             return handle
 
