@@ -15,7 +15,6 @@ from typing import Annotated, Any
 import psycopg
 import structlog
 from psycopg.rows import class_row
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import to_json
@@ -145,11 +144,6 @@ class RegisterRow(BaseModel):
     updated_at: datetime
 
 
-def case_number(year: int, number: int) -> str:
-    # Five digits as agencies write them; a 100 000th case in one year just gets six.
-    return f"{year}-{number:05d}"
-
-
 def _case_not_found(case_number: str) -> ApplicationError:
     # Not retryable: the case is registered before anything else is done with it, so
     # a missing case is a bug that another attempt cannot fix.
@@ -176,49 +170,50 @@ class Register:
         raise RuntimeError(f"could not register submission {request.submission_id}: kept colliding")
 
     async def _register(self, request: RegisterApplication, year: int) -> Registered:
-        async with self._pool.connection() as conn, conn.transaction():
-            cursor = await conn.execute(
-                "SELECT case_number, received_at FROM cases WHERE submission_id = %s",
-                (request.submission_id,),
-            )
-            existing = await cursor.fetchone()
-            if existing is not None:
-                _log.info("application already registered", case_number=existing[0])
-                return Registered(case_number=existing[0], received_at=existing[1], already_registered=True)
-            # The counter row stays locked until this transaction ends, so numbers are
-            # handed out one at a time per year, and a rollback takes its number back.
+        # One statement, so one trip to the database: every intake makes it, and a burst of
+        # applications at a call's deadline waits on it. It is atomic as a transaction is:
+        # the counter row it increments stays locked until it ends, so numbers are handed out
+        # one at a time per year, and a failed insert takes its number back with it.
+        async with self._pool.connection() as conn:
             cursor = await conn.execute(
                 """
-                INSERT INTO case_numbers (year, last) VALUES (%s, 1)
-                ON CONFLICT (year) DO UPDATE SET last = case_numbers.last + 1
-                RETURNING last
+                WITH existing AS (
+                    SELECT case_number, received_at FROM cases WHERE submission_id = %(submission_id)s
+                ), allocated AS (
+                    INSERT INTO case_numbers (year, last)
+                    SELECT %(year)s, 1 WHERE NOT EXISTS (SELECT FROM existing)
+                    ON CONFLICT (year) DO UPDATE SET last = case_numbers.last + 1
+                    RETURNING last
+                ), registered AS (
+                    INSERT INTO cases (case_number, submission_id, call_id, received_at, imported, sender_name,
+                                       sender_org_number, subject, requested_amount, stage)
+                    -- Five digits as agencies write them; a 100 000th case in one year just gets six.
+                    SELECT %(year)s::text || '-' || lpad(last::text, greatest(5, length(last::text)), '0'),
+                           %(submission_id)s, %(call_id)s, %(received_at)s, %(imported)s, %(sender_name)s,
+                           %(sender_org_number)s, %(subject)s, %(requested_amount)s, %(stage)s
+                    FROM allocated
+                    RETURNING case_number, received_at
+                )
+                SELECT case_number, received_at, true FROM existing
+                UNION ALL
+                SELECT case_number, received_at, false FROM registered
                 """,
-                (year,),
+                {
+                    "submission_id": request.submission_id, "year": year, "call_id": request.call_id,
+                    "received_at": request.received_at, "imported": request.imported,
+                    "sender_name": request.sender_name, "sender_org_number": request.sender_org_number,
+                    "subject": request.subject, "requested_amount": request.requested_amount,
+                    "stage": Stage.RECEIVED.value,
+                },
             )
             row = await cursor.fetchone()
-            assert row is not None
-            number = case_number(year, row[0])
-            await conn.execute(
-                """
-                INSERT INTO cases (case_number, submission_id, call_id, received_at, imported, sender_name,
-                                   sender_org_number, subject, requested_amount, stage)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-                """,
-                (
-                    number,
-                    request.submission_id,
-                    request.call_id,
-                    request.received_at,
-                    request.imported,
-                    request.sender_name,
-                    request.sender_org_number,
-                    request.subject,
-                    request.requested_amount,
-                    Stage.RECEIVED.value,
-                ),
-            )
-        _log.info("application registered", case_number=number, call_id=request.call_id)
-        return Registered(case_number=number, received_at=request.received_at, already_registered=False)
+        assert row is not None
+        number, received_at, already = row
+        if already:
+            _log.info("application already registered", case_number=number)
+        else:
+            _log.info("application registered", case_number=number, call_id=request.call_id)
+        return Registered(case_number=number, received_at=received_at, already_registered=already)
 
     @activity.defn
     async def cases_in_running(self, call_id: str) -> list[str]:
@@ -239,53 +234,59 @@ class Register:
         trip to the database for it. Events and documents are keyed by the ids the workflow
         chose, and the row is set, not added to: a retry after a crash writes nothing twice.
         """
-        async with self._pool.connection() as conn, conn.transaction():
-            if batch.snapshot is not None:
-                await self._update_case(conn, batch.snapshot)
-            # Most writes carry one event and no document: an empty list costs no statement.
-            async with conn.cursor() as cursor:
-                if batch.events:
-                    await cursor.executemany(
-                        """
-                        INSERT INTO case_events (case_number, event_id, at, actor_id, actor_role, kind, stage, summary)
-                        VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-                        ON CONFLICT (case_number, event_id) DO NOTHING
-                        """,
-                        [(e.case_number, e.event_id, e.at, e.actor_id, e.actor_role, e.kind, e.stage.value,
-                          e.summary) for e in batch.events],
-                    )
-                if batch.documents:
-                    await cursor.executemany(
-                        """
-                        INSERT INTO case_documents (case_number, document_id, kind, title, registered_at, content)
-                        VALUES (%s, %s, %s, %s, %s, %s)
-                        ON CONFLICT (case_number, document_id) DO NOTHING
-                        """,
-                        # pydantic's encoder: content may hold Decimal amounts and dates.
-                        [(d.case_number, d.document_id, d.kind, d.title, d.registered_at,
-                          Jsonb(d.content, dumps=lambda obj: to_json(obj).decode())) for d in batch.documents],
-                    )
-
-    @staticmethod
-    async def _update_case(conn: psycopg.AsyncConnection[Any], snapshot: CaseSnapshot) -> None:
-        cursor = await conn.execute(
-            """
-            UPDATE cases
-            SET stage = %s, outcome = %s, officer = %s, granted_amount = %s, next_deadline = %s,
-                updated_at = now()
-            WHERE case_number = %s
-            """,
-            (
-                snapshot.stage.value,
-                snapshot.outcome.value if snapshot.outcome is not None else None,
-                snapshot.officer,
-                snapshot.granted_amount,
-                snapshot.next_deadline,
-                snapshot.case_number,
-            ),
-        )
-        if cursor.rowcount == 0:
-            raise _case_not_found(snapshot.case_number)
+        snapshot = batch.snapshot
+        # One statement, so one trip to the database, and atomic as a transaction is.
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                """
+                WITH updated AS (
+                    UPDATE cases
+                    SET stage = %(stage)s, outcome = %(outcome)s, officer = %(officer)s,
+                        granted_amount = %(granted_amount)s, next_deadline = %(next_deadline)s, updated_at = now()
+                    WHERE %(has_snapshot)s AND case_number = %(case_number)s
+                    RETURNING case_number
+                ), events AS (
+                    INSERT INTO case_events (case_number, event_id, at, actor_id, actor_role, kind, stage, summary)
+                    SELECT * FROM unnest(%(e_case)s::text[], %(e_id)s::text[], %(e_at)s::timestamptz[],
+                                         %(e_actor)s::text[], %(e_role)s::text[], %(e_kind)s::text[],
+                                         %(e_stage)s::text[], %(e_summary)s::text[])
+                    ON CONFLICT (case_number, event_id) DO NOTHING
+                ), documents AS (
+                    INSERT INTO case_documents (case_number, document_id, kind, title, registered_at, content)
+                    SELECT * FROM unnest(%(d_case)s::text[], %(d_id)s::text[], %(d_kind)s::text[],
+                                         %(d_title)s::text[], %(d_at)s::timestamptz[], %(d_content)s::jsonb[])
+                    ON CONFLICT (case_number, document_id) DO NOTHING
+                )
+                SELECT count(*) FROM updated
+                """,
+                {
+                    "case_number": batch.case_number,
+                    "has_snapshot": snapshot is not None,
+                    "stage": snapshot.stage.value if snapshot else None,
+                    "outcome": snapshot.outcome.value if snapshot and snapshot.outcome else None,
+                    "officer": snapshot.officer if snapshot else None,
+                    "granted_amount": snapshot.granted_amount if snapshot else None,
+                    "next_deadline": snapshot.next_deadline if snapshot else None,
+                    "e_case": [e.case_number for e in batch.events],
+                    "e_id": [e.event_id for e in batch.events],
+                    "e_at": [e.at for e in batch.events],
+                    "e_actor": [e.actor_id for e in batch.events],
+                    "e_role": [e.actor_role for e in batch.events],
+                    "e_kind": [e.kind for e in batch.events],
+                    "e_stage": [e.stage.value for e in batch.events],
+                    "e_summary": [e.summary for e in batch.events],
+                    "d_case": [d.case_number for d in batch.documents],
+                    "d_id": [d.document_id for d in batch.documents],
+                    "d_kind": [d.kind for d in batch.documents],
+                    "d_title": [d.title for d in batch.documents],
+                    "d_at": [d.registered_at for d in batch.documents],
+                    # pydantic's encoder: content may hold Decimal amounts and dates.
+                    "d_content": [to_json(d.content).decode() for d in batch.documents],
+                },
+            )
+            row = await cursor.fetchone()
+            if snapshot is not None and (row is None or row[0] == 0):
+                raise _case_not_found(snapshot.case_number)
 
 
 async def list_cases(

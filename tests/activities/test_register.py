@@ -76,6 +76,14 @@ async def test_numbering_restarts_each_year(pool):
     assert (await register.register_application(application("d", received_at=first))).case_number == "2021-00003"
 
 
+async def test_the_hundred_thousandth_case_of_a_year_gets_six_digits(pool):
+    async with pool.connection() as conn:
+        await conn.execute("INSERT INTO case_numbers (year, last) VALUES (2021, 99998)")
+    register = Register(pool)
+    assert (await register.register_application(application("a"))).case_number == "2021-99999"
+    assert (await register.register_application(application("b"))).case_number == "2021-100000"
+
+
 async def test_the_year_is_stockholms_at_new_year(pool):
     register = Register(pool)
     # 23:30 UTC on New Year's Eve is already 00:30 on 1 January in Stockholm.
