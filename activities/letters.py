@@ -90,29 +90,35 @@ class Letters:
             # A missing template key is a bug in the workflow: no retry will add it.
             raise ApplicationError(str(error), type="LetterTemplateError", non_retryable=True) from error
 
-        async with self._pool.connection() as conn, conn.transaction():
-            await conn.execute(
-                """
-                INSERT INTO letters (case_number, letter_id, kind, recipient_name, recipient_email, subject, body)
-                VALUES (%s, %s, %s, %s, %s, %s, %s)
-                ON CONFLICT (case_number, letter_id) DO NOTHING
-                """,
-                (
-                    request.case_number,
-                    request.letter_id,
-                    request.kind.value,
-                    request.recipient_name,
-                    request.recipient_email,
-                    rendered.subject,
-                    rendered.body,
-                ),
-            )
+        async with self._pool.connection() as conn:
             cursor = conn.cursor(row_factory=class_row(StoredLetter))
+            # One statement: the letter as stored, whether this attempt stored it or an earlier one did.
+            # Its parts run on one snapshot, so the second cannot also see a row the first inserts.
             await cursor.execute(
-                f"SELECT {_COLUMNS} FROM letters WHERE case_number = %s AND letter_id = %s",
-                (request.case_number, request.letter_id),
+                f"""
+                WITH stored AS (
+                    INSERT INTO letters (case_number, letter_id, kind, recipient_name, recipient_email, subject, body)
+                    VALUES (%(case_number)s, %(letter_id)s, %(kind)s, %(recipient_name)s, %(recipient_email)s,
+                            %(subject)s, %(body)s)
+                    ON CONFLICT (case_number, letter_id) DO NOTHING
+                    RETURNING {_COLUMNS}
+                )
+                SELECT {_COLUMNS} FROM stored
+                UNION ALL
+                SELECT {_COLUMNS} FROM letters WHERE case_number = %(case_number)s AND letter_id = %(letter_id)s
+                """,
+                {
+                    "case_number": request.case_number, "letter_id": request.letter_id, "kind": request.kind.value,
+                    "recipient_name": request.recipient_name, "recipient_email": request.recipient_email,
+                    "subject": rendered.subject, "body": rendered.body,
+                },
             )
             letter = await cursor.fetchone()
+            if letter is None:
+                # A concurrent attempt inserted it after this statement began: it is there now.
+                await cursor.execute(f"SELECT {_COLUMNS} FROM letters WHERE case_number = %s AND letter_id = %s",
+                                     (request.case_number, request.letter_id))
+                letter = await cursor.fetchone()
             assert letter is not None
         log = _log.bind(case_number=letter.case_number, letter_id=letter.letter_id, kind=letter.kind)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 from datetime import UTC, datetime
@@ -140,6 +141,27 @@ async def test_the_retry_sends_the_letter_first_written(pool, case, smtp_server)
     message = email.message_from_bytes(handler.messages[0].data, policy=email.policy.default)
     assert "Exportsamverkan för livsmedel i Östergötland" in message.get_content()
     assert "Ett annat namn" not in message.get_content()
+
+
+async def test_an_attempt_racing_another_gets_the_letter_the_other_stored(pool, case):
+    # An attempt that timed out may still be running when its retry starts. The retry's insert
+    # waits for the first attempt's and then does nothing; it must still find the stored letter.
+    first_attempt = await pool.getconn()
+    try:
+        await first_attempt.execute(
+            "INSERT INTO letters (case_number, letter_id, kind, recipient_name, recipient_email, subject, body)"
+            " VALUES (%s, 'receipt', 'receipt', 'Anna Andersson', %s, 'Först skrivet', 'Hej')", (CASE, EMAIL))
+        retry = asyncio.create_task(Letters(pool, None).send_letter(receipt()))
+        async with asyncio.timeout(30):
+            while await scalar(pool, "SELECT count(*) FROM pg_stat_activity"
+                                     " WHERE wait_event_type = 'Lock' AND query LIKE '%%INTO letters%%'") != 1:
+                assert not retry.done(), retry
+        await first_attempt.commit()
+        sent = await retry
+    finally:
+        await pool.putconn(first_attempt)
+    assert sent.subject == "Först skrivet"
+    assert await scalar(pool, "SELECT count(*) FROM letters") == 1
 
 
 async def test_a_server_that_is_down_leaves_the_letter_unsent_until_a_retry(pool, case):
