@@ -29,17 +29,22 @@ _MIGRATION_FILE = re.compile(r"^(?P<number>[0-9]{4})_[a-z0-9_]+\.sql$")
 async def _configure(conn: psycopg.AsyncConnection) -> None:
     # Instants come back as UTC whatever the server's default time zone is.
     await conn.execute("SET TIME ZONE 'UTC'")
-    await conn.commit()
 
 
 async def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10) -> AsyncConnectionPool:
-    """An opened pool; it fails here, not at the first query, if the database is unreachable."""
+    """An opened pool; it fails here, not at the first query, if the database is unreachable.
+
+    Its connections are in autocommit: a single statement is its own transaction, one trip to
+    the server instead of three (BEGIN, the statement, COMMIT), and every activity that needs
+    more than one statement to be atomic opens `conn.transaction()` for them.
+    """
     pool = AsyncConnectionPool(
         conninfo,
         min_size=min_size,
         max_size=max_size,
         open=False,
         configure=_configure,
+        kwargs={"autocommit": True},
         name="grantflow",
     )
     await pool.open(wait=True)

@@ -148,6 +148,7 @@ async def test_an_attempt_racing_another_gets_the_letter_the_other_stored(pool, 
     # waits for the first attempt's and then does nothing; it must still find the stored letter.
     first_attempt = await pool.getconn()
     try:
+        await first_attempt.execute("BEGIN")
         await first_attempt.execute(
             "INSERT INTO letters (case_number, letter_id, kind, recipient_name, recipient_email, subject, body)"
             " VALUES (%s, 'receipt', 'receipt', 'Anna Andersson', %s, 'Först skrivet', 'Hej')", (CASE, EMAIL))
@@ -156,7 +157,7 @@ async def test_an_attempt_racing_another_gets_the_letter_the_other_stored(pool, 
             while await scalar(pool, "SELECT count(*) FROM pg_stat_activity"
                                      " WHERE wait_event_type = 'Lock' AND query LIKE '%%INTO letters%%'") != 1:
                 assert not retry.done(), retry
-        await first_attempt.commit()
+        await first_attempt.execute("COMMIT")
         sent = await retry
     finally:
         await pool.putconn(first_attempt)
