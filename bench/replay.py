@@ -1,0 +1,162 @@
+"""Benchmark: what replaying a case costs the worker, against a bare workflow with the same history.
+
+Run by hand (it is not a test):
+
+    .venv/bin/python bench/replay.py [--replays 400]
+
+An officer's action on a case that has left the worker's cache starts with a replay of the case's
+history. bench/cases.py times that action end to end, through the server, on a shared machine, and
+its figure moves by tens of percent between runs. This bench times the replay alone, in one
+process, with nothing else running, so that a change to the workflow's own work shows.
+
+It starts a Temporal dev server and an embedded PostgreSQL and runs, in this process, a worker as
+deployed (worker.registry: the same workflows, activities, runner and data converter) and a bare
+worker. It makes the two histories that bench/cases.py replays on an evicted action:
+- a case after two officer actions (record-secrecy-review, then declare-no-conflict), each sent
+  once the case has finished what the one before set off;
+- bench/cases.py's BareShapedCase after two updates: the same workflow tasks, timers and local
+  activities, and an input of the case's size.
+Then it replays them alternately (`--replays` of each) with the SDK's Replayer, the deployed
+runner and data converter, and prints each one's median and quartiles and the ratio of the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# The script's own directory is on the path: bench/cases.py's baseline workflow, as it runs there.
+from cases import BARE_QUEUE, BareShapedCase, _use_root, bare_step
+
+QUEUE = "grantflow-replay-bench"
+
+
+async def settled(handle: Any, timeout: float = 60) -> None:
+    """Poll until the workflow waits for nothing but the next update: no task, no timer, nothing new."""
+    from temporalio.api.enums.v1 import EventType
+
+    started = time.perf_counter()
+    last = -1
+    while True:
+        events = (await handle.fetch_history()).events
+        described = await handle.describe()
+        if (len(events) == last and events[-1].event_type != EventType.EVENT_TYPE_TIMER_STARTED
+                and not described.raw_description.HasField("pending_workflow_task")):
+            return
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError(f"{handle.id} did not settle: {len(events)} events")
+        last = len(events)
+        await asyncio.sleep(0.3)
+
+
+async def main(replays: int) -> None:
+    root = _use_root()
+    import pgserver
+    from temporalio.testing import WorkflowEnvironment
+    from temporalio.worker import Replayer, Worker
+
+    from activities.db import open_pool, upgrade
+    from domain.clock import stockholm_date
+    from services import cases
+    from services.calls import CallCatalog, load_catalog
+    from services.converter import DATA_CONVERTER
+    from services.demo import demo_application, demo_call
+    from services.settings import Settings
+    from worker import registry
+    from workflows import search_attributes as sa
+
+    work = Path(tempfile.mkdtemp(prefix="grantflow-replay-bench-"))
+    db = pgserver.get_server(work / "pg", cleanup_mode="delete")
+    url = db.get_uri()
+    await upgrade(url)
+    temporal = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
+    attrs = [arg for key in sa.ALL
+             for arg in ("--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}")]
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal, dev_server_extra_args=attrs, data_converter=DATA_CONVERTER,
+        dev_server_log_level="error")
+    pool = await open_pool(url)
+    try:
+        client = env.client
+        settings = Settings.from_env({"GRANTFLOW_DATABASE_URL": url})
+        seeds = load_catalog()
+        today = stockholm_date(datetime.now(UTC))
+        call = demo_call(seeds.get("export-samverkan-2021"), today)
+        catalog = CallCatalog(calls={**seeds.calls, call.id: call}, form=seeds.form, texts=seeds.texts)
+        example = json.loads((root / "examples/export-samverkan-2021/eligible-regional-livsmedel-ostergotland.json")
+                             .read_text(encoding="utf-8"))
+        raw = json.dumps(demo_application(example, call, today))
+        officer = {"role": "officer", "id": "anna"}
+        runner = registry.workflow_runner()
+        async with (Worker(client, task_queue=QUEUE, workflows=registry.workflows(),
+                           activities=registry.activities(pool, settings, client), workflow_runner=runner),
+                    Worker(client, task_queue=BARE_QUEUE, workflows=[BareShapedCase], activities=[bare_step],
+                           workflow_runner=runner)):
+            await cases.ensure_call_workflow(client, call, QUEUE)
+            number = (await cases.submit(client, catalog, raw, task_queue=QUEUE)).case_number
+            case = client.get_workflow_handle(number)
+            await settled(case)
+            for action in ("record-secrecy-review", "declare-no-conflict"):
+                payload = {"rulings": []} if action == "record-secrecy-review" else {}
+                await cases.act(client, number, action, cases.build_command(action, officer, payload, None))
+                await settled(case)
+            started = (await case.fetch_history()).events[0]
+            size = len(started.workflow_execution_started_event_attributes.input.payloads[0].data)
+            shaped = await client.start_workflow(BareShapedCase.run, "x" * size, id=f"bare-shaped-{uuid.uuid4()}",
+                                                 task_queue=BARE_QUEUE)
+            await settled(shaped)
+            for _ in range(2):
+                await shaped.execute_update(BareShapedCase.act, "x", id=uuid.uuid4().hex)
+                await settled(shaped)
+            histories = {"case": await case.fetch_history(), "bare, same history": await shaped.fetch_history()}
+    finally:
+        await pool.close()
+        await env.shutdown()
+        db.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+
+    replayer = Replayer(workflows=[*registry.workflows(), BareShapedCase], workflow_runner=registry.workflow_runner(),
+                        data_converter=DATA_CONVERTER)
+    warm_up = 20
+    order = list(histories) * (replays + warm_up)
+    times: dict[str, list[float]] = {name: [] for name in histories}
+
+    async def feed() -> Any:
+        for name in order:
+            yield histories[name]
+
+    # Alternately, so that whatever else the machine does falls on both.
+    async with replayer.workflow_replay_iterator(feed()) as results:
+        last = time.perf_counter()
+        i = 0
+        async for result in results:
+            now = time.perf_counter()
+            if result.replay_failure is not None:
+                raise result.replay_failure
+            times[order[i]].append((now - last) * 1000)
+            last, i = now, i + 1
+    events = {name: len(h.events) for name, h in histories.items()}
+    print(f"replay of an evicted case's history, {replays} of each, alternately, in one process")
+    medians = {}
+    for name, values in times.items():
+        values = values[warm_up:]
+        q1, q2, q3 = statistics.quantiles(values, n=4)
+        medians[name] = q2
+        print(f"   {name:20s} {events[name]:3d} events   median {q2:6.2f} ms   quartiles {q1:6.2f} – {q3:6.2f} ms")
+    print(f"   ratio of medians {medians['case'] / medians['bare, same history']:.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--replays", type=int, default=400, help="replays of each history (default 400)")
+    asyncio.run(main(parser.parse_args().replays))
