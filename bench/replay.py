@@ -24,19 +24,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 # The script's own directory is on the path: bench/cases.py's baseline workflow, as it runs there.
-from cases import BARE_QUEUE, BareShapedCase, _use_root, bare_step
+from cases import BARE_QUEUE, BareShapedCase, _use_root, bare_step, demo_submission, start_temporal
 
 QUEUE = "grantflow-replay-bench"
 
@@ -62,40 +59,24 @@ async def settled(handle: Any, timeout: float = 60) -> None:
 async def main(replays: int) -> None:
     root = _use_root()
     import pgserver
-    from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Replayer, Worker
 
     from activities.db import open_pool, upgrade
-    from domain.clock import stockholm_date
     from services import cases
-    from services.calls import CallCatalog, load_catalog
     from services.converter import DATA_CONVERTER
-    from services.demo import demo_application, demo_call
     from services.settings import Settings
     from worker import registry
-    from workflows import search_attributes as sa
 
     work = Path(tempfile.mkdtemp(prefix="grantflow-replay-bench-"))
     db = pgserver.get_server(work / "pg", cleanup_mode="delete")
     url = db.get_uri()
     await upgrade(url)
-    temporal = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
-    attrs = [arg for key in sa.ALL
-             for arg in ("--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}")]
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal, dev_server_extra_args=attrs, data_converter=DATA_CONVERTER,
-        dev_server_log_level="error")
+    env = await start_temporal()
     pool = await open_pool(url)
     try:
         client = env.client
         settings = Settings.from_env({"GRANTFLOW_DATABASE_URL": url})
-        seeds = load_catalog()
-        today = stockholm_date(datetime.now(UTC))
-        call = demo_call(seeds.get("export-samverkan-2021"), today)
-        catalog = CallCatalog(calls={**seeds.calls, call.id: call}, form=seeds.form, texts=seeds.texts)
-        example = json.loads((root / "examples/export-samverkan-2021/eligible-regional-livsmedel-ostergotland.json")
-                             .read_text(encoding="utf-8"))
-        raw = json.dumps(demo_application(example, call, today))
+        call, catalog, raw = demo_submission(root)
         officer = {"role": "officer", "id": "anna"}
         runner = registry.workflow_runner()
         async with (Worker(client, task_queue=QUEUE, workflows=registry.workflows(),
