@@ -237,53 +237,57 @@ class Register:
         snapshot = batch.snapshot
         # One statement, so one trip to the database, and atomic as a transaction is.
         async with self._pool.connection() as conn:
-            cursor = await conn.execute(
-                """
-                WITH updated AS (
-                    UPDATE cases
-                    SET stage = %(stage)s, outcome = %(outcome)s, officer = %(officer)s,
-                        granted_amount = %(granted_amount)s, next_deadline = %(next_deadline)s, updated_at = now()
-                    WHERE %(has_snapshot)s AND case_number = %(case_number)s
-                    RETURNING case_number
-                ), events AS (
-                    INSERT INTO case_events (case_number, event_id, at, actor_id, actor_role, kind, stage, summary)
-                    SELECT * FROM unnest(%(e_case)s::text[], %(e_id)s::text[], %(e_at)s::timestamptz[],
-                                         %(e_actor)s::text[], %(e_role)s::text[], %(e_kind)s::text[],
-                                         %(e_stage)s::text[], %(e_summary)s::text[])
-                    ON CONFLICT (case_number, event_id) DO NOTHING
-                ), documents AS (
-                    INSERT INTO case_documents (case_number, document_id, kind, title, registered_at, content)
-                    SELECT * FROM unnest(%(d_case)s::text[], %(d_id)s::text[], %(d_kind)s::text[],
-                                         %(d_title)s::text[], %(d_at)s::timestamptz[], %(d_content)s::jsonb[])
-                    ON CONFLICT (case_number, document_id) DO NOTHING
+            try:
+                cursor = await conn.execute(
+                    """
+                    WITH updated AS (
+                        UPDATE cases
+                        SET stage = %(stage)s, outcome = %(outcome)s, officer = %(officer)s,
+                            granted_amount = %(granted_amount)s, next_deadline = %(next_deadline)s, updated_at = now()
+                        WHERE %(has_snapshot)s AND case_number = %(case_number)s
+                        RETURNING case_number
+                    ), events AS (
+                        INSERT INTO case_events (case_number, event_id, at, actor_id, actor_role, kind, stage, summary)
+                        SELECT * FROM unnest(%(e_case)s::text[], %(e_id)s::text[], %(e_at)s::timestamptz[],
+                                             %(e_actor)s::text[], %(e_role)s::text[], %(e_kind)s::text[],
+                                             %(e_stage)s::text[], %(e_summary)s::text[])
+                        ON CONFLICT (case_number, event_id) DO NOTHING
+                    ), documents AS (
+                        INSERT INTO case_documents (case_number, document_id, kind, title, registered_at, content)
+                        SELECT * FROM unnest(%(d_case)s::text[], %(d_id)s::text[], %(d_kind)s::text[],
+                                             %(d_title)s::text[], %(d_at)s::timestamptz[], %(d_content)s::jsonb[])
+                        ON CONFLICT (case_number, document_id) DO NOTHING
+                    )
+                    SELECT count(*) FROM updated
+                    """,
+                    {
+                        "case_number": batch.case_number,
+                        "has_snapshot": snapshot is not None,
+                        "stage": snapshot.stage.value if snapshot else None,
+                        "outcome": snapshot.outcome.value if snapshot and snapshot.outcome else None,
+                        "officer": snapshot.officer if snapshot else None,
+                        "granted_amount": snapshot.granted_amount if snapshot else None,
+                        "next_deadline": snapshot.next_deadline if snapshot else None,
+                        "e_case": [e.case_number for e in batch.events],
+                        "e_id": [e.event_id for e in batch.events],
+                        "e_at": [e.at for e in batch.events],
+                        "e_actor": [e.actor_id for e in batch.events],
+                        "e_role": [e.actor_role for e in batch.events],
+                        "e_kind": [e.kind for e in batch.events],
+                        "e_stage": [e.stage.value for e in batch.events],
+                        "e_summary": [e.summary for e in batch.events],
+                        "d_case": [d.case_number for d in batch.documents],
+                        "d_id": [d.document_id for d in batch.documents],
+                        "d_kind": [d.kind for d in batch.documents],
+                        "d_title": [d.title for d in batch.documents],
+                        "d_at": [d.registered_at for d in batch.documents],
+                        # pydantic's encoder: content may hold Decimal amounts and dates.
+                        "d_content": [to_json(d.content).decode() for d in batch.documents],
+                    },
                 )
-                SELECT count(*) FROM updated
-                """,
-                {
-                    "case_number": batch.case_number,
-                    "has_snapshot": snapshot is not None,
-                    "stage": snapshot.stage.value if snapshot else None,
-                    "outcome": snapshot.outcome.value if snapshot and snapshot.outcome else None,
-                    "officer": snapshot.officer if snapshot else None,
-                    "granted_amount": snapshot.granted_amount if snapshot else None,
-                    "next_deadline": snapshot.next_deadline if snapshot else None,
-                    "e_case": [e.case_number for e in batch.events],
-                    "e_id": [e.event_id for e in batch.events],
-                    "e_at": [e.at for e in batch.events],
-                    "e_actor": [e.actor_id for e in batch.events],
-                    "e_role": [e.actor_role for e in batch.events],
-                    "e_kind": [e.kind for e in batch.events],
-                    "e_stage": [e.stage.value for e in batch.events],
-                    "e_summary": [e.summary for e in batch.events],
-                    "d_case": [d.case_number for d in batch.documents],
-                    "d_id": [d.document_id for d in batch.documents],
-                    "d_kind": [d.kind for d in batch.documents],
-                    "d_title": [d.title for d in batch.documents],
-                    "d_at": [d.registered_at for d in batch.documents],
-                    # pydantic's encoder: content may hold Decimal amounts and dates.
-                    "d_content": [to_json(d.content).decode() for d in batch.documents],
-                },
-            )
+            except psycopg.errors.ForeignKeyViolation as error:
+                # An event or a document of a case that is not in the register: no retry can put it there.
+                raise _case_not_found(batch.case_number) from error
             row = await cursor.fetchone()
             if snapshot is not None and (row is None or row[0] == 0):
                 raise _case_not_found(snapshot.case_number)

@@ -255,8 +255,9 @@ async def test_a_write_is_all_or_nothing(pool):
     batch = RegisterWrite(case_number="2021-00001", snapshot=CaseSnapshot(case_number="2021-00001",
                                                                           stage=Stage.ASSESSMENT))
     broken = batch.model_copy(update={"events": [event(case_number="2021-00077")]})
-    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+    with pytest.raises(ApplicationError, match="not in the register") as failure:
         await register.write(broken)
+    assert failure.value.non_retryable
     [row] = await list_cases(pool)
     assert row.stage == "received"
     assert await scalar(pool, "SELECT count(*) FROM case_events") == 0
@@ -278,6 +279,14 @@ async def test_the_cases_in_the_running_are_those_before_a_decision(pool):
                                                                                      stage=stage)))
     assert await register.cases_in_running("export-samverkan-2021") == ["2021-00001", "2021-00002"]
     assert await register.cases_in_running("no-such-call") == []
+
+
+async def test_events_for_an_unknown_case_fail_without_retry(pool):
+    with pytest.raises(ApplicationError) as failure:
+        await Register(pool).write(write(event(), snapshot=CaseSnapshot(case_number="2021-00001",
+                                                                       stage=Stage.COMPLETENESS)))
+    assert failure.value.non_retryable and failure.value.type == "CaseNotFound"
+    assert await scalar(pool, "SELECT count(*) FROM case_events") == 0
 
 
 async def test_a_write_to_an_unknown_case_fails_without_retry(pool):
