@@ -482,7 +482,9 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
         b2 = procs.snapshot()
         # Two grantflow bursts between the two bare ones (ABBA): the server slows as the bursts fill
         # it with workflows, and in this order both kinds meet the same server on average.
-        case_ids, case_times = [], []
+        case_ids: list[str] = []
+        case_times: list[float] = []
+        snapshots = []  # each grantflow burst's: before, answered, settled
         for _ in range(2):
             ids = [uuid.uuid4().hex for _ in range(n_cases)]
             before = procs.snapshot()
@@ -490,10 +492,9 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
             answered = procs.snapshot()
             expect("secrecy_review", n_cases)
             drained = case_times[-1] + await settle(f"the {n_cases} cases' outboxes")
+            snapshots.append((before, answered, procs.snapshot()))
             case_ids += ids
-            if len(case_times) == 1:
-                c0, c1, c2 = before, answered, procs.snapshot()
-        b2b = procs.snapshot()
+        (c0, c1, c2), (_, _, b2b) = snapshots
         bare_ids_2 = [uuid.uuid4().hex for _ in range(n_cases)]
         bare_time_2 = await burst([bare_intake(sid) for sid in bare_ids_2])
         await wait_until("bare intakes to finish", bare_settled, settle_timeout)

@@ -463,7 +463,7 @@ class CaseWorkflow:
         )
         kinds = ", ".join(e.event if isinstance(e, RecordEvent) else e.document for e in entries)
         summary = f"diarieför: {kinds}" if kinds else "uppdatera diariet"
-        # A register write is a few short statements: run it in the worker, inside the workflow
+        # A register write is one short statement: run it in the worker, inside the workflow
         # task, instead of a round trip through the server's task queue.
         await workflow.execute_local_activity_method(
             Register.write, batch, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY, summary=summary,
@@ -605,5 +605,5 @@ def _claim_status(state: CaseState) -> str | None:
     return "overdue" if claim.escalated_at is not None else "decided"
 
 
-def _ore(amount: Decimal | None) -> int:
-    return int((amount or Decimal(0)) * 100)
+def _ore(amount: Decimal) -> int:
+    return int(amount * 100)
