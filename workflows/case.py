@@ -549,9 +549,11 @@ class CaseWorkflow:
                                     extra={"call_id": self.state.call.id, "stage": self.state.stage.value})
 
     def _publish(self) -> None:
-        """Tell Temporal UI where the case stands: every attribute the first time, then what changed.
+        """Tell Temporal UI where the case stands: every attribute that has a value the first time,
+        then what changed.
 
-        Only the changes, because each attribute sent is encoded again on every replay of the case.
+        Only these, because each attribute sent is encoded again on every replay of the case. A run
+        starts with no attributes but those it continued with, which are the ones last sent.
         """
         s = self.state
         values: list[tuple[SearchAttributeKey[Any], object]] = [
@@ -564,7 +566,8 @@ class CaseWorkflow:
             (sa.CLAIM_STATUS, _claim_status(s)),
         ]
         last = self.published
-        changed = [(key, value) for key, value in values if last is None or last[key.name] != value]
+        changed = [(key, value) for key, value in values
+                   if (value is not None if last is None else last[key.name] != value)]
         if not changed:
             return
         self.published = {key.name: value for key, value in values}

@@ -310,6 +310,10 @@ async def test_continue_as_new_mid_case_keeps_state_receipts_and_the_pending_dea
         if run_now != run_before:
             break
     assert run_now != run_before, "the case never continued as new"
+    # The new run sends only the attributes that have a value; operations still see them all.
+    attrs = (await harness.handle(number).describe()).typed_search_attributes
+    assert attrs.get(sa.CASE_STAGE) == "payments" and attrs.get(sa.OFFICER) == "anna"
+    assert attrs.get(sa.GRANTED_AMOUNT_ORE) == 40_000_000 and attrs.get(sa.CALL_ID) is not None
     state = await harness.settled(number)
     assert len(state.payments.requests) == day + 1  # every request filed in the old run is in the new one
     again = await harness.act(number, "file-payment-request", APPLICANT, action_id=f"begaran-{day}",
