@@ -49,9 +49,11 @@ What each figure compares
      the bare worker's cache by as many fillers as it holds; both must be replayed from history.
      A BareCase replays one task of a few bytes, a case some ten tasks and the call and the
      application it was started with. So the evicted baseline is BareShapedCase: the same tasks,
-     timers and local activities as the case (prepared with one update too, sent once its first
-     task is done, as an officer's comes after a case's first task) and an input of the
-     case's size, so that what differs is grantflow's own work, as with the intake's baseline.
+     timers, local activities, search attribute upserts and summaries as the case (prepared with
+     one update too, sent once its first task is done, as an officer's comes after a case's first
+     task) and an input of the case's size, so that what differs is grantflow's own work, as with
+     the intake's baseline. (Until decision 13 the baseline had no upserts and no summaries;
+     bench/replay.py shows what they cost.)
    Bare and case updates are interleaved, so that noise from other jobs falls on both. Beside each
    figure, the worker's part: the update's workflow task from started to completed (from history).
    Target: officer action p50 <= 1.2 x bare update p50: cached against BareCase, evicted against
@@ -88,8 +90,11 @@ from typing import Any
 from temporalio import activity, workflow
 from temporalio.workflow import ParentClosePolicy
 
-# Module level stays light (stdlib and temporalio), so that the bare worker imports little beyond
-# its workflows. Everything else is imported inside the functions that need it.
+from workflows import search_attributes as sa
+
+# Module level stays light (stdlib, temporalio and the search attributes' keys), so that the bare
+# worker imports little beyond its workflows. Everything else is imported inside the functions
+# that need it.
 
 TARGET_INTAKE_RATIO = 0.8  # cases/s over bare same-round-trip intakes/s, at least
 TARGET_LATENCY_RATIO = 1.2  # officer action p50 over bare update p50, at most
@@ -127,20 +132,35 @@ class BareCase:
 class BareShapedCase:
     """BareCase with a waiting case's history: an input of the same size, a first task with two
     local activities (register, receipt) and, after each update, a 1 ms timer and a local activity
-    (the register write). An evicted one replays as many tasks and bytes as an evicted case."""
+    (the register write). An evicted one replays as many tasks and bytes as an evicted case.
+
+    Annotated (the bench's baseline), it also writes what a case writes beside those: its search
+    attributes (three in the first task, one after each register write) and a summary on each
+    local activity and timer. Without them it is the baseline the bench used before, kept for
+    bench/replay.py to show what they cost."""
 
     def __init__(self) -> None:
         self.pending = False
 
     @workflow.run
-    async def run(self, padding: str) -> None:
+    async def run(self, padding: str, annotated: bool) -> None:
+        def summary(text: str) -> str | None:
+            return text if annotated else None
+
+        if annotated:
+            workflow.upsert_search_attributes([sa.CASE_STAGE.value_set("bare"), sa.CALL_ID.value_set("bare"),
+                                               sa.REQUESTED_AMOUNT_ORE.value_set(0)])
         for step in ("register", "receipt"):
-            await workflow.execute_local_activity(bare_step, step, start_to_close_timeout=timedelta(minutes=1))
+            await workflow.execute_local_activity(bare_step, step, start_to_close_timeout=timedelta(minutes=1),
+                                                  summary=summary(f"diarieför: {step}"))
         while True:
             await workflow.wait_condition(lambda: self.pending)
             self.pending = False
-            await workflow.sleep(timedelta(milliseconds=1))
-            await workflow.execute_local_activity(bare_step, "register", start_to_close_timeout=timedelta(minutes=1))
+            await workflow.sleep(timedelta(milliseconds=1), summary=summary("svara innan diariet skrivs"))
+            await workflow.execute_local_activity(bare_step, "register", start_to_close_timeout=timedelta(minutes=1),
+                                                  summary=summary("diarieför: en åtgärd"))
+            if annotated:
+                workflow.upsert_search_attributes([sa.CASE_STAGE.value_set("bare")])
 
     @workflow.update
     def act(self, value: str) -> str:
@@ -444,13 +464,14 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
             return handle
 
         async def shaped_case(padding: str) -> Any:
-            handle = await client.start_workflow(BareShapedCase.run, padding, id=f"bare-shaped-{uuid.uuid4()}",
-                                                 task_queue=BARE_QUEUE)
+            handle = await client.start_workflow(BareShapedCase.run, args=[padding, True],
+                                                 id=f"bare-shaped-{uuid.uuid4()}", task_queue=BARE_QUEUE)
 
             async def first_task_done() -> tuple[bool, str]:
-                # started, task scheduled, started, completed, and the two local activities' markers
+                # started, task scheduled, started, completed, the search attributes and the two local
+                # activities' markers
                 length = (await handle.describe()).history_length
-                return length >= 6, f"{handle.id}: {length} events"
+                return length >= 7, f"{handle.id}: {length} events"
 
             # An officer acts on a case after its first task (the intake answers only once the
             # case has started), so the baseline's update comes in a task of its own too, as a case's does.
