@@ -58,8 +58,8 @@ def _exact_percent(value: object) -> object:
 
 Percent = Annotated[
     Decimal,
+    Field(ge=-100, le=100, max_digits=5, decimal_places=2, allow_inf_nan=False),  # before: see Kronor
     BeforeValidator(_exact_percent),
-    Field(ge=-100, le=100, max_digits=5, decimal_places=2, allow_inf_nan=False),
 ]
 PercentagePoints = Annotated[Decimal, Field(ge=0, le=50, max_digits=4, decimal_places=2, allow_inf_nan=False)]
 HalfYearKey = Annotated[str, Field(pattern=r"^\d{4}-H[12]$")]
