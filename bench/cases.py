@@ -199,7 +199,6 @@ async def start_temporal() -> Any:
     from temporalio.testing import WorkflowEnvironment
 
     from services.converter import DATA_CONVERTER
-    from workflows import search_attributes as sa
 
     temporal = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
     attrs = [arg for key in sa.ALL
