@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from domain.application import Application
-from domain.call import Call
+from domain.call import SharedCall
 from domain.findings import Verdict
 from domain.validation import validate
 from services.calls import default_catalog
@@ -16,7 +16,7 @@ from services.calls import default_catalog
 
 class CheckRequest(BaseModel):
     # The call travels with the request so that the history shows which rules were applied.
-    call: Call
+    call: SharedCall
     application: Application
     received_at: datetime
 

@@ -7,13 +7,23 @@ names the file, the key and the reason, so that a broken call never reaches a ca
 
 from __future__ import annotations
 
+import threading
 import tomllib
 from collections import Counter
 from datetime import timedelta
 from fractions import Fraction
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+from pydantic_core import PydanticSerializationError, to_json
 
 from domain.rules import AnyRule
 from domain.rules.base import BoolPath, Heading, RuleId
@@ -70,6 +80,42 @@ class Call(CallTerms):
             if isinstance(rule, CoFinancingShare):
                 return 1 - rule.minimum
         return Fraction(1)
+
+
+_SHARED_MAX = 256
+_shared: dict[bytes, Call] = {}
+_shared_lock = threading.Lock()
+
+
+def _one_per_content(value: Any, handler: ValidatorFunctionWrapHandler) -> Call:
+    """The call of that content validated once per process, then shared by everything that carries it.
+
+    Every case, its intake, its checks and the call's own workflow carry the whole call, and a
+    worker decodes it again each time it replays a case: the call's rules are the largest and
+    slowest part of a case's input to validate. A call is frozen, so one instance can serve
+    them all. The key is the parsed input written out as JSON again, so two inputs share an
+    instance only when they hold the same content (in the same order, as every encoding of one
+    call does).
+    """
+    if isinstance(value, Call):
+        return value
+    try:
+        key = to_json(value)
+    except PydanticSerializationError:
+        validated: Call = handler(value)  # not a call's content at all: validation says why
+        return validated
+    call = _shared.get(key)
+    if call is None:
+        call = handler(value)
+        with _shared_lock:
+            if len(_shared) >= _SHARED_MAX:
+                del _shared[next(iter(_shared))]
+            _shared[key] = call
+    return call
+
+
+SharedCall = Annotated[Call, WrapValidator(_one_per_content)]
+"""A call in a model that carries one: validated as a `Call`, one instance per content."""
 
 
 class FormRules(BaseModel):

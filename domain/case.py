@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from domain.application import Application
-from domain.call import Call
+from domain.call import Call, SharedCall
 from domain.clock import format_instant_sv
 from domain.findings import Verdict
 from domain.lifecycle import Outcome, Stage, transition
@@ -316,7 +316,7 @@ class CaseState(Model):
 
     case_number: CaseNumber
     submission_id: str
-    call: Call
+    call: SharedCall
     application: Application
     received_at: datetime
     imported: bool

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pydantic import AwareDatetime, BaseModel
 
 from domain.application import Application
-from domain.call import Call
+from domain.call import SharedCall
 from domain.case import CaseState, FundingProposal
 from domain.findings import Verdict
 
@@ -24,7 +24,7 @@ from domain.findings import Verdict
 class CaseStart(BaseModel):
     case_number: str
     submission_id: str
-    call: Call
+    call: SharedCall
     application: Application
     received_at: datetime
     imported: bool = False
@@ -46,7 +46,7 @@ class CaseInput(BaseModel):
 
 class Submission(BaseModel):
     submission_id: str
-    call: Call
+    call: SharedCall
     application: Application
     # Set only for an import of applications registered elsewhere: their own received instant.
     imported_received_at: AwareDatetime | None = None
@@ -83,7 +83,7 @@ class CallEntry(BaseModel):
 
 
 class CallState(BaseModel):
-    call: Call
+    call: SharedCall
     cases: dict[str, CallEntry] = {}
 
 
