@@ -150,9 +150,20 @@ def test_the_binary_beside_this_python_comes_first(tmp_path, monkeypatch):
     assert find_temporal_binary() is None
 
 
+def _sleeper(db_file: str) -> subprocess.Popen[str]:
+    """A process whose command line names `db_file` as a dev server's does, once it is running.
+
+    Waits for its first line: until the child has exec'd, its command line is still the parent's.
+    """
+    process = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)",
+                                "--db-filename", db_file], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stdout.readline() == "up\n"
+    process.stdout.close()  # it writes nothing more
+    return process
+
+
 def test_a_dev_server_left_by_a_killed_up_is_stopped_on_the_next_start(tmp_path):
-    db_file = tmp_path / "temporal.db"
-    leftover = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "--db-filename", str(db_file)])
+    leftover = _sleeper(str(tmp_path / "temporal.db"))
     (tmp_path / stack.PID_FILE).write_text(f"{leftover.pid}\n")
     stack.stop_leftover_dev_server(tmp_path)
     assert leftover.wait(timeout=10) is not None
@@ -160,7 +171,7 @@ def test_a_dev_server_left_by_a_killed_up_is_stopped_on_the_next_start(tmp_path)
 
 
 def test_a_pid_file_naming_someone_elses_process_touches_nothing(tmp_path):
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "--db-filename", "/elsewhere.db"])
+    other = _sleeper("/elsewhere.db")
     try:
         (tmp_path / stack.PID_FILE).write_text(f"{other.pid}\n")
         stack.stop_leftover_dev_server(tmp_path)
