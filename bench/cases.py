@@ -334,6 +334,28 @@ async def wait_until(what: str, check: Callable[[], Awaitable[tuple[bool, str]]]
         await asyncio.sleep(0.5)
 
 
+async def settled(handle: Any, timeout: float, poll: float = 0.3) -> None:
+    """Poll until the workflow waits for nothing but the next update: no task, no timer, nothing new.
+
+    A case answers an officer first and writes its register after (a 1 ms timer, then a task with
+    a local activity), and BareShapedCase does the same: until that is done, the workflow's worker
+    and the server are still at work on it."""
+    from temporalio.api.enums.v1 import EventType
+
+    started = time.perf_counter()
+    last = -1
+    while True:
+        events = [e async for e in handle.fetch_history_events()]
+        described = await handle.describe()
+        if (len(events) == last and events[-1].event_type != EventType.EVENT_TYPE_TIMER_STARTED
+                and not described.raw_description.HasField("pending_workflow_task")):
+            return
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError(f"{handle.id} did not settle within {timeout:.0f} s: {len(events)} events")
+        last = len(events)
+        await asyncio.sleep(poll)
+
+
 def quantiles(values: list[float]) -> tuple[float, float]:
     """(p50, p95) in milliseconds."""
     p95 = statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
@@ -585,19 +607,27 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
                           ) -> dict[str, list[float]]:
             got: dict[str, list[float]] = {"bare": [], "case": [], "bare task": [], "case task": [],
                                            "shaped": [], "shaped task": []}
+            async def quiet(workflow_id: str) -> None:
+                # What an action sets off after its answer (the register write, a task on the server)
+                # must be over before the next one is timed, or it would fall on the next one.
+                await settled(client.get_workflow_handle(workflow_id), settle_timeout, poll=0.02)
+
             for i, (number, handle) in enumerate(zip(numbers, handles, strict=True)):
                 t = time.perf_counter()
                 await handle.execute_update(BareCase.act, "x", id=uuid.uuid4().hex)
                 got["bare"].append(time.perf_counter() - t)
+                await quiet(handle.id)
                 if shaped is not None:
                     t = time.perf_counter()
                     await shaped[i].execute_update(BareShapedCase.act, "x", id=uuid.uuid4().hex)
                     got["shaped"].append(time.perf_counter() - t)
+                    await quiet(shaped[i].id)
                     got["shaped task"].append(await last_task_s(shaped[i].id))
                 command = cases.build_command("declare-no-conflict", officer, {}, None)
                 t = time.perf_counter()
                 await cases.act(client, number, "declare-no-conflict", command)
                 got["case"].append(time.perf_counter() - t)
+                await quiet(number)
                 got["bare task"].append(await last_task_s(handle.id))  # read after the timing
                 got["case task"].append(await last_task_s(number))
             return got

@@ -34,27 +34,9 @@ from pathlib import Path
 from typing import Any
 
 # The script's own directory is on the path: bench/cases.py's baseline workflow, as it runs there.
-from cases import BARE_QUEUE, BareShapedCase, _use_root, bare_step, demo_submission, start_temporal
+from cases import BARE_QUEUE, BareShapedCase, _use_root, bare_step, demo_submission, settled, start_temporal
 
 QUEUE = "grantflow-replay-bench"
-
-
-async def settled(handle: Any, timeout: float = 60) -> None:
-    """Poll until the workflow waits for nothing but the next update: no task, no timer, nothing new."""
-    from temporalio.api.enums.v1 import EventType
-
-    started = time.perf_counter()
-    last = -1
-    while True:
-        events = (await handle.fetch_history()).events
-        described = await handle.describe()
-        if (len(events) == last and events[-1].event_type != EventType.EVENT_TYPE_TIMER_STARTED
-                and not described.raw_description.HasField("pending_workflow_task")):
-            return
-        if time.perf_counter() - started > timeout:
-            raise RuntimeError(f"{handle.id} did not settle: {len(events)} events")
-        last = len(events)
-        await asyncio.sleep(0.3)
 
 
 async def main(replays: int) -> None:
@@ -87,21 +69,21 @@ async def main(replays: int) -> None:
             await cases.ensure_call_workflow(client, call, QUEUE)
             number = (await cases.submit(client, catalog, raw, task_queue=QUEUE)).case_number
             case = client.get_workflow_handle(number)
-            await settled(case)
+            await settled(case, 60)
             for action in ("record-secrecy-review", "declare-no-conflict"):
                 payload = {"rulings": []} if action == "record-secrecy-review" else {}
                 await cases.act(client, number, action, cases.build_command(action, officer, payload, None))
-                await settled(case)
+                await settled(case, 60)
             started = (await case.fetch_history()).events[0]
             size = len(started.workflow_execution_started_event_attributes.input.payloads[0].data)
             histories = {"case": await case.fetch_history()}
             for name, annotated in (("bare, same history", True), ("bare, unannotated", False)):
                 shaped = await client.start_workflow(BareShapedCase.run, args=["x" * size, annotated],
                                                      id=f"bare-shaped-{uuid.uuid4()}", task_queue=BARE_QUEUE)
-                await settled(shaped)
+                await settled(shaped, 60)
                 for _ in range(2):
                     await shaped.execute_update(BareShapedCase.act, "x", id=uuid.uuid4().hex)
-                    await settled(shaped)
+                    await settled(shaped, 60)
                 histories[name] = await shaped.fetch_history()
     finally:
         await pool.close()
