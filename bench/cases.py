@@ -54,8 +54,10 @@ What each figure compares
      task) and an input of the case's size, so that what differs is grantflow's own work, as with
      the intake's baseline. (Until decision 13 the baseline had no upserts and no summaries;
      bench/replay.py shows what they cost.)
-   Bare and case updates are interleaved, so that noise from other jobs falls on both. Beside each
-   figure, the worker's part: the update's workflow task from started to completed (from history).
+   Bare and case updates are interleaved, so that noise from other jobs falls on both, and each is
+   timed only once the one before has settled: a case's and BareShapedCase's register write after
+   the answer would otherwise run during the next one's timing. Beside each figure, the worker's
+   part: the update's workflow task from started to completed (from history).
    Target: officer action p50 <= 1.2 x bare update p50: cached against BareCase, evicted against
    BareShapedCase (also shown against the one-task BareCase and against the cached bare update).
 3. Memory: the grantflow worker's peak resident set (VmHWM) after --open more cases have been
