@@ -323,7 +323,8 @@ async def burst(coros: list[Awaitable[Any]]) -> float:
     return time.perf_counter() - started
 
 
-async def wait_until(what: str, check: Callable[[], Awaitable[tuple[bool, str]]], timeout: float) -> float:
+async def wait_until(what: str, check: Callable[[], Awaitable[tuple[bool, str]]], timeout: float,
+                     poll: float = 0.5) -> float:
     """Poll `check` until it holds; raise (ending the run) if it has not within `timeout` seconds."""
     started = time.perf_counter()
     while True:
@@ -333,7 +334,7 @@ async def wait_until(what: str, check: Callable[[], Awaitable[tuple[bool, str]]]
             return elapsed
         if elapsed > timeout:
             raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {state}")
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(poll)
 
 
 async def settled(handle: Any, timeout: float, poll: float = 0.3) -> None:
@@ -344,18 +345,18 @@ async def settled(handle: Any, timeout: float, poll: float = 0.3) -> None:
     and the server are still at work on it."""
     from temporalio.api.enums.v1 import EventType
 
-    started = time.perf_counter()
     last = -1
-    while True:
+
+    async def check() -> tuple[bool, str]:
+        nonlocal last
         events = [e async for e in handle.fetch_history_events()]
         described = await handle.describe()
-        if (len(events) == last and events[-1].event_type != EventType.EVENT_TYPE_TIMER_STARTED
-                and not described.raw_description.HasField("pending_workflow_task")):
-            return
-        if time.perf_counter() - started > timeout:
-            raise RuntimeError(f"{handle.id} did not settle within {timeout:.0f} s: {len(events)} events")
+        done = (len(events) == last and events[-1].event_type != EventType.EVENT_TYPE_TIMER_STARTED
+                and not described.raw_description.HasField("pending_workflow_task"))
         last = len(events)
-        await asyncio.sleep(poll)
+        return done, f"{len(events)} events"
+
+    await wait_until(f"{handle.id} to settle", check, timeout, poll)
 
 
 def quantiles(values: list[float]) -> tuple[float, float]:
