@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.letters import LetterKind, render_letter
+from domain.case import CaseState, SendLetter
+from domain.letters import LetterKind, RenderedLetter, render_letter
 
 _log = structlog.get_logger(__name__)
 
@@ -57,6 +58,24 @@ class LetterRequest(BaseModel):
         description="Formatted Swedish strings for the template; case_number and recipient_name are added from here"
     )
 
+    @classmethod
+    def of(cls, case: CaseState, effect: SendLetter) -> LetterRequest:
+        """The letter a case has queued, to the applicant's contact person where there is one."""
+        contact = case.application.applicant.contact
+        return cls(
+            case_number=case.case_number, letter_id=effect.letter_id, kind=LetterKind(effect.letter),
+            recipient_name=contact.name if contact else case.application.applicant.name,
+            recipient_email=contact.email if contact else None, context=effect.context,
+        )
+
+    def render(self) -> RenderedLetter:
+        context = {**self.context, "case_number": self.case_number, "recipient_name": self.recipient_name}
+        try:
+            return render_letter(self.kind, context)
+        except (ValueError, TypeError) as error:
+            # A missing template key is a bug in the workflow: no retry will add it.
+            raise ApplicationError(str(error), type="LetterTemplateError", non_retryable=True) from error
+
 
 class LetterSent(BaseModel):
     letter_id: str
@@ -83,13 +102,7 @@ class Letters:
 
     @activity.defn
     async def send_letter(self, request: LetterRequest) -> LetterSent:
-        context = {**request.context, "case_number": request.case_number, "recipient_name": request.recipient_name}
-        try:
-            rendered = render_letter(request.kind, context)
-        except (ValueError, TypeError) as error:
-            # A missing template key is a bug in the workflow: no retry will add it.
-            raise ApplicationError(str(error), type="LetterTemplateError", non_retryable=True) from error
-
+        rendered = request.render()
         async with self._pool.connection() as conn:
             cursor = conn.cursor(row_factory=class_row(StoredLetter))
             # One statement: the letter as stored, whether this attempt stored it or an earlier one did.

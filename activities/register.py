@@ -8,6 +8,7 @@ so a second insert finds the first and does nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -21,6 +22,8 @@ from pydantic_core import to_json
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.letters import LetterRequest
+from domain.case import CaseState, RecordEvent, SaveDocument, SendLetter
 from domain.clock import STOCKHOLM, require_utc
 from domain.identity import InvalidIdentityNumber, parse_identity_number
 from domain.lifecycle import Outcome, Stage
@@ -96,6 +99,11 @@ class CaseSnapshot(_Model):
     granted_amount: Kronor | None = None
     next_deadline: Instant | None = None
 
+    @classmethod
+    def of(cls, case: CaseState) -> CaseSnapshot:
+        return cls(case_number=case.case_number, stage=case.stage, outcome=case.outcome, officer=case.officer,
+                   granted_amount=case.granted, next_deadline=case.next_deadline)
+
 
 class CaseDocument(_Model):
     case_number: Text
@@ -107,21 +115,55 @@ class CaseDocument(_Model):
 
 
 class RegisterWrite(_Model):
-    """What one case has to tell the register at one point: new events and documents, and where it stands."""
+    """What one case has to tell the register at one point: new events, documents and letters, and where it stands."""
 
     case_number: Text
     events: list[CaseEvent] = []
     documents: list[CaseDocument] = []
+    letters: list[LetterRequest] = []  # stored in the outbox; e-mailing one is Letters.send_letter's
     snapshot: CaseSnapshot | None = None  # None: the row already says where the case stands
+
+    @classmethod
+    def of(cls, case: CaseState, entries: Sequence[RecordEvent | SaveDocument], snapshot: CaseSnapshot | None,
+           letters: Sequence[SendLetter] = ()) -> RegisterWrite:
+        number = case.case_number
+        return cls(
+            case_number=number,
+            events=[CaseEvent(
+                case_number=number, event_id=e.event_id, at=e.at, actor_id=e.actor_id, actor_role=e.actor_role,
+                kind=e.event, stage=e.stage or case.stage, summary=e.summary,
+            ) for e in entries if isinstance(e, RecordEvent)],
+            documents=[CaseDocument(
+                case_number=number, document_id=e.document_id, kind=e.document, title=e.title,
+                registered_at=e.at, content=e.content,
+            ) for e in entries if isinstance(e, SaveDocument)],
+            letters=[LetterRequest.of(case, letter) for letter in letters],
+            snapshot=snapshot,
+        )
+
+    @classmethod
+    def opening(cls, case: CaseState) -> RegisterWrite:
+        """All that a new case opens with: its events and documents, its letters and where it stands."""
+        entries = [e for e in case.outbox if isinstance(e, RecordEvent | SaveDocument)]
+        letters = [e for e in case.outbox if isinstance(e, SendLetter)]
+        return cls.of(case, entries, CaseSnapshot.of(case), letters)
 
     @model_validator(mode="after")
     def _one_case(self) -> RegisterWrite:
-        numbers = {e.case_number for e in self.events} | {d.case_number for d in self.documents}
+        numbers = ({e.case_number for e in self.events} | {d.case_number for d in self.documents}
+                   | {letter.case_number for letter in self.letters})
         if self.snapshot is not None:
             numbers.add(self.snapshot.case_number)
         if numbers - {self.case_number}:
             raise ValueError(f"every entry must belong to case {self.case_number}")
         return self
+
+
+class Opened(_Model):
+    by_email: list[str] = Field(
+        description="The ids of the letters stored that are still to be e-mailed: the worker mails letters "
+                    "and the recipient has an address"
+    )
 
 
 class RegisterRow(BaseModel):
@@ -151,8 +193,11 @@ def _case_not_found(case_number: str) -> ApplicationError:
 
 
 class Register:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncConnectionPool, *, mails_letters: bool = False) -> None:
         self._pool = pool
+        # Whether this agency's letters go by e-mail (an SMTP server is configured): a new case's
+        # receipt is stored here, and only a letter that is to be mailed needs a trip to Letters.
+        self._mails_letters = mails_letters
 
     @activity.defn
     async def register_application(self, request: RegisterApplication) -> Registered:
@@ -226,15 +271,29 @@ class Register:
             return [row[0] for row in await cursor.fetchall()]
 
     @activity.defn
+    async def open_case(self, opening: RegisterWrite) -> Opened:
+        """Record what a new case opens with, as soon as it has its number: the events, the stage
+        and the receipt, in one write.
+
+        The intake writes it before it starts the case, so that a case's first workflow task
+        waits on nothing: the receipt is stored with the registration it confirms, and the case
+        only e-mails it, where letters go by e-mail.
+        """
+        await self.write(opening)
+        mailed = self._mails_letters
+        return Opened(by_email=[letter.letter_id for letter in opening.letters if mailed and letter.recipient_email])
+
+    @activity.defn
     async def write(self, batch: RegisterWrite) -> None:
-        """Record a case's new events and documents and set its row, in one transaction.
+        """Record a case's new events, documents and letters and set its row, in one transaction.
 
         One write for everything a case has to tell the register at one point, so that an
         officer never sees an event without the stage it led to, and so that a case pays one
-        trip to the database for it. Events and documents are keyed by the ids the workflow
-        chose, and the row is set, not added to: a retry after a crash writes nothing twice.
+        trip to the database for it. Events, documents and letters are keyed by the ids the
+        workflow chose, and the row is set, not added to: a retry after a crash writes nothing twice.
         """
         snapshot = batch.snapshot
+        letters = [(letter, letter.render()) for letter in batch.letters]
         # One statement, so one trip to the database, and atomic as a transaction is.
         async with self._pool.connection() as conn:
             try:
@@ -257,6 +316,13 @@ class Register:
                         SELECT * FROM unnest(%(d_case)s::text[], %(d_id)s::text[], %(d_kind)s::text[],
                                              %(d_title)s::text[], %(d_at)s::timestamptz[], %(d_content)s::jsonb[])
                         ON CONFLICT (case_number, document_id) DO NOTHING
+                    ), letters AS (
+                        INSERT INTO letters (case_number, letter_id, kind, recipient_name, recipient_email, subject,
+                                             body)
+                        SELECT * FROM unnest(%(l_case)s::text[], %(l_id)s::text[], %(l_kind)s::text[],
+                                             %(l_name)s::text[], %(l_email)s::text[], %(l_subject)s::text[],
+                                             %(l_body)s::text[])
+                        ON CONFLICT (case_number, letter_id) DO NOTHING
                     )
                     SELECT count(*) FROM updated
                     """,
@@ -283,10 +349,17 @@ class Register:
                         "d_at": [d.registered_at for d in batch.documents],
                         # pydantic's encoder: content may hold Decimal amounts and dates.
                         "d_content": [to_json(d.content).decode() for d in batch.documents],
+                        "l_case": [letter.case_number for letter, _ in letters],
+                        "l_id": [letter.letter_id for letter, _ in letters],
+                        "l_kind": [letter.kind.value for letter, _ in letters],
+                        "l_name": [letter.recipient_name for letter, _ in letters],
+                        "l_email": [letter.recipient_email for letter, _ in letters],
+                        "l_subject": [rendered.subject for _, rendered in letters],
+                        "l_body": [rendered.body for _, rendered in letters],
                     },
                 )
             except psycopg.errors.ForeignKeyViolation as error:
-                # An event or a document of a case that is not in the register: no retry can put it there.
+                # An entry of a case that is not in the register: no retry can put it there.
                 raise _case_not_found(batch.case_number) from error
             row = await cursor.fetchone()
             if snapshot is not None and (row is None or row[0] == 0):

@@ -66,13 +66,14 @@ def _smtp(config: SmtpConfig | None) -> SmtpSettings | None:
 
 
 def activities(pool: AsyncConnectionPool, settings: Settings, client: Client) -> list[Callable[..., Any]]:
-    register = Register(pool)
+    register = Register(pool, mails_letters=settings.smtp is not None)
     letters = Letters(pool, _smtp(settings.smtp))
     ledger = BudgetLedger(pool)
     payments = PaymentLedger(pool)
     archive = Archive(pool, client)
     return [
         register.register_application,
+        register.open_case,
         register.write,
         register.cases_in_running,
         letters.send_letter,

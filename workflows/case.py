@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.letters import LetterRequest, Letters
     from activities.payments import PaymentLedger, PayoutOrder
     from activities.rates import read_reference_rates
-    from activities.register import CaseDocument, CaseEvent, CaseSnapshot, Register, RegisterWrite
+    from activities.register import CaseSnapshot, Register, RegisterWrite
     from domain.actions import Command, apply, deadline_passed, refusal
     from domain.after_decision import (
         DecideReclaim,
@@ -100,6 +100,12 @@ class CaseWorkflow:
         self.decision_lock = asyncio.Lock()
         self.published: dict[str, object] | None = None  # the search attributes last sent
         self.registered: CaseSnapshot | None = None  # where the register last heard the case stands
+        if case.start is not None and case.start.opened is not None:
+            # The intake has written this opening to the register (docs/decisions/0016-the-intake-opens-the-case.md):
+            # what is left of it is e-mailing the receipt, where letters go by e-mail.
+            by_email = set(case.start.opened.by_email)
+            self.state.outbox = [e for e in self.state.outbox if isinstance(e, SendLetter) and e.letter_id in by_email]
+            self.registered = CaseSnapshot.of(self.state)
         self.answer_first = False
 
     @workflow.run
@@ -443,24 +449,10 @@ class CaseWorkflow:
         """
         s = self.state
         entries = [e for e in s.outbox if isinstance(e, RecordEvent | SaveDocument)]
-        snapshot = CaseSnapshot(
-            case_number=s.case_number, stage=s.stage, outcome=s.outcome, officer=s.officer,
-            granted_amount=s.granted, next_deadline=s.next_deadline,
-        )
+        snapshot = CaseSnapshot.of(s)
         if not entries and snapshot == self.registered:
             return
-        batch = RegisterWrite(
-            case_number=s.case_number,
-            events=[CaseEvent(
-                case_number=s.case_number, event_id=e.event_id, at=e.at, actor_id=e.actor_id,
-                actor_role=e.actor_role, kind=e.event, stage=e.stage or s.stage, summary=e.summary,
-            ) for e in entries if isinstance(e, RecordEvent)],
-            documents=[CaseDocument(
-                case_number=s.case_number, document_id=e.document_id, kind=e.document, title=e.title,
-                registered_at=e.at, content=e.content,
-            ) for e in entries if isinstance(e, SaveDocument)],
-            snapshot=snapshot if snapshot != self.registered else None,
-        )
+        batch = RegisterWrite.of(s, entries, snapshot if snapshot != self.registered else None)
         kinds = ", ".join(e.event if isinstance(e, RecordEvent) else e.document for e in entries)
         summary = f"diarieför: {kinds}" if kinds else "uppdatera diariet"
         # A register write is one short statement: run it in the worker, inside the workflow
@@ -481,19 +473,12 @@ class CaseWorkflow:
         )
 
     async def _send_letter(self, effect: SendLetter) -> None:
-        contact = self.state.application.applicant.contact
         try:
-            # Local: writing the letter and handing it to the mail server takes moments, and a
-            # case's first steps (register, receipt) then finish in the task that started it.
+            # Local: writing the letter and handing it to the mail server takes moments.
             # The timeout is above the SMTP client's own, so that a slow server is retried, not
             # abandoned mid-send.
             await workflow.execute_local_activity_method(
-                Letters.send_letter,
-                LetterRequest(
-                    case_number=self.state.case_number, letter_id=effect.letter_id, kind=effect.letter,
-                    recipient_name=contact.name if contact else self.state.application.applicant.name,
-                    recipient_email=contact.email if contact else None, context=effect.context,
-                ),
+                Letters.send_letter, LetterRequest.of(self.state, effect),
                 start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=f"brev: {effect.letter}",
             )
         except (ActivityError, ApplicationError) as error:

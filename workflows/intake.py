@@ -2,8 +2,9 @@
 
 The case number is the case workflow's id, so it must exist before the case does. This
 short workflow allocates it in the register (without gaps, in the same transaction as the
-register entry) and starts the case. Its id is the submission's, so a client that sends
-the same submission twice gets the same case number back.
+register entry), checks the application, writes what the case opens with (its first events,
+its stage and the applicant's receipt) and starts the case. Its id is the submission's, so a
+client that sends the same submission twice gets the same case number back.
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.checks import CheckRequest, check_application
-    from activities.register import Register, RegisterApplication
+    from activities.register import Register, RegisterApplication, RegisterWrite
+    from domain.case import new_case
     from domain.identity import InvalidIdentityNumber, parse_identity_number
     from workflows.messages import CaseInput, CaseStart, Intake, Submission
+
+# Intakes that started before it ran their case's opening in the case (replayed as they were).
+OPENS_THE_CASE = "the-intake-opens-the-case"
 
 
 def intake_workflow_id(submission_id: str) -> str:
@@ -43,7 +48,7 @@ class IntakeWorkflow:
         # this workflow's start, not when a worker (perhaps after a backlog) first ran it.
         received_at = submission.imported_received_at or workflow.info().workflow_start_time
         application = submission.application
-        # Local activities: both are short, and an application should be registered in the
+        # Local activities: all three are short, and an application should be registered in the
         # time it takes to start a workflow, not in several trips through task queues.
         registered = await workflow.execute_local_activity_method(
             Register.register_application,
@@ -66,14 +71,29 @@ class IntakeWorkflow:
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
             summary="kontrollera ansökan mot utlysningens regler",
         )
+        start = CaseStart(
+            case_number=registered.case_number, submission_id=submission.submission_id,
+            call=submission.call, application=application, received_at=registered.received_at,
+            imported=imported, verdict=verdict,
+        )
+        if workflow.patched(OPENS_THE_CASE):
+            # The case's opening (its events, its stage and the receipt) goes to the register now,
+            # in one write, instead of in the case's first task (docs/decisions/0016-the-intake-opens-the-case.md).
+            # new_case is the case's own beginning: the case computes the same from the same input.
+            opening = new_case(
+                case_number=start.case_number, submission_id=start.submission_id, call=start.call,
+                application=application, received_at=start.received_at, imported=imported, verdict=verdict,
+            )
+            start.opened = await workflow.execute_local_activity_method(
+                Register.open_case, RegisterWrite.opening(opening),
+                start_to_close_timeout=timedelta(minutes=1),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+                summary="diarieför ärendets början och mottagningsbekräftelsen",
+            )
         # By name: importing workflows.case here would rebuild it in every intake's sandbox.
         await workflow.start_child_workflow(
             "CaseWorkflow",
-            CaseInput(start=CaseStart(
-                case_number=registered.case_number, submission_id=submission.submission_id,
-                call=submission.call, application=application, received_at=registered.received_at,
-                imported=imported, verdict=verdict,
-            )),
+            CaseInput(start=start),
             id=registered.case_number,
             parent_close_policy=ParentClosePolicy.ABANDON,
             static_summary=f"Ärende {registered.case_number} – {submission.call.id}",

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel
 
+from activities.register import Opened
 from domain.application import Application
 from domain.call import SharedCall
 from domain.case import CaseState, FundingProposal
@@ -29,6 +30,9 @@ class CaseStart(BaseModel):
     received_at: datetime
     imported: bool = False
     verdict: Verdict | None = None  # the checks at intake, when they were run there
+    # What the intake wrote of the case's opening, when it did (not before decision 16): the case
+    # then starts with it in the register.
+    opened: Opened | None = None
 
 
 class CaseInput(BaseModel):

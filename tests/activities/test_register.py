@@ -9,6 +9,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.letters import list_letters
 from activities.register import (
     CaseDocument,
     CaseEvent,
@@ -19,8 +20,12 @@ from activities.register import (
     case_events,
     list_cases,
 )
+from domain.application import Application
+from domain.case import new_case
 from domain.lifecycle import Outcome, Stage
+from services.calls import load_catalog
 from tests.activities.support import CrashAfterCommit, SimulatedCrash, scalar
+from tests.factories import RECEIVED_2021, application_2021, check
 
 REGION = "232100-0016"
 PERSONNUMMER = "850101-1236"  # fictitious, valid check digit
@@ -295,3 +300,67 @@ async def test_a_write_to_an_unknown_case_fails_without_retry(pool):
             case_number="2021-99999", snapshot=CaseSnapshot(case_number="2021-99999", stage=Stage.COMPLETENESS)))
     assert failure.value.non_retryable
     assert failure.value.type == "CaseNotFound"
+
+
+# --- a new case's opening, written by the intake -----------------------------------------------
+
+
+def opening(data: dict | None = None, number: str = "2021-00001") -> RegisterWrite:
+    """What the 2021 example opens with: registered, checked, in secrecy review, with its receipt."""
+    data = data or application_2021()
+    case = new_case(case_number=number, submission_id="sub-1", call=load_catalog().get("export-samverkan-2021"),
+                    application=Application.model_validate(data), received_at=RECEIVED_2021, imported=False,
+                    verdict=check(data))
+    return RegisterWrite.opening(case)
+
+
+async def test_a_case_opens_with_its_events_its_stage_and_its_receipt_in_one_write(pool):
+    register = Register(pool)
+    await register.register_application(application(received_at=RECEIVED_2021))
+    opened = await register.open_case(opening())
+    assert opened.by_email == []  # letters do not go by e-mail here: nothing for the case to send
+    assert [(e.kind, e.stage) for e in await case_events(pool, "2021-00001")] == [
+        ("registered", "received"), ("checked", "completeness")]
+    [row] = await list_cases(pool)
+    assert row.stage == "secrecy_review"
+    [letter] = await list_letters(pool, "2021-00001")
+    assert letter.kind == "receipt" and letter.sent_at is None
+    assert letter.recipient_email == "anna.andersson@example.se"
+    # Rendered with the number the register gave it, in Swedish.
+    assert letter.subject == "Vi har tagit emot din ansökan – 2021-00001"
+    assert "Hej Anna Andersson," in letter.body and "diarienummer 2021-00001" in letter.body
+
+
+async def test_the_receipt_is_left_for_e_mail_only_where_letters_go_by_e_mail_and_there_is_an_address(pool):
+    register = Register(pool, mails_letters=True)
+    await register.register_application(application(received_at=RECEIVED_2021))
+    batch = opening()
+    assert (await register.open_case(batch)).by_email == [batch.letters[0].letter_id]
+
+    no_address = application_2021()
+    no_address["applicant"]["contact"] = None
+    await register.register_application(application("sub-2", received_at=RECEIVED_2021))
+    batch = opening(no_address, "2021-00002")
+    assert batch.letters[0].recipient_email is None
+    assert (await register.open_case(batch)).by_email == []
+    [letter] = await list_letters(pool, "2021-00002")
+    assert letter.recipient_name == "Region Exempel"  # no contact person: to the organisation
+
+
+async def test_an_opening_retried_after_a_crash_writes_nothing_twice(pool):
+    await Register(pool).register_application(application(received_at=RECEIVED_2021))
+    env = ActivityEnvironment()
+    with pytest.raises(SimulatedCrash):
+        await env.run(Register(CrashAfterCommit(pool)).open_case, opening())  # type: ignore[arg-type]
+    await env.run(Register(pool).open_case, opening())
+    assert await scalar(pool, "SELECT count(*) FROM case_events") == 2
+    assert await scalar(pool, "SELECT count(*) FROM letters") == 1
+    [row] = await list_cases(pool)
+    assert row.stage == "secrecy_review"
+
+
+async def test_a_letter_of_a_case_that_is_not_registered_is_refused_without_retry(pool):
+    with pytest.raises(ApplicationError, match="not in the register") as failure:
+        await Register(pool).write(opening().model_copy(update={"events": [], "snapshot": None}))
+    assert failure.value.non_retryable
+    assert await scalar(pool, "SELECT count(*) FROM letters") == 0

@@ -17,6 +17,7 @@ from services.cases import ActionRefused
 from tests.factories import SHA, application_2021, application_2022
 from workflows import search_attributes as sa
 from workflows.call import CallWorkflow, call_workflow_id
+from workflows.intake import intake_workflow_id
 
 OFFICER = "officer:anna"
 OTHER_OFFICER = "officer:erik"
@@ -313,10 +314,12 @@ async def test_refusals_write_nothing(harness):
     await refused(harness, number, "prepare-decision", OFFICER, kind="dismiss", reasons="x")  # not late/incomplete
 
 
-async def test_a_cases_first_workflow_task_gives_a_command_before_any_local_activity(harness):
+async def test_a_cases_first_workflow_task_gives_a_command_before_any_local_activity(smtp_harness):
     # A first task that ends without a command (its local activities outlive the task's heartbeat)
     # lets the next update run before the workflow's main method on the worker that takes the case
     # up, and after it on replay: a fault run failed that way (docs/decisions/0010-first-task-command.md).
+    # Where letters go by e-mail, the case's first task e-mails the receipt: a local activity.
+    harness = smtp_harness
     _call, number = await open_case(harness)
     await harness.settled(number)
     events = (await harness.handle(number).fetch_history()).events
@@ -324,6 +327,38 @@ async def test_a_cases_first_workflow_task_gives_a_command_before_any_local_acti
     assert events[first + 1].event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES, [
         EventType.Name(e.event_type) for e in events[first:first + 4]]
     assert any(e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED for e in events[first:])
+    assert [m.rcpt_tos for m in harness.smtp.messages] == [["anna.andersson@example.se"]]
+
+
+def _markers(events) -> list[str]:
+    return [e.marker_recorded_event_attributes.marker_name for e in events
+            if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
+
+
+async def test_the_intake_opens_the_case_so_that_its_first_task_waits_on_nothing(harness):
+    # The case's opening (its first events, its stage and the receipt) is in the register when
+    # the applicant has the case number (docs/decisions/0016-the-intake-opens-the-case.md).
+    _call, number = await open_case(harness)
+    state = await harness.state(number)
+    intake = harness.client.get_workflow_handle(intake_workflow_id(state.submission_id))
+    assert _markers((await intake.fetch_history()).events).count("core_local_activity") == 3
+    assert [(e.kind, e.stage) for e in await case_events(harness.pool, number)] == [
+        ("registered", "received"), ("checked", "completeness")]
+    [row] = await list_cases(harness.pool)
+    assert row.stage == "secrecy_review"
+    [letter] = await list_letters(harness.pool, number)
+    assert letter.kind == "receipt" and number in letter.subject
+
+    state = await harness.settled(number)
+    assert state.stage is Stage.SECRECY_REVIEW and not state.outbox
+    # Nothing is left for the case to write, and letters do not go by e-mail here: no local activity.
+    assert _markers((await harness.handle(number).fetch_history()).events) == []
+    assert len(await case_events(harness.pool, number)) == 2 and len(await list_letters(harness.pool, number)) == 1
+    # What the case does next is written by the case.
+    await harness.act(number, "record-secrecy-review", OFFICER, rulings=[])
+    await harness.settled(number)
+    [row] = await list_cases(harness.pool)
+    assert row.stage == "assessment"
 
 
 async def test_search_attributes_stay_whole_while_each_upsert_carries_only_what_changed(harness):

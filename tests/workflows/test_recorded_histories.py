@@ -1,0 +1,32 @@
+"""Histories that earlier versions of the workflows wrote still replay with today's code.
+
+A case lives for a year and an auditor replays it long after; a change to a workflow that its
+recorded histories no longer follow would fail every running case at its next task. Each file in
+`histories/` was recorded from a real run of the version its name gives, before a change to
+what that workflow does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from services.converter import DATA_CONVERTER
+from worker import registry
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_a_recorded_history_replays(path: Path):
+    history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    replayer = Replayer(workflows=registry.workflows(), workflow_runner=registry.workflow_runner(strict=True),
+                        data_converter=DATA_CONVERTER)
+    await replayer.replay_workflow(history)
+
+
+def test_there_are_histories_to_replay():
+    assert {p.stem for p in HISTORIES} >= {"intake-before-0016", "case-before-0016"}
