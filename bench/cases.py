@@ -17,14 +17,14 @@ What each figure compares
 -------------------------
 1. Intake, N applications submitted at once (asyncio.gather), each call waiting for its answer:
    - grantflow: `services.cases.submit`: start IntakeWorkflow and wait for its result. The intake
-     runs two local activities (register row with a gapless case number in PostgreSQL, the call's
-     checks), starts the CaseWorkflow child and answers. The child's own first steps (receipt
-     letter and register write, search attributes) run on the same worker at the
-     same time and slow the intake down: that is part of the cost.
+     runs three local activities (register row with a gapless case number in PostgreSQL, the call's
+     checks, the case's opening: its first events, stage and receipt letter), starts the
+     CaseWorkflow child and answers. The child's own first task (its search attributes) runs on
+     the same worker at the same time and slows the intake down: that is part of the cost.
    - bare, same round trips (the baseline the target is measured against): BareIntake started and
-     waited for in the same way, with two no-op local activities and a BareCase child started with
+     waited for in the same way, with three no-op local activities and a BareCase child started with
      the same parent-close policy, which then just waits. The server sees the same sequence of
-     requests (start, workflow task with two local-activity markers, child start, workflow task,
+     requests (start, workflow task with three local-activity markers, child start, workflow task,
      completion, the client's long poll for the result); what differs is grantflow's own work.
      The bursts run in the order bare, grantflow, grantflow, bare (ABBA). Each burst leaves the
      dev server a thousand more workflows, and it may slow down (in one run the bare rate fell
@@ -132,9 +132,10 @@ class BareCase:
 
 @workflow.defn
 class BareShapedCase:
-    """BareCase with a waiting case's history: an input of the same size, a first task with two
-    local activities (register, receipt) and, after each update, a 1 ms timer and a local activity
-    (the register write). An evicted one replays as many tasks and bytes as an evicted case.
+    """BareCase with a waiting case's history: an input of the same size, a first task with no
+    local activity (the intake has written the case's opening: decision 16) and, after each
+    update, a 1 ms timer and a local activity (the register write). An evicted one replays as
+    many tasks and bytes as an evicted case.
 
     Annotated (the bench's baseline), it also writes what a case writes beside those: its search
     attributes (three in the first task, one after each register write) and a summary on each
@@ -152,9 +153,6 @@ class BareShapedCase:
         if annotated:
             workflow.upsert_search_attributes([sa.CASE_STAGE.value_set("bare"), sa.CALL_ID.value_set("bare"),
                                                sa.REQUESTED_AMOUNT_ORE.value_set(0)])
-        for step in ("register", "receipt"):
-            await workflow.execute_local_activity(bare_step, step, start_to_close_timeout=timedelta(minutes=1),
-                                                  summary=summary(f"diarieför: {step}"))
         while True:
             await workflow.wait_condition(lambda: self.pending)
             self.pending = False
@@ -172,14 +170,15 @@ class BareShapedCase:
 
 @workflow.defn
 class BareIntake:
-    """IntakeWorkflow's round trips without its work: two local activities, then a child that waits."""
+    """IntakeWorkflow's round trips without its work: three local activities (register, checks, the
+    case's opening), then a child that waits."""
 
     @workflow.run
     async def run(self, submission_id: str) -> str:
-        registered = await workflow.execute_local_activity(
-            bare_step, submission_id, start_to_close_timeout=timedelta(minutes=1))
-        checked = await workflow.execute_local_activity(
-            bare_step, registered, start_to_close_timeout=timedelta(minutes=1))
+        checked = submission_id
+        for _step in ("register", "checks", "opening"):
+            checked = await workflow.execute_local_activity(
+                bare_step, checked, start_to_close_timeout=timedelta(minutes=1))
         await workflow.start_child_workflow(
             BareCase.run, True, id=f"bare-case-{submission_id}", parent_close_policy=ParentClosePolicy.ABANDON)
         return checked
@@ -492,10 +491,9 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
                                                  id=f"bare-shaped-{uuid.uuid4()}", task_queue=BARE_QUEUE)
 
             async def first_task_done() -> tuple[bool, str]:
-                # started, task scheduled, started, completed, the search attributes and the two local
-                # activities' markers
+                # started, task scheduled, started, completed, the search attributes
                 length = (await handle.describe()).history_length
-                return length >= 7, f"{handle.id}: {length} events"
+                return length >= 5, f"{handle.id}: {length} events"
 
             # An officer acts on a case after its first task (the intake answers only once the
             # case has started), so the baseline's update comes in a task of its own too, as a case's does.
@@ -719,8 +717,8 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
 async def print_phases(client: Any, event_type: Any, sample: int, groups: list[tuple[str, list[str]]]) -> None:
     """Where an intake's time goes, from a sample of histories: medians in milliseconds.
 
-    to 1st task: start to the first workflow task's start (waiting for a free worker); register and
-    checks: each local activity, until it completed (from its marker); rest of task: from then until
+    to 1st task: start to the first workflow task's start (waiting for a free worker); register,
+    checks and opening: each local activity, until it completed (from its marker); rest of task: from then until
     the task completed with the child start; child start: the server starting the child; to
     completion: the second workflow task, from the child's start to the intake's completion.
     Then, over the sampled intakes and their children: workflow tasks per workflow, tasks that timed
@@ -729,10 +727,11 @@ async def print_phases(client: Any, event_type: Any, sample: int, groups: list[t
     """
     et = event_type
     print(f"   intake phases, median ms over {sample} histories evenly spread through each burst:")
-    print("                to 1st task  register  checks  rest of task  child start  to completion  total")
+    print("                to 1st task  register  checks  opening  rest of task  child start  to completion  total")
     for name, ids in groups:
         step = max(1, len(ids) // sample)
-        rows: dict[str, list[float]] = {k: [] for k in ("queue", "la1", "la2", "task", "child", "rest", "total")}
+        rows: dict[str, list[float]] = {k: [] for k in ("queue", "la1", "la2", "la3", "task", "child", "rest",
+                                                        "total")}
         tasks: dict[str, list[int]] = {"intake": [0, 0, 0], "child": [0, 0, 0]}  # tasks, lost, non-sticky
         for wid in ids[::step][:sample]:
             events = [e async for e in client.get_workflow_handle(wid).fetch_history_events()]
@@ -755,18 +754,20 @@ async def print_phases(client: Any, event_type: Any, sample: int, groups: list[t
             child_asked = at(et.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED)
             child = at(et.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED)
             end = at(et.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)
-            marks = [marker_completed_ms(e) for e in events if e.event_type == et.EVENT_TYPE_MARKER_RECORDED]
+            marks = [marker_completed_ms(e) for e in events if e.event_type == et.EVENT_TYPE_MARKER_RECORDED
+                     and e.marker_recorded_event_attributes.marker_name == "core_local_activity"]
             rows["queue"].append(task - start)
-            if len(marks) == 2 and marks[0] is not None and marks[1] is not None:
+            if len(marks) == 3 and None not in marks:
                 # Worker and server share this machine's clock.
-                rows["la1"].append(marks[0] - task)
-                rows["la2"].append(marks[1] - marks[0])
-                rows["task"].append(child_asked - marks[1])
+                for column, since, until in zip(("la1", "la2", "la3"), [task, *marks], marks, strict=False):
+                    rows[column].append(until - since)
+                rows["task"].append(child_asked - marks[-1])
             rows["child"].append(child - child_asked)
             rows["rest"].append(end - child)
             rows["total"].append(end - start)
         med = {k: statistics.median(v) if v else float("nan") for k, v in rows.items()}
-        print(f"   {name:<12} {med['queue']:10.0f}  {med['la1']:8.0f}  {med['la2']:6.0f}  {med['task']:12.0f}"
+        print(f"   {name:<12} {med['queue']:10.0f}  {med['la1']:8.0f}  {med['la2']:6.0f}  {med['la3']:7.0f}"
+              f"  {med['task']:12.0f}"
               f"  {med['child']:11.0f}  {med['rest']:13.0f}  {med['total']:5.0f}", flush=True)
         n = len(rows["total"])
         print("   " + " " * 13 + "; ".join(
