@@ -11,7 +11,15 @@ from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_
 
 from activities.budget import GrantRequest, GrantResult, ReleaseRequest
 from activities.letters import LetterRequest, LetterSent
-from activities.register import CaseDocument, CaseEvent, CaseSnapshot, RegisterApplication, Registered
+from activities.register import (
+    CaseDocument,
+    CaseEvent,
+    CaseSnapshot,
+    Opened,
+    RegisterApplication,
+    Registered,
+    RegisterWrite,
+)
 from domain.letters import LetterKind
 from domain.lifecycle import Outcome, Stage
 from services.converter import DATA_CONVERTER, PayloadConverter
@@ -33,6 +41,11 @@ MODELS: list[BaseModel] = [
     LetterRequest(case_number="2022-00001", letter_id="l", kind=LetterKind.RECEIPT, recipient_name="Anna",
                   recipient_email=None, context={"agency": "Tillväxtverket"}),
     LetterSent(letter_id="l", subject="Ämne", sent=True),
+    RegisterWrite(case_number="2022-00001", letters=[
+        LetterRequest(case_number="2022-00001", letter_id="l", kind=LetterKind.RECEIPT, recipient_name="Anna",
+                      recipient_email="anna@example.se", context={"agency": "Tillväxtverket"})],
+        snapshot=CaseSnapshot(case_number="2022-00001", stage=Stage.SECRECY_REVIEW)),
+    Opened(by_email=["receipt-00002"]),
     GrantRequest(call_id="c", call_budget=Decimal("10000000.00"), case_number="2022-00001",
                  amount=Decimal("0.01")),
     GrantResult(granted=False, amount=Decimal("0.00"), remaining=Decimal("12.34")),
