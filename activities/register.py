@@ -23,7 +23,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.letters import LetterRequest
-from domain.case import CaseState, RecordEvent, SaveDocument, SendLetter
+from domain.case import CaseState, RecordEvent, SaveDocument, SendLetter, received_document
 from domain.clock import STOCKHOLM, require_utc
 from domain.identity import InvalidIdentityNumber, parse_identity_number
 from domain.lifecycle import Outcome, Stage
@@ -143,8 +143,9 @@ class RegisterWrite(_Model):
 
     @classmethod
     def opening(cls, case: CaseState) -> RegisterWrite:
-        """All that a new case opens with: its events and documents, its letters and where it stands."""
-        entries = [e for e in case.outbox if isinstance(e, RecordEvent | SaveDocument)]
+        """All that a new case opens with: the application as received, its events and documents, its
+        letters and where it stands."""
+        entries = [received_document(case), *(e for e in case.outbox if isinstance(e, RecordEvent | SaveDocument))]
         letters = [e for e in case.outbox if isinstance(e, SendLetter)]
         return cls.of(case, entries, CaseSnapshot.of(case), letters)
 

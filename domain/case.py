@@ -467,6 +467,14 @@ def queue_letter(state: CaseState, letter: str, at: datetime, **context: str) ->
     state.outbox.append(SendLetter(letter_id=next_effect_id(state, letter), letter=letter, context=base | context))
 
 
+def received_document(state: CaseState) -> SaveDocument:
+    """The application as it reached the agency: the case's first registered document (OSL 5 kap. 1 §).
+
+    Later versions (completions) are registered as application-v2 and on."""
+    return SaveDocument(document_id="application-v1", document="application", title="Ansökan",
+                        at=state.received_at, content=state.application.model_dump(mode="json"))
+
+
 def save_document(state: CaseState, document_id: str, document: str, title: str, at: datetime,
               content: dict[str, object]) -> None:
     state.outbox.append(SaveDocument(document_id=document_id, document=document, title=title, at=at,

@@ -323,6 +323,12 @@ async def test_a_case_opens_with_its_events_its_stage_and_its_receipt_in_one_wri
         ("registered", "received"), ("checked", "completeness")]
     [row] = await list_cases(pool)
     assert row.stage == "secrecy_review"
+    # The application itself, as received, is the case's first registered document.
+    async with pool.connection() as conn:
+        cursor = await conn.execute("SELECT document_id, kind, registered_at, content FROM case_documents")
+        [(document_id, kind, registered_at, content)] = await cursor.fetchall()
+    assert (document_id, kind, registered_at) == ("application-v1", "application", RECEIVED_2021)
+    assert Application.model_validate(content) == Application.model_validate(application_2021())
     [letter] = await list_letters(pool, "2021-00001")
     assert letter.kind == "receipt" and letter.sent_at is None
     assert letter.recipient_email == "anna.andersson@example.se"
@@ -354,6 +360,7 @@ async def test_an_opening_retried_after_a_crash_writes_nothing_twice(pool):
         await env.run(Register(CrashAfterCommit(pool)).open_case, opening())  # type: ignore[arg-type]
     await env.run(Register(pool).open_case, opening())
     assert await scalar(pool, "SELECT count(*) FROM case_events") == 2
+    assert await scalar(pool, "SELECT count(*) FROM case_documents") == 1
     assert await scalar(pool, "SELECT count(*) FROM letters") == 1
     [row] = await list_cases(pool)
     assert row.stage == "secrecy_review"
@@ -361,6 +368,6 @@ async def test_an_opening_retried_after_a_crash_writes_nothing_twice(pool):
 
 async def test_a_letter_of_a_case_that_is_not_registered_is_refused_without_retry(pool):
     with pytest.raises(ApplicationError, match="not in the register") as failure:
-        await Register(pool).write(opening().model_copy(update={"events": [], "snapshot": None}))
+        await Register(pool).write(opening().model_copy(update={"events": [], "documents": [], "snapshot": None}))
     assert failure.value.non_retryable
     assert await scalar(pool, "SELECT count(*) FROM letters") == 0

@@ -14,6 +14,7 @@ from activities.register import case_events, list_cases
 from domain.clock import stockholm_date
 from domain.lifecycle import Outcome, Stage
 from services.cases import ActionRefused
+from tests.activities.support import scalar
 from tests.factories import SHA, application_2021, application_2022
 from workflows import search_attributes as sa
 from workflows.call import CallWorkflow, call_workflow_id
@@ -348,6 +349,8 @@ async def test_the_intake_opens_the_case_so_that_its_first_task_waits_on_nothing
     assert row.stage == "secrecy_review"
     [letter] = await list_letters(harness.pool, number)
     assert letter.kind == "receipt" and number in letter.subject
+    assert await scalar(harness.pool, "SELECT array_agg(document_id || ': ' || kind) FROM case_documents"
+                        " WHERE case_number = %s", (number,)) == ["application-v1: application"]
 
     state = await harness.settled(number)
     assert state.stage is Stage.SECRECY_REVIEW and not state.outbox
