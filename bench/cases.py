@@ -537,7 +537,7 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
             drained = case_times[-1] + await settle(f"the {n_cases} cases' outboxes")
             snapshots.append((before, answered, procs.snapshot()))
             case_ids += ids
-        (c0, c1, c2), (_, _, b2b) = snapshots
+        b2b = snapshots[-1][2]
         bare_ids_2 = [uuid.uuid4().hex for _ in range(n_cases)]
         bare_time_2 = await burst([bare_intake(sid) for sid in bare_ids_2])
         await wait_until("bare intakes to finish", bare_settled, settle_timeout)
@@ -560,8 +560,9 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
               f"(third burst, until every case waits)")
         print(f"   bare intakes  {cpu_line(b1, b2, n_cases)}  (first)")
         print(f"   bare intakes  {cpu_line(b2b, b3, n_cases)}  (last)")
-        print(f"   grantflow     {cpu_line(c0, c1, n_cases)}  (second, until answered)")
-        print(f"   grantflow     {cpu_line(c0, c2, n_cases)}  (second, until settled)")
+        for which, (c0, c1, c2) in zip(("second", "third"), snapshots, strict=True):
+            print(f"   grantflow     {cpu_line(c0, c1, n_cases)}  ({which}, until answered)")
+            print(f"   grantflow     {cpu_line(c0, c2, n_cases)}  ({which}, until settled)")
         print(f"   target: cases/s >= {TARGET_INTAKE_RATIO} x bare intakes/s: {intake_ratio:.2f} -> "
               f"{verdict(intake_ratio >= TARGET_INTAKE_RATIO)}", flush=True)
         await print_phases(client, EventType, sample,
