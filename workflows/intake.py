@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -84,12 +85,19 @@ class IntakeWorkflow:
                 case_number=start.case_number, submission_id=start.submission_id, call=start.call,
                 application=application, received_at=start.received_at, imported=imported, verdict=verdict,
             )
-            start.opened = await workflow.execute_local_activity_method(
-                Register.open_case, RegisterWrite.opening(opening),
-                start_to_close_timeout=timedelta(minutes=1),
-                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
-                summary="diarieför ärendets början och mottagningsbekräftelsen",
-            )
+            try:
+                start.opened = await workflow.execute_local_activity_method(
+                    Register.open_case, RegisterWrite.opening(opening),
+                    start_to_close_timeout=timedelta(minutes=1),
+                    retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+                    summary="diarieför ärendets början och mottagningsbekräftelsen",
+                )
+            except (ActivityError, ApplicationError) as error:
+                # Only what no retry can mend gets here (a receipt that cannot be written), and the
+                # application is registered: its case must start all the same. It then writes its
+                # opening itself, and the officer is told about the letter that did not go out.
+                workflow.logger.warning("the case's opening was not written by the intake",
+                                        extra={"case_number": start.case_number, "cause": str(error.cause or error)})
         # By name: importing workflows.case here would rebuild it in every intake's sandbox.
         await workflow.start_child_workflow(
             "CaseWorkflow",

@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.exceptions import ApplicationError
 
-from activities.letters import list_letters
+from activities.letters import LetterRequest, list_letters
 from activities.register import case_events, list_cases
 from domain.clock import stockholm_date
 from domain.lifecycle import Outcome, Stage
@@ -203,6 +204,24 @@ async def test_an_address_the_mail_server_refuses_does_not_stop_the_case(smtp_ha
     other = await harness.submit(harness.application(application_2021(), call, 0))
     await harness.settled(other)
     assert [m.rcpt_tos for m in harness.smtp.messages] == [["anna.andersson@example.se"]]
+
+
+async def test_a_receipt_that_cannot_be_written_does_not_keep_the_case_from_starting(harness, monkeypatch):
+    # The intake writes the receipt with the case's opening; a receipt no retry can write (a bug in
+    # its template) must not leave a registered application without its case.
+    def broken(self):
+        raise ApplicationError("no template key 'agency'", type="LetterTemplateError", non_retryable=True)
+
+    monkeypatch.setattr(LetterRequest, "render", broken)
+    _call, number = await open_case(harness)
+    state = await harness.settled(number)
+    assert state.stage is Stage.SECRECY_REVIEW
+    # The case wrote its opening itself, and the officer is told that the receipt did not go out.
+    kinds = [e.kind for e in await case_events(harness.pool, number)]
+    assert kinds[:2] == ["registered", "checked"] and "letter_undelivered" in kinds
+    assert await list_letters(harness.pool, number) == []
+    [row] = await list_cases(harness.pool)
+    assert row.stage == "secrecy_review"
 
 
 async def test_sending_a_submission_again_after_it_was_registered_gives_the_same_case(harness):
