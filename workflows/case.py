@@ -68,7 +68,6 @@ with workflow.unsafe.imports_passed_through():
         TellCall,
         Withdraw,
         checks_done,
-        new_case,
         note_event,
     )
     from domain.lifecycle import STAGE_LABELS_SV, Stage
@@ -91,11 +90,7 @@ class CaseWorkflow:
             self.state.outbox.append(ArchiveEndedRuns())
         else:
             assert case.start is not None
-            s = case.start
-            self.state = new_case(
-                case_number=s.case_number, submission_id=s.submission_id, call=s.call,
-                application=s.application, received_at=s.received_at, imported=s.imported, verdict=s.verdict,
-            )
+            self.state = case.start.new_case()
         # Decisions that grant money await the budget ledger; one at a time.
         self.decision_lock = asyncio.Lock()
         self.published: dict[str, object] | None = None  # the search attributes last sent

@@ -19,7 +19,6 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.checks import CheckRequest, check_application
     from activities.register import Register, RegisterApplication, RegisterWrite
-    from domain.case import new_case
     from domain.identity import InvalidIdentityNumber, parse_identity_number
     from workflows.messages import CaseInput, CaseStart, Intake, Submission
 
@@ -80,14 +79,10 @@ class IntakeWorkflow:
         if workflow.patched(OPENS_THE_CASE):
             # The case's opening (its events, its stage and the receipt) goes to the register now,
             # in one write, instead of in the case's first task (docs/decisions/0016-the-intake-opens-the-case.md).
-            # new_case is the case's own beginning: the case computes the same from the same input.
-            opening = new_case(
-                case_number=start.case_number, submission_id=start.submission_id, call=start.call,
-                application=application, received_at=start.received_at, imported=imported, verdict=verdict,
-            )
+            # The case starts from the same opening, computed from the same input.
             try:
                 start.opened = await workflow.execute_local_activity_method(
-                    Register.open_case, RegisterWrite.opening(opening),
+                    Register.open_case, RegisterWrite.opening(start.new_case()),
                     start_to_close_timeout=timedelta(minutes=1),
                     retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
                     summary="diarieför ärendets början och mottagningsbekräftelsen",

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel
 from activities.register import Opened
 from domain.application import Application
 from domain.call import SharedCall
-from domain.case import CaseState, FundingProposal
+from domain.case import CaseState, FundingProposal, new_case
 from domain.findings import Verdict
 
 # --- the case ---------------------------------------------------------------------------------
@@ -33,6 +33,12 @@ class CaseStart(BaseModel):
     # What the intake wrote of the case's opening, when it did (not before decision 16): the case
     # then starts with it in the register.
     opened: Opened | None = None
+
+    def new_case(self) -> CaseState:
+        """The case as it opens: the intake writes this opening and the case starts from it (decision 16)."""
+        return new_case(case_number=self.case_number, submission_id=self.submission_id, call=self.call,
+                        application=self.application, received_at=self.received_at, imported=self.imported,
+                        verdict=self.verdict)
 
 
 class CaseInput(BaseModel):
