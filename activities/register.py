@@ -273,8 +273,8 @@ class Register:
 
     @activity.defn
     async def open_case(self, opening: RegisterWrite) -> Opened:
-        """Record what a new case opens with, as soon as it has its number: the events, the stage
-        and the receipt, in one write.
+        """Record what a new case opens with, as soon as it has its number: the application as
+        received, the events, the stage and the receipt, in one write.
 
         The intake writes it before it starts the case, so that a case's first workflow task
         waits on nothing: the receipt is stored with the registration it confirms, and the case

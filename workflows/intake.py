@@ -24,6 +24,9 @@ with workflow.unsafe.imports_passed_through():
 
 # Intakes that started before it ran their case's opening in the case (replayed as they were).
 OPENS_THE_CASE = "the-intake-opens-the-case"
+# Each of the intake's steps: an applicant waits for its answer, so a step is retried at least every minute.
+STEP_TIMEOUT = timedelta(minutes=1)
+STEP_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 
 
 def intake_workflow_id(submission_id: str) -> str:
@@ -58,8 +61,7 @@ class IntakeWorkflow:
                 sender_org_number=_public_org_number(application.applicant.org_number),
                 subject=application.project.title, requested_amount=application.requested_amount,
             ),
-            start_to_close_timeout=timedelta(minutes=1),
-            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+            start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
             summary="registrera ansökan i diariet",
         )
         # Checked here, before the case starts, so that the applicant's receipt can say at
@@ -67,8 +69,7 @@ class IntakeWorkflow:
         verdict = await workflow.execute_local_activity(
             check_application,
             CheckRequest(call=submission.call, application=application, received_at=registered.received_at),
-            start_to_close_timeout=timedelta(minutes=1),
-            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+            start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
             summary="kontrollera ansökan mot utlysningens regler",
         )
         start = CaseStart(
@@ -77,14 +78,13 @@ class IntakeWorkflow:
             imported=imported, verdict=verdict,
         )
         if workflow.patched(OPENS_THE_CASE):
-            # The case's opening (its events, its stage and the receipt) goes to the register now,
+            # The case's opening (the application, its events, its stage and the receipt) goes to the register now,
             # in one write, instead of in the case's first task (docs/decisions/0016-the-intake-opens-the-case.md).
             # The case starts from the same opening, computed from the same input.
             try:
                 start.opened = await workflow.execute_local_activity_method(
                     Register.open_case, RegisterWrite.opening(start.new_case()),
-                    start_to_close_timeout=timedelta(minutes=1),
-                    retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+                    start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
                     summary="diarieför ärendets början och mottagningsbekräftelsen",
                 )
             except (ActivityError, ApplicationError) as error:
