@@ -13,10 +13,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
@@ -93,7 +91,10 @@ class CaseWorkflow:
             self.state = case.start.new_case()
         # Decisions that grant money await the budget ledger; one at a time.
         self.decision_lock = asyncio.Lock()
-        self.published: dict[str, object] | None = None  # the search attributes last sent
+        # The search attributes last sent: a new case that the intake started with them has them already.
+        self.published: dict[str, object] | None = None
+        if case.start is not None and workflow.info().typed_search_attributes.get(sa.CASE_STAGE) is not None:
+            self.published = {key.name: workflow.info().typed_search_attributes.get(key) for key in sa.ALL}
         self.registered: CaseSnapshot | None = None  # where the register last heard the case stands
         if case.start is not None and case.start.opened is not None:
             # The intake has written this opening to the register (docs/decisions/0016-the-intake-opens-the-case.md):
@@ -102,14 +103,22 @@ class CaseWorkflow:
             self.state.outbox = [e for e in self.state.outbox if isinstance(e, SendLetter) and e.letter_id in by_email]
             self.registered = CaseSnapshot.of(self.state)
         self.answer_first = False
+        # Decided here, from the input alone: an update can run before `run` does (see there), and
+        # the first task's commands must not depend on whether one did.
+        self.publish_first = self.published is None or bool(self.state.outbox)
 
     @workflow.run
     async def run(self, case: CaseInput) -> CaseState:
-        # Before any local activity, so that the first workflow task always ends with a command.
+        # Before any local activity, so that a first workflow task that runs one ends with a command.
         # A first task that ends with none (its local activities outlived the task's heartbeat)
         # lets an update that arrives next run before this method on the live worker but after
         # it on replay: the history would then not replay (docs/decisions/0010-first-task-command.md).
-        self._publish()
+        # A case that the intake started with its attributes, and that has nothing left to do, has
+        # nothing to send, and no local activity to wait on: what an early update changed is sent
+        # with the loop's next publish, on the live worker and on replay alike.
+        if self.publish_first:
+            self._publish(at_least_the_stage=True)
+        workflow.set_current_details(self._details())
         while True:
             if self.answer_first:
                 # An update's answer leaves with the workflow task, and the local activities of
@@ -528,33 +537,26 @@ class CaseWorkflow:
             workflow.logger.warning("call workflow not reachable",
                                     extra={"call_id": self.state.call.id, "stage": self.state.stage.value})
 
-    def _publish(self) -> None:
+    def _publish(self, *, at_least_the_stage: bool = False) -> None:
         """Tell Temporal UI where the case stands: every attribute that has a value the first time,
         then what changed.
 
         Only these, because each attribute sent is encoded again on every replay of the case. A run
-        starts with no attributes but those it continued with, which are the ones last sent.
+        starts with no attributes but those it started or continued with: the intake's, or the
+        ones last sent.
         """
-        s = self.state
-        values: list[tuple[SearchAttributeKey[Any], object]] = [
-            (sa.CASE_STAGE, s.stage.value),
-            (sa.CALL_ID, s.call.id),
-            (sa.OFFICER, s.officer),
-            (sa.REQUESTED_AMOUNT_ORE, _ore(s.application.requested_amount)),
-            (sa.GRANTED_AMOUNT_ORE, None if s.granted is None else _ore(s.granted)),
-            (sa.NEXT_DEADLINE, s.next_deadline),
-            (sa.CLAIM_STATUS, _claim_status(s)),
-        ]
+        values = sa.of_case(self.state)
         last = self.published
         changed = [(key, value) for key, value in values
                    if (value is not None if last is None else last[key.name] != value)]
-        if not changed:
-            return
-        self.published = {key.name: value for key, value in values}
-        workflow.upsert_search_attributes([
-            key.value_unset() if value is None else key.value_set(value) for key, value in changed
-        ])
-        workflow.set_current_details(self._details())
+        if not changed and at_least_the_stage:
+            changed = values[:1]
+        if changed:
+            self.published = {key.name: value for key, value in values}
+            workflow.upsert_search_attributes([
+                key.value_unset() if value is None else key.value_set(value) for key, value in changed
+            ])
+            workflow.set_current_details(self._details())
 
     def _details(self) -> str:
         s = self.state
@@ -578,15 +580,3 @@ class CaseWorkflow:
             lines.append(f"Nästa frist: {s.next_deadline.isoformat()}")
         return "\n\n".join(line for line in lines if line)
 
-
-def _claim_status(state: CaseState) -> str | None:
-    claim = state.reclaim.claim if state.reclaim else None
-    if state.reclaim is None or claim is None:
-        return None
-    if state.reclaim.settled_at is not None:
-        return "settled"
-    return "overdue" if claim.escalated_at is not None else "decided"
-
-
-def _ore(amount: Decimal) -> int:
-    return int(amount * 100)

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.checks import CheckRequest, check_application
     from activities.register import Register, RegisterApplication, RegisterWrite
     from domain.identity import InvalidIdentityNumber, parse_identity_number
+    from workflows import search_attributes as sa
     from workflows.messages import CaseInput, CaseStart, Intake, Submission
 
 # Intakes that started before it ran their case's opening in the case (replayed as they were).
@@ -77,13 +78,14 @@ class IntakeWorkflow:
             call=submission.call, application=application, received_at=registered.received_at,
             imported=imported, verdict=verdict,
         )
+        case = start.new_case()
         if workflow.patched(OPENS_THE_CASE):
             # The case's opening (the application, its events, its stage and the receipt) goes to the register now,
             # in one write, instead of in the case's first task (docs/decisions/0016-the-intake-opens-the-case.md).
             # The case starts from the same opening, computed from the same input.
             try:
                 start.opened = await workflow.execute_local_activity_method(
-                    Register.open_case, RegisterWrite.opening(start.new_case()),
+                    Register.open_case, RegisterWrite.opening(case),
                     start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
                     summary="diarieför ärendets början och mottagningsbekräftelsen",
                 )
@@ -101,5 +103,8 @@ class IntakeWorkflow:
             parent_close_policy=ParentClosePolicy.ABANDON,
             static_summary=f"Ärende {registered.case_number} – {submission.call.id}",
             static_details=f"Projekt: {application.project.title}",
+            # Operations find the case by its stage from the moment it exists, and its first task
+            # has no attributes left to send (one visibility write per case, not two).
+            search_attributes=sa.at_start(case),
         )
         return Intake(case_number=registered.case_number, verdict=verdict)

@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from temporalio.api.common.v1 import WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage as UpdateStage
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.update.v1 import UpdateRef, WaitPolicy
+from temporalio.api.workflowservice.v1 import PollWorkflowExecutionUpdateRequest, StartWorkflowExecutionRequest
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Replayer, Worker
 
 from activities.letters import LetterRequest, list_letters
 from activities.register import case_events, list_cases
 from domain.clock import stockholm_date
 from domain.lifecycle import Outcome, Stage
-from services.cases import ActionRefused
+from services import cases
+from services.cases import ActionRefused, build_command
+from services.converter import DATA_CONVERTER
+from services.settings import Settings
 from tests.activities.support import scalar
 from tests.factories import SHA, application_2021, application_2022
+from worker import registry
 from workflows import search_attributes as sa
 from workflows.call import CallWorkflow, call_workflow_id
 from workflows.intake import intake_workflow_id
@@ -373,8 +385,15 @@ async def test_the_intake_opens_the_case_so_that_its_first_task_waits_on_nothing
 
     state = await harness.settled(number)
     assert state.stage is Stage.SECRECY_REVIEW and not state.outbox
-    # Nothing is left for the case to write, and letters do not go by e-mail here: no local activity.
-    assert _markers((await harness.handle(number).fetch_history()).events) == []
+    # Nothing is left for the case to write, and letters do not go by e-mail here: no local activity,
+    # and its search attributes came with its start, so its first task sends nothing at all.
+    events = (await harness.handle(number).fetch_history()).events
+    assert _markers(events) == []
+    assert [EventType.Name(e.event_type) for e in events] == [
+        "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED", "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED",
+        "EVENT_TYPE_WORKFLOW_TASK_STARTED", "EVENT_TYPE_WORKFLOW_TASK_COMPLETED"]
+    attrs = (await harness.handle(number).describe()).typed_search_attributes
+    assert attrs.get(sa.CASE_STAGE) == "secrecy_review" and attrs.get(sa.CALL_ID) == state.call.id
     assert len(await case_events(harness.pool, number)) == 2 and len(await list_letters(harness.pool, number)) == 1
     # What the case does next is written by the case.
     await harness.act(number, "record-secrecy-review", OFFICER, rulings=[])
@@ -398,11 +417,13 @@ async def test_search_attributes_stay_whole_while_each_upsert_carries_only_what_
     assert attrs.get(sa.NEXT_DEADLINE) == state.next_deadline and attrs.get(sa.CLAIM_STATUS) is None
 
     events = (await harness.handle(number).fetch_history()).events
+    started = set(events[0].workflow_execution_started_event_attributes.search_attributes.indexed_fields)
     upserts = [set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
                for e in events if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES]
-    # A new case has no officer, grant or claim yet: there is nothing to unset, so they are not sent.
-    assert upserts[0] - {sa.NEXT_DEADLINE.name} == {sa.CASE_STAGE.name, sa.CALL_ID.name, sa.REQUESTED_AMOUNT_ORE.name}
-    assert len(upserts) >= 2 and all(sa.CALL_ID.name not in u and u for u in upserts[1:]), upserts
+    # The intake starts the case with its attributes. A new case has no officer, grant or claim yet:
+    # there is nothing to unset, so they are not sent.
+    assert started - {sa.NEXT_DEADLINE.name} == {sa.CASE_STAGE.name, sa.CALL_ID.name, sa.REQUESTED_AMOUNT_ORE.name}
+    assert upserts and all(sa.CALL_ID.name not in u and u for u in upserts), upserts
     assert {sa.CASE_STAGE.name, sa.GRANTED_AMOUNT_ORE.name} <= upserts[-1]
 
 
@@ -451,3 +472,68 @@ async def test_the_call_ranks_its_assessed_cases_once_closed_and_proposes_fundin
                 break
             await asyncio.sleep(0.05)
         assert state.funding.rank == rank
+
+
+async def test_a_new_case_gives_the_same_commands_whether_an_update_comes_with_its_first_task_or_after(harness):
+    # A worker killed in a case's first task leaves the next worker the case's start and an
+    # officer's update in one activation, and the SDK runs the update's handler before the
+    # workflow's main method. On replay the SDK may run the main method first
+    # (temporalio/sdk-python#1591). So a case must give the same commands in either order, or its
+    # history does not replay (docs/decisions/0010-first-task-command.md).
+    _call, number = await open_case(harness)
+    started = (await harness.handle(number).fetch_history()).events[0].workflow_execution_started_event_attributes
+    client, queue, copy = harness.client, f"cold-{uuid.uuid4().hex}", f"{number}-copy"
+    # The same case, on a queue that no worker polls yet: its first task waits, and the update with it.
+    await client.workflow_service.start_workflow_execution(StartWorkflowExecutionRequest(
+        namespace=client.namespace, workflow_id=copy, workflow_type=WorkflowType(name="CaseWorkflow"),
+        task_queue=TaskQueue(name=queue), input=started.input, search_attributes=started.search_attributes,
+        request_id=uuid.uuid4().hex))
+    command = build_command("record-secrecy-review", {"role": "officer", "id": "anna"}, {"rulings": []}, None)
+    sent = asyncio.create_task(cases.act(client, copy, "record-secrecy-review", command))
+    await _admitted(client, copy, command.action_id)
+    async with Worker(client, task_queue=queue, workflows=registry.workflows(),
+                      workflow_runner=registry.workflow_runner(strict=True),
+                      activities=registry.activities(harness.pool, Settings(), client)):
+        assert (await sent).action_id == command.action_id
+        await harness.settled(copy)
+    # The original case takes the same update after its first task.
+    await harness.settled(number)
+    await harness.act(number, "record-secrecy-review", OFFICER, rulings=[])
+    await harness.settled(number)
+
+    def kinds(history) -> list[str]:
+        return [EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in history.events]
+
+    def commands(history) -> list[str]:
+        return [k for k in kinds(history) if not k.startswith(("WORKFLOW_TASK_", "WORKFLOW_EXECUTION_UPDATE_"))]
+
+    together = await client.get_workflow_handle(copy).fetch_history()
+    after = await harness.handle(number).fetch_history()
+    assert kinds(together)[:5] == ["WORKFLOW_EXECUTION_STARTED", "WORKFLOW_TASK_SCHEDULED", "WORKFLOW_TASK_STARTED",
+                                   "WORKFLOW_TASK_COMPLETED", "WORKFLOW_EXECUTION_UPDATE_ACCEPTED"], kinds(together)
+    assert kinds(after)[4] == "WORKFLOW_TASK_SCHEDULED", kinds(after)
+    assert commands(together) == commands(after)
+    replayer = Replayer(workflows=registry.workflows(), workflow_runner=registry.workflow_runner(strict=True),
+                        data_converter=DATA_CONVERTER)
+    await replayer.replay_workflow(together)
+    await replayer.replay_workflow(after)
+
+
+async def _admitted(client, workflow_id: str, update_id: str) -> None:
+    """Until the server holds the update: it answers a poll for its acceptance by waiting, not by not knowing it."""
+    ref = UpdateRef(workflow_execution=WorkflowExecution(workflow_id=workflow_id), update_id=update_id)
+    accepted = WaitPolicy(lifecycle_stage=UpdateStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED)
+    for _ in range(200):
+        try:
+            await client.workflow_service.poll_workflow_execution_update(PollWorkflowExecutionUpdateRequest(
+                namespace=client.namespace, update_ref=ref, identity="test", wait_policy=accepted),
+                timeout=timedelta(milliseconds=300))
+        except RPCError as error:
+            if error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):  # the client's timeout
+                return
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+        else:
+            raise AssertionError("the update was accepted with no worker polling")
+        await asyncio.sleep(0.05)  # polling for the server, not waiting for a timer
+    raise AssertionError("the update never reached the server")
