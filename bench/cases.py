@@ -19,19 +19,24 @@ What each figure compares
    - grantflow: `services.cases.submit`: start IntakeWorkflow and wait for its result. The intake
      runs three local activities (register row with a gapless case number in PostgreSQL, the call's
      checks, the case's opening: its first events, stage and receipt letter), starts the
-     CaseWorkflow child and answers. The child's own first task (its search attributes) runs on
-     the same worker at the same time and slows the intake down: that is part of the cost.
+     CaseWorkflow child (with its search attributes and a summary) and answers. The child's own
+     first task runs on the same worker at the same time and slows the intake down: that is part
+     of the cost.
    - bare, same round trips (the baseline the target is measured against): BareIntake started and
      waited for in the same way, with three no-op local activities and a BareCase child started with
-     the same parent-close policy, which then just waits. The server sees the same sequence of
+     the same parent-close policy (without search attributes or summary: what they cost the
+     server counts as grantflow's), which then just waits. The server sees the same sequence of
      requests (start, workflow task with three local-activity markers, child start, workflow task,
      completion, the client's long poll for the result); what differs is grantflow's own work.
-     The bursts run in the order bare, grantflow, grantflow, bare (ABBA). Each burst leaves the
-     dev server a thousand more workflows, and it may slow down (in one run the bare rate fell
-     from 16.8 to 10.3 a second). In ABBA order a steady drift falls on both kinds equally. The
-     bench's earlier baseline, the faster of one bare burst before and one after a single
-     grantflow burst, gave bare the emptier server. Each rate is over both of its bursts; the
-     ratio of the faster bursts of each kind is printed too.
+     Four bursts of each kind run in Thue-Morse order: bare, grantflow, grantflow, bare,
+     grantflow, bare, bare, grantflow. Each burst leaves the dev server a thousand more
+     workflows, and it slows down (in one run the bare rate fell from 16.8 to 10.3 a second),
+     fastest early in a run. ABBA order, which the bench used until decision 17, evens out a
+     steady drift only: with the same code, its ratio moved from 0.77 to 1.03 between runs,
+     in one of them because the server's CPU per bare intake rose from 38.8 to 49.3 ms between
+     the first burst and the last. In this order a drift that bends falls on both kinds alike
+     too. Each rate is over all four of its bursts; the ratio of each half (ABBA, BAAB) and of
+     the faster bursts of each kind are printed too, to show the spread.
    - bare workflow starts: start_workflow alone, which returns as soon as the server has accepted
      the start (no worker involved). Shown for scale only: an intake is a start plus everything
      above, so it can never approach this rate.
@@ -138,9 +143,10 @@ class BareShapedCase:
     many tasks and bytes as an evicted case.
 
     Annotated (the bench's baseline), it also writes what a case writes beside those: its search
-    attributes (three in the first task, one after each register write) and a summary on each
-    local activity and timer. Without them it is the baseline the bench used before, kept for
-    bench/replay.py to show what they cost."""
+    attributes (three at its start, as the intake starts a case, and one after each register
+    write) and a summary on each local activity and timer. Without them it is the baseline the
+    bench used before decision 13, kept for bench/replay.py to show what they cost. Start it with
+    start_shaped."""
 
     def __init__(self) -> None:
         self.pending = False
@@ -150,9 +156,6 @@ class BareShapedCase:
         def summary(text: str) -> str | None:
             return text if annotated else None
 
-        if annotated:
-            workflow.upsert_search_attributes([sa.CASE_STAGE.value_set("bare"), sa.CALL_ID.value_set("bare"),
-                                               sa.REQUESTED_AMOUNT_ORE.value_set(0)])
         while True:
             await workflow.wait_condition(lambda: self.pending)
             self.pending = False
@@ -166,6 +169,17 @@ class BareShapedCase:
     def act(self, value: str) -> str:
         self.pending = True
         return value
+
+
+async def start_shaped(client: Any, padding: str, annotated: bool) -> Any:
+    """A BareShapedCase, started as the intake starts a case: with its search attributes when annotated."""
+    from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+    pairs = [SearchAttributePair(sa.CASE_STAGE, "bare"), SearchAttributePair(sa.CALL_ID, "bare"),
+             SearchAttributePair(sa.REQUESTED_AMOUNT_ORE, 0)]
+    return await client.start_workflow(BareShapedCase.run, args=[padding, annotated], id=f"bare-shaped-{uuid.uuid4()}",
+                                       task_queue=BARE_QUEUE,
+                                       search_attributes=TypedSearchAttributes(pairs) if annotated else None)
 
 
 @workflow.defn
@@ -364,6 +378,14 @@ def quantiles(values: list[float]) -> tuple[float, float]:
     return statistics.median(values) * 1000, p95 * 1000
 
 
+def rate_ratio(timed: list[tuple[str, float]]) -> float:
+    """Grantflow's bursts' rate over the bare bursts' ("g" and "b"), from each burst's kind and time."""
+    def rate(kind: str) -> float:
+        spent = [t for k, t in timed if k == kind]
+        return len(spent) / sum(spent)
+    return rate("g") / rate("b")
+
+
 def verdict(met: bool) -> str:
     return "MET" if met else "NOT MET"
 
@@ -487,13 +509,12 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
             return handle
 
         async def shaped_case(padding: str) -> Any:
-            handle = await client.start_workflow(BareShapedCase.run, args=[padding, True],
-                                                 id=f"bare-shaped-{uuid.uuid4()}", task_queue=BARE_QUEUE)
+            handle = await start_shaped(client, padding, True)
 
             async def first_task_done() -> tuple[bool, str]:
-                # started, task scheduled, started, completed, the search attributes
+                # started, task scheduled, started, completed
                 length = (await handle.describe()).history_length
-                return length >= 5, f"{handle.id}: {length} events"
+                return length >= 4, f"{handle.id}: {length} events"
 
             # An officer acts on a case after its first task (the intake answers only once the
             # case has started), so the baseline's update comes in a task of its own too, as a case's does.
@@ -518,56 +539,59 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
         bare_starts = await burst([client.start_workflow(BareCase.run, True, id=f"bare-{uuid.uuid4()}",
                                                          task_queue=BARE_QUEUE) for _ in range(n_cases)])
         await wait_until("bare starts to be taken up", bare_settled, settle_timeout)
-        b1 = procs.snapshot()
-        bare_ids_1 = [uuid.uuid4().hex for _ in range(n_cases)]
-        bare_time_1 = await burst([bare_intake(sid) for sid in bare_ids_1])
-        await wait_until("bare intakes to finish", bare_settled, settle_timeout)
-        b2 = procs.snapshot()
-        # Two grantflow bursts between the two bare ones (ABBA): the server slows as the bursts fill
-        # it with workflows, and in this order both kinds meet the same server on average.
-        case_ids: list[str] = []
-        case_times: list[float] = []
-        snapshots = []  # each grantflow burst's: before, answered, settled
-        for _ in range(2):
-            ids = [uuid.uuid4().hex for _ in range(n_cases)]
+        # Thue-Morse order (bare, grantflow, grantflow, bare, grantflow, bare, bare, grantflow): each
+        # burst leaves the server a thousand more workflows and it slows as it fills, fastest early in
+        # a run. In this order a drift that is steady (ABBA would do) or that bends (it does) falls
+        # on both kinds alike.
+        order = "bggbgbbg"
+        times: dict[str, list[float]] = {"b": [], "g": []}
+        ids: dict[str, list[str]] = {"b": [], "g": []}
+        timed: list[tuple[str, float]] = []  # each burst's kind and time, in order
+        cpu: list[str] = []
+        for i, kind in enumerate(order, 1):
+            burst_ids = [uuid.uuid4().hex for _ in range(n_cases)]
             before = procs.snapshot()
-            case_times.append(await burst([submit(sid) for sid in ids]))
-            answered = procs.snapshot()
-            expect("secrecy_review", n_cases)
-            drained = case_times[-1] + await settle(f"the {n_cases} cases' outboxes")
-            snapshots.append((before, answered, procs.snapshot()))
-            case_ids += ids
-        b2b = snapshots[-1][2]
-        bare_ids_2 = [uuid.uuid4().hex for _ in range(n_cases)]
-        bare_time_2 = await burst([bare_intake(sid) for sid in bare_ids_2])
-        await wait_until("bare intakes to finish", bare_settled, settle_timeout)
-        b3 = procs.snapshot()
+            if kind == "b":
+                times[kind].append(await burst([bare_intake(sid) for sid in burst_ids]))
+                await wait_until("bare intakes to finish", bare_settled, settle_timeout)
+                cpu.append(f"   bare intakes  {cpu_line(before, procs.snapshot(), n_cases)}  (burst {i})")
+            else:
+                times[kind].append(await burst([submit(sid) for sid in burst_ids]))
+                answered = procs.snapshot()
+                expect("secrecy_review", n_cases)
+                drained = times[kind][-1] + await settle(f"the {n_cases} cases' outboxes")
+                cpu.append(f"   grantflow     {cpu_line(before, answered, n_cases)}  (burst {i}, until answered)")
+                settled_at = procs.snapshot()
+                cpu.append(f"   grantflow     {cpu_line(before, settled_at, n_cases)}  (burst {i}, until settled)")
+            ids[kind] += burst_ids
+            timed.append((kind, times[kind][-1]))
 
         peak_intake = memory_mb(worker.pid)[0]
-        bare_rate = 2 * n_cases / (bare_time_1 + bare_time_2)
-        case_rate = 2 * n_cases / sum(case_times)
-        intake_ratio = case_rate / bare_rate
-        faster_ratio = (n_cases / min(case_times)) / (n_cases / min(bare_time_1, bare_time_2))
-        print(f"1. intake: {n_cases} submitted at once, in bursts ordered bare, grantflow, grantflow, bare")
+        intake_ratio = rate_ratio(timed)
+        halves = (rate_ratio(timed[:4]), rate_ratio(timed[4:]))
+        bare_rate = len(times["b"]) * n_cases / sum(times["b"])
+        case_rate = len(times["g"]) * n_cases / sum(times["g"])
+        faster_ratio = min(times["b"]) / min(times["g"])
+        rates = ", ".join(f"{'bare' if kind == 'b' else 'grantflow'} {n_cases / t:.1f}" for kind, t in timed)
+        print(f"1. intake: {n_cases} submitted at once, in bursts ordered bare, grantflow, grantflow, bare, "
+              f"grantflow, bare, bare, grantflow")
         print(f"   bare workflow starts (no worker)     {n_cases / bare_starts:8.1f} /s   (for scale only)")
-        print(f"   bare intakes, same round trips       {bare_rate:8.1f} /s   "
-              f"({n_cases / bare_time_1:.1f} first, {n_cases / bare_time_2:.1f} last)")
-        print(f"   cases registered (submit answered)   {case_rate:8.1f} /s   "
-              f"({n_cases / case_times[0]:.1f} second, {n_cases / case_times[1]:.1f} third); "
-              f"ratio {intake_ratio:.2f}, to bare starts {bare_starts * 2 / sum(case_times):.2f}")
-        print(f"   faster grantflow burst over faster bare burst: {faster_ratio:.2f}")
+        print(f"   bare intakes, same round trips       {bare_rate:8.1f} /s")
+        print(f"   cases registered (submit answered)   {case_rate:8.1f} /s   ratio {intake_ratio:.2f}, "
+              f"to bare starts {bare_starts / (sum(times['g']) / len(times['g'])):.2f}")
+        print(f"   each burst, per second: {rates}")
+        print(f"   ratio in the first four bursts (ABBA) {halves[0]:.2f}, in the last four (BAAB) {halves[1]:.2f}; "
+              f"faster grantflow burst over faster bare burst {faster_ratio:.2f}")
         print(f"   cases registered and outbox done     {n_cases / drained:8.1f} /s   "
-              f"(third burst, until every case waits)")
-        print(f"   bare intakes  {cpu_line(b1, b2, n_cases)}  (first)")
-        print(f"   bare intakes  {cpu_line(b2b, b3, n_cases)}  (last)")
-        for which, (c0, c1, c2) in zip(("second", "third"), snapshots, strict=True):
-            print(f"   grantflow     {cpu_line(c0, c1, n_cases)}  ({which}, until answered)")
-            print(f"   grantflow     {cpu_line(c0, c2, n_cases)}  ({which}, until settled)")
+              f"(last burst, until every case waits)")
+        print("\n".join(cpu))
         print(f"   target: cases/s >= {TARGET_INTAKE_RATIO} x bare intakes/s: {intake_ratio:.2f} -> "
               f"{verdict(intake_ratio >= TARGET_INTAKE_RATIO)}", flush=True)
+        case_ids = ids["g"]
         await print_phases(client, EventType, sample,
-                           [("bare", [f"bare-intake-{sid}" for sid in bare_ids_1]),
+                           [("bare", [f"bare-intake-{sid}" for sid in ids["b"]]),
                             ("grantflow", [f"intake-{sid}" for sid in case_ids])])
+
 
         # --- 2. prepare the latency cases: an early group (to be evicted) and a cached group ----------
         async def prepare_case() -> str:

@@ -34,7 +34,16 @@ from pathlib import Path
 from typing import Any
 
 # The script's own directory is on the path: bench/cases.py's baseline workflow, as it runs there.
-from cases import BARE_QUEUE, BareShapedCase, _use_root, bare_step, demo_submission, settled, start_temporal
+from cases import (
+    BARE_QUEUE,
+    BareShapedCase,
+    _use_root,
+    bare_step,
+    demo_submission,
+    settled,
+    start_shaped,
+    start_temporal,
+)
 
 QUEUE = "grantflow-replay-bench"
 
@@ -78,8 +87,7 @@ async def main(replays: int) -> None:
             size = len(started.workflow_execution_started_event_attributes.input.payloads[0].data)
             histories = {"case": await case.fetch_history()}
             for name, annotated in (("bare, same history", True), ("bare, unannotated", False)):
-                shaped = await client.start_workflow(BareShapedCase.run, args=["x" * size, annotated],
-                                                     id=f"bare-shaped-{uuid.uuid4()}", task_queue=BARE_QUEUE)
+                shaped = await start_shaped(client, "x" * size, annotated)
                 await settled(shaped, 60)
                 for _ in range(2):
                     await shaped.execute_update(BareShapedCase.act, "x", id=uuid.uuid4().hex)
