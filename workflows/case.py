@@ -11,10 +11,13 @@ one write, the rest in order.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
@@ -103,22 +106,26 @@ class CaseWorkflow:
             self.state.outbox = [e for e in self.state.outbox if isinstance(e, SendLetter) and e.letter_id in by_email]
             self.registered = CaseSnapshot.of(self.state)
         self.answer_first = False
-        # Decided here, from the input alone: an update can run before `run` does (see there), and
-        # the first task's commands must not depend on whether one did.
+        # The first task's work, taken here from the input alone: an update can run before `run`
+        # does (see there), and the first task's commands must not depend on whether one did.
         self.publish_first = self.published is None or bool(self.state.outbox)
+        self.opening_attributes = sa.of_case(self.state)
+        self.opening: list[Effect] = list(self.state.outbox)
 
     @workflow.run
     async def run(self, case: CaseInput) -> CaseState:
-        # Before any local activity, so that a first workflow task that runs one ends with a command.
-        # A first task that ends with none (its local activities outlived the task's heartbeat)
-        # lets an update that arrives next run before this method on the live worker but after
-        # it on replay: the history would then not replay (docs/decisions/0010-first-task-command.md).
-        # A case that the intake started with its attributes, and that has nothing left to do, has
-        # nothing to send, and no local activity to wait on: what an early update changed is sent
-        # with the loop's next publish, on the live worker and on replay alike.
+        # An update that comes with the first task runs before this method on the live worker, and
+        # may run after it on replay (temporalio/sdk-python#1591); a first task that ends with no
+        # command (its local activities outlived the task's heartbeat) has the same effect. So the
+        # first task does what the input says, whatever an early update changed or queued: that
+        # follows in the loop, after the update's answer, on the live worker and on replay alike
+        # (docs/decisions/0010-first-task-command.md, 0017).
+        # Its first command comes before any local activity. A case that the intake started with
+        # its attributes, and that has nothing left to do, has no command to give and nothing to wait on.
         if self.publish_first:
-            self._publish(at_least_the_stage=True)
+            self._publish(self.opening_attributes, at_least_the_stage=True)
         workflow.set_current_details(self._details())
+        await self._carry_out_outbox(only=self.opening)
         while True:
             if self.answer_first:
                 # An update's answer leaves with the workflow task, and the local activities of
@@ -406,12 +413,17 @@ class CaseWorkflow:
 
     # --- carrying out the outbox ----------------------------------------------------------
 
-    async def _carry_out_outbox(self) -> None:
+    async def _carry_out_outbox(self, only: list[Effect] | None = None) -> None:
+        """The outbox, or `only` those of its effects (by identity) and no others."""
+        def mine(e: Effect) -> bool:
+            return only is None or any(e is o for o in only)
+
         while True:
-            effect = next((e for e in self.state.outbox if not isinstance(e, RecordEvent | SaveDocument)), None)
-            await self._write_register()
+            effect = next((e for e in self.state.outbox
+                           if mine(e) and not isinstance(e, RecordEvent | SaveDocument)), None)
+            await self._write_register(None if only is None else mine)
             if effect is None:
-                if not self.state.outbox:
+                if not any(mine(e) for e in self.state.outbox):
                     return
                 continue  # queued by an action while the register was written: the next write takes it
             await self._carry_out(effect)
@@ -444,17 +456,18 @@ class CaseWorkflow:
                     summary="arkivera avslutade körningar av ärendet",
                 )
 
-    async def _write_register(self) -> None:
+    async def _write_register(self, mine: Callable[[Effect], bool] | None = None) -> None:
         """Every register entry waiting in the outbox, and where the case stands, in one write.
 
         Entries go ahead of the letters and payments queued before them: each is keyed by its own
         id and says what happened in the case, which has happened already; only the effects that
-        act on the world keep their order.
+        act on the world keep their order. Given `mine`, only those entries, and a write only if
+        there are some: where the case stands is written with them, or with the next write.
         """
         s = self.state
-        entries = [e for e in s.outbox if isinstance(e, RecordEvent | SaveDocument)]
+        entries = [e for e in s.outbox if isinstance(e, RecordEvent | SaveDocument) and (mine is None or mine(e))]
         snapshot = CaseSnapshot.of(s)
-        if not entries and snapshot == self.registered:
+        if not entries and (mine is not None or snapshot == self.registered):
             return
         batch = RegisterWrite.of(s, entries, snapshot if snapshot != self.registered else None)
         kinds = ", ".join(e.event if isinstance(e, RecordEvent) else e.document for e in entries)
@@ -537,15 +550,16 @@ class CaseWorkflow:
             workflow.logger.warning("call workflow not reachable",
                                     extra={"call_id": self.state.call.id, "stage": self.state.stage.value})
 
-    def _publish(self, *, at_least_the_stage: bool = False) -> None:
+    def _publish(self, values: list[tuple[SearchAttributeKey[Any], object]] | None = None, *,
+                 at_least_the_stage: bool = False) -> None:
         """Tell Temporal UI where the case stands: every attribute that has a value the first time,
         then what changed.
 
         Only these, because each attribute sent is encoded again on every replay of the case. A run
         starts with no attributes but those it started or continued with: the intake's, or the
-        ones last sent.
+        ones last sent. `values` are the case's as it stands, unless given.
         """
-        values = sa.of_case(self.state)
+        values = values or sa.of_case(self.state)
         last = self.published
         changed = [(key, value) for key, value in values
                    if (value is not None if last is None else last[key.name] != value)]
