@@ -461,13 +461,13 @@ class CaseWorkflow:
 
         Entries go ahead of the letters and payments queued before them: each is keyed by its own
         id and says what happened in the case, which has happened already; only the effects that
-        act on the world keep their order. Given `mine`, only those entries, and a write only if
-        there are some: where the case stands is written with them, or with the next write.
+        act on the world keep their order. Given `mine`, only those entries, and where the case
+        stands only with them or if this run has not written it yet.
         """
         s = self.state
         entries = [e for e in s.outbox if isinstance(e, RecordEvent | SaveDocument) and (mine is None or mine(e))]
         snapshot = CaseSnapshot.of(s)
-        if not entries and (mine is not None or snapshot == self.registered):
+        if not entries and (snapshot == self.registered or (mine is not None and self.registered is not None)):
             return
         batch = RegisterWrite.of(s, entries, snapshot if snapshot != self.registered else None)
         kinds = ", ".join(e.event if isinstance(e, RecordEvent) else e.document for e in entries)
