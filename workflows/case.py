@@ -110,7 +110,8 @@ class CaseWorkflow:
         # does (see there), and the first task's commands must not depend on whether one did.
         self.publish_first = self.published is None or bool(self.state.outbox)
         self.opening_attributes = sa.of_case(self.state)
-        self.opening: list[Effect] = list(self.state.outbox)
+        self.opened = False  # until the first task has carried out what the case opened with
+        self.held: list[Effect] = []  # what updates queued before then: it waits for the opening
 
     @workflow.run
     async def run(self, case: CaseInput) -> CaseState:
@@ -122,10 +123,12 @@ class CaseWorkflow:
         # (docs/decisions/0010-first-task-command.md, 0017).
         # Its first command comes before any local activity. A case that the intake started with
         # its attributes, and that has nothing left to do, has no command to give and nothing to wait on.
+        # What an update queued before the case had opened is held (`_act`) until this is done.
         if self.publish_first:
             self._publish(self.opening_attributes, at_least_the_stage=True)
         workflow.set_current_details(self._details())
-        await self._carry_out_outbox(only=self.opening)
+        await self._carry_out_outbox(holding=True)
+        self.opened, self.held = True, []
         while True:
             if self.answer_first:
                 # An update's answer leaves with the workflow task, and the local activities of
@@ -407,21 +410,24 @@ class CaseWorkflow:
             raise ApplicationError(reason, type="Refused")
 
     def _act(self, command: Command) -> Receipt:
+        before = list(self.state.outbox)
         receipt = apply(self.state, command, workflow.now())
+        if not self.opened:
+            self.held += [e for e in self.state.outbox if not any(e is b for b in before)]
         self.answer_first = bool(self.state.outbox)
         return receipt
 
     # --- carrying out the outbox ----------------------------------------------------------
 
-    async def _carry_out_outbox(self, only: list[Effect] | None = None) -> None:
-        """The outbox, or `only` those of its effects (by identity) and no others."""
+    async def _carry_out_outbox(self, *, holding: bool = False) -> None:
+        """The outbox; `holding`, all of it but what updates queued before the case had opened."""
         def mine(e: Effect) -> bool:
-            return only is None or any(e is o for o in only)
+            return not holding or not any(e is h for h in self.held)
 
         while True:
             effect = next((e for e in self.state.outbox
                            if mine(e) and not isinstance(e, RecordEvent | SaveDocument)), None)
-            await self._write_register(None if only is None else mine)
+            await self._write_register(mine if holding else None)
             if effect is None:
                 if not any(mine(e) for e in self.state.outbox):
                     return
