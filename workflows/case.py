@@ -96,8 +96,9 @@ class CaseWorkflow:
         self.decision_lock = asyncio.Lock()
         # The search attributes last sent: a new case that the intake started with them has them already.
         self.published: dict[str, object] | None = None
-        if case.start is not None and workflow.info().typed_search_attributes.get(sa.CASE_STAGE) is not None:
-            self.published = {key.name: workflow.info().typed_search_attributes.get(key) for key in sa.ALL}
+        started_with = workflow.info().typed_search_attributes
+        if case.start is not None and started_with.get(sa.CASE_STAGE) is not None:
+            self.published = {key.name: started_with.get(key) for key in sa.ALL}
         self.registered: CaseSnapshot | None = None  # where the register last heard the case stands
         if case.start is not None and case.start.opened is not None:
             # The intake has written this opening to the register (docs/decisions/0016-the-intake-opens-the-case.md):
@@ -410,9 +411,9 @@ class CaseWorkflow:
             raise ApplicationError(reason, type="Refused")
 
     def _act(self, command: Command) -> Receipt:
-        before = list(self.state.outbox)
+        before = None if self.opened else list(self.state.outbox)
         receipt = apply(self.state, command, workflow.now())
-        if not self.opened:
+        if before is not None:
             self.held += [e for e in self.state.outbox if not any(e is b for b in before)]
         self.answer_first = bool(self.state.outbox)
         return receipt
