@@ -295,7 +295,9 @@ class Register:
         """
         snapshot = batch.snapshot
         letters = [(letter, letter.render()) for letter in batch.letters]
-        # One statement, so one trip to the database, and atomic as a transaction is.
+        # One statement, so one trip to the database, and atomic as a transaction is. The arrays go
+        # in binary (%b): as text, psycopg would quote and escape each element in Python, character
+        # by character, and the application's JSON is full of quotes (decision 18).
         async with self._pool.connection() as conn:
             try:
                 cursor = await conn.execute(
@@ -308,21 +310,21 @@ class Register:
                         RETURNING case_number
                     ), events AS (
                         INSERT INTO case_events (case_number, event_id, at, actor_id, actor_role, kind, stage, summary)
-                        SELECT * FROM unnest(%(e_case)s::text[], %(e_id)s::text[], %(e_at)s::timestamptz[],
-                                             %(e_actor)s::text[], %(e_role)s::text[], %(e_kind)s::text[],
-                                             %(e_stage)s::text[], %(e_summary)s::text[])
+                        SELECT * FROM unnest(%(e_case)b::text[], %(e_id)b::text[], %(e_at)b::timestamptz[],
+                                             %(e_actor)b::text[], %(e_role)b::text[], %(e_kind)b::text[],
+                                             %(e_stage)b::text[], %(e_summary)b::text[])
                         ON CONFLICT (case_number, event_id) DO NOTHING
                     ), documents AS (
                         INSERT INTO case_documents (case_number, document_id, kind, title, registered_at, content)
-                        SELECT * FROM unnest(%(d_case)s::text[], %(d_id)s::text[], %(d_kind)s::text[],
-                                             %(d_title)s::text[], %(d_at)s::timestamptz[], %(d_content)s::jsonb[])
+                        SELECT * FROM unnest(%(d_case)b::text[], %(d_id)b::text[], %(d_kind)b::text[],
+                                             %(d_title)b::text[], %(d_at)b::timestamptz[], %(d_content)b::jsonb[])
                         ON CONFLICT (case_number, document_id) DO NOTHING
                     ), letters AS (
                         INSERT INTO letters (case_number, letter_id, kind, recipient_name, recipient_email, subject,
                                              body)
-                        SELECT * FROM unnest(%(l_case)s::text[], %(l_id)s::text[], %(l_kind)s::text[],
-                                             %(l_name)s::text[], %(l_email)s::text[], %(l_subject)s::text[],
-                                             %(l_body)s::text[])
+                        SELECT * FROM unnest(%(l_case)b::text[], %(l_id)b::text[], %(l_kind)b::text[],
+                                             %(l_name)b::text[], %(l_email)b::text[], %(l_subject)b::text[],
+                                             %(l_body)b::text[])
                         ON CONFLICT (case_number, letter_id) DO NOTHING
                     )
                     SELECT count(*) FROM updated

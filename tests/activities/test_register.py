@@ -229,6 +229,20 @@ async def test_documents_are_registered_once_with_exact_money(pool):
     assert content == {"requested_amount": "1250000.00", "project": {"title": "Exportsamverkan"}}
 
 
+async def test_text_that_an_array_literal_would_have_to_escape_comes_back_exactly(pool):
+    # The entries go to PostgreSQL as arrays: quotes, backslashes, braces, commas, NULL as a word,
+    # an empty string and line breaks must all arrive as they were written.
+    awkward = 'Citat "så här", \\ och {klammer}, NULL, \n radbrytning; ; 100 % – klart'
+    register = Register(pool)
+    await register.register_application(application())
+    tricky = document().model_copy(update={"title": awkward, "content": {"text": awkward, "empty": "", "null": "NULL"}})
+    await register.write(write(event(summary=awkward), event("ev-2", summary=""), documents=(tricky,)))
+    assert [e.summary for e in await case_events(pool, "2021-00001")] == [awkward, ""]
+    async with pool.connection() as conn:
+        cursor = await conn.execute("SELECT title, content FROM case_documents")
+        assert await cursor.fetchone() == (awkward, {"text": awkward, "empty": "", "null": "NULL"})
+
+
 async def test_a_write_sets_the_register_row(pool):
     register = Register(pool)
     await register.register_application(application())
