@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 from types import MappingProxyType
 
 _ASCII_DIGITS = frozenset("0123456789")
@@ -174,6 +175,9 @@ class IdentityNumber:
         return self.masked()
 
 
+# The checks of one application parse each of its numbers in several rules. A result is frozen, and a
+# number that does not parse raises each time (lru_cache keeps no exceptions).
+@lru_cache(maxsize=1024)
 def parse_identity_number(text: str) -> IdentityNumber:
     """Parse an organisation number or personnummer in any of its usual written forms.
 
