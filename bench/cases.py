@@ -234,12 +234,12 @@ def demo_submission(root: Path) -> tuple[Any, Any, str]:
     # Shifted to tomorrow: a run takes half an hour, and an application received after midnight in
     # Stockholm may not start its project the day before (ES21-PERIOD-START). One that did went to
     # completeness instead of secrecy review, and the run waited for stages it would never reach.
-    today = stockholm_date(datetime.now(UTC)) + timedelta(days=1)
-    call = demo_call(seeds.get("export-samverkan-2021"), today)
+    tomorrow = stockholm_date(datetime.now(UTC)) + timedelta(days=1)
+    call = demo_call(seeds.get("export-samverkan-2021"), tomorrow)
     catalog = CallCatalog(calls={**seeds.calls, call.id: call}, form=seeds.form, texts=seeds.texts)
     example = json.loads((root / "examples/export-samverkan-2021/eligible-regional-livsmedel-ostergotland.json")
                          .read_text(encoding="utf-8"))
-    return call, catalog, json.dumps(demo_application(example, call, today))
+    return call, catalog, json.dumps(demo_application(example, call, tomorrow))
 
 
 async def run_bare_worker(address: str) -> None:
