@@ -18,14 +18,14 @@ from domain.clock import format_instant_sv
 from domain.money import format_kronor
 from services import payments
 from services.errors import InputError
-from services.settings import Settings
+from services.settings import Settings, client_settings
 from services.temporal import run_command
 
 EXIT_OK, EXIT_INPUT, EXIT_UNAVAILABLE = 0, 2, 3
 
 
 def _run(coroutine: Callable[[Settings], Coroutine[Any, Any, int]]) -> int:
-    settings = Settings.from_env()
+    settings = client_settings()
     try:
         return run_command(coroutine(settings))
     except psycopg.errors.UndefinedTable:
