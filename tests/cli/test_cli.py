@@ -105,7 +105,8 @@ def test_validate_reads_standard_input():
         (None, ["--received", "0001-01-01T00:30:00+01:00"], "error: --received: '0001-01-01T00:30:00+01:00' ligger "
                                                              "utanför åren 1–9999"),
         (None, ["--received", ""], "error: --received: är tom"),
-        (None, ["--received", "9999-12-31T23:30:00+00:00"], "error: --received: '9999-12-31T23:30:00+00:00' ligger utanför"),
+        (None, ["--received", "9999-12-31T23:30:00+00:00"],
+         "error: --received: '9999-12-31T23:30:00+00:00' ligger utanför"),
     ],
 )
 def test_unusable_input_exits_2_naming_the_field(application_file, content, args, expected):
@@ -118,7 +119,8 @@ def test_unusable_input_exits_2_naming_the_field(application_file, content, args
 
 def test_a_missing_file_exits_2(tmp_path):
     result = grantflow("validate", str(tmp_path / "nope.json"))
-    assert result.returncode == 2 and f"error: FILE: '{tmp_path / 'nope.json'}' kan inte läsas: filen finns inte" in result.stderr
+    assert result.returncode == 2
+    assert f"error: FILE: '{tmp_path / 'nope.json'}' kan inte läsas: filen finns inte" in result.stderr
 
 
 def test_an_unknown_command_or_option_exits_2():
