@@ -222,7 +222,8 @@ def test_an_import_dated_in_the_future_is_refused_naming_the_option(tmp_path, ca
     path.write_text(json.dumps(application_2021()), encoding="utf-8")
     code, out, err = run(capsys, "submit", "--imported-received", "2030-01-01T00:00:00+01:00", str(path))
     assert code == 2 and out == ""
-    assert err == "error: --imported-received: 2030-01-01 kl. 00:00 ligger i framtiden; ange när ansökan faktiskt kom in\n"
+    assert err == ("error: --imported-received: 2030-01-01 kl. 00:00 ligger i framtiden; "
+                   "ange när ansökan faktiskt kom in\n")
 
 
 def test_a_receipt_a_little_ahead_of_our_clock_is_accepted_as_clock_skew():
