@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import json
 import shutil
@@ -239,9 +240,11 @@ async def test_the_service_refuses_a_future_import_before_any_case_is_started():
     async with await WorkflowEnvironment.start_local(dev_server_existing_path=TEMPORAL,
                                                      data_converter=DATA_CONVERTER) as env:
         future = parse_instant("2030-01-01T00:00:00+01:00")
+        # No worker polls "nobody": a submission that were accepted would wait for ever.
         with pytest.raises(InputError) as caught:
-            await cases.submit(env.client, load_catalog(), json.dumps(application_2021()), task_queue="nobody",
-                               imported_received_at=future)
+            async with asyncio.timeout(30):
+                await cases.submit(env.client, load_catalog(), json.dumps(application_2021()),
+                                   task_queue="nobody", imported_received_at=future)
         assert caught.value.problems[0].field == "imported_received_at"
         assert "ligger i framtiden" in caught.value.problems[0].reason
         assert (await env.client.count_workflows()).count == 0
