@@ -9,6 +9,8 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+
 from cli.inputs import read_input
 from domain.case import CaseState
 from domain.clock import format_instant_sv, stockholm_date
@@ -18,7 +20,7 @@ from domain.money import format_kronor, format_share
 from services import cases, register
 from services.applications import check_imported_received, parse_instant
 from services.calls import default_catalog
-from services.errors import InputError
+from services.errors import InputError, Unavailable
 from services.inputs import json_object
 from services.settings import Settings, client_settings
 from services.temporal import connect, run_command
@@ -27,7 +29,13 @@ EXIT_OK, EXIT_REFUSED, EXIT_INPUT = 0, 1, 2
 
 
 def _run(coroutine: Callable[[Settings], Coroutine[Any, Any, int]]) -> int:
-    return run_command(coroutine(client_settings()))
+    try:
+        return run_command(coroutine(client_settings()))
+    except psycopg.errors.UndefinedTable:
+        raise Unavailable("database: the register's tables are missing; run `grantflow db upgrade`") from None
+    except psycopg.OperationalError as exc:  # also the pool's timeout: the server is not there
+        # One line: libpq adds hints on lines of their own.
+        raise Unavailable(f"database: {next(iter(str(exc).splitlines()), type(exc).__name__)}") from None
 
 
 def _read_json_argument(text: str | None, field: str) -> dict[str, Any]:

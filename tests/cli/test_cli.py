@@ -98,7 +98,7 @@ def test_validate_reads_standard_input():
     [
         ("{not json", [], "error: $: ogiltig JSON: en nyckel ska vara en text inom citattecken (rad 1, kolumn 2)"),
         ('{"call_id": "export-samverkan-2021"}', [], "error: $.applicant: uppgiften saknas"),
-        (None, ["--call", "no-such-call"], "error: call_id: unknown call 'no-such-call'"),
+        (None, ["--call", "no-such-call"], "error: call_id: okänd utlysning 'no-such-call'"),
         (None, ["--call", "saker-digitalisering-2022"], "error: $.call_id: ansökan gäller utlysningen"),
         (None, ["--received", "yesterday"], "error: --received: 'yesterday' är ingen tidpunkt enligt ISO 8601"),
         (None, ["--received", "2021-03-01T10:00:00"], "saknar tidszon"),

@@ -9,10 +9,14 @@ import stat
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from cli.main import main
 from services.errors import Unavailable
@@ -155,3 +159,23 @@ def test_an_explicit_setting_wins_over_the_record(state, tmp_path, monkeypatch, 
 def test_with_nothing_recorded_and_no_settings_there_is_no_stack(state):
     with pytest.raises(Unavailable, match="no running grantflow found"):
         client_settings()
+
+
+@pytest.fixture
+def empty_database(database_url) -> Iterator[str]:
+    """A database without grantflow's tables (never migrated)."""
+    name = f"empty_{uuid.uuid4().hex}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_conninfo(database_url, dbname=name)
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_a_database_without_the_register_says_to_upgrade_it(state, empty_database, monkeypatch, capsys):
+    monkeypatch.setenv("GRANTFLOW_DATABASE_URL", empty_database)
+    for command in (["cases"], ["letters"]):
+        assert run(capsys, *command) == (
+            3, "error: database: the register's tables are missing; run `grantflow db upgrade`\n")
