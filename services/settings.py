@@ -309,8 +309,10 @@ def client_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     settings = Settings.from_env(environ)
     given = {name for name in LOCATION_VARIABLES if environ.get(name, "").strip()}
     record = read_stack_record(environ)
-    same_dir = record is not None and settings.data_dir.resolve() == record.data_dir.resolve()
-    if record is not None and (not given or (given <= {PREFIX + "DATA_DIR", PREFIX + "TEMPORAL_ADDRESS"} and same_dir)):
+    # A data directory given names the stack too: the record then fills in the rest, unless it is another one.
+    if record is not None and (not given or (
+        PREFIX + "DATABASE_URL" not in given and settings.data_dir.resolve() == record.data_dir.resolve()
+    )):
         update: dict[str, Any] = {"data_dir": record.data_dir, "database_url": record.database_url}
         if PREFIX + "TEMPORAL_ADDRESS" not in given:
             update["temporal_address"] = record.temporal_address
