@@ -17,6 +17,7 @@ from domain.bank import format_bankgiro
 from domain.clock import format_instant_sv
 from domain.money import format_kronor
 from services import payments
+from services.cases import check_case_number
 from services.errors import InputError
 from services.settings import Settings, client_settings
 from services.temporal import run_command
@@ -79,6 +80,9 @@ def _write(path: Path, found: BankFile) -> None:
 
 
 def cmd_payouts(args: argparse.Namespace) -> int:
+    if args.case is not None:
+        check_case_number(args.case, "--case")
+
     async def run(settings: Settings) -> int:
         rows = await payments.payouts(settings, args.case)
         if args.json:

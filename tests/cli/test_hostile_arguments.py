@@ -210,6 +210,7 @@ def test_the_worker_without_a_database_says_so_in_one_line(tmp_path):
          "error: NUMBER: '' är inget ärendenummer (ÅÅÅÅ-NNNNN, t.ex. 2025-00042)"),
         (["case", ""], "error: NUMBER: '' är inget ärendenummer"),
         (["letters", ""], "error: NUMBER: '' är inget ärendenummer"),
+        (["payouts", "--case", ""], "error: --case: '' är inget ärendenummer"),
         (["submit", "/nonexistent.json"], "error: FILE: '/nonexistent.json' kan inte läsas: filen finns inte"),
         (["cases"], f"error: {NO_STACK}"),
     ],
