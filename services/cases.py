@@ -42,6 +42,7 @@ from domain.case import (
     ReplyToCommunication,
     RequestCompletion,
     RequestDecision,
+    Resume,
     ScoreApplication,
     SubmitCompletion,
     Withdraw,
@@ -77,6 +78,8 @@ ACTIONS: dict[str, tuple[Any, type[Action]]] = {
     "decide-reclaim": (CaseWorkflow.decide_reclaim, DecideReclaim),
     "register-repayment": (CaseWorkflow.register_repayment, RegisterRepayment),
     "write-off": (CaseWorkflow.write_off, WriteOff),
+    # Operations: carry out again a step the case stopped because it failed for good.
+    "resume": (CaseWorkflow.resume, Resume),
 }
 
 
