@@ -8,8 +8,9 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from activities.register import case_events
-from domain.case import CaseState, RecordEvent
+from domain.case import Actor, CaseState, DecisionKind, PrepareDecision, RecordEvent, Role
 from domain.lifecycle import Stage
+from services import cases
 from services.cases import ActionRefused, NotRegistered
 from tests.factories import application_2021
 from tests.workflows.test_case_workflow import OFFICER, open_case
@@ -87,3 +88,20 @@ async def test_an_application_the_register_refuses_fails_its_intake_and_the_subm
     # A failed intake, as Temporal UI shows it, rather than one retrying for ever.
     description = await harness.client.get_workflow_handle(intake_workflow_id("refused-1")).describe()
     assert description.status is WorkflowExecutionStatus.FAILED
+
+
+async def test_a_command_from_another_client_with_a_nul_is_refused_by_the_case_before_its_history(harness):
+    _, number = await open_case(harness)
+    await harness.settled(number)
+    before = await harness.history_length(number)
+    # Built without validation, as a client that does not use these models might send it.
+    command = PrepareDecision.model_construct(
+        action_id="dismiss-1", actor=Actor(id="anna", role=Role.OFFICER), kind=DecisionKind.DISMISS,
+        amount=None, period_start=None, period_end=None, conditions=[], reasons="Avvisas\x00", unseen_material=None,
+        advance=None, advance_reasons=None, payee_bankgiro=None, final_report_due=None,
+    )
+    with pytest.raises(ActionRefused) as caught:
+        await cases.act(harness.client, number, "prepare-decision", command)
+    assert "Avvisas" not in str(caught.value)
+    assert await harness.history_length(number) == before
+    assert (await harness.state(number)).prepared is None
