@@ -84,6 +84,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import ACTIVITY_TIMEOUT, LOCAL_TIMEOUT, RETRY
 
 ANSWER_FIRST = timedelta(milliseconds=1)
+# What makes a letter fail for good (activities.letters): the officer gets it to the applicant another way.
+_LETTER_FAILURES = frozenset({"LetterTemplateError", "LetterUndeliverable"})
 # Each kind of effect as the step it is (domain.case.STEP_LABELS_SV), when one is stopped.
 _STEPS: dict[type, str] = {SendLetter: "letter", RunChecks: "checks", TellCall: "call", Pay: "pay",
                            AdjustGrant: "adjust_grant", ArchiveEndedRuns: "archive"}
@@ -550,6 +552,8 @@ class CaseWorkflow:
             # (A local activity's failure arrives as the activity's own error, not wrapped.)
             failure = error.cause if isinstance(error, ActivityError) else error
             cause = failure.type if isinstance(failure, ApplicationError) else type(failure).__name__
+            if cause not in _LETTER_FAILURES:
+                raise  # not the letter's own fault (the database refused it): the step stops, the letter is kept
             workflow.logger.warning("letter not delivered", extra={
                 "letter_id": effect.letter_id, "cause": cause, "stage": self.state.stage.value})
             note_event(self.state, workflow.now(), "system", "system", "letter_undelivered",
