@@ -17,6 +17,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.actions import fingerprint
 from domain.after_decision import (
     DecideReclaim,
     FilePaymentRequest,
@@ -29,7 +30,6 @@ from domain.after_decision import (
     SubmitFinalReport,
     WriteOff,
 )
-from domain.actions import fingerprint
 from domain.call import Call
 from domain.case import (
     AcceptForReview,

@@ -326,6 +326,7 @@ async def assessed(fx: Fixture, i: int) -> str:
               period_start=today.isoformat(), period_end=(today + timedelta(days=60)).isoformat(),
               final_report_due=(today + timedelta(days=90)).isoformat(), advance=str(plan.advance),
               advance_reasons="Sökanden saknar likviditet att ligga ute med kostnaderna.", payee_bankgiro=BANKGIRO)
+    await act(fx, number, "declare-no-conflict", DECISION_MAKER)
     return number
 
 
