@@ -321,9 +321,12 @@ async def test_continue_as_new_mid_case_keeps_state_receipts_and_the_pending_dea
     assert attrs.get(sa.GRANTED_AMOUNT_ORE) == 40_000_000 and attrs.get(sa.CALL_ID) is not None
     state = await harness.settled(number)
     assert len(state.payments.requests) == day + 1  # every request filed in the old run is in the new one
-    again = await harness.act(number, "file-payment-request", APPLICANT, action_id=f"begaran-{day}",
-                              **payment_request(start, 59, 59, "1.00", cost("personnel", "2.00", "V99")))
+    again = await harness.act(number, "file-payment-request", APPLICANT, action_id=f"begaran-{day}", **request)
     assert again == receipt  # the receipt survived continue-as-new: nothing filed twice
+    # The same id with other content is another action, refused in the new run too.
+    assert "har redan använts" in await refused(
+        harness, number, "file-payment-request", APPLICANT, action_id=f"begaran-{day}",
+        **payment_request(start, 59, 59, "1.00", cost("personnel", "2.00", "V99")))
     assert len((await harness.state(number)).payments.requests) == day + 1
     # The reminder's deadline, set before the new run, still fires in it.
     await harness.fast_forward(number, timedelta(days=41))

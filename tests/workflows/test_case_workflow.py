@@ -256,6 +256,9 @@ async def test_four_eyes(harness):
     await harness.act(number, "declare-no-conflict", OFFICER)
     state = await harness.state(number)
     scores = [{"criterion": c, "score": 3, "motivation": "Godtagbart."} for c in state.applicable_criteria()]
+    # Another officer must declare no conflict of interest first, and even then only the assessor scores.
+    assert "erik har inte förklarat att jäv" in await refused(harness, number, "score", OTHER_OFFICER, scores=scores)
+    await harness.act(number, "declare-no-conflict", OTHER_OFFICER)
     assert "jävsprövat" in await refused(harness, number, "score", OTHER_OFFICER, scores=scores)
     await harness.act(number, "score", OFFICER, scores=scores)
     await prepare_approval(harness, number)
