@@ -49,6 +49,7 @@ from domain.case import (
     SubmitCompletion,
     Withdraw,
 )
+from domain.clock import format_instant_sv
 from domain.deciding import (
     BeforeDecision,
     apply_before_decision,
@@ -159,7 +160,7 @@ def refusal(state: CaseState, command: Command, now: datetime) -> str | None:
         # (as a payment API refuses an idempotency key reused with other parameters).
         if earlier.fingerprint is not None and earlier.fingerprint != fingerprint(command):
             return (f"Åtgärds-id {command.action_id} har redan använts för en annan åtgärd med andra uppgifter"
-                    f" ({earlier.action}, {earlier.accepted_at:%Y-%m-%d %H:%M} UTC); använd ett nytt åtgärds-id.")
+                    f" ({earlier.action}, {format_instant_sv(earlier.accepted_at)}); använd ett nytt åtgärds-id.")
         return None
     roles = _ROLES[type(command)]
     roles = roles if isinstance(roles, frozenset) else frozenset({roles})

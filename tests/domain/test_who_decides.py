@@ -15,6 +15,7 @@ from domain.actions import apply, deadline_passed, refusal
 from domain.after_decision import Revoke
 from domain.application import Application
 from domain.case import CaseState, Receipt, RecordEvent, SendLetter, new_case
+from domain.clock import format_instant_sv
 from domain.lifecycle import Stage
 from domain.reclaim import ReclaimBasis
 from services.calls import load_catalog
@@ -175,7 +176,7 @@ def test_an_action_id_reused_with_another_payload_is_refused_and_the_same_payloa
     other = command("prepare-decision", "officer:anna", "a-1", **approval(state, amount="300000.00"))
     assert refusal(state, other, T0 + DAY) == (
         f"Åtgärds-id a-1 har redan använts för en annan åtgärd med andra uppgifter (PrepareDecision, "
-        f"{first.accepted_at:%Y-%m-%d %H:%M} UTC); använd ett nytt åtgärds-id.")
+        f"{format_instant_sv(first.accepted_at)}); använd ett nytt åtgärds-id.")
     another_action = command("declare-no-conflict", "officer:anna", "a-1")
     assert "redan använts" in refusal(state, another_action, T0 + DAY)
     # A receipt from before fingerprints answers a re-sent action as before.
