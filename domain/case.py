@@ -25,7 +25,7 @@ from domain.lifecycle import Outcome, Stage, transition
 from domain.money import Kronor
 from domain.paths import resolve
 from domain.payment import Bankgiro, Payments, PayoutKind
-from domain.reclaim import Hearing, Reclaim
+from domain.reclaim import Hearing, Reclaim, Revocation
 from domain.text import Clean
 
 CaseNumber = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{5}$")]
@@ -123,6 +123,8 @@ class DecisionKind(StrEnum):
 
 class PrepareDecision(Action):
     kind: DecisionKind
+    # A standing proposal is replaced only on purpose, and the history says whose replaced whose.
+    replaces_proposal: bool = False
     amount: Kronor | None = None
     period_start: date | None = None
     period_end: date | None = None
@@ -173,6 +175,9 @@ class Receipt(Model):
     accepted_at: datetime
     stage: Stage
     message: str  # Swedish
+    # A hash of the command the receipt answers: the same action id with other content is
+    # refused, not answered with this receipt. Receipts made before it have none.
+    fingerprint: str | None = None
 
 
 # --- what an action causes outside the case ------------------------------------------
@@ -269,6 +274,14 @@ class SecrecyReview(Model):
     rulings: list[SectionRuling]
 
 
+class Declaration(Model):
+    """A person's declaration that no conflict of interest (jäv, FL 16–18 §§) keeps them from the case."""
+
+    person: str
+    role: str
+    declared_at: datetime
+
+
 class Assessment(Model):
     assessor: str
     conflict_declared_at: datetime
@@ -357,6 +370,8 @@ class CaseState(Model):
     completion: CompletionRequest | None = None
     secrecy: SecrecyReview | None = None
     assessment: Assessment | None = None
+    # Everyone who has declared no conflict of interest in the case (the assessor first, as a rule).
+    declarations: list[Declaration] = []
     funding: FundingProposal | None = None
     # What the call's workflow last said remains of its budget: lets an approval above it be
     # refused up front. The budget ledger still decides, since two approvals may race.
@@ -368,6 +383,7 @@ class CaseState(Model):
     withdrawal_reason: str | None = None
     granted: Decimal | None = None
     payments: Payments | None = None
+    revocation: Revocation | None = None  # the latest revocation prepared, heard and perhaps decided
     reclaim: Reclaim | None = None
     closed_at: datetime | None = None
     receipts: dict[str, Receipt] = {}
@@ -378,6 +394,13 @@ class CaseState(Model):
     @property
     def officer(self) -> str | None:
         return self.assessment.assessor if self.assessment else None
+
+    def has_declared(self, person: str) -> bool:
+        """Whether `person` has declared no conflict of interest in this case (FL 16–18 §§)."""
+        if any(d.person == person for d in self.declarations):
+            return True
+        # An assessor who declared before declarations were listed declared all the same.
+        return self.assessment is not None and self.assessment.assessor == person
 
     @property
     def next_deadline(self) -> datetime | None:
@@ -391,6 +414,9 @@ class CaseState(Model):
             running.append(self.decision_request.deadline)
         if self.payments is not None and self.stage is Stage.PAYMENTS:
             running.append(self.payments.next_deadline(self.call))
+        if (self.revocation is not None and self.revocation.pending and not self.revocation.hearing.settled
+                and self.stage in (Stage.PAYMENTS, Stage.FINAL_REPORT)):
+            running.append(self.revocation.hearing.deadline)
         if self.reclaim is not None and self.stage is Stage.RECLAIM:
             running.append(self.reclaim.next_deadline())
         return min((d for d in running if d is not None), default=None)

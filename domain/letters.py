@@ -35,6 +35,7 @@ class LetterKind(StrEnum):
     FINAL_REPORT_REVIEWED = "final_report_reviewed"  # beslut om slutligt stöd
     RECLAIM_COMMUNICATION = "reclaim_communication"  # kommunicering före beslut om återkrav (FL 25 §)
     RECLAIM_DECISION = "reclaim_decision"  # beslut om återkrav (and revocation), appealable
+    REVOCATION_COMMUNICATION = "revocation_communication"  # kommunicering före upphävande av beslut (FL 25 §)
     GRANT_REDUCED = "grant_reduced"  # a partial revocation that leaves nothing to pay back
     CLAIM_OVERDUE = "claim_overdue"
     CASE_CLOSED = "case_closed"
@@ -180,9 +181,20 @@ _TEMPLATES: Mapping[LetterKind, tuple[Template, Template]] = MappingProxyType(
             " procentenheter) till dess att beloppet är betalt.",
             *_DECISION_FOOTER,
         ),
+        LetterKind.REVOCATION_COMMUNICATION: _letter(
+            "Kommunicering inför beslut om upphävande – $case_number",
+            "Vi överväger att upphäva beslutet om stöd till projektet ”$project_title” i utlysningen"
+            " ”$call_title” $what. Innan vi fattar beslut ger vi dig möjlighet att yttra dig över förslaget och"
+            " underlaget (25 § förvaltningslagen).",
+            "Skälen:\n$reasons",
+            "Underlag:\n$material",
+            "$consequence",
+            "Lämna dina synpunkter senast $deadline. Om vi inte har hört av dig då fattar vi beslut på det"
+            " underlag som finns i ärendet.",
+        ),
         LetterKind.GRANT_REDUCED: _letter(
             "Beslut om ändrat stöd – $case_number",
-            "Vi har beslutat att upphäva beslutet om stöd till projektet ”$project_title” till en del: stödet"
+            "Vi har beslutat att delvis upphäva beslutet om stöd till projektet ”$project_title”: beviljat belopp"
             " sänks med $revoked till $granted.",
             "Skälen för beslutet:\n$reasons",
             "Hittills har $paid betalats ut, vilket inte är mer än det nya stödet; inget ska betalas tillbaka."

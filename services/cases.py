@@ -17,10 +17,12 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.actions import fingerprint
 from domain.after_decision import (
     DecideReclaim,
     FilePaymentRequest,
     PrepareReclaim,
+    PrepareRevocation,
     RegisterRepayment,
     ReviewFinalReport,
     ReviewPaymentRequest,
@@ -73,6 +75,7 @@ ACTIONS: dict[str, tuple[Any, type[Action]]] = {
     "review-payment-request": (CaseWorkflow.review_payment_request, ReviewPaymentRequest),
     "submit-final-report": (CaseWorkflow.submit_final_report, SubmitFinalReport),
     "review-final-report": (CaseWorkflow.review_final_report, ReviewFinalReport),
+    "prepare-revocation": (CaseWorkflow.prepare_revocation, PrepareRevocation),
     "revoke": (CaseWorkflow.revoke, Revoke),
     "prepare-reclaim": (CaseWorkflow.prepare_reclaim, PrepareReclaim),
     "decide-reclaim": (CaseWorkflow.decide_reclaim, DecideReclaim),
@@ -168,11 +171,20 @@ def build_command(action: str, actor: dict[str, Any], payload: dict[str, Any], a
         raise from_validation_error(exc) from None
 
 
+def update_id(command: Action) -> str:
+    """The Temporal update id of an action: its action id and what it says.
+
+    Temporal answers an update id it has seen with the first outcome, without asking the case;
+    the same action id with other content gets another update id, so that the case can refuse it.
+    """
+    return f"{command.action_id}#{fingerprint(command)[:16]}"  # type: ignore[arg-type]  # every Action in ACTIONS is a Command
+
+
 async def act(client: Client, case_number: str, action: str, command: Action) -> Receipt:
     update, _ = ACTIONS[action]
     handle = client.get_workflow_handle_for(CaseWorkflow.run, case_number)
     try:
-        receipt: Receipt = await handle.execute_update(update, command, id=command.action_id)
+        receipt: Receipt = await handle.execute_update(update, command, id=update_id(command))
         return receipt
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause

@@ -77,6 +77,11 @@ class _Demo:
             for c in state.applicable_criteria()
         ])
 
+    async def decide(self, number: str) -> None:
+        # The decision maker declares no conflict of interest in the case before deciding it.
+        await self.act(number, "declare-no-conflict", DECIDER)
+        await self.act(number, "decide", DECIDER)
+
     async def prepare(self, number: str, kind: str, **extra: Any) -> None:
         state = await cases.case_state(self.client, number)
         if kind == "approve":
@@ -115,7 +120,7 @@ async def load_demo(client: Client, task_queue: str) -> list[str]:
         await demo.prepare(approved, "approve", conditions=["Slutrapport lämnas enligt utlysningen."],
                            advance="100000.00", advance_reasons="Sökanden saknar likviditet för projektstarten.",
                            payee_bankgiro=DEMO_BANKGIRO)
-        await demo.act(approved, "decide", DECIDER)
+        await demo.decide(approved)
         # The advance is paid; the applicant's first payment request waits for the officer.
         await demo.act(approved, "file-payment-request", APPLICANT, request={
             "period_start": today.isoformat(), "period_end": today.isoformat(),
@@ -125,7 +130,7 @@ async def load_demo(client: Client, task_queue: str) -> list[str]:
             "progress_report": "Projektet har startat med ett första möte med företagen.",
             "payee_bankgiro": DEMO_BANKGIRO})
         await demo.prepare(rejected, "reject", reasons="Projektet bidrar i lägre grad till utlysningens mål.")
-        await demo.act(rejected, "decide", DECIDER)
+        await demo.decide(rejected)
         await demo.prepare(deciding, "reject", reasons="Svag regional förankring.",
                            unseen_material="Yttrande från regionen om projektets förankring.")
         await demo.act(deciding, "communicate", OFFICER)
@@ -133,6 +138,6 @@ async def load_demo(client: Client, task_queue: str) -> list[str]:
         incomplete, dismissed = submitted[-2:]
         await demo.act(incomplete, "request-completion", OFFICER, missing=["Det som kontrollen har pekat ut"])
         await demo.prepare(dismissed, "dismiss", reasons="Ansökan uppfyller inte utlysningens krav.")
-        await demo.act(dismissed, "decide", DECIDER)
+        await demo.decide(dismissed)
         log.info("demo cases ready", call_id=call.id, cases=len(submitted), reviewing=reviewing)
     return numbers

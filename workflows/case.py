@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         DecideReclaim,
         FilePaymentRequest,
         PrepareReclaim,
+        PrepareRevocation,
         RegisterRepayment,
         ReviewFinalReport,
         ReviewPaymentRequest,
@@ -360,6 +361,16 @@ class CaseWorkflow:
     def _check_review_final_report(self, command: ReviewFinalReport) -> None:
         self._refuse_if_not_allowed(command)
 
+    @workflow.update
+    def prepare_revocation(self, command: PrepareRevocation) -> Receipt:
+        return self._act(command)
+
+    @prepare_revocation.validator
+    def _check_prepare_revocation(self, command: PrepareRevocation) -> None:
+        self._refuse_if_not_allowed(command)
+
+    # The decision on a prepared revocation; the name is the one cases recorded before it was
+    # prepared used, so that their histories replay.
     @workflow.update
     def revoke(self, command: Revoke) -> Receipt:
         return self._act(command)

@@ -518,6 +518,9 @@ def approve(stack: Stack, case: Case, grant: Grant) -> None:
     if case.examined:
         # Four eyes: the assessor may not decide, whatever role she claims.
         refused(stack.act(number, "decide", ASSESSOR_AS_DECISION_MAKER), "fyraögonsprincipen")
+        # Nor may a decision maker who has not declared no conflict of interest (FL 16–18 §§).
+        refused(stack.act(number, "decide", DECISION_MAKER), "bo har inte förklarat att jäv inte föreligger")
+    accepted(stack.act(number, "declare-no-conflict", DECISION_MAKER))
 
     decided = accepted(stack.act(number, "decide", DECISION_MAKER))
     assert f"Beslut fattat: bifall om {kr(exact(grant.granted))}." in decided, decided
@@ -600,8 +603,12 @@ def dismiss(stack: Stack, case: Case) -> None:
         f"{message} ({rule})" for rule, message in case.errors)
     accepted(stack.act(number, "prepare-decision", OFFICER, {"kind": "dismiss", "reasons": reasons}))
     if case.examined:
-        # Four eyes: whoever prepared the decision may not take it.
+        # Only a decision maker who has declared no conflict of interest decides (FL 16–18 §§) ...
+        refused(stack.act(number, "decide", DECISION_MAKER), "bo har inte förklarat att jäv inte föreligger")
+        # ... and four eyes: whoever prepared the decision may not take it, declared or not.
+        accepted(stack.act(number, "declare-no-conflict", ASSESSOR_AS_DECISION_MAKER))
         refused(stack.act(number, "decide", ASSESSOR_AS_DECISION_MAKER), "fyraögonsprincipen")
+    accepted(stack.act(number, "declare-no-conflict", DECISION_MAKER))
     decided = accepted(stack.act(number, "decide", DECISION_MAKER))
     # Nothing follows a dismissal: the case closes at once.
     assert "Beslut fattat: avvisning" in decided and decided.rstrip().endswith("(steg: Avslutad)"), decided

@@ -258,7 +258,8 @@ async def tried(fx: Fixture, what: str, attempt: Callable[[], Awaitable[T]], tim
 async def act(fx: Fixture, number: str, action: str, actor: str, **payload: Any) -> None:
     role, _, person = actor.partition(":")
     # One action id for every try: a repeat of an action the case took returns the first receipt.
-    command = cases.build_command(action, {"role": role, "id": person}, payload, f"{number}-{action}")
+    # Per person, since officer and decision maker each declare no conflict of interest.
+    command = cases.build_command(action, {"role": role, "id": person}, payload, f"{number}-{action}-{person}")
     receipt = await tried(fx, action, lambda: cases.act(fx.client, number, action, command))
     assert receipt.action_id == command.action_id, receipt
 
@@ -326,6 +327,7 @@ async def assessed(fx: Fixture, i: int) -> str:
               period_start=today.isoformat(), period_end=(today + timedelta(days=60)).isoformat(),
               final_report_due=(today + timedelta(days=90)).isoformat(), advance=str(plan.advance),
               advance_reasons="Sökanden saknar likviditet att ligga ute med kostnaderna.", payee_bankgiro=BANKGIRO)
+    await act(fx, number, "declare-no-conflict", DECISION_MAKER)
     return number
 
 
