@@ -345,7 +345,7 @@ async def up(
         for call in default_catalog().all():
             await ensure_call_workflow(client, call, local.task_queue)
         if demo:
-            cases = await load_demo(client, local.task_queue)
+            cases = await load_demo(client, local.task_queue, data_dir)
             log.info("demo cases loaded", cases=len(cases))
 
         print(_summary(local, data_dir, port, ui_port, settings.database_url is None), flush=True)
