@@ -28,6 +28,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.db import fails_for_good
+
 _log = structlog.get_logger(__name__)
 
 Text = Annotated[str, Field(min_length=1, max_length=500)]
@@ -116,6 +118,7 @@ class Archive:
         self._client = client
 
     @activity.defn(name="archive_case")
+    @fails_for_good
     async def archive_case(self, request: ArchiveRequest) -> ArchiveResult:
         """Write a closed case to the archive: every run's history and its register rows.
 

@@ -34,6 +34,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.db import fails_for_good
 from domain.bank import normalize_bankgiro
 from domain.clock import STOCKHOLM, require_utc, stockholm_date
 from domain.money import Kronor, total
@@ -165,6 +166,7 @@ class PaymentLedger:
         self._pool = pool
 
     @activity.defn(name="payment_pay")
+    @fails_for_good
     async def pay(self, order: PayoutOrder) -> PayoutReceipt:
         """Record the payout under its key once; a repeat returns the first record."""
         try:

@@ -22,6 +22,7 @@ from pydantic_core import to_json
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.db import fails_for_good
 from activities.letters import LetterRequest
 from domain.case import CaseState, RecordEvent, SaveDocument, SendLetter, received_document
 from domain.clock import STOCKHOLM, require_utc
@@ -205,6 +206,7 @@ class Register:
         self._mails_letters = mails_letters
 
     @activity.defn
+    @fails_for_good
     async def register_application(self, request: RegisterApplication) -> Registered:
         """Give the application its case number and put it in the register, once."""
         year = request.received_at.astimezone(STOCKHOLM).year
@@ -266,6 +268,7 @@ class Register:
         return Registered(case_number=number, received_at=received_at, already_registered=already)
 
     @activity.defn
+    @fails_for_good
     async def cases_in_running(self, call_id: str) -> list[str]:
         """The call's cases that no decision, dismissal or withdrawal has yet taken out of the running."""
         async with self._pool.connection() as conn:
@@ -276,6 +279,7 @@ class Register:
             return [row[0] for row in await cursor.fetchall()]
 
     @activity.defn
+    @fails_for_good
     async def open_case(self, opening: RegisterWrite) -> Opened:
         """Record what a new case opens with, as soon as it has its number: the application as
         received, the events, the stage and the receipt, in one write.
@@ -289,6 +293,7 @@ class Register:
         return Opened(by_email=[letter.letter_id for letter in opening.letters if mailed and letter.recipient_email])
 
     @activity.defn
+    @fails_for_good
     async def write(self, batch: RegisterWrite) -> None:
         """Record a case's new events, documents and letters and set its row, in one transaction.
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from activities.payments import Payout as LedgerPayout
-from domain.case import CaseState
+from domain.case import STEP_LABELS_SV, CaseState
 from domain.clock import format_instant_sv, stockholm_date
 from domain.findings import Severity
 from domain.lifecycle import OUTCOME_LABELS_SV, STAGE_LABELS_SV, Stage
@@ -61,8 +61,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
         raw = Path(args.file).read_bytes() if args.file != "-" else sys.stdin.buffer.read()
         imported = parse_instant(args.imported_received, "--imported-received") if args.imported_received else None
         client = await connect(settings)
-        intake = await cases.submit(client, default_catalog(), raw, task_queue=settings.task_queue,
-                                    submission_id=args.submission_id, imported_received_at=imported)
+        try:
+            intake = await cases.submit(client, default_catalog(), raw, task_queue=settings.task_queue,
+                                        submission_id=args.submission_id, imported_received_at=imported)
+        except cases.NotRegistered as exc:
+            print(f"fel: {exc}", file=sys.stderr)
+            return EXIT_REFUSED
         print(intake.case_number)
         for f in intake.verdict.findings:
             print(f"  {'fel' if f.severity is Severity.ERROR else 'varning'}  {f.rule}  {f.field}  {f.message}",
@@ -126,6 +130,11 @@ def cmd_case(args: argparse.Namespace) -> int:
             print(f"Handläggare: {state.officer}")
         if state.next_deadline:
             print(f"Nästa frist: {format_instant_sv(state.next_deadline)}")
+        if state.stalled:
+            step = STEP_LABELS_SV.get(state.stalled.step, state.stalled.step)
+            print(f"Stoppat:   Steget {step} har stoppats {format_instant_sv(state.stalled.at)} "
+                  f"({state.stalled.error}); drift behöver åtgärda orsaken och återuppta ärendet "
+                  f"(grantflow act {state.case_number} resume --as operations:ID).")
         if state.verdict:
             print("\nKontroll:")
             for f in state.verdict.findings:

@@ -41,10 +41,13 @@ from domain.case import (
     ReplyToCommunication,
     RequestCompletion,
     RequestDecision,
+    Resume,
     Role,
     ScoreApplication,
     SubmitCompletion,
     Withdraw,
+    resume,
+    resume_refusal,
 )
 from domain.deciding import (
     BeforeDecision,
@@ -54,7 +57,7 @@ from domain.deciding import (
 )
 from domain.lifecycle import STAGE_LABELS_SV, Stage
 
-Command = BeforeDecision | AfterDecision
+Command = BeforeDecision | AfterDecision | Resume
 
 _UNTIL_DECIDED = frozenset({Stage.RECEIVED, Stage.COMPLETENESS, Stage.SECRECY_REVIEW, Stage.ASSESSMENT,
                             Stage.DECISION})
@@ -132,6 +135,8 @@ def refusal(state: CaseState, command: Command, now: datetime) -> str | None:
     """Why `command` cannot be taken now, in Swedish; None when it can."""
     if command.action_id in state.receipts:
         return None  # re-sent: answered with the first receipt
+    if isinstance(command, Resume):  # operations' own: any stage, while a step is stopped
+        return resume_refusal(state, command)
     role = _ROLES[type(command)]
     if command.actor.role is not role:
         return f"Åtgärden kan bara utföras av {ROLE_LABELS_SV[role]}, inte av {ROLE_LABELS_SV[command.actor.role]}."
@@ -147,7 +152,9 @@ def apply(state: CaseState, command: Command, now: datetime) -> Receipt:
     if (earlier := state.receipts.get(command.action_id)) is not None:
         return earlier
     mark, stage = len(state.outbox), state.stage
-    if _after_decision(state, command):
+    if isinstance(command, Resume):
+        message = resume(state, command, now)
+    elif _after_decision(state, command):
         message = apply_after_decision(state, command, now)  # type: ignore[arg-type]
     else:
         message = apply_before_decision(state, command, now)  # type: ignore[arg-type]

@@ -411,7 +411,7 @@ def apply_after_decision(state: CaseState, command: AfterDecision | Withdraw | R
             reclaim.hearing = Hearing(sent_at=now, deadline=deadline)
             queue_letter(state, "reclaim_communication", now, amount=format_kronor(amount), reasons=reasons,
                          due_days=str(days), interest_from=str(start), deadline=format_deadline_sv(deadline))
-            return (f"Återkrav om {format_kronor(amount)} är förberett och kommunicerat; "
+            return (f"Återkrav om {format_kronor(amount)} är förberett och kommuniceras med sökanden; "
                     f"svar senast {format_deadline_sv(deadline)}.")
         case DecideReclaim():
             assert reclaim is not None and reclaim.prepared is not None

@@ -26,11 +26,12 @@ from domain.money import Kronor
 from domain.paths import resolve
 from domain.payment import Bankgiro, Payments, PayoutKind
 from domain.reclaim import Hearing, Reclaim
+from domain.text import Clean
 
 CaseNumber = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{5}$")]
 ActionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@-]{1,100}$")]
 PersonId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,100}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), Clean]
 
 # How many receipts a case keeps for re-sent actions: more than any case collects.
 MAX_RECEIPTS = 500
@@ -90,7 +91,7 @@ class AcceptForReview(Action):
 
 
 class SectionRuling(Model):
-    section: Annotated[str, StringConstraints(max_length=200)]
+    section: Annotated[str, StringConstraints(max_length=200), Clean]
     secret: bool
     legal_ground: Text | None = None  # e.g. "OSL 30 kap. 23 §"
     reason: Text
@@ -105,7 +106,7 @@ class DeclareNoConflict(Action):
 
 
 class CriterionScore(Model):
-    criterion: Annotated[str, StringConstraints(max_length=40)]
+    criterion: Annotated[str, StringConstraints(max_length=40), Clean]
     score: int
     motivation: Text
 
@@ -157,6 +158,12 @@ class RequestDecision(Action):
     """FL 12 §: after six months without a decision, the applicant asks for one in writing."""
 
     text: Text
+
+
+class Resume(Action):
+    """Operations have fixed what stopped a step of the case (see `Stall`): carry it out again."""
+
+    note: Text | None = None
 
 
 class Receipt(Model):
@@ -311,6 +318,28 @@ class DecisionRequest(Model):
     overdue: bool = False
 
 
+# What each outbox step does, as operations read it beside a stopped case.
+STEP_LABELS_SV = {
+    "register": "diarieföringen",
+    "letter": "brevutskicket",
+    "checks": "kontrollen av ansökan",
+    "call": "beskedet till utlysningen",
+    "pay": "utbetalningen",
+    "adjust_grant": "justeringen av utlysningens budget",
+    "archive": "arkiveringen",
+}
+
+
+class Stall(Model):
+    """An outbox step failed with an error that no retry can mend (e.g. the database refused the
+    write): the case has stopped it, keeps its effect in the outbox, and waits for operations to
+    fix the cause and resume it. Never the error's message, which may quote what people wrote."""
+
+    step: str  # a key of STEP_LABELS_SV
+    error: str  # the error's type, e.g. "DataError"
+    at: datetime
+
+
 class CaseState(Model):
     """All of a case, in one model that continue-as-new passes whole."""
 
@@ -344,6 +373,7 @@ class CaseState(Model):
     receipts: dict[str, Receipt] = {}
     outbox: list[Effect] = []
     effects_done: int = 0  # a counter for effect ids that stays unique across continue-as-new
+    stalled: Stall | None = None  # a step stopped for operations to resume
 
     @property
     def officer(self) -> str | None:
@@ -409,6 +439,23 @@ def new_case(
     else:
         checks_done(state, verdict, received_at)
     return state
+
+
+def resume_refusal(state: CaseState, command: Resume) -> str | None:
+    """Why operations cannot resume the case now, in Swedish; None when they can."""
+    if command.actor.role is not Role.OPERATIONS:
+        return "Åtgärden kan bara utföras av drift."
+    if state.stalled is None:
+        return "Inget steg i ärendet är stoppat; det finns inget att återuppta."
+    return None
+
+
+def resume(state: CaseState, command: Resume, now: datetime) -> str:
+    """Clear the stop, so that the case carries out the stopped step again; returns the receipt's message."""
+    assert state.stalled is not None
+    step = STEP_LABELS_SV.get(state.stalled.step, state.stalled.step)
+    state.stalled = None
+    return f"Drift återupptar {step}, som hade stoppats."
 
 
 def checks_done(state: CaseState, verdict: Verdict, now: datetime) -> None:

@@ -264,7 +264,7 @@ def apply_before_decision(state: CaseState, command: BeforeDecision, now: dateti
             state.communication = Hearing(sent_at=now, deadline=deadline)
             queue_letter(state, "communication", now, material=state.prepared.unseen_material,
                     deadline=format_deadline_sv(deadline))
-            return f"Underlaget är kommunicerat med svar senast {format_deadline_sv(deadline)}."
+            return f"Underlaget kommuniceras med sökanden, med svar senast {format_deadline_sv(deadline)}."
         case ReplyToCommunication(text=text):
             assert state.communication is not None
             state.communication.reply = text

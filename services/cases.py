@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -42,6 +42,7 @@ from domain.case import (
     ReplyToCommunication,
     RequestCompletion,
     RequestDecision,
+    Resume,
     ScoreApplication,
     SubmitCompletion,
     Withdraw,
@@ -51,7 +52,7 @@ from services.calls import CallCatalog
 from services.errors import InputError, from_validation_error
 from workflows.call import CallWorkflow, call_workflow_id
 from workflows.case import CaseWorkflow
-from workflows.intake import IntakeWorkflow, intake_workflow_id
+from workflows.intake import NOT_REGISTERED, IntakeWorkflow, intake_workflow_id
 from workflows.messages import CallState, Intake, Submission
 
 # The actions people take, by the name a person types: (the case's update, its input).
@@ -77,6 +78,8 @@ ACTIONS: dict[str, tuple[Any, type[Action]]] = {
     "decide-reclaim": (CaseWorkflow.decide_reclaim, DecideReclaim),
     "register-repayment": (CaseWorkflow.register_repayment, RegisterRepayment),
     "write-off": (CaseWorkflow.write_off, WriteOff),
+    # Operations: carry out again a step the case stopped because it failed for good.
+    "resume": (CaseWorkflow.resume, Resume),
 }
 
 
@@ -86,6 +89,10 @@ class ActionRefused(Exception):
 
 class CaseNotFound(InputError):
     pass
+
+
+class NotRegistered(Exception):
+    """The register refused the application for good: no case was opened. The message is Swedish."""
 
 
 # Call workflows this process has already made sure of: one start per call, not per application
@@ -140,7 +147,15 @@ async def submit(
     except WorkflowAlreadyStartedError:
         # Received before and already registered: the answer is the one it got then.
         handle = client.get_workflow_handle_for(IntakeWorkflow.run, intake_workflow_id(submission_id))
-    return await handle.result()
+    try:
+        return await handle.result()
+    except WorkflowFailureError as exc:
+        failure = exc.cause
+        if not (isinstance(failure, ApplicationError) and failure.type == NOT_REGISTERED):
+            raise
+        cause = failure.details[0] if failure.details else "okänt fel"
+        raise NotRegistered(f"diariet kunde inte ta emot ansökan ({cause}), så inget ärende öppnades; "
+                            f"drift behöver se mottagningen {handle.id} i Temporal UI") from None
 
 
 def build_command(action: str, actor: dict[str, Any], payload: dict[str, Any], action_id: str | None) -> Action:

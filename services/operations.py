@@ -35,6 +35,8 @@ def views(now: datetime) -> list[tuple[str, str]]:
         (f"deadline passed, not handled (as of {instant})",
          f'{OPEN_CASES} AND {sa.NEXT_DEADLINE.name} < "{instant}"'),
         ("claim past due, unpaid", f'{CASES} AND {sa.CLAIM_STATUS.name} = "overdue"'),
+        # A step that failed for good waits for operations (docs/decisions/0019).
+        ("stalled, waits for operations", f"{CASES} AND {sa.CASE_STALLED.name} IS NOT NULL"),
         ("granted cases", f'{CASES} AND {sa.GRANTED_AMOUNT_ORE.name} > 0'),
     ]
 

@@ -35,6 +35,18 @@ def intake_workflow_id(submission_id: str) -> str:
     return f"intake-{submission_id}"
 
 
+NOT_REGISTERED = "NotRegistered"
+
+
+def not_registered(error: ActivityError | ApplicationError) -> ApplicationError:
+    """The intake's failure when the register refused the application for good: the cause's type only,
+    since its message may quote the application."""
+    failure = error.cause if isinstance(error, ActivityError) else error
+    cause = failure.type if isinstance(failure, ApplicationError) and failure.type else type(failure).__name__
+    return ApplicationError(f"the register refused the application ({cause})", cause, type=NOT_REGISTERED,
+                            non_retryable=True)
+
+
 def _public_org_number(text: str) -> str | None:
     """The sender's number for the public register; a personnummer is never written there."""
     try:
@@ -55,17 +67,22 @@ class IntakeWorkflow:
         application = submission.application
         # Local activities: all three are short, and an application should be registered in the
         # time it takes to start a workflow, not in several trips through task queues.
-        registered = await workflow.execute_local_activity_method(
-            Register.register_application,
-            RegisterApplication(
-                submission_id=submission.submission_id, call_id=submission.call.id, received_at=received_at,
-                imported=imported, sender_name=application.applicant.name,
-                sender_org_number=_public_org_number(application.applicant.org_number),
-                subject=application.project.title, requested_amount=application.requested_amount,
-            ),
-            start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
-            summary="registrera ansökan i diariet",
-        )
+        try:
+            registered = await workflow.execute_local_activity_method(
+                Register.register_application,
+                RegisterApplication(
+                    submission_id=submission.submission_id, call_id=submission.call.id, received_at=received_at,
+                    imported=imported, sender_name=application.applicant.name,
+                    sender_org_number=_public_org_number(application.applicant.org_number),
+                    subject=application.project.title, requested_amount=application.requested_amount,
+                ),
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
+                summary="registrera ansökan i diariet",
+            )
+        except (ActivityError, ApplicationError) as error:
+            # Only what no retry can mend gets here (the register refused the application): the intake
+            # fails, visibly, and the client waiting for its case number is told so at once.
+            raise not_registered(error) from None
         # Checked here, before the case starts, so that the applicant's receipt can say at
         # once what is missing and the case starts in the right stage.
         verdict = await workflow.execute_local_activity(

@@ -64,6 +64,7 @@ async def test_every_printed_view_is_a_query_the_server_accepts(harness):
     await eventually_found(harness, links["in stage Utbetalning"], number)
     await eventually_found(harness, links["granted cases"], number)
     assert number not in await found(harness, links["claim past due, unpaid"])
+    assert number not in await found(harness, links["stalled, waits for operations"])
     assert number not in await found(harness, links["in stage Bedömning"])
     [before] = [query for label, query in links.items() if label.startswith("deadline passed")]
     assert number not in await found(harness, before)
