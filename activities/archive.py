@@ -8,7 +8,9 @@ they can be read and the workflow replayed against new code for as long as the c
 
 Archiving is idempotent: a closed run's history never changes, so archiving again writes the
 same row, and the row is only rewritten if something in it did change (a letter posted since,
-a payout that has gone out in a bank file since).
+a payout that has gone out in a bank file since). The bank-file export itself writes the file's id
+into the archived payouts of the cases it pays (activities/payments.py), so an archived case never
+waits for another archiving to show where its money went.
 """
 
 from __future__ import annotations

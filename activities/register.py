@@ -29,6 +29,7 @@ from domain.clock import STOCKHOLM, require_utc
 from domain.identity import InvalidIdentityNumber, parse_identity_number
 from domain.lifecycle import Outcome, Stage
 from domain.money import Kronor
+from domain.privacy import mask_text
 
 _log = structlog.get_logger(__name__)
 
@@ -40,6 +41,9 @@ Text = Annotated[str, Field(min_length=1, max_length=500)]
 # What the applicant wrote may be empty or odd; the register takes it as it is
 # rather than fail the workflow that builds the request.
 Written = Annotated[str, Field(max_length=500)]
+# The register is public: what the applicant wrote is shown there with any personnummer masked,
+# as in the logs (the application document keeps what was written).
+Public = Annotated[Written, AfterValidator(mask_text)]
 
 
 class _Model(BaseModel):
@@ -51,11 +55,11 @@ class RegisterApplication(_Model):
     call_id: Text
     received_at: Instant = Field(description="When the application reached the agency's system (FL 22 §)")
     imported: bool = Field(description="Taken over from another system rather than submitted here")
-    sender_name: Written
+    sender_name: Public
     sender_org_number: str | None = Field(
         description="The sender's organisation number; None for a natural person (never a personnummer)"
     )
-    subject: Written = Field(description="The project title")
+    subject: Public = Field(description="The project title")
     requested_amount: Kronor
 
     @field_validator("sender_org_number")

@@ -172,13 +172,15 @@ def payout_done(state: CaseState, number: int, paid_at: datetime, now: datetime)
     payout.paid_at = paid_at
     what = PAYOUT_KIND_SV[payout.kind] + (f" enligt ansökan om utbetalning {number}" if payout.kind is
                                            PayoutKind.PAYMENT else "")
-    note_event(state, now, "finance", "system", "paid", f"Utbetalt {format_kronor(payout.amount)} ({what}).")
+    # In the ledger, not yet at the bank: it goes out with the next bank file.
+    note_event(state, now, "finance", "system", "paid",
+               f"Utbetalning beordrad: {format_kronor(payout.amount)} ({what}), betalas ut med nästa bankfil.")
     queue_letter(state, "payout_made", now, amount=format_kronor(payout.amount), bankgiro=payout.bankgiro,
                  what=what)
     report = payments.final_report
     if (state.stage is Stage.FINAL_REPORT and report is not None and report.final_grant is not None
             and all(p.paid_at is not None for p in payments.payouts)):
-        close_case(state, now, f"Slutligt stöd {format_kronor(report.final_grant)} är utbetalt.")
+        close_case(state, now, f"Slutligt stöd {format_kronor(report.final_grant)} är godkänt för utbetalning.")
 
 
 # --- why an action cannot be taken -----------------------------------------------------------
@@ -546,7 +548,7 @@ def _review_final_report(state: CaseState, payments: Payments, filed: FiledFinal
         outcome = (f"Mer än det slutliga stödet har betalats ut; {format_kronor(-remainder)} kan komma att"
                    " krävas tillbaka.")
     else:
-        outcome = "Hela det slutliga stödet är utbetalt."
+        outcome = "Hela det slutliga stödet är redan godkänt för utbetalning."
     queue_letter(
         state, "final_report_reviewed", now, assessment=assessment,
         approved=format_kronor(payments.approved_costs), support_rate=format_share(payments.support_rate),
@@ -557,9 +559,10 @@ def _review_final_report(state: CaseState, payments: Payments, filed: FiledFinal
         _order(state, len(payments.requests) + 1, PayoutKind.FINAL, remainder, now)
     elif remainder < 0:
         _open_reclaim(state, ReclaimBasis.OVERPAYMENT, -remainder, now,
-                      f"Slutligt stöd {format_kronor(final)}, utbetalt {format_kronor(payments.ordered)}.")
+                      f"Slutligt stöd {format_kronor(final)}, godkänt för utbetalning"
+                      f" {format_kronor(payments.ordered)}.")
     else:
-        close_case(state, now, f"Slutligt stöd {format_kronor(final)} är utbetalt.")
+        close_case(state, now, f"Slutligt stöd {format_kronor(final)} är godkänt för utbetalning.")
     return f"Slutrapporten är granskad: slutligt stöd {format_kronor(final)}. {outcome}"
 
 

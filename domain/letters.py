@@ -138,13 +138,15 @@ _TEMPLATES: Mapping[LetterKind, tuple[Template, Template]] = MappingProxyType(
             " (perioden $period).",
             "Redovisade kostnader: $claimed. Godkända stödberättigande kostnader: $approved.",
             "Kostnader som inte har godkänts och skälen för det:\n$not_approved",
-            "Belopp att betala ut nu: $payable. Hittills utbetalt inklusive detta: $paid_total av beviljade $granted.",
+            "Belopp att betala ut nu: $payable. Hittills godkänt för utbetalning inklusive detta: $paid_total av"
+            " beviljade $granted.",
             "Beslutet har fattats $decision_date av $decided_by.",
         ),
         LetterKind.PAYOUT_MADE: _letter(
             "Utbetalning – $case_number",
-            "Vi har i dag betalat ut $amount till bankgiro $bankgiro för projektet ”$project_title” ($what)."
-            " Betalningen är märkt med diarienummer $case_number.",
+            "Vi har i dag godkänt en utbetalning av $amount till bankgiro $bankgiro för projektet ”$project_title”"
+            " ($what). Beloppet skickas till banken med vår nästa betalningsfil och når kontot några bankdagar"
+            " därefter. Betalningen är märkt med diarienummer $case_number.",
         ),
         LetterKind.FINAL_REPORT_REMINDER: _letter(
             "Påminnelse om slutrapport – $case_number",
@@ -156,7 +158,7 @@ _TEMPLATES: Mapping[LetterKind, tuple[Template, Template]] = MappingProxyType(
             "Vi har granskat slutrapporten för projektet ”$project_title”.",
             "$assessment",
             "Godkända stödberättigande kostnader för hela projektet: $approved. Stödandel: $support_rate."
-            " Slutligt stöd: $final_grant (beviljat högst $granted). Utbetalt hittills: $paid.",
+            " Slutligt stöd: $final_grant (beviljat högst $granted). Godkänt för utbetalning hittills: $paid.",
             "$outcome",
             "Beslutet har fattats $decision_date av $decided_by.",
         ),

@@ -18,6 +18,7 @@ import sys
 import warnings
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,6 +27,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from services import operations
 from services.calls import default_catalog
 from services.cases import ensure_call_workflow
 from services.demo import load_demo
@@ -262,15 +264,19 @@ async def _until_first(*waits: Awaitable[Any]) -> None:
                 task.cancel()
 
 
-def _summary(settings: Settings, data_dir: Path, port: int, ui_port: int, embedded_db: bool) -> str:
+def _summary(settings: Settings, data_dir: Path, port: int, ui_port: int, embedded_db: bool,
+             now: datetime | None = None) -> str:
     namespace = settings.temporal_namespace
     database = f"{data_dir / 'postgres'} (embedded)" if embedded_db else "GRANTFLOW_DATABASE_URL"
+    views = operations.links(f"http://{HOST}:{ui_port}", namespace, now or datetime.now(UTC))
     return "\n".join([
         "grantflow is up.",
         f"  Temporal UI    http://{HOST}:{ui_port}/namespaces/{namespace}/workflows",
         f"  Temporal       {HOST}:{port} (namespace {namespace}, task queue {settings.task_queue})",
         f"  PostgreSQL     {database}",
         f"  Temporal data  {data_dir / 'temporal.db'} (server log {data_dir / 'temporal.log'})",
+        "Views for operations in Temporal UI (README: adding the cases' columns to the list):",
+        *[f"  {label}: {url}" for label, url in views],
         "Ctrl-C stops it; `grantflow up` again resumes every case where it was.",
     ])
 
@@ -345,7 +351,7 @@ async def up(
         for call in default_catalog().all():
             await ensure_call_workflow(client, call, local.task_queue)
         if demo:
-            cases = await load_demo(client, local.task_queue)
+            cases = await load_demo(client, local.task_queue, data_dir)
             log.info("demo cases loaded", cases=len(cases))
 
         print(_summary(local, data_dir, port, ui_port, settings.database_url is None), flush=True)

@@ -19,22 +19,11 @@ import structlog
 from pydantic import BaseModel, ValidationError
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+# The mask is the domain's, shared with the register and Temporal UI; re-exported for the log tests.
+from domain.privacy import MASK as MASK
+from domain.privacy import PERSONNUMMER as PERSONNUMMER
+from domain.privacy import mask_text
 from services.settings import LogFormat
-
-MASK = "[personnummer]"
-
-# A personnummer or samordningsnummer: (YY)YYMMDD, an optional - or + (+ for people over 100),
-# then four digits, with a month 01-12 in the right place. Organisation numbers have 20 or more
-# there and are left visible. Not glued to other letters or digits, and not one group of a UUID
-# (run ids are UUIDs, and "20240315-1234-..." must not be masked). No Luhn check: a mistyped
-# personnummer is personal data too; masking a few look-alikes is the cheaper mistake.
-PERSONNUMMER = re.compile(
-    r"(?<![0-9A-Za-z-])(?:\d{2})?\d{2}(?:0[1-9]|1[0-2])\d{2}[-+]?\d{4}(?![0-9A-Za-z]|-[0-9A-Za-z])"
-)
-
-
-def mask_text(text: str) -> str:
-    return PERSONNUMMER.sub(MASK, text)
 
 
 def _mask(value: Any) -> Any:

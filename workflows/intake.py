@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.checks import CheckRequest, check_application
     from activities.register import Register, RegisterApplication, RegisterWrite
     from domain.identity import InvalidIdentityNumber, parse_identity_number
+    from domain.money import format_kronor
     from workflows import search_attributes as sa
     from workflows.messages import CaseInput, CaseStart, Intake, Submission
 
@@ -119,7 +120,9 @@ class IntakeWorkflow:
             id=registered.case_number,
             parent_close_policy=ParentClosePolicy.ABANDON,
             static_summary=f"Ärende {registered.case_number} – {submission.call.id}",
-            static_details=f"Projekt: {application.project.title}",
+            # Temporal UI shows no personal data (deploy/README.md): only what the project writes,
+            # never the applicant's text.
+            static_details=f"Sökt belopp: {format_kronor(application.requested_amount)}",
             # Operations find the case by its stage from the moment it exists, and its first task
             # has no attributes left to send (one visibility write per case, not two).
             search_attributes=sa.at_start(case),

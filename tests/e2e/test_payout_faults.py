@@ -574,7 +574,7 @@ async def test_payouts_are_made_exactly_once_while_the_worker_is_killed_at_rando
             # The bank file: one credit transfer per payout, each end-to-end id once.
             out = data_dir / "bank-file.xml"
             exported = accepted(await asyncio.to_thread(grantflow, env, "bank-file", "export", "--out", str(out)))
-            assert re.search(rf": {2 * CASES} payouts", exported), exported
+            assert re.search(rf": {2 * CASES} utbetalningar", exported), exported
             ns = {"p": PAIN_001}
             document = ET.parse(out).getroot()
             transfers = document.findall(".//p:CdtTrfTxInf", ns)
@@ -588,7 +588,7 @@ async def test_payouts_are_made_exactly_once_while_the_worker_is_killed_at_rando
             assert Decimal(document.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:CtrlSum", namespaces=ns) or "") == sum(
                 expected.values())
             again = grantflow(env, "bank-file", "export", "--out", str(data_dir / "again.xml"))
-            assert "nothing to export" in accepted(again), shown(again)
+            assert "inget att exportera" in accepted(again), shown(again)
             assert not (data_dir / "again.xml").exists()
             pool = await open_pool(db)
             try:
