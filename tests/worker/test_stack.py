@@ -188,3 +188,67 @@ def test_postgres_users_that_died_are_forgotten(tmp_path):
     (tmp_path / ".handle_pids.json").write_text(json.dumps([dead, os.getpid()]))
     stack._forget_dead_handles(tmp_path)
     assert json.loads((tmp_path / ".handle_pids.json").read_text()) == [os.getpid()]
+
+
+def _zombie() -> subprocess.Popen[bytes]:
+    """A child that has exited and is not reaped yet: what a killed daemon is until init reaps it."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, and left unreaped
+    return child
+
+
+def test_a_zombie_is_not_alive_and_is_forgotten_as_a_postgres_user(tmp_path):
+    zombie = _zombie()
+    try:
+        (tmp_path / ".handle_pids.json").write_text(json.dumps([zombie.pid, os.getpid()]))
+        assert not stack._alive(zombie.pid)
+        stack._forget_dead_handles(tmp_path)
+        assert json.loads((tmp_path / ".handle_pids.json").read_text()) == [os.getpid()]
+    finally:
+        zombie.wait()
+
+
+@pytest.fixture
+def pgdata() -> Iterator[Path]:
+    """A data directory outside pytest's tmp_path (see data_dir above)."""
+    parent = Path(tempfile.mkdtemp(prefix="grantflow-pgdata-test-"))
+    yield parent / "postgres"
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+async def _serves(pgdata: Path) -> None:
+    """start_postgres gives a server that answers on the URI it names, and then stops it."""
+    import psycopg
+
+    server = await stack.start_postgres(pgdata)
+    try:
+        async with await psycopg.AsyncConnection.connect(server.get_uri()) as conn:
+            assert await (await conn.execute("SELECT 1")).fetchone() == (1,)
+    finally:
+        server.cleanup()
+    assert not (pgdata / "postmaster.pid").exists()
+
+
+async def test_a_postmaster_pid_naming_a_zombie_or_a_stranger_does_not_pass_for_a_running_server(pgdata):
+    await _serves(pgdata)  # initialised and stopped once, as after a first `grantflow up`
+    zombie = _zombie()
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for pid in (zombie.pid, stranger.pid):
+            # What a SIGKILLed server leaves: its lock files, naming a pid that is no longer a postmaster.
+            lines = [str(pid), str(pgdata), "1700000000", "5432", str(pgdata), "", "0 0", "ready"]
+            (pgdata / "postmaster.pid").write_text("\n".join(lines) + "\n")
+            (pgdata / ".s.PGSQL.5432.lock").write_text(f"{pid}\n{pgdata}\n1700000000\n5432\n{pgdata}\n")
+            await _serves(pgdata)
+        assert stranger.poll() is None  # not ours: left alone
+    finally:
+        stranger.kill()
+        stranger.wait()
+        zombie.wait()
+
+
+async def test_a_data_directory_whose_initdb_was_killed_is_initialised_again(pgdata):
+    pgdata.mkdir()
+    (pgdata / "PG_VERSION").write_text("16\n")  # initdb writes this first: a later kill leaves it
+    (pgdata / "base").mkdir()
+    await _serves(pgdata)
