@@ -54,6 +54,7 @@ STARTUP_TIMEOUT = 30.0  # seconds for the dev server to accept clients; it usual
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL for the dev server
 PID_FILE = "temporal.pid"  # in the data directory while our dev server runs
 POSTGRES_SETTLE_TIMEOUT = 30.0  # seconds for a PostgreSQL a killed `up` left starting or stopping
+POSTGRES_SYSTEM_USER = "pgserver"  # pgserver's choice (not configurable) for running PostgreSQL as root
 
 log = structlog.stdlib.get_logger("grantflow.stack")
 
@@ -140,8 +141,8 @@ async def start_postgres(pgdata: Path) -> _PostgresServer:
     import psutil  # comes with pgserver
 
     pgdata.mkdir(parents=True, exist_ok=True)
-    await asyncio.to_thread(_clear_after_crash, pgdata)
     try:
+        await asyncio.to_thread(_clear_after_crash, pgdata)
         # Blocking (initdb on the first run, then pg_ctl start): keep it off the event loop.
         server: _PostgresServer = await asyncio.to_thread(get_server, pgdata, cleanup_mode="stop")
     except (subprocess.SubprocessError, psutil.Error, AssertionError) as exc:
@@ -169,10 +170,30 @@ def _clear_after_crash(pgdata: Path) -> None:
     import fasteners  # comes with pgserver
     from pgserver.postgres_server import PostgresServer
 
+    ensure_postgres_user()
     _forget_dead_handles(pgdata)
     with fasteners.InterProcessLock(PostgresServer.lock_path):
         _drop_half_made(pgdata)
         _forget_dead_postmaster(pgdata)
+
+
+def ensure_postgres_user() -> None:
+    """Create the system user "pgserver" runs PostgreSQL as when we are root, once, under a lock.
+
+    pgserver creates it with `useradd` when it is missing, outside its lock, and useradd checks
+    that a name is free before it takes /etc/passwd's lock and then replaces an entry of the same
+    name: servers starting side by side on a machine without the user (every pytest-xdist worker
+    of a first CI run) each create it again with a new uid, and an initdb already running as the
+    previous uid fails ("could not look up effective user ID 1001"). See docs/decisions/0022.
+    """
+    if os.name != "posix" or os.geteuid() != 0:
+        return
+    import fasteners  # comes with pgserver
+    from pgserver.postgres_server import PostgresServer
+    from pgserver.utils import ensure_user_exists
+
+    with fasteners.InterProcessLock(PostgresServer.lock_path):
+        ensure_user_exists(POSTGRES_SYSTEM_USER)
 
 
 def _drop_half_made(pgdata: Path) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -252,3 +253,40 @@ async def test_a_data_directory_whose_initdb_was_killed_is_initialised_again(pgd
     (pgdata / "PG_VERSION").write_text("16\n")  # initdb writes this first: a later kill leaves it
     (pgdata / "base").mkdir()
     await _serves(pgdata)
+
+
+
+def _can_unshare() -> bool:
+    if os.name != "posix" or os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("useradd")):
+        return False
+    return subprocess.run(["unshare", "--mount", "true"], capture_output=True, check=False).returncode == 0
+
+
+@pytest.mark.skipif(not _can_unshare(), reason="needs root, useradd and unshare --mount (a private copy of /etc)")
+def test_first_starts_side_by_side_as_root_create_the_postgres_user_once():
+    """As on a fresh CI machine: no "pgserver" user, and three servers starting at once.
+
+    It runs in a mount namespace of its own where /etc is a copy without the user, so the machine's
+    own users are not touched. Without a lock, every start runs useradd, which re-creates the user
+    with a new uid under the other starts' initdb ("could not look up effective user ID 1001").
+    """
+    parent = Path(tempfile.mkdtemp(prefix="grantflow-useradd-test-"))
+    try:
+        etc = parent / "etc"
+        subprocess.run(["cp", "-a", "/etc", str(etc)], check=True)
+        for name in ("passwd", "shadow", "group", "gshadow", "passwd-", "shadow-", "group-", "gshadow-"):
+            if (etc / name).is_file():
+                lines = (etc / name).read_text().splitlines(keepends=True)
+                (etc / name).write_text("".join(line for line in lines if not line.startswith("pgserver:")))
+        data_dirs = [shlex.quote(str(parent / f"pg{i}")) for i in range(3)]
+        script = f"mount --bind {shlex.quote(str(etc))} /etc && exec {sys.executable} -m tests.worker.first_starts "
+        run = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script + " ".join(data_dirs)],
+            cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=180, check=False,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+        *owners, final = run.stdout.splitlines()
+        # Every server started, and its files belong to the one uid the name "pgserver" has in the end.
+        assert final.startswith("user ") and owners == [final.replace("user", "started, owner")] * 3, run.stdout
+    finally:
+        subprocess.run(["rm", "-rf", str(parent)], check=False)
