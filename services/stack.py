@@ -141,6 +141,7 @@ async def start_postgres(pgdata: Path) -> _PostgresServer:
     import psutil  # comes with pgserver
 
     pgdata.mkdir(parents=True, exist_ok=True)
+    pgdata = pgdata.resolve()  # as pgserver names it to PostgreSQL (-D), which is how a server is recognised
     try:
         await asyncio.to_thread(_clear_after_crash, pgdata)
         # Blocking (initdb on the first run, then pg_ctl start): keep it off the event loop.

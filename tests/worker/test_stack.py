@@ -8,6 +8,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -214,6 +215,9 @@ def pgdata() -> Iterator[Path]:
     """A data directory outside pytest's tmp_path (see data_dir above)."""
     parent = Path(tempfile.mkdtemp(prefix="grantflow-pgdata-test-"))
     yield parent / "postgres"
+    for pid in processes_mentioning(str(parent)):  # a server a failed test left running
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     shutil.rmtree(parent, ignore_errors=True)
 
 
@@ -246,6 +250,20 @@ async def test_a_postmaster_pid_naming_a_zombie_or_a_stranger_does_not_pass_for_
         stranger.kill()
         stranger.wait()
         zombie.wait()
+
+
+async def test_a_running_server_is_shared_even_through_another_path_to_its_data(pgdata):
+    started = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c",
+         "import sys, pgserver; print(pgserver.get_server(sys.argv[1], cleanup_mode=None).get_pid())", str(pgdata)],
+        capture_output=True, text=True, check=True,
+    )
+    postmaster = int(started.stdout)
+    other_path = pgdata.parent / "link"
+    other_path.symlink_to(pgdata)
+    await _serves(other_path)
+    # The same server answered, and being its last user we stopped it.
+    assert not stack._alive(postmaster)
 
 
 async def test_a_data_directory_whose_initdb_was_killed_is_initialised_again(pgdata):
