@@ -8,7 +8,9 @@ they can be read and the workflow replayed against new code for as long as the c
 
 Archiving is idempotent: a closed run's history never changes, so archiving again writes the
 same row, and the row is only rewritten if something in it did change (a letter posted since,
-a payout that has gone out in a bank file since).
+a payout that has gone out in a bank file since). The bank-file export itself writes the file's id
+into the archived payouts of the cases it pays (activities/payments.py), so an archived case never
+waits for another archiving to show where its money went.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.service import RPCError, RPCStatusCode
+
+from activities.db import fails_for_good
 
 _log = structlog.get_logger(__name__)
 
@@ -114,6 +118,7 @@ class Archive:
         self._client = client
 
     @activity.defn(name="archive_case")
+    @fails_for_good
     async def archive_case(self, request: ArchiveRequest) -> ArchiveResult:
         """Write a closed case to the archive: every run's history and its register rows.
 

@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
 
+from activities.db import fails_for_good
 from domain.money import Kronor
 
 _log = structlog.get_logger(__name__)
@@ -61,6 +62,7 @@ class BudgetLedger:
     # Named explicitly: "grant" and "release" alone are too generic for a worker
     # that also hosts payment activities.
     @activity.defn(name="budget_grant")
+    @fails_for_good
     async def grant(self, request: GrantRequest) -> GrantResult:
         async with self._pool.connection() as conn, conn.transaction():
             # The first grant in a call records its budget. Later requests do not change
@@ -122,6 +124,7 @@ class BudgetLedger:
         return GrantResult(granted=True, amount=request.amount, remaining=budget - granted_total - request.amount)
 
     @activity.defn(name="budget_release")
+    @fails_for_good
     async def release(self, request: ReleaseRequest) -> None:
         """Give a case's grant back to the call (withdrawal, revocation); nothing to do if none."""
         async with self._pool.connection() as conn:
@@ -131,6 +134,7 @@ class BudgetLedger:
             )
 
     @activity.defn(name="budget_adjust")
+    @fails_for_good
     async def adjust(self, request: AdjustRequest) -> None:
         """Lower what a case holds to `amount` (never raise it: more money is a new grant).
 

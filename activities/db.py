@@ -9,14 +9,19 @@ the second waits, then finds nothing left to do.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
+from typing import ParamSpec, TypeVar
 
 import psycopg
 import structlog
 from psycopg_pool import AsyncConnectionPool
+from pydantic import ValidationError
+from temporalio.exceptions import ApplicationError
 
 _log = structlog.get_logger(__name__)
 
@@ -24,6 +29,53 @@ _log = structlog.get_logger(__name__)
 _MIGRATION_LOCK = 0x6772616E74666C77
 
 _MIGRATION_FILE = re.compile(r"^(?P<number>[0-9]{4})_[a-z0-9_]+\.sql$")
+
+
+# Errors about what a statement carries (a text PostgreSQL cannot store, a value out of range, a
+# constraint the data breaks): the same statement fails the same way on every retry.
+_FOR_GOOD: tuple[type[Exception], ...] = (psycopg.DataError, psycopg.IntegrityError)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def database_failure(error: psycopg.Error) -> ApplicationError:
+    """A database error as Temporal, its UI and the logs may see it: its kind and SQLSTATE only.
+
+    The error's own message may quote the values of the statement (psycopg's "CONTEXT: unnamed
+    portal parameter $8 = '…'"), which are what people wrote: it is never passed on. An error that
+    no retry can mend is not retryable, so that the workflow learns of it instead of retrying for ever.
+    """
+    kind = type(error).__name__
+    state = f" (SQLSTATE {error.sqlstate})" if error.sqlstate else ""
+    for_good = isinstance(error, _FOR_GOOD)
+    verb = "refused" if for_good else "failed on"
+    return ApplicationError(f"the database {verb} the statement: {kind}{state}", type=kind, non_retryable=for_good)
+
+
+def invalid_model(error: ValidationError) -> ApplicationError:
+    """A model the activity built from its input does not validate: the same input fails again."""
+    where = ", ".join(".".join(str(part) for part in e["loc"]) or "$" for e in error.errors(include_url=False)[:5])
+    return ApplicationError(f"invalid {error.title}: {error.error_count()} errors at {where}",
+                            type="ValidationError", non_retryable=True)
+
+
+def fails_for_good(activity_fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Under `@activity.defn`: what no retry can mend fails the activity for good, and without its text.
+
+    `from None`: the original error would otherwise travel along as the cause, message and all, to
+    the SDK's "Completing activity as failed" log line and to the failure Temporal stores.
+    """
+    @functools.wraps(activity_fn)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await activity_fn(*args, **kwargs)
+        except psycopg.Error as error:
+            raise database_failure(error) from None
+        except ValidationError as error:
+            raise invalid_model(error) from None
+
+    return run
 
 
 async def _configure(conn: psycopg.AsyncConnection) -> None:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.db import fails_for_good
 from domain.case import CaseState, SendLetter
 from domain.letters import LetterKind, RenderedLetter, render_letter
 
@@ -101,6 +102,7 @@ class Letters:
         self._smtp = smtp
 
     @activity.defn
+    @fails_for_good
     async def send_letter(self, request: LetterRequest) -> LetterSent:
         rendered = request.render()
         async with self._pool.connection() as conn:

@@ -34,6 +34,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.db import fails_for_good
 from domain.bank import normalize_bankgiro
 from domain.clock import STOCKHOLM, require_utc, stockholm_date
 from domain.money import Kronor, total
@@ -50,6 +51,15 @@ _PAYOUT_COLUMNS = (
 _BANK_FILE_COLUMNS = "id, message_id, created_at, transactions, control_sum, xml"
 # The content that makes two orders under one key the same order.
 _ORDER_FIELDS = ("kind", "amount", "payee_name", "payee_bankgiro", "reference")
+
+# The archive's copy of a case's payouts, as activities/archive.py writes it, taken again from the ledger.
+_ARCHIVED_PAYOUTS = """
+UPDATE case_archive a
+SET register_rows = jsonb_set(a.register_rows, '{payouts}',
+                              COALESCE((SELECT jsonb_agg(to_jsonb(p) ORDER BY p.paid_at, p.request_number)
+                                        FROM payouts p WHERE p.case_number = a.case_number), '[]'::jsonb))
+WHERE a.case_number = ANY(%s::text[]) AND a.register_rows ? 'payouts'
+"""
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -156,6 +166,7 @@ class PaymentLedger:
         self._pool = pool
 
     @activity.defn(name="payment_pay")
+    @fails_for_good
     async def pay(self, order: PayoutOrder) -> PayoutReceipt:
         """Record the payout under its key once; a repeat returns the first record."""
         try:
@@ -369,6 +380,9 @@ async def export_bank_file(pool: AsyncConnectionPool, debtor: Debtor, *, now: da
             # Only an export outside this lock could have taken them: do not store a file
             # that pays what another file already pays.
             raise RuntimeError(f"bank file {message_id}: {marked.rowcount} of {len(payouts)} payouts could be marked")
+        # A case is archived when it closes, usually before its last payout goes out: its archived
+        # record of payouts learns the bank file in this transaction, as the ledger does.
+        await conn.execute(_ARCHIVED_PAYOUTS, (sorted({p.case_number for p in payouts}),))
     _log.info(
         "bank file exported", bank_file_id=file_id, message_id=message_id, transactions=len(payouts),
         control_sum=str(control_sum),

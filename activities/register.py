@@ -22,12 +22,14 @@ from pydantic_core import to_json
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.db import fails_for_good
 from activities.letters import LetterRequest
 from domain.case import CaseState, RecordEvent, SaveDocument, SendLetter, received_document
 from domain.clock import STOCKHOLM, require_utc
 from domain.identity import InvalidIdentityNumber, parse_identity_number
 from domain.lifecycle import Outcome, Stage
 from domain.money import Kronor
+from domain.privacy import mask_text
 
 _log = structlog.get_logger(__name__)
 
@@ -39,6 +41,9 @@ Text = Annotated[str, Field(min_length=1, max_length=500)]
 # What the applicant wrote may be empty or odd; the register takes it as it is
 # rather than fail the workflow that builds the request.
 Written = Annotated[str, Field(max_length=500)]
+# The register is public: what the applicant wrote is shown there with any personnummer masked,
+# as in the logs (the application document keeps what was written).
+Public = Annotated[Written, AfterValidator(mask_text)]
 
 
 class _Model(BaseModel):
@@ -50,11 +55,11 @@ class RegisterApplication(_Model):
     call_id: Text
     received_at: Instant = Field(description="When the application reached the agency's system (FL 22 §)")
     imported: bool = Field(description="Taken over from another system rather than submitted here")
-    sender_name: Written
+    sender_name: Public
     sender_org_number: str | None = Field(
         description="The sender's organisation number; None for a natural person (never a personnummer)"
     )
-    subject: Written = Field(description="The project title")
+    subject: Public = Field(description="The project title")
     requested_amount: Kronor
 
     @field_validator("sender_org_number")
@@ -201,6 +206,7 @@ class Register:
         self._mails_letters = mails_letters
 
     @activity.defn
+    @fails_for_good
     async def register_application(self, request: RegisterApplication) -> Registered:
         """Give the application its case number and put it in the register, once."""
         year = request.received_at.astimezone(STOCKHOLM).year
@@ -262,6 +268,7 @@ class Register:
         return Registered(case_number=number, received_at=received_at, already_registered=already)
 
     @activity.defn
+    @fails_for_good
     async def cases_in_running(self, call_id: str) -> list[str]:
         """The call's cases that no decision, dismissal or withdrawal has yet taken out of the running."""
         async with self._pool.connection() as conn:
@@ -272,6 +279,7 @@ class Register:
             return [row[0] for row in await cursor.fetchall()]
 
     @activity.defn
+    @fails_for_good
     async def open_case(self, opening: RegisterWrite) -> Opened:
         """Record what a new case opens with, as soon as it has its number: the application as
         received, the events, the stage and the receipt, in one write.
@@ -285,6 +293,7 @@ class Register:
         return Opened(by_email=[letter.letter_id for letter in opening.letters if mailed and letter.recipient_email])
 
     @activity.defn
+    @fails_for_good
     async def write(self, batch: RegisterWrite) -> None:
         """Record a case's new events, documents and letters and set its row, in one transaction.
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.clock import format_instant_sv
-from domain.lifecycle import STAGE_LABELS_SV, Stage
+from domain.lifecycle import OUTCOME_LABELS_SV, STAGE_LABELS_SV, Outcome, Stage
 from domain.money import format_kronor
 from domain.payment import PAYOUT_KIND_SV, PayoutKind
 from services import archive
@@ -34,6 +34,13 @@ def _stage(value: str | None) -> str:
         return "–"
     try:
         return STAGE_LABELS_SV[Stage(value)]
+    except ValueError:
+        return value
+
+
+def _outcome(value: str) -> str:
+    try:
+        return OUTCOME_LABELS_SV[Outcome(value)]
     except ValueError:
         return value
 
@@ -63,7 +70,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"  {index}. {run.run_id}  {run.workflow_type or '–'}  {run.events} händelser  "
               f"startad {started}  {ended}")
     register = summary.register_summary
-    outcome = f", utfall: {register.outcome}" if register.outcome else ""
+    outcome = f", utfall: {_outcome(register.outcome)}" if register.outcome else ""
     print(f"Diariet: {register.subject or '–'} ({register.call_id or '–'})")
     print(f"  steg: {_stage(register.stage)}{outcome}")
     print(f"  {register.events} händelser, {register.documents} handlingar, {register.letters} brev")
@@ -91,10 +98,11 @@ def _print_money(register: archive.RegisterSummary) -> None:
     print(f"Utbetalningar: {len(register.payouts)}, sammanlagt {format_kronor(register.paid)}")
     for payout in register.payouts:
         paid_at = format_instant_sv(payout.paid_at) if payout.paid_at else "–"
-        where = (f"bankfil {payout.bank_file_id}" if payout.bank_file_id is not None
-                 else "i ingen bankfil när ärendet arkiverades")
+        # The bank-file export writes its id here, also after the case was archived.
+        where = (f"utbetald med bankfil {payout.bank_file_id}" if payout.bank_file_id is not None
+                 else "väntar på bankfil")
         number = payout.request_number if payout.request_number is not None else "–"
-        print(f"  nr {number} {_kind(payout.kind)}  {_kronor(payout.amount)}  betald {paid_at}  {where}")
+        print(f"  nr {number} {_kind(payout.kind)}  {_kronor(payout.amount)}  beordrad {paid_at}  {where}")
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

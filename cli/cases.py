@@ -11,17 +11,21 @@ from typing import Any
 
 import psycopg
 
+from activities.payments import Payout as LedgerPayout
 from cli.inputs import read_input
-from domain.case import CaseState
+from domain.case import STEP_LABELS_SV, CaseState
 from domain.clock import format_instant_sv, stockholm_date
 from domain.findings import Severity
-from domain.lifecycle import STAGE_LABELS_SV, Stage
-from domain.money import format_kronor, format_share
+from domain.lifecycle import OUTCOME_LABELS_SV, STAGE_LABELS_SV, Stage
+from domain.money import format_kronor, format_share, total
+from domain.payment import PAYOUT_KIND_SV
+from domain.reclaim import BASIS_SV
 from services import cases, register
 from services.applications import check_imported_received, parse_instant
 from services.calls import default_catalog
 from services.errors import InputError, Unavailable
 from services.inputs import json_object
+from services.payments import payouts as ledger_payouts
 from services.settings import Settings, client_settings
 from services.temporal import connect, run_command
 
@@ -62,8 +66,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     async def run(settings: Settings) -> int:
         client = await connect(settings)
-        intake = await cases.submit(client, default_catalog(), raw, task_queue=settings.task_queue,
-                                    submission_id=args.submission_id, imported_received_at=imported)
+        try:
+            intake = await cases.submit(client, default_catalog(), raw, task_queue=settings.task_queue,
+                                        submission_id=args.submission_id, imported_received_at=imported)
+        except cases.NotRegistered as exc:
+            print(f"fel: {exc}", file=sys.stderr)
+            return EXIT_REFUSED
         print(intake.case_number)
         for f in intake.verdict.findings:
             print(f"  {'fel' if f.severity is Severity.ERROR else 'varning'}  {f.rule}  {f.field}  {f.message}",
@@ -100,6 +108,7 @@ def cmd_case(args: argparse.Namespace) -> int:
         state = await cases.case_state(client, args.case)
         letters = await register.letters(settings, args.case)
         events = await register.events(settings, args.case)
+        ledger = await ledger_payouts(settings, args.case) if state.payments is not None else []
         claim = state.reclaim.claim if state.reclaim else None
         # Today's balance with the rates the case itself has read, so that it agrees with the case.
         rates = state.reclaim.rates if state.reclaim else None
@@ -122,7 +131,7 @@ def cmd_case(args: argparse.Namespace) -> int:
         print(f"Utlysning: {state.call.id} – {state.call.title}")
         late = " (för sent)" if state.late else ""
         print(f"Mottagen:  {format_instant_sv(state.received_at)}{late}{' (importerad)' if state.imported else ''}")
-        outcome = f", utfall: {state.outcome.value}" if state.outcome else ""
+        outcome = f", utfall: {OUTCOME_LABELS_SV[state.outcome]}" if state.outcome else ""
         print(f"Steg:      {STAGE_LABELS_SV[state.stage]}{outcome}")
         print(f"Sökt:      {format_kronor(app.requested_amount)}"
               + (f", beviljat: {format_kronor(state.granted)}" if state.granted is not None else ""))
@@ -130,6 +139,11 @@ def cmd_case(args: argparse.Namespace) -> int:
             print(f"Handläggare: {state.officer}")
         if state.next_deadline:
             print(f"Nästa frist: {format_instant_sv(state.next_deadline)}")
+        if state.stalled:
+            step = STEP_LABELS_SV.get(state.stalled.step, state.stalled.step)
+            print(f"Stoppat:   Steget {step} har stoppats {format_instant_sv(state.stalled.at)} "
+                  f"({state.stalled.error}); drift behöver åtgärda orsaken och återuppta ärendet "
+                  f"(grantflow act {state.case_number} resume --as operations:ID).")
         if state.verdict:
             print("\nKontroll:")
             for f in state.verdict.findings:
@@ -141,7 +155,7 @@ def cmd_case(args: argparse.Namespace) -> int:
             for c in state.call.assessment.criteria:
                 if c.id in state.applicable_criteria():
                     print(f"  {c.id}  {c.text}")
-        _print_payments(state)
+        _print_payments(state, ledger)
         if state.reclaim and balance:
             print(f"  Skuld i dag: {format_kronor(balance[0].total_due)} (varav ränta "
                   f"{format_kronor(balance[0].interest_due)}){' – ' + balance[1] if balance[1] else ''}")
@@ -156,10 +170,22 @@ def cmd_case(args: argparse.Namespace) -> int:
     return _run(run)
 
 
-def _print_payments(state: CaseState) -> None:
+def _payout_status(ordered_at: datetime | None, sent: LedgerPayout | None) -> str:
+    # Money has left only when the payout is in a bank file; until then it is ordered, not paid.
+    if ordered_at is None:
+        return "ska beordras"
+    if sent is None or sent.bank_file_id is None:
+        return f"godkänd för utbetalning {format_instant_sv(ordered_at)}, väntar på bankfil"
+    return f"utbetald med bankfil {sent.bank_file_id}"
+
+
+def _print_payments(state: CaseState, ledger: list[LedgerPayout]) -> None:
     payments = state.payments
     if payments is not None:
-        print(f"\nUtbetalningar: {format_kronor(payments.paid)} utbetalt av {format_kronor(payments.granted)}"
+        in_ledger = {p.request_number: p for p in ledger}
+        sent = total(p.amount for p in ledger if p.bank_file_id is not None)
+        print(f"\nUtbetalningar: beviljat {format_kronor(payments.granted)}, godkänt för utbetalning"
+              f" {format_kronor(payments.ordered)}, varav skickat till banken {format_kronor(sent)}"
               f" (stödandel {format_share(payments.support_rate)}), slutrapport senast {payments.report_due}")
         for r in payments.requests:
             status = f"godkänt {format_kronor(r.approved_costs)}, betalas {format_kronor(r.payable)}" \
@@ -167,15 +193,15 @@ def _print_payments(state: CaseState) -> None:
             print(f"  ansökan {r.number}: {r.request.period_start} – {r.request.period_end}, "
                   f"begärt {format_kronor(r.request.requested)}, {status}")
         for p in payments.payouts:
-            when = format_instant_sv(p.paid_at) if p.paid_at else "beställd"
-            print(f"  utbetalning {p.number} ({p.kind.value}): {format_kronor(p.amount)}, {when}")
+            status = _payout_status(p.paid_at, in_ledger.get(p.number))
+            print(f"  utbetalning {p.number} ({PAYOUT_KIND_SV[p.kind]}): {format_kronor(p.amount)}, {status}")
         report = payments.final_report
         if report is not None:
             final = f", slutligt stöd {format_kronor(report.final_grant)}" if report.final_grant is not None else ""
             print(f"  slutrapport inkommen {format_instant_sv(report.filed_at)}{final}")
     reclaim = state.reclaim
     if reclaim is not None:
-        print(f"\nÅterkrav ({reclaim.basis.value}): föreslaget {format_kronor(reclaim.suggested)}. {reclaim.note}")
+        print(f"\nÅterkrav ({BASIS_SV[reclaim.basis]}): föreslaget {format_kronor(reclaim.suggested)}. {reclaim.note}")
         if reclaim.prepared:
             print(f"  förberett av {reclaim.prepared.prepared_by}: {format_kronor(reclaim.prepared.amount)}")
         if reclaim.claim:
@@ -190,7 +216,8 @@ def cmd_cases(args: argparse.Namespace) -> int:
         rows = await register.cases(settings, call_id=args.call, stage=args.stage)
         for row in rows:
             granted = format_kronor(row.granted_amount) if row.granted_amount is not None else "–"
-            print(f"{row.case_number}  {row.call_id:<28}  {row.stage:<15}  {format_kronor(row.requested_amount):>14}"
+            stage = STAGE_LABELS_SV[Stage(row.stage)]
+            print(f"{row.case_number}  {row.call_id:<28}  {stage:<28}  {format_kronor(row.requested_amount):>14}"
                   f"  {granted:>14}  {row.subject}")
         return EXIT_OK
 

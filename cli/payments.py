@@ -16,6 +16,7 @@ from activities.payments import BankFile, Payout
 from domain.bank import format_bankgiro
 from domain.clock import format_instant_sv
 from domain.money import format_kronor
+from domain.payment import PAYOUT_KIND_SV
 from services import payments
 from services.cases import check_case_number
 from services.errors import InputError
@@ -30,7 +31,7 @@ def _run(coroutine: Callable[[Settings], Coroutine[Any, Any, int]]) -> int:
     try:
         return run_command(coroutine(settings))
     except psycopg.errors.UndefinedTable:
-        print("error: database: the payout tables are missing; run `grantflow db upgrade`", file=sys.stderr)
+        print("error: database: utbetalningstabellerna saknas; kör `grantflow db upgrade`", file=sys.stderr)
         return EXIT_UNAVAILABLE
     except psycopg.OperationalError as exc:  # also the pool's timeout: the server is not there
         print(f"error: database: {exc}", file=sys.stderr)
@@ -38,18 +39,21 @@ def _run(coroutine: Callable[[Settings], Coroutine[Any, Any, int]]) -> int:
 
 
 def _payout_line(payout: Payout) -> str:
-    where = f"fil {payout.bank_file_id}" if payout.bank_file_id is not None else "väntar"
+    # Ordered is not paid: the money leaves with the bank file.
+    where = f"utbetald, bankfil {payout.bank_file_id}" if payout.bank_file_id is not None else "väntar på bankfil"
     return (
-        f"{payout.case_number}  {payout.request_number:>3}  {payout.kind.value:<8}  {format_kronor(payout.amount):>16}"
-        f"  {format_bankgiro(payout.payee_bankgiro):>9}  {format_instant_sv(payout.paid_at)}  {where:<8}"
+        f"{payout.case_number}  {payout.request_number:>3}  {PAYOUT_KIND_SV[payout.kind]:<13}"
+        f"  {format_kronor(payout.amount):>16}  {format_bankgiro(payout.payee_bankgiro):>9}"
+        f"  beordrad {format_instant_sv(payout.paid_at)}  {where:<20}"
         f"  {payout.payee_name}"
     )
 
 
 def _summary(found: BankFile) -> str:
     return (
-        f"bank file {found.id} ({found.message_id}): {found.transactions} payouts,"
-        f" control sum {format_kronor(found.control_sum)}"
+        f"bankfil {found.id} ({found.message_id}): {found.transactions}"
+        f" {'utbetalning' if found.transactions == 1 else 'utbetalningar'},"
+        f" kontrollsumma {format_kronor(found.control_sum)}"
     )
 
 
@@ -57,9 +61,9 @@ def _writable_target(text: str) -> Path:
     """Where --out points, checked before anything is exported: its directory must exist."""
     path = Path(text)
     if path.is_dir():
-        raise InputError.one("--out", f"{path} is a directory; give a file name")
+        raise InputError.one("--out", f"{path} är en katalog; ange ett filnamn")
     if not path.parent.is_dir():
-        raise InputError.one("--out", f"directory {path.parent} does not exist")
+        raise InputError.one("--out", f"katalogen {path.parent} finns inte")
     return path
 
 
@@ -74,8 +78,8 @@ def _write(path: Path, found: BankFile) -> None:
         partial.unlink(missing_ok=True)
         raise InputError.one(
             "--out",
-            f"cannot write {path}: {exc.strerror}; the file is kept as bank file {found.id}"
-            f" (grantflow bank-file show {found.id} --out FILE writes it again)",
+            f"kan inte skriva {path}: {exc.strerror}; filen finns kvar som bankfil {found.id}"
+            f" (grantflow bank-file show {found.id} --out FIL skriver den igen)",
         ) from None
 
 
@@ -103,19 +107,19 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.out is not None:
             target = _writable_target(args.out)
             if target.exists():
-                raise InputError.one("--out", f"{target} already exists; choose a new name for a new bank file")
+                raise InputError.one("--out", f"{target} finns redan; välj ett nytt namn för en ny bankfil")
         else:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise InputError.one("GRANTFLOW_DATA_DIR", f"cannot create {folder}: {exc.strerror}") from None
+                raise InputError.one("GRANTFLOW_DATA_DIR", f"kan inte skapa {folder}: {exc.strerror}") from None
         exported = await payments.export(settings)
         if exported is None:
-            print("nothing to export: every payout is already in a bank file")
+            print("inget att exportera: varje utbetalning finns redan i en bankfil")
             return EXIT_OK
         path = target if target is not None else folder / f"{exported.message_id}.xml"
         _write(path, exported)
-        print(f"{_summary(exported)}, written to {path}")
+        print(f"{_summary(exported)}, skriven till {path}")
         return EXIT_OK
 
     return _run(run)
@@ -126,17 +130,17 @@ def cmd_show(args: argparse.Namespace) -> int:
         target = _writable_target(args.out) if args.out is not None else None
         shown = await payments.show(settings, args.id)
         if shown is None:
-            raise InputError.one("ID", f"there is no bank file {args.id}")
+            raise InputError.one("ID", f"det finns ingen bankfil {args.id}")
         found, rows = shown
         if args.xml:
             sys.stdout.write(found.xml)
             return EXIT_OK
         if target is not None:
             _write(target, found)
-            print(f"{_summary(found)}, written to {target}")
+            print(f"{_summary(found)}, skriven till {target}")
             return EXIT_OK
         print(_summary(found))
-        print(f"created {format_instant_sv(found.created_at)}")
+        print(f"skapad {format_instant_sv(found.created_at)}")
         for row in rows:
             print(f"  {_payout_line(row)}")
         return EXIT_OK

@@ -9,6 +9,8 @@ of the part of the lifecycle the action belongs to: `domain.deciding` up to the 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 
 from domain.after_decision import (
@@ -16,6 +18,7 @@ from domain.after_decision import (
     DecideReclaim,
     FilePaymentRequest,
     PrepareReclaim,
+    PrepareRevocation,
     RegisterRepayment,
     ReviewFinalReport,
     ReviewPaymentRequest,
@@ -41,11 +44,15 @@ from domain.case import (
     ReplyToCommunication,
     RequestCompletion,
     RequestDecision,
+    Resume,
     Role,
     ScoreApplication,
     SubmitCompletion,
     Withdraw,
+    resume,
+    resume_refusal,
 )
+from domain.clock import format_instant_sv
 from domain.deciding import (
     BeforeDecision,
     apply_before_decision,
@@ -54,7 +61,7 @@ from domain.deciding import (
 )
 from domain.lifecycle import STAGE_LABELS_SV, Stage
 
-Command = BeforeDecision | AfterDecision
+Command = BeforeDecision | AfterDecision | Resume
 
 _UNTIL_DECIDED = frozenset({Stage.RECEIVED, Stage.COMPLETENESS, Stage.SECRECY_REVIEW, Stage.ASSESSMENT,
                             Stage.DECISION})
@@ -62,12 +69,13 @@ _UNTIL_DECIDED = frozenset({Stage.RECEIVED, Stage.COMPLETENESS, Stage.SECRECY_RE
 # may answer the hearing before a reclaim decision rather than one before the grant decision.
 _AFTER_DECISION = frozenset({Stage.DECIDED, Stage.PAYMENTS, Stage.FINAL_REPORT, Stage.RECLAIM})
 
-_ROLES: dict[type[Action], Role] = {
+_ROLES: dict[type[Action], Role | frozenset[Role]] = {
     RequestCompletion: Role.OFFICER,
     SubmitCompletion: Role.APPLICANT,
     AcceptForReview: Role.OFFICER,
     RecordSecrecyReview: Role.OFFICER,
-    DeclareNoConflict: Role.OFFICER,
+    # Everyone who handles or decides the case declares for themselves (FL 16–18 §§).
+    DeclareNoConflict: frozenset({Role.OFFICER, Role.DECISION_MAKER}),
     ScoreApplication: Role.OFFICER,
     PrepareDecision: Role.OFFICER,
     Communicate: Role.OFFICER,
@@ -79,7 +87,9 @@ _ROLES: dict[type[Action], Role] = {
     ReviewPaymentRequest: Role.OFFICER,
     SubmitFinalReport: Role.APPLICANT,
     ReviewFinalReport: Role.OFFICER,
-    # Lowering a grant is a decision against the applicant: never the assessing officer's alone.
+    # Lowering a grant is a decision against the applicant: an officer prepares it and hears the
+    # applicant (FL 25 §), a decision maker who neither assessed nor prepared it takes it.
+    PrepareRevocation: Role.OFFICER,
     Revoke: Role.DECISION_MAKER,
     PrepareReclaim: Role.OFFICER,
     DecideReclaim: Role.DECISION_MAKER,
@@ -92,11 +102,13 @@ _STAGES: dict[type[Action], frozenset[Stage]] = {
     SubmitCompletion: frozenset({Stage.COMPLETENESS}),
     AcceptForReview: frozenset({Stage.COMPLETENESS}),
     RecordSecrecyReview: frozenset({Stage.SECRECY_REVIEW}),
-    DeclareNoConflict: frozenset({Stage.ASSESSMENT}),
+    DeclareNoConflict: frozenset({Stage.ASSESSMENT, Stage.DECISION, Stage.PAYMENTS, Stage.FINAL_REPORT,
+                                  Stage.RECLAIM}),
     ScoreApplication: frozenset({Stage.ASSESSMENT}),
     PrepareDecision: frozenset({Stage.COMPLETENESS, Stage.ASSESSMENT, Stage.DECISION}),
     Communicate: frozenset({Stage.DECISION}),
-    ReplyToCommunication: frozenset({Stage.DECISION, Stage.RECLAIM}),
+    # After a decision a reply answers the hearing before a revocation or before a reclaim.
+    ReplyToCommunication: frozenset({Stage.DECISION, Stage.PAYMENTS, Stage.FINAL_REPORT, Stage.RECLAIM}),
     Decide: frozenset({Stage.DECISION}),
     # DOMAIN.md: an applicant may withdraw at any time; after payments it becomes a reclaim.
     Withdraw: _UNTIL_DECIDED | frozenset({Stage.PAYMENTS, Stage.FINAL_REPORT}),
@@ -105,12 +117,21 @@ _STAGES: dict[type[Action], frozenset[Stage]] = {
     ReviewPaymentRequest: frozenset({Stage.PAYMENTS, Stage.FINAL_REPORT}),
     SubmitFinalReport: frozenset({Stage.PAYMENTS}),
     ReviewFinalReport: frozenset({Stage.FINAL_REPORT}),
+    PrepareRevocation: frozenset({Stage.PAYMENTS, Stage.FINAL_REPORT}),
     Revoke: frozenset({Stage.PAYMENTS, Stage.FINAL_REPORT}),
     PrepareReclaim: frozenset({Stage.RECLAIM}),
     DecideReclaim: frozenset({Stage.RECLAIM}),
     RegisterRepayment: frozenset({Stage.RECLAIM}),
     WriteOff: frozenset({Stage.RECLAIM}),
 }
+
+# The officer's and decision maker's steps that only someone who has declared no conflict of
+# interest in the case may take, from the assessment on (FL 16–18 §§).
+_DECLARED: frozenset[type[Action]] = frozenset({
+    ScoreApplication, PrepareDecision, Communicate, Decide, ReviewPaymentRequest, ReviewFinalReport,
+    PrepareRevocation, Revoke, PrepareReclaim, DecideReclaim, WriteOff,
+})
+_BEFORE_ASSESSMENT = frozenset({Stage.RECEIVED, Stage.COMPLETENESS, Stage.SECRECY_REVIEW})
 
 ROLE_LABELS_SV = {
     Role.APPLICANT: "sökanden",
@@ -128,15 +149,35 @@ def _after_decision(state: CaseState, command: Command) -> bool:
     return isinstance(command, AfterDecision)
 
 
+def fingerprint(command: Command) -> str:
+    """A hash of everything the command says: the same id sent again must say the same."""
+    canonical = json.dumps({"action": type(command).__name__, **command.model_dump(mode="json")},
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def refusal(state: CaseState, command: Command, now: datetime) -> str | None:
     """Why `command` cannot be taken now, in Swedish; None when it can."""
-    if command.action_id in state.receipts:
-        return None  # re-sent: answered with the first receipt
-    role = _ROLES[type(command)]
-    if command.actor.role is not role:
-        return f"Åtgärden kan bara utföras av {ROLE_LABELS_SV[role]}, inte av {ROLE_LABELS_SV[command.actor.role]}."
+    if (earlier := state.receipts.get(command.action_id)) is not None:
+        # Re-sent: answered with the first receipt, unless it is another action under the same id
+        # (as a payment API refuses an idempotency key reused with other parameters).
+        if earlier.fingerprint is not None and earlier.fingerprint != fingerprint(command):
+            return (f"Åtgärds-id {command.action_id} har redan använts för en annan åtgärd med andra uppgifter"
+                    f" ({earlier.action}, {format_instant_sv(earlier.accepted_at)}); använd ett nytt åtgärds-id.")
+        return None
+    if isinstance(command, Resume):  # operations' own: any stage, while a step is stopped
+        return resume_refusal(state, command)
+    roles = _ROLES[type(command)]
+    roles = roles if isinstance(roles, frozenset) else frozenset({roles})
+    if command.actor.role not in roles:
+        who = " eller ".join(ROLE_LABELS_SV[r] for r in Role if r in roles)
+        return f"Åtgärden kan bara utföras av {who}, inte av {ROLE_LABELS_SV[command.actor.role]}."
     if state.stage not in _STAGES[type(command)]:
         return f"Åtgärden kan inte utföras när ärendet är i steget ”{STAGE_LABELS_SV[state.stage]}”."
+    if (type(command) in _DECLARED and state.stage not in _BEFORE_ASSESSMENT
+            and not state.has_declared(command.actor.id)):
+        return (f"{command.actor.id} har inte förklarat att jäv inte föreligger i ärendet (FL 16–18 §§). "
+                "Lämna först en jävsförklaring (declare-no-conflict).")
     if _after_decision(state, command):
         return refusal_after_decision(state, command, now)  # type: ignore[arg-type]  # narrowed just above
     return refusal_before_decision(state, command, now)  # type: ignore[arg-type]
@@ -147,7 +188,9 @@ def apply(state: CaseState, command: Command, now: datetime) -> Receipt:
     if (earlier := state.receipts.get(command.action_id)) is not None:
         return earlier
     mark, stage = len(state.outbox), state.stage
-    if _after_decision(state, command):
+    if isinstance(command, Resume):
+        message = resume(state, command, now)
+    elif _after_decision(state, command):
         message = apply_after_decision(state, command, now)  # type: ignore[arg-type]
     else:
         message = apply_before_decision(state, command, now)  # type: ignore[arg-type]
@@ -158,6 +201,7 @@ def apply(state: CaseState, command: Command, now: datetime) -> Receipt:
         accepted_at=now,
         stage=state.stage,
         message=message,
+        fingerprint=fingerprint(command),
     )
     # The action itself goes into the register before what it caused (a letter, a closing).
     state.outbox.insert(mark, RecordEvent(
@@ -176,4 +220,4 @@ def deadline_passed(state: CaseState, now: datetime) -> None:
     deadline_passed_after_decision(state, now)
 
 
-__all__ = ["ROLE_LABELS_SV", "Command", "apply", "deadline_passed", "refusal"]
+__all__ = ["ROLE_LABELS_SV", "Command", "apply", "deadline_passed", "fingerprint", "refusal"]

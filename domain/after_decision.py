@@ -52,7 +52,7 @@ from domain.payment import (
     payable,
     review_problem,
 )
-from domain.reclaim import BASIS_SV, Claim, Hearing, PreparedReclaim, Reclaim, ReclaimBasis
+from domain.reclaim import BASIS_SV, Claim, Hearing, PreparedReclaim, Reclaim, ReclaimBasis, Revocation
 
 # --- the actions ---------------------------------------------------------------------------
 
@@ -75,11 +75,25 @@ class ReviewFinalReport(Action):
     assessment: Text
 
 
-class Revoke(Action):
-    """A decision maker revokes the decision, in part or whole (e.g. false information)."""
+class PrepareRevocation(Action):
+    """An officer proposes to revoke the decision, in part or whole (e.g. false information), and
+    sends the applicant the proposal to reply to (FL 25 §) before a decision maker takes it."""
 
     revoked_amount: Positive
     reasons: Text
+    material: Text | None = None  # what else the revocation would rest on, sent with the hearing
+    reply_days: Annotated[int, Field(ge=14, le=120)] | None = None
+
+
+class Revoke(Action):
+    """A decision maker takes the prepared revocation once the applicant has been heard.
+
+    Cases recorded before revocations were prepared sent the amount and reasons here, and a
+    replay of them still does; a new revocation takes them from its preparation, so they are
+    left out (or say the same)."""
+
+    revoked_amount: Positive | None = None
+    reasons: Text | None = None
 
 
 class PrepareReclaim(Action):
@@ -107,6 +121,7 @@ AfterDecision = (
     | ReviewPaymentRequest
     | SubmitFinalReport
     | ReviewFinalReport
+    | PrepareRevocation
     | Revoke
     | PrepareReclaim
     | DecideReclaim
@@ -157,13 +172,15 @@ def payout_done(state: CaseState, number: int, paid_at: datetime, now: datetime)
     payout.paid_at = paid_at
     what = PAYOUT_KIND_SV[payout.kind] + (f" enligt ansökan om utbetalning {number}" if payout.kind is
                                            PayoutKind.PAYMENT else "")
-    note_event(state, now, "finance", "system", "paid", f"Utbetalt {format_kronor(payout.amount)} ({what}).")
+    # In the ledger, not yet at the bank: it goes out with the next bank file.
+    note_event(state, now, "finance", "system", "paid",
+               f"Utbetalning beordrad: {format_kronor(payout.amount)} ({what}), betalas ut med nästa bankfil.")
     queue_letter(state, "payout_made", now, amount=format_kronor(payout.amount), bankgiro=payout.bankgiro,
                  what=what)
     report = payments.final_report
     if (state.stage is Stage.FINAL_REPORT and report is not None and report.final_grant is not None
             and all(p.paid_at is not None for p in payments.payouts)):
-        close_case(state, now, f"Slutligt stöd {format_kronor(report.final_grant)} är utbetalt.")
+        close_case(state, now, f"Slutligt stöd {format_kronor(report.final_grant)} är godkänt för utbetalning.")
 
 
 # --- why an action cannot be taken -----------------------------------------------------------
@@ -205,11 +222,29 @@ def refusal_after_decision(state: CaseState, command: AfterDecision | Withdraw |
             if payments.unreviewed:
                 return f"Pröva först ansökan om utbetalning {payments.unreviewed[0].number}."
             return review_problem(payments.final_report.report.costs, reviews)
-        case Revoke(revoked_amount=amount):
+        case PrepareRevocation(revoked_amount=amount):
             assert state.granted is not None
-            if command.actor.id == state.officer:
-                return "Den som har bedömt ärendet får inte besluta om upphävande (fyraögonsprincipen)."
+            if state.revocation is not None and state.revocation.pending:
+                return (f"Ett upphävande är redan förberett av {state.revocation.prepared_by} och väntar på"
+                        " beslut.")
             if amount > state.granted:
+                return f"Det går inte att upphäva mer än beviljade {format_kronor(state.granted)}."
+        case Revoke(revoked_amount=amount, reasons=reasons):
+            assert state.granted is not None
+            revocation = state.revocation
+            if revocation is None or not revocation.pending:
+                return ("Det finns inget förberett upphävande. En handläggare förbereder det (prepare-revocation)"
+                        " och sökanden får yttra sig innan beslutet fattas (FL 25 §).")
+            if (amount is not None and amount != revocation.amount) or (reasons is not None
+                                                                        and reasons != revocation.reasons):
+                return ("Upphävandet beslutas så som det är förberett och kommunicerat; ett annat belopp eller"
+                        " andra skäl ska förberedas och kommuniceras på nytt.")
+            if command.actor.id in {state.officer, revocation.prepared_by}:
+                return ("Den som har bedömt ärendet eller förberett upphävandet får inte besluta om det"
+                        " (fyraögonsprincipen).")
+            if not revocation.hearing.settled and now < revocation.hearing.deadline:
+                return f"Sökanden har svarstid till och med {format_deadline_sv(revocation.hearing.deadline)}."
+            if revocation.amount > state.granted:
                 return f"Det går inte att upphäva mer än beviljade {format_kronor(state.granted)}."
         case Withdraw():
             pass
@@ -217,7 +252,7 @@ def refusal_after_decision(state: CaseState, command: AfterDecision | Withdraw |
             if state.stage is Stage.RECLAIM:
                 if reclaim is None or reclaim.hearing is None or reclaim.hearing.settled or reclaim.claim:
                     return "Det finns inget kommunicerat underlag att svara på."
-            else:
+            elif not _revocation_heard(state):
                 return "Det finns inget kommunicerat underlag att svara på."
         case PrepareReclaim(amount=amount, interest_from=interest_from):
             assert reclaim is not None
@@ -361,26 +396,44 @@ def apply_after_decision(state: CaseState, command: AfterDecision | Withdraw | R
         case ReviewFinalReport(costs=reviews, assessment=assessment):
             assert payments is not None and payments.final_report is not None
             return _review_final_report(state, payments, payments.final_report, list(reviews), assessment, who, now)
-        case Revoke(revoked_amount=amount, reasons=reasons):
+        case PrepareRevocation(revoked_amount=amount, reasons=reasons, material=material, reply_days=days):
+            assert state.granted is not None
+            days = days or state.call.deadlines.communication_reply_days
+            deadline = end_of_day(stockholm_date(now) + timedelta(days=days))
+            state.revocation = Revocation(prepared_by=who, prepared_at=now, amount=amount, reasons=reasons,
+                                          material=material, hearing=Hearing(sent_at=now, deadline=deadline))
+            after = state.granted - amount
+            what = (f"helt: stödet om {format_kronor(state.granted)} skulle inte längre beviljas" if after == 0 else
+                    f"delvis: beviljat belopp skulle sänkas från {format_kronor(state.granted)} till"
+                    f" {format_kronor(after)}")
+            owed = state.paid_out - after
+            consequence = (
+                f"Hittills har {format_kronor(state.paid_out)} betalats ut. Om beslutet fattas kan vi komma att"
+                f" kräva tillbaka {format_kronor(owed)}, det som har betalats ut utöver det nya beloppet."
+                if owed > 0 else
+                f"Hittills har {format_kronor(state.paid_out)} betalats ut, vilket inte är mer än det nya beloppet;"
+                " inget skulle behöva betalas tillbaka."
+            )
+            queue_letter(state, "revocation_communication", now, what=what, reasons=reasons,
+                         material=material or "Inget ytterligare underlag.", consequence=consequence,
+                         deadline=format_deadline_sv(deadline))
+            save_document(state, next_effect_id(state, "revocation-proposal"), "revocation_proposal",
+                          "Förslag till upphävande av beslut (kommunicerat)", now,
+                          {"revoked_amount": str(amount), "reasons": reasons, "material": material})
+            return (f"Upphävande om {format_kronor(amount)} är förberett och kommunicerat; "
+                    f"svar senast {format_deadline_sv(deadline)}.")
+        case Revoke():
             assert state.granted is not None and payments is not None
-            state.granted -= amount
-            payments.granted = state.granted
-            owed = max(Decimal(0), state.paid_out - state.granted)
-            state.outbox.append(AdjustGrant(amount=state.granted))
-            # A grant may be reduced more than once: each revocation is a document of its own.
-            save_document(state, next_effect_id(state, "revocation"), "revocation", "Underlag för upphävande av beslut",
-                          now, {"revoked_amount": str(amount), "reasons": reasons})
-            if owed == 0 and state.granted > 0:
-                # Nothing paid above the new grant: the project goes on with less, and no claim arises.
-                queue_letter(state, "grant_reduced", now, revoked=format_kronor(amount),
-                             granted=format_kronor(state.granted), paid=format_kronor(state.paid_out),
-                             reasons=reasons, appeal=appeal_text(state.call.appeal.reclaim_decision_appealable),
-                             decided_by=f"beslutsfattare {who}", decision_date=format_instant_sv(now))
-                return (f"Beslutet är upphävt till {format_kronor(amount)}; stödet är nu "
-                        f"{format_kronor(state.granted)} och inget ska betalas tillbaka.")
-            _open_reclaim(state, ReclaimBasis.REVOCATION, owed, now,
-                          f"Beslutet upphävs till {format_kronor(amount)}: {reasons}", revoked=amount)
-            return f"Upphävande om {format_kronor(amount)} förbereds; återkrav {format_kronor(owed)} föreslås."
+            revocation = state.revocation
+            if revocation is not None and revocation.pending:
+                amount, reasons = revocation.amount, revocation.reasons
+                revocation.decided_by, revocation.decided_at = who, now
+                by = f"beslutsfattare {who} efter föredragning av handläggare {revocation.prepared_by}"
+            else:
+                # Recorded before revocations were prepared and heard: the decision maker gave them here.
+                assert command.revoked_amount is not None and command.reasons is not None
+                amount, reasons, by = command.revoked_amount, command.reasons, f"beslutsfattare {who}"
+            return _revoke(state, payments, amount, reasons, by, now)
         case Withdraw(reason=reason):
             state.withdrawal_reason = reason
             target = withdrawal_target(state.stage, paid_out=state.paid_out > 0)
@@ -394,6 +447,12 @@ def apply_after_decision(state: CaseState, command: AfterDecision | Withdraw | R
             queue_letter(state, "withdrawal_confirmed", now, withdrawn_at=format_instant_sv(now))
             close_case(state, now, "Ansökan återkallades innan något betalades ut.")
             return "Ansökan är återkallad."
+        case ReplyToCommunication(text=text) if state.stage is not Stage.RECLAIM:
+            assert state.revocation is not None
+            state.revocation.hearing.reply, state.revocation.hearing.replied_at = text, now
+            save_document(state, next_effect_id(state, "revocation-reply"), "reply",
+                          "Yttrande över kommunicerat upphävande", now, {"text": text})
+            return "Sökandens yttrande över det föreslagna upphävandet är mottaget."
         case ReplyToCommunication(text=text):
             assert reclaim is not None and reclaim.hearing is not None
             reclaim.hearing.reply, reclaim.hearing.replied_at = text, now
@@ -409,7 +468,7 @@ def apply_after_decision(state: CaseState, command: AfterDecision | Withdraw | R
             reclaim.hearing = Hearing(sent_at=now, deadline=deadline)
             queue_letter(state, "reclaim_communication", now, amount=format_kronor(amount), reasons=reasons,
                          due_days=str(days), interest_from=str(start), deadline=format_deadline_sv(deadline))
-            return (f"Återkrav om {format_kronor(amount)} är förberett och kommunicerat; "
+            return (f"Återkrav om {format_kronor(amount)} är förberett och kommuniceras med sökanden; "
                     f"svar senast {format_deadline_sv(deadline)}.")
         case DecideReclaim():
             assert reclaim is not None and reclaim.prepared is not None
@@ -436,6 +495,36 @@ def apply_after_decision(state: CaseState, command: AfterDecision | Withdraw | R
     raise AssertionError(f"unhandled command {type(command).__name__}")  # every command is matched above
 
 
+def _revocation_heard(state: CaseState) -> bool:
+    """A revocation waits for the applicant's reply, which may still come."""
+    revocation = state.revocation
+    return revocation is not None and revocation.pending and not revocation.hearing.settled
+
+
+def _revoke(state: CaseState, payments: Payments, amount: Decimal, reasons: str, by: str, now: datetime) -> str:
+    assert state.granted is not None
+    state.granted -= amount
+    payments.granted = state.granted
+    owed = max(Decimal(0), state.paid_out - state.granted)
+    state.outbox.append(AdjustGrant(amount=state.granted))
+    # A grant may be reduced more than once: each revocation is a document of its own.
+    save_document(state, next_effect_id(state, "revocation"), "revocation", "Underlag för upphävande av beslut",
+                  now, {"revoked_amount": str(amount), "reasons": reasons})
+    if owed == 0 and state.granted > 0:
+        # Nothing paid above the new grant: the project goes on with less, and no claim arises.
+        queue_letter(state, "grant_reduced", now, revoked=format_kronor(amount),
+                     granted=format_kronor(state.granted), paid=format_kronor(state.paid_out),
+                     reasons=reasons, appeal=appeal_text(state.call.appeal.reclaim_decision_appealable),
+                     decided_by=by, decision_date=format_instant_sv(now))
+        return (f"Beslutet upphävs delvis; beviljat belopp sänks med {format_kronor(amount)} till "
+                f"{format_kronor(state.granted)}, och inget ska betalas tillbaka.")
+    # "Upphävs till 630 000 kr" read as a reduced grant when nothing was left of it.
+    what = ("Beslutet upphävs helt" if state.granted == 0 else
+            f"Beslutet upphävs delvis; beviljat belopp sänks till {format_kronor(state.granted)}")
+    _open_reclaim(state, ReclaimBasis.REVOCATION, owed, now, f"{what}: {reasons}", revoked=amount)
+    return f"{what}. Återkrav om {format_kronor(owed)} föreslås."
+
+
 def _not_approved(costs: list[CostClaim], reviews: list[CostReview] | tuple[CostReview, ...]) -> str:
     lines = [
         f"- {c.description}: {format_kronor(c.amount - r.approved)} – {r.reason}"
@@ -459,7 +548,7 @@ def _review_final_report(state: CaseState, payments: Payments, filed: FiledFinal
         outcome = (f"Mer än det slutliga stödet har betalats ut; {format_kronor(-remainder)} kan komma att"
                    " krävas tillbaka.")
     else:
-        outcome = "Hela det slutliga stödet är utbetalt."
+        outcome = "Hela det slutliga stödet är redan godkänt för utbetalning."
     queue_letter(
         state, "final_report_reviewed", now, assessment=assessment,
         approved=format_kronor(payments.approved_costs), support_rate=format_share(payments.support_rate),
@@ -470,9 +559,10 @@ def _review_final_report(state: CaseState, payments: Payments, filed: FiledFinal
         _order(state, len(payments.requests) + 1, PayoutKind.FINAL, remainder, now)
     elif remainder < 0:
         _open_reclaim(state, ReclaimBasis.OVERPAYMENT, -remainder, now,
-                      f"Slutligt stöd {format_kronor(final)}, utbetalt {format_kronor(payments.ordered)}.")
+                      f"Slutligt stöd {format_kronor(final)}, godkänt för utbetalning"
+                      f" {format_kronor(payments.ordered)}.")
     else:
-        close_case(state, now, f"Slutligt stöd {format_kronor(final)} är utbetalt.")
+        close_case(state, now, f"Slutligt stöd {format_kronor(final)} är godkänt för utbetalning.")
     return f"Slutrapporten är granskad: slutligt stöd {format_kronor(final)}. {outcome}"
 
 
@@ -539,6 +629,13 @@ def deadline_passed_after_decision(state: CaseState, now: datetime) -> None:
         if now >= payments.missing_report_at(state.call):
             _open_reclaim(state, ReclaimBasis.MISSING_REPORT, payments.ordered, now,
                           f"Slutrapporten skulle ha kommit in senast {payments.report_due}.")
+    revocation = state.revocation
+    if (state.stage in (Stage.PAYMENTS, Stage.FINAL_REPORT) and revocation is not None and revocation.pending
+            and not revocation.hearing.settled and now >= revocation.hearing.deadline):
+        revocation.hearing.expired = True
+        note_event(state, now, "system", "system", "communication_expired",
+                   "Svarstiden för kommunicerat upphävande har gått ut utan yttrande. Beslutsfattaren kan pröva"
+                   " upphävandet.")
     reclaim = state.reclaim
     if state.stage is Stage.RECLAIM and reclaim is not None:
         hearing = reclaim.hearing

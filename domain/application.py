@@ -22,13 +22,15 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool, StringConstraints
 
 from domain.money import Kronor
+from domain.text import Clean
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)]
-IdentityText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300), Clean]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000), Clean]
+IdentityText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20), Clean]
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    Clean,
 ]
 Sha256 = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9a-fA-F]{64}$")]
 # A year of a budget line; bounded so that "year": 99999999 is an input error, not a finding.
@@ -259,14 +261,14 @@ class Attachment(Form):
 class SecretMark(Form):
     """A part the applicant considers a business secret (OSL 30 kap. 23 §); the officer decides."""
 
-    section: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = Field(
+    section: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), Clean] = Field(
         description="JSON path of the marked part, e.g. $.change_logic.planned_work"
     )
     reason: LongText
 
 
 class Application(Form):
-    call_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+    call_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), Clean]
     applicant: Organisation
     co_applicants: Annotated[list[Organisation], Field(max_length=100)] = []
     applies_for_group: Flag = Field(False, description="A region applying on behalf of a group of promoters")

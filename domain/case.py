@@ -25,12 +25,13 @@ from domain.lifecycle import Outcome, Stage, transition
 from domain.money import Kronor
 from domain.paths import resolve
 from domain.payment import Bankgiro, Payments, PayoutKind
-from domain.reclaim import Hearing, Reclaim
+from domain.reclaim import Hearing, Reclaim, Revocation
+from domain.text import Clean
 
 CaseNumber = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{5}$")]
 ActionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@-]{1,100}$")]
 PersonId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,100}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), Clean]
 
 # How many receipts a case keeps for re-sent actions: more than any case collects.
 MAX_RECEIPTS = 500
@@ -90,7 +91,7 @@ class AcceptForReview(Action):
 
 
 class SectionRuling(Model):
-    section: Annotated[str, StringConstraints(max_length=200)]
+    section: Annotated[str, StringConstraints(max_length=200), Clean]
     secret: bool
     legal_ground: Text | None = None  # e.g. "OSL 30 kap. 23 §"
     reason: Text
@@ -105,7 +106,7 @@ class DeclareNoConflict(Action):
 
 
 class CriterionScore(Model):
-    criterion: Annotated[str, StringConstraints(max_length=40)]
+    criterion: Annotated[str, StringConstraints(max_length=40), Clean]
     score: int
     motivation: Text
 
@@ -122,6 +123,8 @@ class DecisionKind(StrEnum):
 
 class PrepareDecision(Action):
     kind: DecisionKind
+    # A standing proposal is replaced only on purpose, and the history says whose replaced whose.
+    replaces_proposal: bool = False
     amount: Kronor | None = None
     period_start: date | None = None
     period_end: date | None = None
@@ -159,6 +162,12 @@ class RequestDecision(Action):
     text: Text
 
 
+class Resume(Action):
+    """Operations have fixed what stopped a step of the case (see `Stall`): carry it out again."""
+
+    note: Text | None = None
+
+
 class Receipt(Model):
     action_id: str
     action: str
@@ -166,6 +175,9 @@ class Receipt(Model):
     accepted_at: datetime
     stage: Stage
     message: str  # Swedish
+    # A hash of the command the receipt answers: the same action id with other content is
+    # refused, not answered with this receipt. Receipts made before it have none.
+    fingerprint: str | None = None
 
 
 # --- what an action causes outside the case ------------------------------------------
@@ -262,6 +274,14 @@ class SecrecyReview(Model):
     rulings: list[SectionRuling]
 
 
+class Declaration(Model):
+    """A person's declaration that no conflict of interest (jäv, FL 16–18 §§) keeps them from the case."""
+
+    person: str
+    role: str
+    declared_at: datetime
+
+
 class Assessment(Model):
     assessor: str
     conflict_declared_at: datetime
@@ -311,6 +331,28 @@ class DecisionRequest(Model):
     overdue: bool = False
 
 
+# What each outbox step does, as operations read it beside a stopped case.
+STEP_LABELS_SV = {
+    "register": "diarieföringen",
+    "letter": "brevutskicket",
+    "checks": "kontrollen av ansökan",
+    "call": "beskedet till utlysningen",
+    "pay": "utbetalningen",
+    "adjust_grant": "justeringen av utlysningens budget",
+    "archive": "arkiveringen",
+}
+
+
+class Stall(Model):
+    """An outbox step failed with an error that no retry can mend (e.g. the database refused the
+    write): the case has stopped it, keeps its effect in the outbox, and waits for operations to
+    fix the cause and resume it. Never the error's message, which may quote what people wrote."""
+
+    step: str  # a key of STEP_LABELS_SV
+    error: str  # the error's type, e.g. "DataError"
+    at: datetime
+
+
 class CaseState(Model):
     """All of a case, in one model that continue-as-new passes whole."""
 
@@ -328,6 +370,8 @@ class CaseState(Model):
     completion: CompletionRequest | None = None
     secrecy: SecrecyReview | None = None
     assessment: Assessment | None = None
+    # Everyone who has declared no conflict of interest in the case (the assessor first, as a rule).
+    declarations: list[Declaration] = []
     funding: FundingProposal | None = None
     # What the call's workflow last said remains of its budget: lets an approval above it be
     # refused up front. The budget ledger still decides, since two approvals may race.
@@ -339,15 +383,24 @@ class CaseState(Model):
     withdrawal_reason: str | None = None
     granted: Decimal | None = None
     payments: Payments | None = None
+    revocation: Revocation | None = None  # the latest revocation prepared, heard and perhaps decided
     reclaim: Reclaim | None = None
     closed_at: datetime | None = None
     receipts: dict[str, Receipt] = {}
     outbox: list[Effect] = []
     effects_done: int = 0  # a counter for effect ids that stays unique across continue-as-new
+    stalled: Stall | None = None  # a step stopped for operations to resume
 
     @property
     def officer(self) -> str | None:
         return self.assessment.assessor if self.assessment else None
+
+    def has_declared(self, person: str) -> bool:
+        """Whether `person` has declared no conflict of interest in this case (FL 16–18 §§)."""
+        if any(d.person == person for d in self.declarations):
+            return True
+        # An assessor who declared before declarations were listed declared all the same.
+        return self.assessment is not None and self.assessment.assessor == person
 
     @property
     def next_deadline(self) -> datetime | None:
@@ -361,6 +414,9 @@ class CaseState(Model):
             running.append(self.decision_request.deadline)
         if self.payments is not None and self.stage is Stage.PAYMENTS:
             running.append(self.payments.next_deadline(self.call))
+        if (self.revocation is not None and self.revocation.pending and not self.revocation.hearing.settled
+                and self.stage in (Stage.PAYMENTS, Stage.FINAL_REPORT)):
+            running.append(self.revocation.hearing.deadline)
         if self.reclaim is not None and self.stage is Stage.RECLAIM:
             running.append(self.reclaim.next_deadline())
         return min((d for d in running if d is not None), default=None)
@@ -409,6 +465,23 @@ def new_case(
     else:
         checks_done(state, verdict, received_at)
     return state
+
+
+def resume_refusal(state: CaseState, command: Resume) -> str | None:
+    """Why operations cannot resume the case now, in Swedish; None when they can."""
+    if command.actor.role is not Role.OPERATIONS:
+        return "Åtgärden kan bara utföras av drift."
+    if state.stalled is None:
+        return "Inget steg i ärendet är stoppat; det finns inget att återuppta."
+    return None
+
+
+def resume(state: CaseState, command: Resume, now: datetime) -> str:
+    """Clear the stop, so that the case carries out the stopped step again; returns the receipt's message."""
+    assert state.stalled is not None
+    step = STEP_LABELS_SV.get(state.stalled.step, state.stalled.step)
+    state.stalled = None
+    return f"Drift återupptar {step}, som hade stoppats."
 
 
 def checks_done(state: CaseState, verdict: Verdict, now: datetime) -> None:

@@ -20,6 +20,7 @@ from domain.case import (
     Decision,
     DecisionKind,
     DecisionRequest,
+    Declaration,
     DeclareNoConflict,
     PreparedDecision,
     PrepareDecision,
@@ -27,6 +28,7 @@ from domain.case import (
     ReplyToCommunication,
     RequestCompletion,
     RequestDecision,
+    Role,
     RunChecks,
     ScoreApplication,
     SecrecyReview,
@@ -102,8 +104,8 @@ def refusal_before_decision(state: CaseState, command: BeforeDecision, now: date
             if any(r.secret and not r.legal_ground for r in rulings):
                 return "Ange lagrum för varje avsnitt som sekretessbeläggs."
         case DeclareNoConflict():
-            if state.assessment is not None:
-                return f"Jävsprövning är redan gjord av {state.assessment.assessor}."
+            if state.has_declared(command.actor.id):
+                return f"{command.actor.id} har redan förklarat att jäv inte föreligger i ärendet."
         case ScoreApplication(scores=scores):
             if state.assessment is None:
                 return "Handläggaren ska först förklara att jäv inte föreligger."
@@ -200,6 +202,12 @@ def _decision_refusal(state: CaseState, command: PrepareDecision, now: datetime)
         return "Förskott kan bara ges i ett beslut om bifall."
     if state.communication is not None and state.prepared is not None:
         return "Underlaget är redan kommunicerat; fatta eller avbryt det förberedda beslutet."
+    standing = state.prepared
+    if standing is not None and not command.replaces_proposal:
+        return (f"Det finns redan ett beslutsförslag ({_KIND_SV[standing.kind]}) av {standing.prepared_by}."
+                " Ett nytt förslag ersätter det bara om det sägs uttryckligen (replaces_proposal: true).")
+    if standing is None and command.replaces_proposal:
+        return "Det finns inget beslutsförslag att ersätta."
     return None
 
 
@@ -236,8 +244,14 @@ def apply_before_decision(state: CaseState, command: BeforeDecision, now: dateti
             secret = sum(r.secret for r in rulings)
             return f"Sekretessprövning klar: {secret} av {len(rulings)} markerade avsnitt sekretessbelagda."
         case DeclareNoConflict():
-            state.assessment = Assessment(assessor=command.actor.id, conflict_declared_at=now)
-            return f"{command.actor.id} har förklarat att jäv inte föreligger och bedömer ärendet."
+            who = command.actor.id
+            state.declarations.append(Declaration(person=who, role=command.actor.role.value, declared_at=now))
+            if state.stage is Stage.ASSESSMENT and state.assessment is None and command.actor.role is Role.OFFICER:
+                # The first officer to declare in the assessment is the one who assesses the case.
+                state.assessment = Assessment(assessor=who, conflict_declared_at=now)
+                return f"{who} har förklarat att jäv inte föreligger och bedömer ärendet."
+            role = "beslutsfattare" if command.actor.role is Role.DECISION_MAKER else "handläggare"
+            return f"{role.capitalize()} {who} har förklarat att jäv inte föreligger i ärendet."
         case ScoreApplication(scores=scores):
             assert state.assessment is not None
             state.assessment.scores = list(scores)
@@ -246,6 +260,7 @@ def apply_before_decision(state: CaseState, command: BeforeDecision, now: dateti
             state.outbox.append(TellCall(news="assessed", score=state.assessment.total))
             return f"Ansökan är bedömd med totalt {state.assessment.total} poäng."
         case PrepareDecision():
+            replaced = state.prepared
             state.prepared = PreparedDecision(
                 kind=command.kind, prepared_by=command.actor.id, prepared_at=now, amount=command.amount,
                 period_start=command.period_start, period_end=command.period_end,
@@ -256,6 +271,11 @@ def apply_before_decision(state: CaseState, command: BeforeDecision, now: dateti
             )
             if state.stage is not Stage.DECISION:
                 state.stage = transition(state.stage, Stage.DECISION)
+            if replaced is not None:
+                # The receipt's message is the action's entry in the register: the history shows
+                # that one proposal took the place of another, and whose.
+                return (f"Beslut förberett: {_KIND_SV[command.kind]}. Det ersätter beslutsförslaget av"
+                        f" {replaced.prepared_by} ({_KIND_SV[replaced.kind]}).")
             return f"Beslut förberett: {_KIND_SV[command.kind]}."
         case Communicate(reply_days=days):
             assert state.prepared is not None and state.prepared.unseen_material is not None
@@ -264,7 +284,7 @@ def apply_before_decision(state: CaseState, command: BeforeDecision, now: dateti
             state.communication = Hearing(sent_at=now, deadline=deadline)
             queue_letter(state, "communication", now, material=state.prepared.unseen_material,
                     deadline=format_deadline_sv(deadline))
-            return f"Underlaget är kommunicerat med svar senast {format_deadline_sv(deadline)}."
+            return f"Underlaget kommuniceras med sökanden, med svar senast {format_deadline_sv(deadline)}."
         case ReplyToCommunication(text=text):
             assert state.communication is not None
             state.communication.reply = text

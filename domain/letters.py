@@ -35,6 +35,7 @@ class LetterKind(StrEnum):
     FINAL_REPORT_REVIEWED = "final_report_reviewed"  # beslut om slutligt stöd
     RECLAIM_COMMUNICATION = "reclaim_communication"  # kommunicering före beslut om återkrav (FL 25 §)
     RECLAIM_DECISION = "reclaim_decision"  # beslut om återkrav (and revocation), appealable
+    REVOCATION_COMMUNICATION = "revocation_communication"  # kommunicering före upphävande av beslut (FL 25 §)
     GRANT_REDUCED = "grant_reduced"  # a partial revocation that leaves nothing to pay back
     CLAIM_OVERDUE = "claim_overdue"
     CASE_CLOSED = "case_closed"
@@ -137,13 +138,15 @@ _TEMPLATES: Mapping[LetterKind, tuple[Template, Template]] = MappingProxyType(
             " (perioden $period).",
             "Redovisade kostnader: $claimed. Godkända stödberättigande kostnader: $approved.",
             "Kostnader som inte har godkänts och skälen för det:\n$not_approved",
-            "Belopp att betala ut nu: $payable. Hittills utbetalt inklusive detta: $paid_total av beviljade $granted.",
+            "Belopp att betala ut nu: $payable. Hittills godkänt för utbetalning inklusive detta: $paid_total av"
+            " beviljade $granted.",
             "Beslutet har fattats $decision_date av $decided_by.",
         ),
         LetterKind.PAYOUT_MADE: _letter(
             "Utbetalning – $case_number",
-            "Vi har i dag betalat ut $amount till bankgiro $bankgiro för projektet ”$project_title” ($what)."
-            " Betalningen är märkt med diarienummer $case_number.",
+            "Vi har i dag godkänt en utbetalning av $amount till bankgiro $bankgiro för projektet ”$project_title”"
+            " ($what). Beloppet skickas till banken med vår nästa betalningsfil och når kontot några bankdagar"
+            " därefter. Betalningen är märkt med diarienummer $case_number.",
         ),
         LetterKind.FINAL_REPORT_REMINDER: _letter(
             "Påminnelse om slutrapport – $case_number",
@@ -155,7 +158,7 @@ _TEMPLATES: Mapping[LetterKind, tuple[Template, Template]] = MappingProxyType(
             "Vi har granskat slutrapporten för projektet ”$project_title”.",
             "$assessment",
             "Godkända stödberättigande kostnader för hela projektet: $approved. Stödandel: $support_rate."
-            " Slutligt stöd: $final_grant (beviljat högst $granted). Utbetalt hittills: $paid.",
+            " Slutligt stöd: $final_grant (beviljat högst $granted). Godkänt för utbetalning hittills: $paid.",
             "$outcome",
             "Beslutet har fattats $decision_date av $decided_by.",
         ),
@@ -180,9 +183,20 @@ _TEMPLATES: Mapping[LetterKind, tuple[Template, Template]] = MappingProxyType(
             " procentenheter) till dess att beloppet är betalt.",
             *_DECISION_FOOTER,
         ),
+        LetterKind.REVOCATION_COMMUNICATION: _letter(
+            "Kommunicering inför beslut om upphävande – $case_number",
+            "Vi överväger att upphäva beslutet om stöd till projektet ”$project_title” i utlysningen"
+            " ”$call_title” $what. Innan vi fattar beslut ger vi dig möjlighet att yttra dig över förslaget och"
+            " underlaget (25 § förvaltningslagen).",
+            "Skälen:\n$reasons",
+            "Underlag:\n$material",
+            "$consequence",
+            "Lämna dina synpunkter senast $deadline. Om vi inte har hört av dig då fattar vi beslut på det"
+            " underlag som finns i ärendet.",
+        ),
         LetterKind.GRANT_REDUCED: _letter(
             "Beslut om ändrat stöd – $case_number",
-            "Vi har beslutat att upphäva beslutet om stöd till projektet ”$project_title” till en del: stödet"
+            "Vi har beslutat att delvis upphäva beslutet om stöd till projektet ”$project_title”: beviljat belopp"
             " sänks med $revoked till $granted.",
             "Skälen för beslutet:\n$reasons",
             "Hittills har $paid betalats ut, vilket inte är mer än det nya stödet; inget ska betalas tillbaka."

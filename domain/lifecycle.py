@@ -52,6 +52,15 @@ STAGE_LABELS_SV: Mapping[Stage, str] = MappingProxyType(
     }
 )
 
+OUTCOME_LABELS_SV: Mapping[Outcome, str] = MappingProxyType(
+    {
+        Outcome.APPROVED: "beviljad",
+        Outcome.REJECTED: "avslagen",
+        Outcome.DISMISSED: "avvisad",
+        Outcome.WITHDRAWN: "återkallad",
+    }
+)
+
 # An applicant may withdraw at any time (DOMAIN.md). Withdrawal follows the money,
 # not the stage: with nothing paid out there is nothing to reclaim, so even a case
 # in PAYMENTS or FINAL_REPORT (paid in arrears, possibly nothing paid yet) can be

@@ -24,6 +24,7 @@ from domain.call import Call
 from domain.clock import end_of_day
 from domain.money import Kronor, Share, apply_share, total
 from domain.rules.funding import CostTypesAllowed
+from domain.text import Clean
 
 
 class Model(BaseModel):
@@ -37,9 +38,9 @@ def _bankgiro(text: str) -> str:
 
 
 Bankgiro = Annotated[str, StringConstraints(strip_whitespace=True, max_length=9), AfterValidator(_bankgiro)]
-Voucher = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+Voucher = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Clean]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), Clean]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), Clean]
 Positive = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2, allow_inf_nan=False)]
 
 
@@ -105,7 +106,7 @@ class CostReview(Model):
     """The officer's ruling on one reported cost, in the order they were reported."""
 
     approved: Kronor
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] | None = None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), Clean] | None = None
 
 
 def review_problem(costs: Sequence[CostClaim], reviews: Sequence[CostReview]) -> str | None:

@@ -62,6 +62,24 @@ class Hearing(Model):
         return self.reply is not None or self.expired
 
 
+class Revocation(Model):
+    """A revocation of the grant in whole or in part (FL 37 §, the decision's conditions): an officer
+    prepares it, the applicant is heard (FL 25 §), a decision maker who did not prepare it takes it."""
+
+    prepared_by: str
+    prepared_at: datetime
+    amount: Decimal  # the part of the grant taken away
+    reasons: str
+    material: str | None = None  # what else the decision rests on, sent with the hearing
+    hearing: Hearing
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.decided_at is None
+
+
 class Claim(Model):
     """The decided claim: what is owed and on what terms. Repayments are added as they come."""
 

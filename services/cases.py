@@ -13,15 +13,17 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.actions import fingerprint
 from domain.after_decision import (
     DecideReclaim,
     FilePaymentRequest,
     PrepareReclaim,
+    PrepareRevocation,
     RegisterRepayment,
     ReviewFinalReport,
     ReviewPaymentRequest,
@@ -43,6 +45,7 @@ from domain.case import (
     ReplyToCommunication,
     RequestCompletion,
     RequestDecision,
+    Resume,
     ScoreApplication,
     SubmitCompletion,
     Withdraw,
@@ -52,7 +55,7 @@ from services.calls import CallCatalog
 from services.errors import InputError, from_validation_error
 from workflows.call import CallWorkflow, call_workflow_id
 from workflows.case import CaseWorkflow
-from workflows.intake import IntakeWorkflow, intake_workflow_id
+from workflows.intake import NOT_REGISTERED, IntakeWorkflow, intake_workflow_id
 from workflows.messages import CallState, Intake, Submission
 
 # As domain.case.CaseNumber has it.
@@ -76,11 +79,14 @@ ACTIONS: dict[str, tuple[Any, type[Action]]] = {
     "review-payment-request": (CaseWorkflow.review_payment_request, ReviewPaymentRequest),
     "submit-final-report": (CaseWorkflow.submit_final_report, SubmitFinalReport),
     "review-final-report": (CaseWorkflow.review_final_report, ReviewFinalReport),
+    "prepare-revocation": (CaseWorkflow.prepare_revocation, PrepareRevocation),
     "revoke": (CaseWorkflow.revoke, Revoke),
     "prepare-reclaim": (CaseWorkflow.prepare_reclaim, PrepareReclaim),
     "decide-reclaim": (CaseWorkflow.decide_reclaim, DecideReclaim),
     "register-repayment": (CaseWorkflow.register_repayment, RegisterRepayment),
     "write-off": (CaseWorkflow.write_off, WriteOff),
+    # Operations: carry out again a step the case stopped because it failed for good.
+    "resume": (CaseWorkflow.resume, Resume),
 }
 
 
@@ -90,6 +96,10 @@ class ActionRefused(Exception):
 
 class CaseNotFound(InputError):
     pass
+
+
+class NotRegistered(Exception):
+    """The register refused the application for good: no case was opened. The message is Swedish."""
 
 
 # Call workflows this process has already made sure of: one start per call, not per application
@@ -146,7 +156,15 @@ async def submit(
     except WorkflowAlreadyStartedError:
         # Received before and already registered: the answer is the one it got then.
         handle = client.get_workflow_handle_for(IntakeWorkflow.run, intake_workflow_id(submission_id))
-    return await handle.result()
+    try:
+        return await handle.result()
+    except WorkflowFailureError as exc:
+        failure = exc.cause
+        if not (isinstance(failure, ApplicationError) and failure.type == NOT_REGISTERED):
+            raise
+        cause = failure.details[0] if failure.details else "okänt fel"
+        raise NotRegistered(f"diariet kunde inte ta emot ansökan ({cause}), så inget ärende öppnades; "
+                            f"drift behöver se mottagningen {handle.id} i Temporal UI") from None
 
 
 def build_command(action: str, actor: dict[str, Any], payload: dict[str, Any], action_id: str | None) -> Action:
@@ -169,11 +187,20 @@ def check_case_number(text: str, field: str = "case") -> str:
     return text
 
 
+def update_id(command: Action) -> str:
+    """The Temporal update id of an action: its action id and what it says.
+
+    Temporal answers an update id it has seen with the first outcome, without asking the case;
+    the same action id with other content gets another update id, so that the case can refuse it.
+    """
+    return f"{command.action_id}#{fingerprint(command)[:16]}"  # type: ignore[arg-type]  # every Action in ACTIONS is a Command
+
+
 async def act(client: Client, case_number: str, action: str, command: Action) -> Receipt:
     update, _ = ACTIONS[action]
     handle = client.get_workflow_handle_for(CaseWorkflow.run, case_number)
     try:
-        receipt: Receipt = await handle.execute_update(update, command, id=command.action_id)
+        receipt: Receipt = await handle.execute_update(update, command, id=update_id(command))
         return receipt
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause

@@ -3,6 +3,12 @@
 The seed calls closed years ago, so a newcomer would see nothing alive. The demo moves both
 calls' dates so that they are open today, submits the bundled example applications to them
 and takes each case to a different stage, so that Temporal UI shows a living system.
+
+The demo's calls are real calls of the installation: they are kept in the data directory
+(services/calls.py), so `grantflow calls` lists them and `grantflow submit` accepts
+applications to them from any terminal. The demo is loaded once per data directory: a marker
+records its cases, and its submissions and actions carry fixed ids, so a demo interrupted
+half-way and started again finishes without a second copy of any case.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from temporalio.client import Client
 from domain.call import Call, shifted
 from domain.clock import stockholm_date
 from services import cases
-from services.calls import CallCatalog, default_catalog
+from services.calls import CallCatalog, default_catalog, install_call, load_catalog
+from services.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 OFFICER = {"role": "officer", "id": "anna.handlaggare"}
@@ -29,6 +36,9 @@ DECIDER = {"role": "decision_maker", "id": "bo.beslutsfattare"}
 APPLICANT = {"role": "applicant", "id": "demo-sokande"}
 
 log = structlog.stdlib.get_logger("grantflow.demo")
+
+# In the data directory, once the demo has been loaded there: its case numbers.
+DEMO_MARKER = "demo.json"
 
 
 DEMO_BANKGIRO = "5402-9681"
@@ -55,14 +65,26 @@ class _Demo:
     client: Client
     catalog: CallCatalog
     task_queue: str
+    submitted: int = 0
+    actions: int = 0
 
     async def submit(self, data: dict[str, Any]) -> str:
-        intake = await cases.submit(self.client, self.catalog, json.dumps(data), task_queue=self.task_queue)
+        # Fixed ids: the intake of a submission sent again returns the case it opened the first time.
+        self.submitted += 1
+        intake = await cases.submit(self.client, self.catalog, json.dumps(data), task_queue=self.task_queue,
+                                    submission_id=f"demo-{data['call_id']}-{self.submitted:03d}")
         return intake.case_number
 
     async def act(self, number: str, action: str, actor: dict[str, str], **payload: Any) -> None:
-        command = cases.build_command(action, actor, payload, None)
-        await cases.act(self.client, number, action, command)
+        # Fixed ids too: an action sent again (a demo started again after a crash) gets its first receipt.
+        self.actions += 1
+        command = cases.build_command(action, actor, payload, f"demo-{number}-{self.actions:03d}")
+        try:
+            await cases.act(self.client, number, action, command)
+        except cases.ActionRefused as refused:
+            # Only a demo started again after a crash meets a step it took before on a case that has
+            # since closed; the case is where the demo took it.
+            log.warning("demo action refused", case_number=number, action=action, reason=str(refused))
 
     async def assess(self, number: str, score: int) -> None:
         state = await cases.case_state(self.client, number)
@@ -76,6 +98,11 @@ class _Demo:
             {"criterion": c, "score": score, "motivation": "Bedömt i demonstrationen."}
             for c in state.applicable_criteria()
         ])
+
+    async def decide(self, number: str) -> None:
+        # The decision maker declares no conflict of interest in the case before deciding it.
+        await self.act(number, "declare-no-conflict", DECIDER)
+        await self.act(number, "decide", DECIDER)
 
     async def prepare(self, number: str, kind: str, **extra: Any) -> None:
         state = await cases.case_state(self.client, number)
@@ -94,13 +121,38 @@ def _examples(call_id: str) -> dict[str, dict[str, Any]]:
     }
 
 
-async def load_demo(client: Client, task_queue: str) -> list[str]:
-    """Submit the demo cases and take them to their stages; returns their case numbers."""
+def _demo_calls(data_dir: Path, today: date) -> dict[str, Call]:
+    """The demo's calls by their seed's id, installed in `data_dir`: those installed before, if any."""
+    installed = default_catalog(data_dir)
+    seeds = load_catalog()
+    calls: dict[str, Call] = {}
+    for seed in seeds.all():
+        call = installed.calls.get(f"{seed.id}-demo")
+        if call is None:
+            call = demo_call(seed, today)
+            install_call(data_dir, call, seeds.texts[seed.id])
+        calls[seed.id] = call
+    return calls
+
+
+async def load_demo(client: Client, task_queue: str, data_dir: Path | None = None) -> list[str]:
+    """Submit the demo cases and take them to their stages, once per data directory; returns their case numbers."""
+    data_dir = data_dir if data_dir is not None else Settings.from_env().data_dir
+    marker = data_dir / DEMO_MARKER
+    calls = _demo_calls(data_dir, stockholm_date(datetime.now(UTC)))
+    for call in calls.values():  # its call workflows, as for every call of the installation
+        await cases.ensure_call_workflow(client, call, task_queue)
+    if marker.is_file():
+        numbers: list[str] = json.loads(marker.read_text(encoding="utf-8"))["cases"]
+        log.info("demo already loaded", cases=len(numbers))
+        return numbers
+    numbers = await _load_cases(client, task_queue, default_catalog(data_dir), calls)
+    marker.write_text(json.dumps({"cases": numbers}, indent=2) + "\n", encoding="utf-8")
+    return numbers
+
+
+async def _load_cases(client: Client, task_queue: str, catalog: CallCatalog, calls: dict[str, Call]) -> list[str]:
     today = stockholm_date(datetime.now(UTC))
-    seeds = default_catalog()
-    calls = {seed.id: demo_call(seed, today) for seed in seeds.all()}
-    catalog = CallCatalog(calls={**seeds.calls, **{c.id: c for c in calls.values()}}, form=seeds.form,
-                          texts=seeds.texts)
     demo = _Demo(client, catalog, task_queue)
     numbers: list[str] = []
     for seed_id, call in calls.items():
@@ -115,7 +167,7 @@ async def load_demo(client: Client, task_queue: str) -> list[str]:
         await demo.prepare(approved, "approve", conditions=["Slutrapport lämnas enligt utlysningen."],
                            advance="100000.00", advance_reasons="Sökanden saknar likviditet för projektstarten.",
                            payee_bankgiro=DEMO_BANKGIRO)
-        await demo.act(approved, "decide", DECIDER)
+        await demo.decide(approved)
         # The advance is paid; the applicant's first payment request waits for the officer.
         await demo.act(approved, "file-payment-request", APPLICANT, request={
             "period_start": today.isoformat(), "period_end": today.isoformat(),
@@ -125,7 +177,7 @@ async def load_demo(client: Client, task_queue: str) -> list[str]:
             "progress_report": "Projektet har startat med ett första möte med företagen.",
             "payee_bankgiro": DEMO_BANKGIRO})
         await demo.prepare(rejected, "reject", reasons="Projektet bidrar i lägre grad till utlysningens mål.")
-        await demo.act(rejected, "decide", DECIDER)
+        await demo.decide(rejected)
         await demo.prepare(deciding, "reject", reasons="Svag regional förankring.",
                            unseen_material="Yttrande från regionen om projektets förankring.")
         await demo.act(deciding, "communicate", OFFICER)
@@ -133,6 +185,6 @@ async def load_demo(client: Client, task_queue: str) -> list[str]:
         incomplete, dismissed = submitted[-2:]
         await demo.act(incomplete, "request-completion", OFFICER, missing=["Det som kontrollen har pekat ut"])
         await demo.prepare(dismissed, "dismiss", reasons="Ansökan uppfyller inte utlysningens krav.")
-        await demo.act(dismissed, "decide", DECIDER)
+        await demo.decide(dismissed)
         log.info("demo cases ready", call_id=call.id, cases=len(submitted), reviewing=reviewing)
     return numbers

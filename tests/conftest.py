@@ -12,6 +12,10 @@ root, pgserver runs postgres as a separate "pgserver" user and opens up the pare
 directories for it, and every pytest process that starts (each xdist worker, any
 other test run on the machine) sets /tmp/pytest-of-<user> back to 0700, which cuts a
 running server off from its own files.
+
+Run as root on a machine without that user, the workers would each create it at the same
+moment, and useradd then re-creates it with a new uid under the others (see
+docs/decisions/0022): it is created once, under pgserver's lock, before any server starts.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from activities.db import upgrade
+from services.stack import ensure_postgres_user
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +49,7 @@ def database_url() -> Iterator[str]:
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
         import pgserver
 
+    ensure_postgres_user()  # as root, before the workers' servers start side by side (see above)
     parent = Path(tempfile.mkdtemp(prefix="grantflow-pg-"))
     server = pgserver.get_server(parent / "pg", cleanup_mode="delete")
     # A throwaway server: durability only costs time here (CREATE and DROP DATABASE

@@ -7,7 +7,8 @@ and, when they are known, case_number and stage. `merge_contextvars` in worker.l
 the line. Workflow code logs through `workflow.logger`, whose `temporal_workflow` extra worker.logging
 flattens into the same fields; workflows need no interceptor for that.
 
-Only identifiers are bound, never an activity's arguments: those carry personal data and texts.
+Only identifiers are bound, never an activity's arguments: those carry personal data and texts. For
+the same reason a database error leaves an activity as its kind and SQLSTATE only, never its message.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+import psycopg
 import structlog
 from temporalio import activity
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
+from activities.db import database_failure
 from worker.logging import case_number_of
 
 
@@ -48,7 +51,12 @@ class _ActivityLogContext(ActivityInboundInterceptor):
         # bound_contextvars restores what was bound before on the way out, however the activity ends.
         # Sync activities in a thread pool get a copy of this context from the SDK, so they see it too.
         with structlog.contextvars.bound_contextvars(**activity_log_context(activity.info(), input.args)):
-            return await self.next.execute_activity(input)
+            try:
+                return await self.next.execute_activity(input)
+            except psycopg.Error as error:
+                # An activity that does not translate its database errors itself (activities.db.fails_for_good):
+                # the SDK would log the message, and Temporal store it, with the input it may quote.
+                raise database_failure(error) from None
 
 
 class LogContextInterceptor(Interceptor):

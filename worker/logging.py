@@ -10,30 +10,20 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import traceback
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, TextIO
 
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+# The mask is the domain's, shared with the register and Temporal UI; re-exported for the log tests.
+from domain.privacy import MASK as MASK
+from domain.privacy import PERSONNUMMER as PERSONNUMMER
+from domain.privacy import mask_text
 from services.settings import LogFormat
-
-MASK = "[personnummer]"
-
-# A personnummer or samordningsnummer: (YY)YYMMDD, an optional - or + (+ for people over 100),
-# then four digits, with a month 01-12 in the right place. Organisation numbers have 20 or more
-# there and are left visible. Not glued to other letters or digits, and not one group of a UUID
-# (run ids are UUIDs, and "20240315-1234-..." must not be masked). No Luhn check: a mistyped
-# personnummer is personal data too; masking a few look-alikes is the cheaper mistake.
-PERSONNUMMER = re.compile(
-    r"(?<![0-9A-Za-z-])(?:\d{2})?\d{2}(?:0[1-9]|1[0-2])\d{2}[-+]?\d{4}(?![0-9A-Za-z]|-[0-9A-Za-z])"
-)
-
-
-def mask_text(text: str) -> str:
-    return PERSONNUMMER.sub(MASK, text)
 
 
 def _mask(value: Any) -> Any:
@@ -63,6 +53,60 @@ def mask_personnummer(logger: WrappedLogger, method_name: str, event_dict: Event
     A safety net, not the rule: code must not log personal data in the first place.
     """
     return {key: _mask(value) if not key.startswith("_") else value for key, value in event_dict.items()}
+
+
+def _quotes_its_input(error: BaseException) -> str | None:
+    """What to say instead of the message of an error that quotes the data it failed on, if it is one.
+
+    psycopg's message carries the server's CONTEXT, which quotes a statement's parameters (the text of
+    an application up to a NUL, say), and pydantic's lists each input value: both are what people
+    wrote. Their kind, SQLSTATE and field paths say what operations need.
+    """
+    if type(error).__module__.split(".")[0] == "psycopg":
+        sqlstate = getattr(error, "sqlstate", None)
+        return f"(message withheld: it may quote input){f' SQLSTATE {sqlstate}' if sqlstate else ''}"
+    if isinstance(error, ValidationError):
+        where = ", ".join(".".join(str(p) for p in e["loc"]) or "$" for e in error.errors(include_url=False)[:5])
+        return f"(message withheld: it may quote input) {error.error_count()} errors at {where}"
+    return None
+
+
+def format_exc_info(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """structlog's format_exc_info, but no exception in the chain that quotes its input keeps its message.
+
+    The Temporal SDK logs every failed activity attempt with its traceback ("Completing activity as
+    failed"), so an error the activities did not translate (activities.db.fails_for_good) must not
+    bring what people wrote to the log with it.
+    """
+    exc_info = event_dict.pop("exc_info", None)
+    if not exc_info:
+        return event_dict
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    elif isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    if not isinstance(exc_info, tuple) or exc_info[1] is None:
+        return event_dict
+    error: BaseException = exc_info[1]
+    formatted = traceback.TracebackException(type(error), error, error.__traceback__, compact=True)
+    seen: set[int] = set()
+    pairs: list[tuple[traceback.TracebackException, BaseException]] = [(formatted, error)]
+    while pairs:
+        te, exc = pairs.pop()
+        if id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        withheld = _quotes_its_input(exc)
+        if withheld is not None:
+            te._str = withheld  # type: ignore[attr-defined]  # what follows the type's name in the traceback
+        if te.__cause__ is not None and exc.__cause__ is not None:
+            pairs.append((te.__cause__, exc.__cause__))
+        if te.__context__ is not None and exc.__context__ is not None:
+            pairs.append((te.__context__, exc.__context__))
+        for group_te, group_exc in zip(te.exceptions or [], getattr(exc, "exceptions", None) or [], strict=False):
+            pairs.append((group_te, group_exc))
+    event_dict["exception"] = "".join(formatted.format())
+    return event_dict
 
 
 # A case number, as the intake hands them out (domain.case.CaseNumber): YYYY-NNNNN. A case's
@@ -129,7 +173,7 @@ def configure_logging(log_format: LogFormat, *, level: int = logging.INFO, strea
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             # Tracebacks become text before masking: exception messages carry values too.
-            structlog.processors.format_exc_info,
+            format_exc_info,
             # Last before rendering, so that no field added above escapes it.
             mask_personnummer,
             renderer,

@@ -11,7 +11,8 @@ one write, the rest in order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         DecideReclaim,
         FilePaymentRequest,
         PrepareReclaim,
+        PrepareRevocation,
         RegisterRepayment,
         ReviewFinalReport,
         ReviewPaymentRequest,
@@ -43,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         payout_done,
     )
     from domain.case import (
+        STEP_LABELS_SV,
         AcceptForReview,
         AdjustGrant,
         ArchiveEndedRuns,
@@ -61,10 +64,12 @@ with workflow.unsafe.imports_passed_through():
         ReplyToCommunication,
         RequestCompletion,
         RequestDecision,
+        Resume,
         RunChecks,
         SaveDocument,
         ScoreApplication,
         SendLetter,
+        Stall,
         SubmitCompletion,
         TellCall,
         Withdraw,
@@ -80,6 +85,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import ACTIVITY_TIMEOUT, LOCAL_TIMEOUT, RETRY
 
 ANSWER_FIRST = timedelta(milliseconds=1)
+# What makes a letter fail for good (activities.letters): the officer gets it to the applicant another way.
+_LETTER_FAILURES = frozenset({"LetterTemplateError", "LetterUndeliverable"})
+# Each kind of effect as the step it is (domain.case.STEP_LABELS_SV), when one is stopped.
+_STEPS: dict[type, str] = {SendLetter: "letter", RunChecks: "checks", TellCall: "call", Pay: "pay",
+                           AdjustGrant: "adjust_grant", ArchiveEndedRuns: "archive"}
 
 
 @workflow.defn
@@ -352,6 +362,16 @@ class CaseWorkflow:
         self._refuse_if_not_allowed(command)
 
     @workflow.update
+    def prepare_revocation(self, command: PrepareRevocation) -> Receipt:
+        return self._act(command)
+
+    @prepare_revocation.validator
+    def _check_prepare_revocation(self, command: PrepareRevocation) -> None:
+        self._refuse_if_not_allowed(command)
+
+    # The decision on a prepared revocation; the name is the one cases recorded before it was
+    # prepared used, so that their histories replay.
+    @workflow.update
     def revoke(self, command: Revoke) -> Receipt:
         return self._act(command)
 
@@ -397,6 +417,14 @@ class CaseWorkflow:
     def _check_write_off(self, command: WriteOff) -> None:
         self._refuse_if_not_allowed(command)
 
+    @workflow.update
+    def resume(self, command: Resume) -> Receipt:
+        return self._act(command)
+
+    @resume.validator
+    def _check_resume(self, command: Resume) -> None:
+        self._refuse_if_not_allowed(command)
+
     @workflow.signal
     def funding_proposed(self, proposal: FundingProposal) -> None:
         self.state.funding = proposal
@@ -428,14 +456,38 @@ class CaseWorkflow:
         while True:
             effect = next((e for e in self.state.outbox
                            if mine(e) and not isinstance(e, RecordEvent | SaveDocument)), None)
-            await self._write_register(mine if holding else None)
+            await self._stopping_for_good("register", lambda: self._write_register(mine if holding else None))
             if effect is None:
                 if not any(mine(e) for e in self.state.outbox):
                     return
                 continue  # queued by an action while the register was written: the next write takes it
-            await self._carry_out(effect)
+            await self._stopping_for_good(_STEPS[type(effect)], functools.partial(self._carry_out, effect))
             # By identity: two effects may be equal (two check runs), and only this one is done.
             del self.state.outbox[next(i for i, e in enumerate(self.state.outbox) if e is effect)]
+
+    async def _stopping_for_good(self, step: str, carry_out: Callable[[], Awaitable[None]]) -> None:
+        """Carry out one step of the outbox; if it fails for good, stop it until operations resume it.
+
+        Activities retry whatever a retry can mend, so an error that reaches the case is one no retry
+        can (the database refusing a write): failing the case or dropping the effect would lose it,
+        and retrying it for ever would hide it. So the step stops where operations look (the case's
+        state, its details and the CaseStalled search attribute), its effect stays in the outbox,
+        and the `resume` action carries it out again once the cause is fixed.
+        """
+        while True:
+            try:
+                return await carry_out()
+            except (ActivityError, ApplicationError) as error:
+                # A local activity's failure arrives as the activity's own error, not wrapped.
+                failure = error.cause if isinstance(error, ActivityError) else error
+                kind = failure.type if isinstance(failure, ApplicationError) and failure.type else \
+                    type(failure).__name__
+                self.state.stalled = Stall(step=step, error=kind or "unknown", at=workflow.now())
+                workflow.logger.error("case step stopped for good", extra={
+                    "step": step, "cause": kind, "stage": self.state.stage.value})
+                self._publish()
+                await workflow.wait_condition(lambda: self.state.stalled is None)
+                self._publish()
 
     async def _carry_out(self, effect: Effect) -> None:
         match effect:
@@ -511,6 +563,8 @@ class CaseWorkflow:
             # (A local activity's failure arrives as the activity's own error, not wrapped.)
             failure = error.cause if isinstance(error, ActivityError) else error
             cause = failure.type if isinstance(failure, ApplicationError) else type(failure).__name__
+            if cause not in _LETTER_FAILURES:
+                raise  # not the letter's own fault (the database refused it): the step stops, the letter is kept
             workflow.logger.warning("letter not delivered", extra={
                 "letter_id": effect.letter_id, "cause": cause, "stage": self.state.stage.value})
             note_event(self.state, workflow.now(), "system", "system", "letter_undelivered",
@@ -599,5 +653,9 @@ class CaseWorkflow:
             lines.append(f"Återkravet är förfallet sedan {claim.due_date} och obetalt: eskalerat.")
         if s.next_deadline:
             lines.append(f"Nästa frist: {s.next_deadline.isoformat()}")
+        if s.stalled is not None:
+            lines.insert(0, f"**Stoppat:** {STEP_LABELS_SV.get(s.stalled.step, s.stalled.step)} misslyckades "
+                            f"({s.stalled.error}) {s.stalled.at.isoformat()}; drift behöver åtgärda orsaken "
+                            "och återuppta ärendet (åtgärden resume).")
         return "\n\n".join(line for line in lines if line)
 

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.checks import CheckRequest, check_application
     from activities.register import Register, RegisterApplication, RegisterWrite
     from domain.identity import InvalidIdentityNumber, parse_identity_number
+    from domain.money import format_kronor
     from workflows import search_attributes as sa
     from workflows.messages import CaseInput, CaseStart, Intake, Submission
 
@@ -32,6 +33,18 @@ STEP_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 
 def intake_workflow_id(submission_id: str) -> str:
     return f"intake-{submission_id}"
+
+
+NOT_REGISTERED = "NotRegistered"
+
+
+def not_registered(error: ActivityError | ApplicationError) -> ApplicationError:
+    """The intake's failure when the register refused the application for good: the cause's type only,
+    since its message may quote the application."""
+    failure = error.cause if isinstance(error, ActivityError) else error
+    cause = failure.type if isinstance(failure, ApplicationError) and failure.type else type(failure).__name__
+    return ApplicationError(f"the register refused the application ({cause})", cause, type=NOT_REGISTERED,
+                            non_retryable=True)
 
 
 def _public_org_number(text: str) -> str | None:
@@ -54,17 +67,22 @@ class IntakeWorkflow:
         application = submission.application
         # Local activities: all three are short, and an application should be registered in the
         # time it takes to start a workflow, not in several trips through task queues.
-        registered = await workflow.execute_local_activity_method(
-            Register.register_application,
-            RegisterApplication(
-                submission_id=submission.submission_id, call_id=submission.call.id, received_at=received_at,
-                imported=imported, sender_name=application.applicant.name,
-                sender_org_number=_public_org_number(application.applicant.org_number),
-                subject=application.project.title, requested_amount=application.requested_amount,
-            ),
-            start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
-            summary="registrera ansökan i diariet",
-        )
+        try:
+            registered = await workflow.execute_local_activity_method(
+                Register.register_application,
+                RegisterApplication(
+                    submission_id=submission.submission_id, call_id=submission.call.id, received_at=received_at,
+                    imported=imported, sender_name=application.applicant.name,
+                    sender_org_number=_public_org_number(application.applicant.org_number),
+                    subject=application.project.title, requested_amount=application.requested_amount,
+                ),
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
+                summary="registrera ansökan i diariet",
+            )
+        except (ActivityError, ApplicationError) as error:
+            # Only what no retry can mend gets here (the register refused the application): the intake
+            # fails, visibly, and the client waiting for its case number is told so at once.
+            raise not_registered(error) from None
         # Checked here, before the case starts, so that the applicant's receipt can say at
         # once what is missing and the case starts in the right stage.
         verdict = await workflow.execute_local_activity(
@@ -102,7 +120,9 @@ class IntakeWorkflow:
             id=registered.case_number,
             parent_close_policy=ParentClosePolicy.ABANDON,
             static_summary=f"Ärende {registered.case_number} – {submission.call.id}",
-            static_details=f"Projekt: {application.project.title}",
+            # Temporal UI shows no personal data (deploy/README.md): only what the project writes,
+            # never the applicant's text.
+            static_details=f"Sökt belopp: {format_kronor(application.requested_amount)}",
             # Operations find the case by its stage from the moment it exists, and its first task
             # has no attributes left to send (one visibility write per case, not two).
             search_attributes=sa.at_start(case),

@@ -19,8 +19,12 @@ GRANTED_AMOUNT_ORE = SearchAttributeKey.for_int("GrantedAmountOre")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 # A reclaim's claim: "decided", then "overdue" once past its due date unpaid (escalated), or "settled".
 CLAIM_STATUS = SearchAttributeKey.for_keyword("ClaimStatus")
+# The step a case has stopped because it failed for good (e.g. "register"), until operations resume
+# it; unset otherwise. A step's name only, never the error's text.
+CASE_STALLED = SearchAttributeKey.for_keyword("CaseStalled")
 
-ALL = (CASE_STAGE, CALL_ID, OFFICER, REQUESTED_AMOUNT_ORE, GRANTED_AMOUNT_ORE, NEXT_DEADLINE, CLAIM_STATUS)
+ALL = (CASE_STAGE, CALL_ID, OFFICER, REQUESTED_AMOUNT_ORE, GRANTED_AMOUNT_ORE, NEXT_DEADLINE, CLAIM_STATUS,
+       CASE_STALLED)
 
 
 def of_case(state: CaseState) -> list[tuple[SearchAttributeKey[Any], object]]:
@@ -33,6 +37,7 @@ def of_case(state: CaseState) -> list[tuple[SearchAttributeKey[Any], object]]:
         (GRANTED_AMOUNT_ORE, None if state.granted is None else _ore(state.granted)),
         (NEXT_DEADLINE, state.next_deadline),
         (CLAIM_STATUS, _claim_status(state)),
+        (CASE_STALLED, state.stalled.step if state.stalled else None),
     ]
 
 

@@ -234,7 +234,7 @@ def test_cli_lists_exports_and_shows(environment, tmp_path, capsys):
 
     assert cli("payouts") == 0
     listed = capsys.readouterr().out.splitlines()
-    assert len(listed) == 2 and all("väntar" in line for line in listed)
+    assert len(listed) == 2 and all("väntar på bankfil" in line and "utbetald" not in line for line in listed)
     assert "1\u00a0250,50\u00a0kr" in listed[0] and "5050-1055" in listed[0]
 
     assert cli("payouts", "--case", cases[1], "--json") == 0
@@ -244,17 +244,17 @@ def test_cli_lists_exports_and_shows(environment, tmp_path, capsys):
     out = tmp_path / "first.xml"
     assert cli("bank-file", "export", "--out", str(out)) == 0
     said = capsys.readouterr().out
-    assert "2 payouts" in said and "1\u00a0349,50\u00a0kr" in said and str(out) in said
+    assert "2 utbetalningar" in said and "1\u00a0349,50\u00a0kr" in said and str(out) in said
     xml = out.read_text(encoding="utf-8")
     assert schema_errors(xml) == []
     assert one(parse(xml), "p:CstmrCdtTrfInitn/p:PmtInf/p:DbtrAcct/p:Id/p:Othr/p:Id") == "50501055"
 
     assert cli("bank-file", "export") == 0
-    assert "nothing to export" in capsys.readouterr().out
+    assert "inget att exportera" in capsys.readouterr().out
 
     assert cli("bank-file", "show", "1") == 0
     shown = capsys.readouterr().out
-    assert "bank file 1" in shown and cases[0] in shown and cases[1] in shown and "fil 1" in shown
+    assert "bankfil 1 " in shown and cases[0] in shown and cases[1] in shown and "utbetald, bankfil 1" in shown
     assert cli("bank-file", "show", "1", "--xml") == 0
     assert capsys.readouterr().out == xml
     again = tmp_path / "again.xml"
@@ -262,7 +262,7 @@ def test_cli_lists_exports_and_shows(environment, tmp_path, capsys):
     assert again.read_text(encoding="utf-8") == xml and not list(tmp_path.glob("*.partial"))
 
     assert cli("payouts") == 0
-    assert "väntar" not in capsys.readouterr().out
+    assert "väntar" not in capsys.readouterr().out  # each line says which file paid it
 
 
 def test_cli_export_writes_to_the_data_directory_by_default(environment, tmp_path, capsys):
@@ -282,7 +282,7 @@ def test_cli_refuses_an_unusable_out_before_exporting(environment, tmp_path):
     with pytest.raises(InputError) as taken:
         cli("bank-file", "export", "--out", str(existing))
     assert [p.field for p in missing_dir.value.problems + taken.value.problems] == ["--out", "--out"]
-    assert "does not exist" in str(missing_dir.value) and "already exists" in str(taken.value)
+    assert "finns inte" in str(missing_dir.value) and "finns redan" in str(taken.value)
     assert existing.read_text(encoding="utf-8") == "an earlier file"
     # Nothing was taken: the payout still waits.
     assert cli("bank-file", "export", "--out", str(tmp_path / "f.xml")) == 0
@@ -291,7 +291,7 @@ def test_cli_refuses_an_unusable_out_before_exporting(environment, tmp_path):
 def test_cli_names_an_unknown_bank_file(environment):
     with pytest.raises(InputError) as unknown:
         cli("bank-file", "show", "7")
-    assert [(p.field, p.reason) for p in unknown.value.problems] == [("ID", "there is no bank file 7")]
+    assert [(p.field, p.reason) for p in unknown.value.problems] == [("ID", "det finns ingen bankfil 7")]
 
 
 def test_cli_names_a_bad_agency_bankgiro(environment, monkeypatch):

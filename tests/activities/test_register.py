@@ -9,6 +9,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.db import open_pool
 from activities.letters import list_letters
 from activities.register import (
     CaseDocument,
@@ -385,3 +386,53 @@ async def test_a_letter_of_a_case_that_is_not_registered_is_refused_without_retr
         await Register(pool).write(opening().model_copy(update={"events": [], "documents": [], "snapshot": None}))
     assert failure.value.non_retryable
     assert await scalar(pool, "SELECT count(*) FROM letters") == 0
+
+
+async def _registered_case(pool) -> str:
+    return (await Register(pool).register_application(application())).case_number
+
+
+@pytest.mark.parametrize("field", ["summary", "actor_id"])
+async def test_a_text_the_database_refuses_fails_the_write_for_good_without_quoting_it(pool, field):
+    # A client that got past the boundary (the models refuse a NUL): model_construct skips validation.
+    number = await _registered_case(pool)
+    values = {"case_number": number, "event_id": "e-1", "at": datetime(2021, 3, 5, 9, 0, tzinfo=UTC),
+              "actor_id": "anna", "actor_role": "officer", "kind": "PrepareDecision", "stage": Stage.DECISION,
+              "summary": "Beslut för Tolvan Tolvansson"}
+    values[field] = "Tolvan Tolvansson, 070-123 45 67\x00 och mer"
+    batch = RegisterWrite.model_construct(case_number=number, events=[CaseEvent.model_construct(**values)],
+                                          documents=[], letters=[], snapshot=None)
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(Register(pool).write, batch)
+    error = caught.value
+    assert error.non_retryable and error.type in {"DataError", "CharacterNotInRepertoire", "UntranslatableCharacter"}
+    assert "Tolvan" not in str(error) and "070" not in str(error)
+    # Nor in what travels with it (the SDK logs the chain, and Temporal stores the cause).
+    assert error.__cause__ is None and error.__suppress_context__
+    assert await case_events(pool, number) == []
+
+
+async def test_a_constraint_the_data_breaks_fails_for_good_and_a_lost_connection_does_not(pool):
+    number = await _registered_case(pool)
+    async with pool.connection() as conn:
+        await conn.execute("ALTER TABLE case_events ADD CONSTRAINT no_tolvan CHECK (summary NOT LIKE '%Tolvan%')")
+    event = CaseEvent(case_number=number, event_id="e-1", at=datetime(2021, 3, 5, 9, 0, tzinfo=UTC),
+                      actor_id="anna", actor_role="officer", kind="Note", stage=Stage.DECISION,
+                      summary="Tolvan Tolvansson ringde")
+    with pytest.raises(ApplicationError) as caught:
+        await Register(pool).write(RegisterWrite(case_number=number, events=[event]))
+    assert caught.value.non_retryable and caught.value.type == "CheckViolation"
+    assert "SQLSTATE 23514" in caught.value.message and "Tolvan" not in caught.value.message
+
+    # A connection the server dropped is what a retry mends: it stays retryable.
+    cut = await open_pool(pool.conninfo, min_size=1, max_size=1)
+    try:
+        async with cut.connection() as conn:
+            pid = (await (await conn.execute("SELECT pg_backend_pid()")).fetchone())[0]
+        async with pool.connection() as conn:
+            await conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(ApplicationError) as caught:
+            await Register(cut).write(RegisterWrite(case_number=number, events=[event]))
+        assert not caught.value.non_retryable and "SQLSTATE 57P01" in caught.value.message  # admin shutdown
+    finally:
+        await cut.close()

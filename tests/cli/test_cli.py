@@ -154,3 +154,37 @@ def test_ci_makes_a_fresh_environment_even_when_one_is_given(tmp_path):
     assert str(given) not in runs and runs[0] != runs[1]
     for run in runs:
         shutil.rmtree(Path(run).parent)
+
+
+@pytest.mark.parametrize(("where", "bad", "named"), [
+    (("budget", 0, "description"), "\u0000", "$.budget[0].description"),
+    (("applicant", "contact", "name"), "\u0007", "$.applicant.contact.name"),
+    (("project", "title"), "\u001b", "$.project.title"),
+])
+def test_validate_refuses_a_text_the_register_cannot_store_naming_the_field(application_file, where, bad, named):
+    data = application_2021()
+    *parents, leaf = where
+    node = data
+    for part in parents:
+        node = node[part]
+    node[leaf] = f"Kontakt anna@example.se{bad} 070-123 45 67"
+    result = grantflow("validate", application_file(json.dumps(data)))  # ASCII: a lone surrogate as \ud800
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"error: {named}:" in result.stderr
+    assert "U+" in result.stderr and "anna@example.se" not in result.stderr and result.stdout == ""
+
+
+def test_validate_refuses_a_lone_surrogate(application_file):
+    data = application_2021()
+    data["project"]["title"] = "Projekt \ud800"
+    # JSON's reader refuses it before any field sees it (the models refuse it too, from other clients).
+    result = grantflow("validate", application_file(json.dumps(data)))
+    assert result.returncode == 2 and result.stderr.startswith("error: $") and "Projekt" not in result.stderr
+
+
+def test_act_refuses_a_nul_in_an_actions_text_naming_the_field():
+    # Refused before any connection: the model is the boundary, as it is in the case's update validator.
+    result = grantflow("act", "2021-00001", "prepare-decision", "--as", "officer:anna",
+                       "--data", json.dumps({"kind": "reject", "reasons": "Avslag för Tolvan\u0000 Tolvansson"}))
+    assert result.returncode == 2, result.stderr
+    assert "error: $.reasons:" in result.stderr and "U+0000" in result.stderr and "Tolvan" not in result.stderr

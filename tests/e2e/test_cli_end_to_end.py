@@ -518,6 +518,9 @@ def approve(stack: Stack, case: Case, grant: Grant) -> None:
     if case.examined:
         # Four eyes: the assessor may not decide, whatever role she claims.
         refused(stack.act(number, "decide", ASSESSOR_AS_DECISION_MAKER), "fyraögonsprincipen")
+        # Nor may a decision maker who has not declared no conflict of interest (FL 16–18 §§).
+        refused(stack.act(number, "decide", DECISION_MAKER), "bo har inte förklarat att jäv inte föreligger")
+    accepted(stack.act(number, "declare-no-conflict", DECISION_MAKER))
 
     decided = accepted(stack.act(number, "decide", DECISION_MAKER))
     assert f"Beslut fattat: bifall om {kr(exact(grant.granted))}." in decided, decided
@@ -600,8 +603,12 @@ def dismiss(stack: Stack, case: Case) -> None:
         f"{message} ({rule})" for rule, message in case.errors)
     accepted(stack.act(number, "prepare-decision", OFFICER, {"kind": "dismiss", "reasons": reasons}))
     if case.examined:
-        # Four eyes: whoever prepared the decision may not take it.
+        # Only a decision maker who has declared no conflict of interest decides (FL 16–18 §§) ...
+        refused(stack.act(number, "decide", DECISION_MAKER), "bo har inte förklarat att jäv inte föreligger")
+        # ... and four eyes: whoever prepared the decision may not take it, declared or not.
+        accepted(stack.act(number, "declare-no-conflict", ASSESSOR_AS_DECISION_MAKER))
         refused(stack.act(number, "decide", ASSESSOR_AS_DECISION_MAKER), "fyraögonsprincipen")
+    accepted(stack.act(number, "declare-no-conflict", DECISION_MAKER))
     decided = accepted(stack.act(number, "decide", DECISION_MAKER))
     # Nothing follows a dismissal: the case closes at once.
     assert "Beslut fattat: avvisning" in decided and decided.rstrip().endswith("(steg: Avslutad)"), decided
@@ -693,10 +700,10 @@ def test_every_example_application_runs_to_a_closed_archived_case_through_the_co
                 next(c for c in cases if c.example.eligible and c.example.call == "saker-digitalisering-2022")]
 
     def register() -> None:
-        """The register lists every case as closed."""
+        """The register lists every case as closed, in Swedish."""
         listed = accepted(stack.grantflow("cases"))
         stages = {line.split()[0]: line.split()[2] for line in listed.splitlines() if line.strip()}
-        assert stages == dict.fromkeys(numbers, "closed"), listed
+        assert stages == dict.fromkeys(numbers, "Avslutad"), listed
 
     def replay(case: Case) -> Callable[[], None]:
         def check() -> None:
@@ -710,9 +717,9 @@ def test_every_example_application_runs_to_a_closed_archived_case_through_the_co
         refused(stack.act(replayed[0].number, "prepare-decision", OFFICER, {
             "kind": "reject", "reasons": "Sent påkommet."}), "Ärendet är avslutat")
         shown_case = accepted(stack.grantflow("case", replayed[0].number))
-        assert "Steg:      Avslutad, utfall: approved" in shown_case, shown_case
+        assert "Steg:      Avslutad, utfall: beviljad" in shown_case, shown_case
         text = accepted(stack.grantflow("archive", "show", replayed[0].number))
-        assert f"Ärende {replayed[0].number} – arkiverat" in text and "steg: Avslutad, utfall: approved" in text, text
+        assert f"Ärende {replayed[0].number} – arkiverat" in text and "steg: Avslutad, utfall: beviljad" in text, text
 
     def bad_input() -> None:
         """Unusable input is exit 2 naming the option; an unknown case is a clear error."""
@@ -740,7 +747,7 @@ def test_every_example_application_runs_to_a_closed_archived_case_through_the_co
                     exact(case.grant.granted))
         bank_file = stack.data_dir.parent / "bank-file.xml"
         exported = accepted(stack.grantflow("bank-file", "export", "--out", str(bank_file)))
-        assert f"{len(expected)} payouts" in exported, exported
+        assert f"{len(expected)} utbetalningar" in exported, exported
         rows = json.loads(accepted(stack.grantflow("payouts", "--json")))
         assert sorted((r["case_number"], r["request_number"], r["kind"], Decimal(r["amount"])) for r in rows) == (
             expected), rows

@@ -258,7 +258,8 @@ async def tried(fx: Fixture, what: str, attempt: Callable[[], Awaitable[T]], tim
 async def act(fx: Fixture, number: str, action: str, actor: str, **payload: Any) -> None:
     role, _, person = actor.partition(":")
     # One action id for every try: a repeat of an action the case took returns the first receipt.
-    command = cases.build_command(action, {"role": role, "id": person}, payload, f"{number}-{action}")
+    # Per person, since officer and decision maker each declare no conflict of interest.
+    command = cases.build_command(action, {"role": role, "id": person}, payload, f"{number}-{action}-{person}")
     receipt = await tried(fx, action, lambda: cases.act(fx.client, number, action, command))
     assert receipt.action_id == command.action_id, receipt
 
@@ -326,6 +327,7 @@ async def assessed(fx: Fixture, i: int) -> str:
               period_start=today.isoformat(), period_end=(today + timedelta(days=60)).isoformat(),
               final_report_due=(today + timedelta(days=90)).isoformat(), advance=str(plan.advance),
               advance_reasons="Sökanden saknar likviditet att ligga ute med kostnaderna.", payee_bankgiro=BANKGIRO)
+    await act(fx, number, "declare-no-conflict", DECISION_MAKER)
     return number
 
 
@@ -572,7 +574,7 @@ async def test_payouts_are_made_exactly_once_while_the_worker_is_killed_at_rando
             # The bank file: one credit transfer per payout, each end-to-end id once.
             out = data_dir / "bank-file.xml"
             exported = accepted(await asyncio.to_thread(grantflow, env, "bank-file", "export", "--out", str(out)))
-            assert re.search(rf": {2 * CASES} payouts", exported), exported
+            assert re.search(rf": {2 * CASES} utbetalningar", exported), exported
             ns = {"p": PAIN_001}
             document = ET.parse(out).getroot()
             transfers = document.findall(".//p:CdtTrfTxInf", ns)
@@ -586,7 +588,7 @@ async def test_payouts_are_made_exactly_once_while_the_worker_is_killed_at_rando
             assert Decimal(document.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:CtrlSum", namespaces=ns) or "") == sum(
                 expected.values())
             again = grantflow(env, "bank-file", "export", "--out", str(data_dir / "again.xml"))
-            assert "nothing to export" in accepted(again), shown(again)
+            assert "inget att exportera" in accepted(again), shown(again)
             assert not (data_dir / "again.xml").exists()
             pool = await open_pool(db)
             try:

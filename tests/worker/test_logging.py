@@ -15,6 +15,8 @@ import pytest
 import structlog
 from pydantic import BaseModel
 from temporalio import activity, workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner
 
@@ -319,3 +321,80 @@ def test_the_context_of_an_activity_without_a_case_leaves_the_case_out():
     assert activity_log_context(info, [Ping(text="x")]) == {
         "workflow_id": "archive-run", "run_id": "r3", "activity_type": "archive_case", "attempt": 2,
     }
+
+
+# --- a database error never brings its input to the log ------------------------------------------
+
+SECRET = "Tolvan Tolvansson, tolvan@example.se"
+
+
+class Statement(BaseModel):
+    database_url: str
+    text: str
+
+
+@activity.defn
+async def store_as_number(statement: Statement) -> None:
+    # Not translated by the activity itself (activities.db.fails_for_good): the worker must see to it.
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(statement.database_url) as conn:
+        await conn.execute("SELECT %s::int", (statement.text,))  # PostgreSQL quotes the text it refuses
+
+
+@activity.defn
+async def check_model(statement: Statement) -> None:
+    try:
+        Ping.model_validate({"text": [statement.text]})  # pydantic quotes the input it refuses
+    except Exception as error:
+        raise RuntimeError("could not check the model") from error
+
+
+@workflow.defn
+class FailingStep:
+    @workflow.run
+    async def run(self, statement: Statement) -> str:
+        failures = []
+        for step in (store_as_number, check_model):
+            try:
+                await workflow.execute_activity(step, statement, start_to_close_timeout=timedelta(seconds=10),
+                                                retry_policy=RetryPolicy(maximum_attempts=1))
+            except ActivityError as error:
+                failures.append(str(error.cause))
+        return "; ".join(failures)
+
+
+async def test_a_failing_activity_logs_no_input_from_a_database_or_validation_error(restore_logging, db):
+    stream = io.StringIO()
+    configure_logging("json", stream=stream)
+    components = Components(
+        workflows=lambda: [FailingStep],
+        workflow_runner=UnsandboxedWorkflowRunner,
+        activities=lambda pool, settings, client: [store_as_number, check_model],
+        open_pool=_open_pool,
+        upgrade=_no_upgrade,
+    )
+    settings = Settings(task_queue=f"logging-{uuid.uuid4()}", database_url="postgresql://unused/test")
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=TEMPORAL, data_converter=DATA_CONVERTER
+    ) as env:
+        stop, ready = asyncio.Event(), asyncio.Event()
+        worker = asyncio.create_task(
+            run_worker(settings, stop=stop, ready=ready, client=env.client, components=components)
+        )
+        await asyncio.wait_for(ready.wait(), 10)
+        try:
+            failures = await env.client.execute_workflow(
+                FailingStep.run, Statement(database_url=db, text=SECRET), id=f"failing-{uuid.uuid4()}",
+                task_queue=settings.task_queue,
+            )
+        finally:
+            stop.set()
+            await asyncio.wait_for(worker, 15)
+
+    output = stream.getvalue()
+    # The SDK logged both failures with their tracebacks, and neither the log nor what Temporal keeps quotes the input.
+    assert output.count("Completing activity as failed") == 2, output
+    assert "SQLSTATE 22P02" in output and "message withheld" in output
+    assert "Tolvan" not in output and "tolvan@" not in output
+    assert "Tolvan" not in failures and "SQLSTATE 22P02" in failures

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -188,3 +190,121 @@ def test_postgres_users_that_died_are_forgotten(tmp_path):
     (tmp_path / ".handle_pids.json").write_text(json.dumps([dead, os.getpid()]))
     stack._forget_dead_handles(tmp_path)
     assert json.loads((tmp_path / ".handle_pids.json").read_text()) == [os.getpid()]
+
+
+def _zombie() -> subprocess.Popen[bytes]:
+    """A child that has exited and is not reaped yet: what a killed daemon is until init reaps it."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, and left unreaped
+    return child
+
+
+def test_a_zombie_is_not_alive_and_is_forgotten_as_a_postgres_user(tmp_path):
+    zombie = _zombie()
+    try:
+        (tmp_path / ".handle_pids.json").write_text(json.dumps([zombie.pid, os.getpid()]))
+        assert not stack._alive(zombie.pid)
+        stack._forget_dead_handles(tmp_path)
+        assert json.loads((tmp_path / ".handle_pids.json").read_text()) == [os.getpid()]
+    finally:
+        zombie.wait()
+
+
+@pytest.fixture
+def pgdata() -> Iterator[Path]:
+    """A data directory outside pytest's tmp_path (see data_dir above)."""
+    parent = Path(tempfile.mkdtemp(prefix="grantflow-pgdata-test-"))
+    yield parent / "postgres"
+    for pid in processes_mentioning(str(parent)):  # a server a failed test left running
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+async def _serves(pgdata: Path) -> None:
+    """start_postgres gives a server that answers on the URI it names, and then stops it."""
+    import psycopg
+
+    server = await stack.start_postgres(pgdata)
+    try:
+        async with await psycopg.AsyncConnection.connect(server.get_uri()) as conn:
+            assert await (await conn.execute("SELECT 1")).fetchone() == (1,)
+    finally:
+        server.cleanup()
+    assert not (pgdata / "postmaster.pid").exists()
+
+
+async def test_a_postmaster_pid_naming_a_zombie_or_a_stranger_does_not_pass_for_a_running_server(pgdata):
+    await _serves(pgdata)  # initialised and stopped once, as after a first `grantflow up`
+    zombie = _zombie()
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for pid in (zombie.pid, stranger.pid):
+            # What a SIGKILLed server leaves: its lock files, naming a pid that is no longer a postmaster.
+            lines = [str(pid), str(pgdata), "1700000000", "5432", str(pgdata), "", "0 0", "ready"]
+            (pgdata / "postmaster.pid").write_text("\n".join(lines) + "\n")
+            (pgdata / ".s.PGSQL.5432.lock").write_text(f"{pid}\n{pgdata}\n1700000000\n5432\n{pgdata}\n")
+            await _serves(pgdata)
+        assert stranger.poll() is None  # not ours: left alone
+    finally:
+        stranger.kill()
+        stranger.wait()
+        zombie.wait()
+
+
+async def test_a_running_server_is_shared_even_through_another_path_to_its_data(pgdata):
+    started = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c",
+         "import sys, pgserver; print(pgserver.get_server(sys.argv[1], cleanup_mode=None).get_pid())", str(pgdata)],
+        capture_output=True, text=True, check=True,
+    )
+    postmaster = int(started.stdout)
+    other_path = pgdata.parent / "link"
+    other_path.symlink_to(pgdata)
+    await _serves(other_path)
+    # The same server answered, and being its last user we stopped it.
+    assert not stack._alive(postmaster)
+
+
+async def test_a_data_directory_whose_initdb_was_killed_is_initialised_again(pgdata):
+    pgdata.mkdir()
+    (pgdata / "PG_VERSION").write_text("16\n")  # initdb writes this first: a later kill leaves it
+    (pgdata / "base").mkdir()
+    await _serves(pgdata)
+
+
+
+def _can_unshare() -> bool:
+    if os.name != "posix" or os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("useradd")):
+        return False
+    return subprocess.run(["unshare", "--mount", "true"], capture_output=True, check=False).returncode == 0
+
+
+@pytest.mark.skipif(not _can_unshare(), reason="needs root, useradd and unshare --mount (a private copy of /etc)")
+def test_first_starts_side_by_side_as_root_create_the_postgres_user_once():
+    """As on a fresh CI machine: no "pgserver" user, and three servers starting at once.
+
+    It runs in a mount namespace of its own where /etc is a copy without the user, so the machine's
+    own users are not touched. Without a lock, every start runs useradd, which re-creates the user
+    with a new uid under the other starts' initdb ("could not look up effective user ID 1001").
+    """
+    parent = Path(tempfile.mkdtemp(prefix="grantflow-useradd-test-"))
+    try:
+        etc = parent / "etc"
+        subprocess.run(["cp", "-a", "/etc", str(etc)], check=True)
+        for name in ("passwd", "shadow", "group", "gshadow", "passwd-", "shadow-", "group-", "gshadow-"):
+            if (etc / name).is_file():
+                lines = (etc / name).read_text().splitlines(keepends=True)
+                (etc / name).write_text("".join(line for line in lines if not line.startswith("pgserver:")))
+        data_dirs = [shlex.quote(str(parent / f"pg{i}")) for i in range(3)]
+        script = f"mount --bind {shlex.quote(str(etc))} /etc && exec {sys.executable} -m tests.worker.first_starts "
+        run = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script + " ".join(data_dirs)],
+            cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=180, check=False,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+        *owners, final = run.stdout.splitlines()
+        # Every server started, and its files belong to the one uid the name "pgserver" has in the end.
+        assert final.startswith("user ") and owners == [final.replace("user", "started, owner")] * 3, run.stdout
+    finally:
+        subprocess.run(["rm", "-rf", str(parent)], check=False)

@@ -189,7 +189,7 @@ async def test_the_deploy_script_registers_on_a_cluster_and_can_print_the_cli_co
         for name, kind in [
             ("CaseStage", "Keyword"), ("CallId", "Keyword"), ("Officer", "Keyword"),
             ("RequestedAmountOre", "Int"), ("GrantedAmountOre", "Int"), ("NextDeadline", "Datetime"),
-            ("ClaimStatus", "Keyword"),
+            ("ClaimStatus", "Keyword"), ("CaseStalled", "Keyword"),
         ]
     ]
 

@@ -27,7 +27,7 @@ from domain.lifecycle import Stage
 from domain.reclaim import ReclaimBasis
 from services.cases import ActionRefused
 from services.converter import DATA_CONVERTER
-from tests.workflows.test_case_workflow import APPLICANT, DECIDER, OFFICER, assessed_case, refused
+from tests.workflows.test_case_workflow import APPLICANT, DECIDER, OFFICER, OTHER_OFFICER, assessed_case, refused
 from worker import registry
 from workflows import search_attributes as sa
 from workflows.archive import ArchiveWorkflow, archive_workflow_id
@@ -245,13 +245,18 @@ async def test_a_partial_revocation_reclaims_what_was_paid_above_the_new_grant(h
     await harness.act(number, "file-payment-request", APPLICANT, **payment_request(
         start, 0, 10, "150000.00", cost("personnel", "200000.00", "V1")))
     await harness.act(number, "review-payment-request", OFFICER, request_number=1, costs=approve_all("200000.00"))
-    # Lowering the grant is a decision maker's, and never the assessor's, even as decision maker.
-    assert "beslutsfattare" in await refused(harness, number, "revoke", OFFICER, revoked_amount="300000.00",
-                                             reasons="Projektet genomförs inte som beslutat.")
-    assert "fyraögonsprincipen" in await refused(harness, number, "revoke", "decision_maker:anna",
-                                                 revoked_amount="300000.00", reasons="Projektet genomförs inte.")
-    receipt = await harness.act(number, "revoke", DECIDER, revoked_amount="300000.00",
-                                reasons="Projektet genomförs inte som beslutat: hälften av aktiviteterna är strukna.")
+    # Lowering the grant is an officer's to prepare and a decision maker's to take, once the applicant
+    # has been heard; never the assessor's, even as decision maker.
+    assert "inget förberett upphävande" in await refused(harness, number, "revoke", DECIDER,
+                                                         revoked_amount="300000.00", reasons="Genomförs inte.")
+    assert "handläggare" in await refused(harness, number, "prepare-revocation", DECIDER,
+                                          revoked_amount="300000.00", reasons="Projektet genomförs inte.")
+    reasons = "Projektet genomförs inte som beslutat: hälften av aktiviteterna är strukna."
+    await harness.act(number, "prepare-revocation", OFFICER, revoked_amount="300000.00", reasons=reasons)
+    assert "fyraögonsprincipen" in await refused(harness, number, "revoke", "decision_maker:anna")
+    assert "svarstid" in await refused(harness, number, "revoke", DECIDER)
+    await harness.act(number, "reply-to-communication", APPLICANT, text="Vi har strukit aktiviteterna av goda skäl.")
+    receipt = await harness.act(number, "revoke", DECIDER)
     assert receipt.stage is Stage.RECLAIM
     state = await harness.settled(number)
     assert state.granted == D("100000.00") and state.reclaim.suggested == D("50000.00")
@@ -316,9 +321,12 @@ async def test_continue_as_new_mid_case_keeps_state_receipts_and_the_pending_dea
     assert attrs.get(sa.GRANTED_AMOUNT_ORE) == 40_000_000 and attrs.get(sa.CALL_ID) is not None
     state = await harness.settled(number)
     assert len(state.payments.requests) == day + 1  # every request filed in the old run is in the new one
-    again = await harness.act(number, "file-payment-request", APPLICANT, action_id=f"begaran-{day}",
-                              **payment_request(start, 59, 59, "1.00", cost("personnel", "2.00", "V99")))
+    again = await harness.act(number, "file-payment-request", APPLICANT, action_id=f"begaran-{day}", **request)
     assert again == receipt  # the receipt survived continue-as-new: nothing filed twice
+    # The same id with other content is another action, refused in the new run too.
+    assert "har redan använts" in await refused(
+        harness, number, "file-payment-request", APPLICANT, action_id=f"begaran-{day}",
+        **payment_request(start, 59, 59, "1.00", cost("personnel", "2.00", "V99")))
     assert len((await harness.state(number)).payments.requests) == day + 1
     # The reminder's deadline, set before the new run, still fires in it.
     await harness.fast_forward(number, timedelta(days=41))
@@ -369,14 +377,38 @@ async def test_a_partial_revocation_with_nothing_to_pay_back_lets_the_project_go
     await harness.act(number, "file-payment-request", APPLICANT, **payment_request(
         start, 0, 10, "75000.00", cost("personnel", "100000.00", "V1")))
     await harness.act(number, "review-payment-request", OFFICER, request_number=1, costs=approve_all("100000.00"))
-    receipt = await harness.act(number, "revoke", DECIDER, revoked_amount="200000.00",
-                                reasons="Ett av de två delprojekten genomförs inte.")
+    # An officer prepares the revocation and the applicant is heard first (FL 25 §), although nothing
+    # would be paid back: the grant is lowered all the same.
+    assert "erik har inte förklarat att jäv inte föreligger" in await refused(
+        harness, number, "prepare-revocation", OTHER_OFFICER, revoked_amount="200000.00", reasons="x")
+    await harness.act(number, "declare-no-conflict", OTHER_OFFICER)
+    await harness.act(number, "prepare-revocation", OTHER_OFFICER, revoked_amount="200000.00",
+                      reasons="Ett av de två delprojekten genomförs inte.",
+                      material="Sökandens lägesrapport, där delprojekt 2 har strukits.")
+    state = await harness.settled(number)
+    deadline = state.revocation.hearing.deadline
+    assert state.next_deadline == deadline and deadline.date() >= today() + timedelta(days=14)
+    [hearing] = [x for x in await list_letters(harness.pool, number) if x.kind == "revocation_communication"]
+    assert "delvis" in hearing.body and "inget skulle behöva betalas tillbaka" in hearing.body
+    assert "Sökandens lägesrapport" in hearing.body and "25 § förvaltningslagen" in hearing.body
+    assert "svarstid" in await refused(harness, number, "revoke", DECIDER)
+    await harness.fast_forward(number, timedelta(days=15))  # no reply within the reply period
+    state = await harness.settled(number)
+    assert state.revocation.hearing.expired and state.revocation.pending
+    assert "communication_expired" in [e.kind for e in await case_events(harness.pool, number)]
+    receipt = await harness.act(number, "revoke", DECIDER, action_id="upphav-1")
+    # Sent again, the same action gets the same receipt; the same id with other content is refused.
+    assert await harness.act(number, "revoke", DECIDER, action_id="upphav-1") == receipt
+    assert "upphav-1 har redan använts" in await refused(harness, number, "revoke", DECIDER,
+                                                         action_id="upphav-1", revoked_amount="1.00")
     # 75 000 paid, 200 000 left of the grant: nothing is owed, so no reclaim.
     assert receipt.stage is Stage.PAYMENTS and "inget ska betalas tillbaka" in receipt.message
     state = await harness.settled(number)
     assert state.granted == D("200000.00") and state.payments.granted == D("200000.00") and state.reclaim is None
+    assert state.revocation.decided_by == "bo" and state.next_deadline != deadline
     assert await held_of_budget(harness, number) == D("200000.00")
-    assert "grant_reduced" in [x.kind for x in await list_letters(harness.pool, number)]
+    [reduced] = [x for x in await list_letters(harness.pool, number) if x.kind == "grant_reduced"]
+    assert "delvis upphäva" in reduced.body and "efter föredragning av handläggare erik" in reduced.body
     # The new grant caps what is paid: 3/4 of 300 000 is 225 000, but the grant is 200 000 less 10 % held back.
     await harness.fast_forward(number, timedelta(days=10))
     await harness.act(number, "file-payment-request", APPLICANT, **payment_request(

@@ -419,10 +419,10 @@ async def test_the_cli_shows_and_replays_an_archived_case(archiving, cli, capsys
     assert any(line.startswith(granted) for line in lines), shown
     assert "Utbetalningar: 2, sammanlagt 300\u00a0000,50\u00a0kr" in lines
     advance, final = (line for line in lines if line.startswith("  nr "))
-    assert advance.startswith("  nr 0 förskott  100\u00a0000\u00a0kr  betald ") and advance.endswith(
-        f"  bankfil {paid.bank_file_id}"), advance
-    assert final.startswith("  nr 1 slutbetalning  200\u00a0000,50\u00a0kr  betald ") and final.endswith(
-        "  i ingen bankfil när ärendet arkiverades"), final
+    assert advance.startswith("  nr 0 förskott  100\u00a0000\u00a0kr  beordrad ") and advance.endswith(
+        f"  utbetald med bankfil {paid.bank_file_id}"), advance
+    assert final.startswith("  nr 1 slutbetalning  200\u00a0000,50\u00a0kr  beordrad ") and final.endswith(
+        "  väntar på bankfil"), final
 
     assert await cli("archive", "show", number, "--json") == 0
     summary = json.loads(capsys.readouterr().out)
@@ -436,6 +436,35 @@ async def test_the_cli_shows_and_replays_an_archived_case(archiving, cli, capsys
     out = capsys.readouterr().out
     assert [line.endswith(": ok") for line in out.splitlines()] == [True, True, False]
     assert out.splitlines()[-1] == f"{number}: ok, 2 runs replayed"
+
+
+async def test_the_bank_file_that_pays_an_archived_case_is_named_in_its_archive(archiving, cli, capsys, monkeypatch,
+                                                                                tmp_path):
+    """A case closes and is archived before its last payout goes out: the export tells the archive."""
+    monkeypatch.setenv("GRANTFLOW_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GRANTFLOW_AGENCY_NAME", "Tillväxtverket")
+    monkeypatch.setenv("GRANTFLOW_AGENCY_BANKGIRO", "5050-1055")
+    paid = await paid_closed_case(archiving)
+    await archiving.archive(paid.number)
+    before = await archiving.archived(paid.number)
+
+    assert await cli("bank-file", "export") == 0
+    exported = capsys.readouterr().out.splitlines()[-1]
+    assert exported.startswith("bankfil ") and "1 utbetalning," in exported, exported
+    later = max(p.bank_file_id or 0 for p in await list_payouts(archiving.pool, paid.number))
+    assert later > paid.bank_file_id
+
+    assert await cli("archive", "show", paid.number) == 0
+    lines = capsys.readouterr().out.splitlines()
+    final = next(line for line in lines if line.startswith("  nr 1 "))
+    assert final.endswith(f"  utbetald med bankfil {later}"), final
+    assert "väntar på bankfil" not in "\n".join(lines)
+    # Only the payouts changed: the histories are as they were archived.
+    after = await archiving.archived(paid.number)
+    assert [p["bank_file_id"] for p in after.register_rows["payouts"]] == [paid.bank_file_id, later]
+    assert (after.run_ids, after.histories) == (before.run_ids, before.histories)
+    assert {k: v for k, v in after.register_rows.items() if k != "payouts"} == {
+        k: v for k, v in before.register_rows.items() if k != "payouts"}
 
 
 async def test_the_cli_replay_exits_1_on_nondeterminism(archiving, cli, capsys, monkeypatch):

@@ -52,6 +52,8 @@ async def assess(harness, number, score=4):
     await harness.act(number, "declare-no-conflict", OFFICER)
     await harness.act(number, "score", OFFICER, scores=[
         {"criterion": c, "score": score, "motivation": "Väl underbyggt."} for c in state.applicable_criteria()])
+    # The decision maker declares no conflict of interest too, before deciding (FL 16–18 §§).
+    await harness.act(number, "declare-no-conflict", DECIDER)
 
 
 async def assessed_case(harness, **call_options):
@@ -60,12 +62,12 @@ async def assessed_case(harness, **call_options):
     return call, number
 
 
-async def prepare_approval(harness, number, amount="570000.00"):
+async def prepare_approval(harness, number, amount="570000.00", **extra):
     state = await harness.state(number)
     await harness.act(number, "prepare-decision", OFFICER, kind="approve", amount=amount,
                       period_start=state.application.project.start.isoformat(),
                       period_end=state.application.project.end.isoformat(),
-                      conditions=["Slutrapport lämnas senast på utlysningens datum."])
+                      conditions=["Slutrapport lämnas senast på utlysningens datum."], **extra)
 
 
 async def refused(harness, number, action, actor, **payload):
@@ -107,6 +109,7 @@ async def test_a_late_application_is_flagged_and_can_be_dismissed(harness):
     assert state.late and state.stage is Stage.COMPLETENESS  # waits for the officer: no automatic rejection
     await harness.act(number, "prepare-decision", OFFICER, kind="dismiss",
                       reasons="Ansökan kom in efter sista ansökningsdag.")
+    await harness.act(number, "declare-no-conflict", DECIDER)
     receipt = await harness.act(number, "decide", DECIDER)
     assert receipt.stage is Stage.CLOSED  # nothing follows a dismissal: the case closes and is archived
     state = await harness.settled(number)
@@ -152,6 +155,7 @@ async def test_completion_not_given_leaves_the_officer_to_dismiss(harness):
     assert "Svarstiden" in message
     await harness.act(number, "prepare-decision", OFFICER, kind="dismiss",
                       reasons="Ansökan har inte kompletterats inom svarstiden.")
+    await harness.act(number, "declare-no-conflict", DECIDER)
     await harness.act(number, "decide", DECIDER)
     assert (await harness.settled(number)).outcome is Outcome.DISMISSED
 
@@ -252,12 +256,18 @@ async def test_four_eyes(harness):
     await harness.act(number, "declare-no-conflict", OFFICER)
     state = await harness.state(number)
     scores = [{"criterion": c, "score": 3, "motivation": "Godtagbart."} for c in state.applicable_criteria()]
+    # Another officer must declare no conflict of interest first, and even then only the assessor scores.
+    assert "erik har inte förklarat att jäv" in await refused(harness, number, "score", OTHER_OFFICER, scores=scores)
+    await harness.act(number, "declare-no-conflict", OTHER_OFFICER)
     assert "jävsprövat" in await refused(harness, number, "score", OTHER_OFFICER, scores=scores)
     await harness.act(number, "score", OFFICER, scores=scores)
     await prepare_approval(harness, number)
     # The assessor holds a decision maker's role too: still not for this case.
     assert "fyraögonsprincipen" in await refused(harness, number, "decide", "decision_maker:anna")
     assert "beslutsfattare" in await refused(harness, number, "decide", OTHER_OFFICER)
+    # A decision maker who has not declared no conflict of interest may not decide either.
+    assert "jäv" in await refused(harness, number, "decide", DECIDER)
+    await harness.act(number, "declare-no-conflict", DECIDER)
     await harness.act(number, "decide", DECIDER)
 
 
@@ -286,7 +296,7 @@ async def test_a_decision_over_what_remains_of_the_budget_is_refused(harness):
     state = await harness.settled(second)
     assert state.stage is Stage.DECISION and state.decision is None and state.granted is None
     # A smaller approval that fits is taken.
-    await prepare_approval(harness, second, amount="30000.00")
+    await prepare_approval(harness, second, amount="30000.00", replaces_proposal=True)
     assert (await harness.act(second, "decide", DECIDER)).stage is Stage.PAYMENTS
 
 
@@ -499,7 +509,7 @@ async def _same_commands_with_an_update_in_the_first_task_or_after(harness) -> N
         request_id=uuid.uuid4().hex))
     command = build_command("record-secrecy-review", {"role": "officer", "id": "anna"}, {"rulings": []}, None)
     sent = asyncio.create_task(cases.act(client, copy, "record-secrecy-review", command))
-    await _admitted(client, copy, command.action_id)
+    await _admitted(client, copy, cases.update_id(command))
     async with Worker(client, task_queue=queue, workflows=registry.workflows(),
                       workflow_runner=registry.workflow_runner(strict=True),
                       activities=registry.activities(harness.pool, Settings(), client)):
