@@ -19,6 +19,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from cli.main import main
+from services.calls import default_catalog, install_call, load_catalog
 from services.errors import Unavailable
 from services.settings import (
     NO_STACK,
@@ -179,3 +180,17 @@ def test_a_database_without_the_register_says_to_upgrade_it(state, empty_databas
     for command in (["cases"], ["letters"]):
         assert run(capsys, *command) == (
             3, "error: database: the register's tables are missing; run `grantflow db upgrade`\n")
+
+
+def test_the_calls_the_running_installation_opened_are_known_from_any_folder(state, tmp_path, capsys):
+    recorded = tmp_path / "recorded"
+    seeds = load_catalog()
+    seed = seeds.calls["export-samverkan-2021"]
+    install_call(recorded, seed.model_copy(update={"id": "export-samverkan-2021-demo"}), seeds.texts[seed.id])
+    _record(os.getpid(), recorded)
+    default_catalog.cache_clear()
+    try:
+        assert main(["calls"]) == 0
+        assert "export-samverkan-2021-demo" in capsys.readouterr().out
+    finally:
+        default_catalog.cache_clear()
