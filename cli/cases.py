@@ -67,7 +67,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     async def run(settings: Settings) -> int:
         client = await connect(settings)
         try:
-            intake = await cases.submit(client, default_catalog(), raw, task_queue=settings.task_queue,
+            intake = await cases.submit(client, default_catalog(settings.data_dir), raw, task_queue=settings.task_queue,
                                         submission_id=args.submission_id, imported_received_at=imported)
         except cases.NotRegistered as exc:
             print(f"fel: {exc}", file=sys.stderr)

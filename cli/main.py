@@ -26,9 +26,9 @@ from domain.clock import format_instant_sv
 from domain.findings import Severity
 from domain.money import format_kronor, format_share
 from services.applications import CheckedApplication, check_application, parse_instant
-from services.calls import default_catalog
+from services.calls import CallCatalog, default_catalog
 from services.errors import InputError, Unavailable
-from services.settings import stack_record_path
+from services.settings import SettingsError, client_settings, stack_record_path
 
 EXIT_OK, EXIT_INELIGIBLE, EXIT_INPUT, EXIT_UNAVAILABLE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C
@@ -48,8 +48,20 @@ def _input_error(exc: InputError) -> int:
     return EXIT_INPUT
 
 
+def installation_catalog() -> CallCatalog:
+    """The calls known here, with those the running installation opened (the demo's), found from any folder.
+
+    Only the CLI looks for a running `up` this way: a worker or `up` itself reads its own data directory.
+    """
+    try:
+        data_dir: Path | None = client_settings().data_dir
+    except (Unavailable, SettingsError):  # no stack, or a bad variable the command itself reports
+        data_dir = None
+    return default_catalog(data_dir)
+
+
 def _cmd_calls(args: argparse.Namespace) -> int:
-    for call in default_catalog().all():
+    for call in installation_catalog().all():
         window = call.window
         opens = window.opens.isoformat() if window.opens else "—"
         print(f"{call.id}\t{call.title}")
@@ -87,7 +99,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         raw = read_input(args.file, "FILE")
         # `is not None`: an empty --received (an unset shell variable) is an error, not "now".
         received = parse_instant(args.received, "--received") if args.received is not None else None
-        checked = check_application(default_catalog(), raw, call_id=args.call, received_at=received)
+        checked = check_application(installation_catalog(), raw, call_id=args.call, received_at=received)
     except InputError as exc:
         return _input_error(exc)
     if args.json:

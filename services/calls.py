@@ -14,8 +14,8 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from domain.call import Call, CallFileError, FormRules, parse_call, parse_form_rules
-from services.errors import InputError, Unavailable
-from services.settings import Settings, SettingsError, client_settings
+from services.errors import InputError
+from services.settings import Settings, SettingsError
 
 CALLS_DIR_ENV = "GRANTFLOW_CALLS_DIR"
 # Under the data directory: each call this installation opened, as JSON ({"call": ..., "text": ...}), so
@@ -104,9 +104,6 @@ def load_catalog(extra_dir: Path | None = None, *, data_dir: Path | None = None)
 
 def _configured_data_dir() -> Path | None:
     try:
-        # The running `up`'s, found from any folder (services.settings.client_settings).
-        return client_settings().data_dir
-    except Unavailable:  # no running grantflow: the configured one, which may hold no calls
         return Settings.from_env().data_dir
     except SettingsError:
         return None  # the command itself reports the bad variable when it reads its settings
