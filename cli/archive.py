@@ -14,7 +14,7 @@ from domain.lifecycle import OUTCOME_LABELS_SV, STAGE_LABELS_SV, Outcome, Stage
 from domain.money import format_kronor
 from domain.payment import PAYOUT_KIND_SV, PayoutKind
 from services import archive
-from services.settings import Settings
+from services.settings import client_settings
 from services.temporal import run_command
 
 EXIT_OK, EXIT_REPLAY_FAILED, EXIT_INPUT = 0, 1, 2
@@ -55,7 +55,8 @@ def _kind(value: str | None) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    summary = run_command(archive.show(Settings.from_env(), args.case))
+    archive.check_case_number(args.case)
+    summary = run_command(archive.show(client_settings(), args.case))
     if args.json:
         print(json.dumps(summary.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -105,13 +106,14 @@ def _print_money(register: archive.RegisterSummary) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    archive.check_case_number(args.case)
     # A run that does not replay is reported below; the SDK's own log of the failed workflow
     # task (with its traceback) would only repeat it.
     sdk_log = logging.getLogger("temporalio")
     level = sdk_log.level
     sdk_log.setLevel(logging.CRITICAL)
     try:
-        report = run_command(archive.replay(Settings.from_env(), args.case))
+        report = run_command(archive.replay(client_settings(), args.case))
     finally:
         sdk_log.setLevel(level)  # the command may run inside a longer-lived process (the tests)
     for index, run in enumerate(report.runs, start=1):

@@ -7,10 +7,12 @@ import json
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from activities.payments import Payout as LedgerPayout
+from cli.inputs import read_input
 from domain.case import STEP_LABELS_SV, CaseState
 from domain.clock import format_instant_sv, stockholm_date
 from domain.findings import Severity
@@ -19,50 +21,53 @@ from domain.money import format_kronor, format_share, total
 from domain.payment import PAYOUT_KIND_SV
 from domain.reclaim import BASIS_SV
 from services import cases, register
-from services.applications import parse_instant
+from services.applications import check_imported_received, parse_instant
 from services.calls import default_catalog
-from services.errors import InputError
+from services.errors import InputError, Unavailable
+from services.inputs import json_object
 from services.payments import payouts as ledger_payouts
-from services.settings import Settings
+from services.settings import Settings, client_settings
 from services.temporal import connect, run_command
 
 EXIT_OK, EXIT_REFUSED, EXIT_INPUT = 0, 1, 2
 
 
 def _run(coroutine: Callable[[Settings], Coroutine[Any, Any, int]]) -> int:
-    return run_command(coroutine(Settings.from_env()))
+    try:
+        return run_command(coroutine(client_settings()))
+    except psycopg.errors.UndefinedTable:
+        raise Unavailable("database: the register's tables are missing; run `grantflow db upgrade`") from None
+    except psycopg.OperationalError as exc:  # also the pool's timeout: the server is not there
+        # One line: libpq adds hints on lines of their own.
+        raise Unavailable(f"database: {next(iter(str(exc).splitlines()), type(exc).__name__)}") from None
 
 
 def _read_json_argument(text: str | None, field: str) -> dict[str, Any]:
     """--data takes JSON inline, or @FILE; anything else is a clear error."""
     if text is None:
         return {}
-    try:
-        raw = Path(text[1:]).read_text(encoding="utf-8") if text.startswith("@") else text
-        data = json.loads(raw)
-    except OSError as exc:
-        raise InputError.one(field, f"cannot read {text[1:]}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError.one(field, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    if not isinstance(data, dict):
-        raise InputError.one(field, "must be a JSON object")
-    return data
+    return json_object(read_input(text[1:], field) if text.startswith("@") else text, field)
 
 
 def _actor(text: str) -> dict[str, str]:
     role, sep, person = text.partition(":")
     if not sep or not person:
-        raise InputError.one("--as", f"{text!r} is not ROLE:ID, e.g. officer:anna.andersson")
+        raise InputError.one("--as", f"{text!r} är inte ROLL:ID, t.ex. officer:anna.andersson")
     return {"role": role, "id": person}
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    # The input first: what is wrong with it is said whether or not a stack runs.
+    raw = read_input(args.file, "FILE")
+    imported = None
+    if args.imported_received is not None:
+        imported = check_imported_received(parse_instant(args.imported_received, "--imported-received"),
+                                           "--imported-received")
+
     async def run(settings: Settings) -> int:
-        raw = Path(args.file).read_bytes() if args.file != "-" else sys.stdin.buffer.read()
-        imported = parse_instant(args.imported_received, "--imported-received") if args.imported_received else None
         client = await connect(settings)
         try:
-            intake = await cases.submit(client, default_catalog(), raw, task_queue=settings.task_queue,
+            intake = await cases.submit(client, default_catalog(settings.data_dir), raw, task_queue=settings.task_queue,
                                         submission_id=args.submission_id, imported_received_at=imported)
         except cases.NotRegistered as exc:
             print(f"fel: {exc}", file=sys.stderr)
@@ -77,9 +82,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_act(args: argparse.Namespace) -> int:
+    cases.check_case_number(args.case, "NUMBER")
+    command = cases.build_command(args.action, _actor(args.actor), _read_json_argument(args.data, "--data"),
+                                  args.action_id)
+
     async def run(settings: Settings) -> int:
-        command = cases.build_command(args.action, _actor(args.actor), _read_json_argument(args.data, "--data"),
-                                      args.action_id)
         client = await connect(settings)
         try:
             receipt = await cases.act(client, args.case, args.action, command)
@@ -94,6 +101,8 @@ def cmd_act(args: argparse.Namespace) -> int:
 
 
 def cmd_case(args: argparse.Namespace) -> int:
+    cases.check_case_number(args.case, "NUMBER")
+
     async def run(settings: Settings) -> int:
         client = await connect(settings)
         state = await cases.case_state(client, args.case)
@@ -216,6 +225,9 @@ def cmd_cases(args: argparse.Namespace) -> int:
 
 
 def cmd_letters(args: argparse.Namespace) -> int:
+    if args.case is not None:
+        cases.check_case_number(args.case, "NUMBER")
+
     async def run(settings: Settings) -> int:
         for letter in await register.letters(settings, args.case):
             sent = "skickat" if letter.sent_at else "i utkorgen"

@@ -1,7 +1,9 @@
 """`grantflow` command line.
 
-Exit codes are part of the interface: 0 success (eligible), 1 not eligible,
-2 input that cannot be used (the message names the field and the reason).
+Exit codes are part of the interface: 0 success (eligible), 1 not eligible or refused,
+2 input that cannot be used (the message names the field and the reason), 3 something the
+command needs is not there (no running grantflow, Temporal or the database unreachable),
+4 a fault of grantflow's own (one line on the terminal, the traceback in the error log).
 """
 
 from __future__ import annotations
@@ -10,21 +12,26 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
 from cli import archive, cases, ops, payments
+from cli.inputs import read_input
 from domain.application import Application
 from domain.call import CallFileError
 from domain.clock import format_instant_sv
 from domain.findings import Severity
 from domain.money import format_kronor, format_share
 from services.applications import CheckedApplication, check_application, parse_instant
-from services.calls import default_catalog
+from services.calls import CallCatalog, default_catalog
 from services.errors import InputError, Unavailable
+from services.settings import SettingsError, client_settings, stack_record_path
 
-EXIT_OK, EXIT_INELIGIBLE, EXIT_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
+EXIT_OK, EXIT_INELIGIBLE, EXIT_INPUT, EXIT_UNAVAILABLE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C
 
 SEVERITY_SV = {Severity.ERROR: "fel", Severity.WARNING: "varning"}
 
@@ -41,8 +48,20 @@ def _input_error(exc: InputError) -> int:
     return EXIT_INPUT
 
 
+def installation_catalog() -> CallCatalog:
+    """The calls known here, with those the running installation opened (the demo's), found from any folder.
+
+    Only the CLI looks for a running `up` this way: a worker or `up` itself reads its own data directory.
+    """
+    try:
+        data_dir: Path | None = client_settings().data_dir
+    except (Unavailable, SettingsError):  # no stack, or a bad variable the command itself reports
+        data_dir = None
+    return default_catalog(data_dir)
+
+
 def _cmd_calls(args: argparse.Namespace) -> int:
-    for call in default_catalog().all():
+    for call in installation_catalog().all():
         window = call.window
         opens = window.opens.isoformat() if window.opens else "—"
         print(f"{call.id}\t{call.title}")
@@ -77,13 +96,10 @@ def _print_table(checked: CheckedApplication) -> None:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     try:
-        raw = Path(args.file).read_bytes() if args.file != "-" else sys.stdin.buffer.read()
-    except OSError as exc:
-        return _input_error(InputError.one("FILE", f"cannot read {args.file}: {exc.strerror}"))
-    try:
+        raw = read_input(args.file, "FILE")
         # `is not None`: an empty --received (an unset shell variable) is an error, not "now".
         received = parse_instant(args.received, "--received") if args.received is not None else None
-        checked = check_application(default_catalog(), raw, call_id=args.call, received_at=received)
+        checked = check_application(installation_catalog(), raw, call_id=args.call, received_at=received)
     except InputError as exc:
         return _input_error(exc)
     if args.json:
@@ -118,8 +134,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def error_log_path() -> Path:
+    """Where a command's unexpected faults are written in full: beside the record of the running stack."""
+    return stack_record_path().with_name("errors.log")
+
+
+def _internal_error(exc: BaseException, command: str) -> int:
+    """A fault of ours: one line on the terminal, the whole traceback in the error log."""
+    log = error_log_path()
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as file:
+            file.write(f"--- {datetime.now(UTC).isoformat()} grantflow {command}\n")
+            file.write("".join(traceback.format_exception(exc)))
+        where = f"details in {log}"
+    except OSError:
+        where = "no details: the error log could not be written"
+    print(f"error: internal error ({type(exc).__name__}); {where}", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        # The last resort: every known failure has its own message at its cause.
+        return _internal_error(exc, args.command)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         code: int = args.run(args)
     except InputError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from services.settings import Settings
+from services.settings import Settings, client_settings
 from services.temporal import run_command
 
 EXIT_OK = 0
@@ -28,7 +28,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from services.register import database_url
 
     async def run() -> list[str]:
-        return await upgrade(await database_url(Settings.from_env()))
+        return await upgrade(await database_url(client_settings()))
 
     applied = run_command(run())
     print("applied: " + ", ".join(applied) if applied else "the database schema is up to date")

@@ -18,15 +18,16 @@ from domain.clock import format_instant_sv
 from domain.money import format_kronor
 from domain.payment import PAYOUT_KIND_SV
 from services import payments
+from services.cases import check_case_number
 from services.errors import InputError
-from services.settings import Settings
+from services.settings import Settings, client_settings
 from services.temporal import run_command
 
 EXIT_OK, EXIT_INPUT, EXIT_UNAVAILABLE = 0, 2, 3
 
 
 def _run(coroutine: Callable[[Settings], Coroutine[Any, Any, int]]) -> int:
-    settings = Settings.from_env()
+    settings = client_settings()
     try:
         return run_command(coroutine(settings))
     except psycopg.errors.UndefinedTable:
@@ -83,6 +84,9 @@ def _write(path: Path, found: BankFile) -> None:
 
 
 def cmd_payouts(args: argparse.Namespace) -> int:
+    if args.case is not None:
+        check_case_number(args.case, "--case")
+
     async def run(settings: Settings) -> int:
         rows = await payments.payouts(settings, args.case)
         if args.json:

@@ -39,7 +39,7 @@ class CallCatalog:
             return self.calls[call_id]
         except KeyError:
             known = ", ".join(sorted(self.calls))
-            raise InputError.one("call_id", f"unknown call {call_id!r}; known calls: {known}") from None
+            raise InputError.one("call_id", f"okänd utlysning {call_id!r}; kända utlysningar: {known}") from None
 
     def all(self) -> list[Call]:
         return sorted(self.calls.values(), key=lambda c: (c.window.closes, c.id))

@@ -7,6 +7,7 @@ written only by the case workflows' activities.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -49,13 +50,16 @@ from domain.case import (
     SubmitCompletion,
     Withdraw,
 )
-from services.applications import read_application
+from services.applications import check_imported_received, read_application
 from services.calls import CallCatalog
 from services.errors import InputError, from_validation_error
 from workflows.call import CallWorkflow, call_workflow_id
 from workflows.case import CaseWorkflow
 from workflows.intake import NOT_REGISTERED, IntakeWorkflow, intake_workflow_id
 from workflows.messages import CallState, Intake, Submission
+
+# As domain.case.CaseNumber has it.
+_CASE_NUMBER = re.compile(r"[0-9]{4}-[0-9]{5}", re.ASCII)
 
 # The actions people take, by the name a person types: (the case's update, its input).
 ACTIONS: dict[str, tuple[Any, type[Action]]] = {
@@ -132,6 +136,8 @@ async def submit(
     The same `submission_id` twice gives the same case number: a client that lost the
     answer can simply send again.
     """
+    if imported_received_at is not None:
+        check_imported_received(imported_received_at)
     application = read_application(raw)
     call = catalog.get(application.call_id)
     submission_id = submission_id or uuid.uuid4().hex
@@ -163,12 +169,22 @@ async def submit(
 
 def build_command(action: str, actor: dict[str, Any], payload: dict[str, Any], action_id: str | None) -> Action:
     if action not in ACTIONS:
-        raise InputError.one("action", f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
+        raise InputError.one("action", f"okänd åtgärd {action!r}; kända: {', '.join(ACTIONS)}")
     _, model = ACTIONS[action]
     try:
         return model.model_validate({**payload, "actor": actor, "action_id": action_id or uuid.uuid4().hex})
     except ValidationError as exc:
-        raise from_validation_error(exc) from None
+        raise from_validation_error(exc, form=f"åtgärden {action}") from None
+
+
+def check_case_number(text: str, field: str = "case") -> str:
+    """A case number as the register writes it: each interface checks what it is given before asking Temporal.
+
+    (Not inside `act` and `case_state`: tests and tools address copies of a case by other workflow ids.)
+    """
+    if _CASE_NUMBER.fullmatch(text) is None:
+        raise InputError.one(field, f"{text!r} är inget ärendenummer (ÅÅÅÅ-NNNNN, t.ex. 2025-00042)")
+    return text
 
 
 def update_id(command: Action) -> str:
@@ -196,7 +212,7 @@ async def act(client: Client, case_number: str, action: str, command: Action) ->
             # A closed case's workflow has ended; it is archived and takes no more actions.
             raise ActionRefused("Ärendet är avslutat och kan inte ändras.") from None
         if exc.status is RPCStatusCode.NOT_FOUND:
-            raise CaseNotFound.one("case", f"no case {case_number!r}") from None
+            raise CaseNotFound.one("case", f"det finns inget ärende {case_number!r}") from None
         raise
 
 
@@ -207,7 +223,7 @@ async def case_state(client: Client, case_number: str) -> CaseState:
             return await handle.query(CaseWorkflow.current_state)
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND:
-                raise CaseNotFound.one("case", f"no case {case_number!r}") from None
+                raise CaseNotFound.one("case", f"det finns inget ärende {case_number!r}") from None
             if exc.status is not RPCStatusCode.FAILED_PRECONDITION or attempt == _NOT_READY_TRIES - 1:
                 raise
             # A case that has just continued as new answers once its new run has had a first task.

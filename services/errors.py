@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from services.messages import reason
+
 
 class InputProblem(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -38,11 +40,13 @@ def json_path(loc: Sequence[int | str]) -> str:
     return path
 
 
-def from_validation_error(exc: ValidationError) -> InputError:
-    problems = []
-    for error in exc.errors(include_url=False):
-        reason = error["msg"]
-        if error["type"] == "extra_forbidden":
-            reason = "unknown field (not part of the application form)"
-        problems.append(InputProblem(field=json_path(error["loc"]), reason=reason))
-    return InputError(problems)
+def from_validation_error(exc: ValidationError, *, form: str = "ansökningsformuläret") -> InputError:
+    """Each of pydantic's errors as a problem with its JSON path and a Swedish reason.
+
+    `form` names what the client filled in (an unknown field is "not part of" it): the
+    application form, or an action's fields.
+    """
+    return InputError([
+        InputProblem(field=json_path(error["loc"]), reason=reason(error, form=form))
+        for error in exc.errors(include_url=False)
+    ])

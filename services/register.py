@@ -13,16 +13,24 @@ from psycopg_pool import AsyncConnectionPool
 from activities.db import open_pool
 from activities.letters import StoredLetter, list_letters
 from activities.register import CaseEvent, RegisterRow, case_events, list_cases
-from services.settings import Settings
+from services.errors import Unavailable
+from services.settings import NO_STACK, Settings, has_embedded_database
 
 
 async def database_url(settings: Settings) -> str:
-    """The configured database, or the embedded one `grantflow up` keeps in the data directory."""
+    """The configured database, or the embedded one `grantflow up` keeps in the data directory.
+
+    Only `up` creates an embedded database: here a data directory without one is an error, not a
+    place to make a new, empty one (which would then fail on its missing tables).
+    """
     if settings.database_url is not None:
         return settings.database_url
+    data_dir = settings.data_dir.resolve()
+    if not has_embedded_database(data_dir):
+        raise Unavailable(f"{NO_STACK} (there is no database in {data_dir})")
     from services.stack import start_postgres
 
-    server = await start_postgres(settings.data_dir.resolve() / "postgres")
+    server = await start_postgres(data_dir / "postgres")
     return server.get_uri()
 
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
 from domain.bank import normalize_bankgiro
-from services.errors import InputError, InputProblem
+from services.errors import InputError, InputProblem, Unavailable
 
 PREFIX = "GRANTFLOW_"
 SMTP_PREFIX = PREFIX + "SMTP_"
@@ -218,3 +218,113 @@ class Settings(BaseModel):
             return cls.model_validate(raw)
         except ValidationError as exc:
             raise SettingsError.from_validation_error(exc) from None
+
+
+# --- finding the running `grantflow up` -----------------------------------------------------------
+
+# Where the settings name the stack; when none of them is set, a command looks for a running `up`.
+LOCATION_VARIABLES = (PREFIX + "DATA_DIR", PREFIX + "DATABASE_URL", PREFIX + "TEMPORAL_ADDRESS")
+NO_STACK = (
+    "no running grantflow found: start `grantflow up`, or set GRANTFLOW_DATA_DIR / GRANTFLOW_DATABASE_URL"
+)
+
+
+class StackRecord(BaseModel):
+    """What a running `grantflow up` tells the commands started elsewhere: where it is."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    pid: int
+    data_dir: Path
+    temporal_address: str
+    temporal_namespace: str
+    # repr=False: an external database's URL may carry a password (the file is the user's own, 0600).
+    database_url: str | None = Field(default=None, repr=False)
+
+
+def stack_record_path(environ: Mapping[str, str] = os.environ) -> Path:
+    """$XDG_STATE_HOME/grantflow/stack.json, else ~/.local/state/grantflow/stack.json (one per user)."""
+    state = environ.get("XDG_STATE_HOME", "").strip()
+    # The XDG spec: a relative path is invalid and is ignored.
+    base = Path(state) if state and Path(state).is_absolute() else Path(os.path.expanduser("~")) / ".local" / "state"
+    return base / "grantflow" / "stack.json"
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (one that died but was not reaped holds its pid)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    except (OverflowError, ValueError):
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (not Linux): the signal check is all there is
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def read_stack_record(environ: Mapping[str, str] = os.environ) -> StackRecord | None:
+    """The record of a running `grantflow up`; None when there is none, or its process is gone."""
+    try:
+        record = StackRecord.model_validate_json(stack_record_path(environ).read_bytes())
+    except (OSError, ValueError):  # absent, unreadable or not ours: as if there were none
+        return None
+    return record if _running(record.pid) else None
+
+
+def write_stack_record(record: StackRecord, environ: Mapping[str, str] = os.environ) -> Path:
+    path = stack_record_path(environ)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{record.pid}.partial")
+    # 0600 from the start: the database URL may carry a password.
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(record.model_dump_json(indent=2))
+    os.replace(partial, path)  # readers never see half a record
+    return path
+
+
+def remove_stack_record(pid: int, environ: Mapping[str, str] = os.environ) -> None:
+    """Remove the record if it is still this process's (another `up` may have started since)."""
+    path = stack_record_path(environ)
+    try:
+        if StackRecord.model_validate_json(path.read_bytes()).pid == pid:
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def client_settings(environ: Mapping[str, str] = os.environ) -> Settings:
+    """Settings for a command that works with a running grantflow, wherever it is started.
+
+    With none of GRANTFLOW_DATA_DIR, GRANTFLOW_DATABASE_URL and GRANTFLOW_TEMPORAL_ADDRESS set, the
+    running `grantflow up` recorded in the user's state directory is used; with GRANTFLOW_DATA_DIR set,
+    only an `up` on that data directory. Raises Unavailable (NO_STACK) when nothing names a stack:
+    a command must never start an empty embedded database in whatever folder it was run from.
+    """
+    settings = Settings.from_env(environ)
+    given = {name for name in LOCATION_VARIABLES if environ.get(name, "").strip()}
+    record = read_stack_record(environ)
+    # A data directory given names the stack too: the record then fills in the rest, unless it is another one.
+    if record is not None and (not given or (
+        PREFIX + "DATABASE_URL" not in given and settings.data_dir.resolve() == record.data_dir.resolve()
+    )):
+        update: dict[str, Any] = {"data_dir": record.data_dir, "database_url": record.database_url}
+        if PREFIX + "TEMPORAL_ADDRESS" not in given:
+            update["temporal_address"] = record.temporal_address
+            update["temporal_tls"] = False  # `up`'s dev server speaks plain gRPC on 127.0.0.1
+            if not environ.get(PREFIX + "TEMPORAL_NAMESPACE", "").strip():
+                update["temporal_namespace"] = record.temporal_namespace
+        return settings.model_copy(update=update)
+    if not given and not has_embedded_database(settings.data_dir):
+        raise Unavailable(NO_STACK)
+    return settings
+
+
+def has_embedded_database(data_dir: Path) -> bool:
+    """Whether `grantflow up` has made its PostgreSQL in `data_dir`."""
+    return (data_dir / "postgres" / "PG_VERSION").is_file()

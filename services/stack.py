@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ from services.calls import default_catalog
 from services.cases import ensure_call_workflow
 from services.demo import load_demo
 from services.errors import Unavailable
-from services.settings import Settings
+from services.settings import Settings, StackRecord, remove_stack_record, stack_record_path, write_stack_record
 from services.temporal import SearchAttributeConflict, TemporalUnavailable, connect, register_search_attributes
 from worker.logging import configure_logging
 from worker.main import (
@@ -443,6 +443,26 @@ def _summary(settings: Settings, data_dir: Path, port: int, ui_port: int, embedd
     ])
 
 
+def record_stack(local: Settings, data_dir: Path) -> Callable[[], None]:
+    """Tell commands started in any folder where this stack runs; returns what takes it back on stop.
+
+    The record lives in the user's state directory (services.settings.client_settings reads it).
+    One that cannot be written costs only that convenience: `up` runs on and says so.
+    """
+    record = StackRecord(
+        pid=os.getpid(), data_dir=data_dir, temporal_address=local.temporal_address,
+        temporal_namespace=local.temporal_namespace, database_url=local.database_url,
+    )
+    try:
+        path = write_stack_record(record)
+    except OSError as exc:
+        log.warning("cannot record where grantflow runs; set GRANTFLOW_DATA_DIR for other commands",
+                    path=str(stack_record_path()), error=exc.strerror)
+    else:
+        log.info("recorded where grantflow runs", path=str(path))
+    return lambda: remove_stack_record(record.pid)
+
+
 async def up(
     settings: Settings,
     *,
@@ -520,6 +540,7 @@ async def up(
             cases = await load_demo(client, local.task_queue, data_dir)
             log.info("demo cases loaded", cases=len(cases))
 
+        cleanup.callback(record_stack(local, data_dir))
         print(_summary(local, data_dir, port, ui_port, settings.database_url is None), flush=True)
         if ready is not None:
             ready.set()

@@ -726,10 +726,10 @@ def test_every_example_application_runs_to_a_closed_archived_case_through_the_co
         malformed = stack.grantflow("act", cases[0].number, "score", "--as", OFFICER, "--data", "{not json")
         assert malformed.returncode == 2 and "--data" in malformed.stderr, shown(malformed)
         not_an_object = stack.grantflow("act", cases[0].number, "score", "--as", OFFICER, "--data", "[1, 2]")
-        assert not_an_object.returncode == 2 and "--data: must be a JSON object" in not_an_object.stderr, (
+        assert not_an_object.returncode == 2 and "--data: ska vara ett JSON-objekt" in not_an_object.stderr, (
             shown(not_an_object))
         for unknown in (stack.grantflow("case", "2099-99999"), stack.act("2099-99999", "decide", DECISION_MAKER)):
-            assert unknown.returncode != 0 and "no case '2099-99999'" in unknown.stderr, shown(unknown)
+            assert unknown.returncode != 0 and "det finns inget ärende '2099-99999'" in unknown.stderr, shown(unknown)
 
     def letters() -> None:
         """The applicants got every letter: receipt, decision, and for a grant each payout and the closing."""

@@ -52,7 +52,7 @@ def test_not_json_or_not_an_object(raw):
 def test_unknown_fields_are_named_not_ignored():
     data = application_2021()
     data["project"]["titel"] = "Stavfel"
-    assert problems(data) == {"$.project.titel": "unknown field (not part of the application form)"}
+    assert problems(data) == {"$.project.titel": "okänt fält (ingår inte i ansökningsformuläret)"}
 
 
 def test_missing_required_fields_are_named():
@@ -65,7 +65,7 @@ def test_missing_required_fields_are_named():
 @pytest.mark.parametrize(
     ("amount", "why"),
     [
-        ("-1.00", "greater than or equal to 0"),
+        ("-1.00", "ska vara minst 0"),
         ("NaN", "not an amount in kronor"),
         ("Infinity", "not an amount in kronor"),
         ("1e999999", "no exponent"),
@@ -89,7 +89,7 @@ def test_wrong_enum_values_list_the_allowed_ones():
     data = application_2021()
     data["financing"][0]["form"] = "gratis"
     found = problems(data)
-    assert "'cash' or 'in_kind'" in found["$.financing[0].form"]
+    assert "'cash' eller 'in_kind'" in found["$.financing[0].form"]
 
 
 def test_impossible_dates():
@@ -101,7 +101,7 @@ def test_impossible_dates():
 def test_absurd_sizes_are_refused():
     data = application_2021()
     data["descriptions"]["activities"] = "x" * 20_001
-    assert "at most 20000 characters" in problems(data)["$.descriptions.activities"]
+    assert "högst 20000 tecken" in problems(data)["$.descriptions.activities"]
     data = application_2021()
     data["co_applicants"] = data["co_applicants"] * 101
     assert list(problems(data)) == ["$.co_applicants"]
@@ -109,7 +109,7 @@ def test_absurd_sizes_are_refused():
 
 def test_an_oversized_body_is_refused_before_parsing():
     found = problems(b" " * (MAX_APPLICATION_BYTES + 1))
-    assert "at most" in found["$"]
+    assert "högst" in found["$"]
 
 
 def test_a_bad_checksum_is_named():
@@ -182,9 +182,9 @@ def test_an_application_survives_a_temporal_payload_and_python_objects():
 
 def test_received_must_be_an_instant_with_an_offset():
     assert parse_instant("2021-03-01T10:00:00+01:00") == datetime(2021, 3, 1, 9, 0, tzinfo=UTC)
-    with pytest.raises(InputError, match="received: '2021-03-01T10:00:00' has no UTC offset"):
+    with pytest.raises(InputError, match="received: '2021-03-01T10:00:00' saknar tidszon"):
         parse_instant("2021-03-01T10:00:00")
-    with pytest.raises(InputError, match="not an ISO 8601"):
+    with pytest.raises(InputError, match="är ingen tidpunkt enligt ISO 8601"):
         parse_instant("igår")
 
 
@@ -198,7 +198,7 @@ def test_an_unknown_call_is_an_input_error():
 
 
 def test_the_call_given_must_match_the_application():
-    with pytest.raises(InputError, match=r"\$.call_id: the application is for call 'export-samverkan-2021'"):
+    with pytest.raises(InputError, match=r"\$.call_id: ansökan gäller utlysningen 'export-samverkan-2021'"):
         check_application(load_catalog(), json.dumps(application_2021()), call_id="saker-digitalisering-2022")
 
 
@@ -207,10 +207,10 @@ def test_an_instant_outside_the_calendar_is_an_input_error(text):
     with pytest.raises(InputError) as caught:
         parse_instant(text, "--received")
     assert caught.value.problems[0].field == "--received"
-    assert "outside the years 1–9999" in caught.value.problems[0].reason
+    assert "utanför åren 1–9999" in caught.value.problems[0].reason
 
 
 @pytest.mark.parametrize("text", ["", "   "])
 def test_an_empty_instant_is_an_input_error_not_now(text):
-    with pytest.raises(InputError, match="--received: is empty"):
+    with pytest.raises(InputError, match="--received: är tom"):
         parse_instant(text, "--received")
