@@ -37,6 +37,13 @@ from activities.db import upgrade
 from services.stack import ensure_postgres_user
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # `grantflow up` records where it runs in the user's state directory, and the CLI looks there:
+    # every test process (each xdist worker) gets its own, so that no test finds another's stack,
+    # nor the stack of someone using this machine.
+    os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="grantflow-state-")
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A server to create test databases on (any database of it, to connect to)."""
