@@ -57,7 +57,8 @@ def clean(text: str) -> str:
             "unstorable_text",
             "contains {character} at position {position}, which a case cannot hold; "
             "only printable text, newlines and tabs are accepted",
-            {"character": describe(char), "position": at + 1},
+            {"character": describe(char), "position": at + 1, "code": f"U+{ord(char):04X}",
+             "surrogate": "\ud800" <= char <= "\udfff"},
         )
     return text
 

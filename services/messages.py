@@ -41,6 +41,12 @@ def _own(ctx: Mapping[str, Any]) -> str:
     return str(ctx.get("error", ""))
 
 
+def _unstorable(ctx: Mapping[str, Any]) -> str:
+    what = "en ensam surrogathalva, inget tecken" if ctx.get("surrogate") else "ett styrtecken"
+    return (f"innehåller {ctx.get('code')} ({what}) på position {ctx.get('position')}, som ett ärende inte kan "
+            "lagra; bara skrivbar text, radbrytningar och tabbar tas emot")
+
+
 def _json(ctx: Mapping[str, Any]) -> str:
     return f"ogiltig JSON: {json_reason(str(ctx.get('error', '')))}"
 
@@ -101,6 +107,7 @@ REASONS: dict[str, _Reason] = {
     ),
     "union_tag_not_found": lambda ctx: f"uppgiften {ctx.get('discriminator')} saknas",
     "none_required": lambda ctx: "ska vara null",
+    "unstorable_text": _unstorable,  # domain/text.py
 }
 
 

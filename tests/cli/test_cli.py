@@ -188,3 +188,4 @@ def test_act_refuses_a_nul_in_an_actions_text_naming_the_field():
                        "--data", json.dumps({"kind": "reject", "reasons": "Avslag för Tolvan\u0000 Tolvansson"}))
     assert result.returncode == 2, result.stderr
     assert "error: $.reasons:" in result.stderr and "U+0000" in result.stderr and "Tolvan" not in result.stderr
+    assert "innehåller U+0000 (ett styrtecken) på position 18" in result.stderr  # in Swedish, for the officer
