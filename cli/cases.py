@@ -91,7 +91,7 @@ def cmd_act(args: argparse.Namespace) -> int:
         try:
             receipt = await cases.act(client, args.case, args.action, command)
         except cases.ActionRefused as exc:
-            print(f"refused: {exc}", file=sys.stderr)
+            print(f"nekad: {exc}", file=sys.stderr)
             return EXIT_REFUSED
         print(json.dumps(receipt.model_dump(mode="json"), ensure_ascii=False, indent=2) if args.json
               else f"{receipt.case_number}: {receipt.message} (steg: {STAGE_LABELS_SV[receipt.stage]})")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -36,10 +37,32 @@ EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C
 SEVERITY_SV = {Severity.ERROR: "fel", Severity.WARNING: "varning"}
 
 
+# argparse's own complaints, as an officer reads them (its usage line stays as argparse writes it).
+_ARGPARSE_SV: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), swedish) for pattern, swedish in (
+    (r"the following arguments are required: (?P<a>.*)", "dessa argument saknas: {a}"),
+    (r"one of the arguments (?P<a>.*) is required", "ett av argumenten {a} behövs"),
+    (r"unrecognized arguments: (?P<a>.*)", "okända argument: {a}"),
+    (r"argument (?P<a>\S+): invalid choice: (?P<v>.*) \(choose from (?P<c>.*)\)",
+     "argument {a}: {v} finns inte (välj bland {c})"),
+    (r"argument (?P<a>\S+): invalid int value: (?P<v>.*)", "argument {a}: {v} är inget heltal"),
+    (r"argument (?P<a>\S+): invalid (?P<t>\S+) value: (?P<v>.*)", "argument {a}: ogiltigt värde {v}"),
+    (r"argument (?P<a>\S+): expected one argument", "argument {a}: ett värde behövs"),
+    (r"argument (?P<a>\S+): not allowed with argument (?P<b>.*)", "argument {a}: går inte ihop med {b}"),
+    (r"ambiguous option: (?P<a>\S+) could match (?P<b>.*)", "tvetydigt argument {a}: kan vara {b}"),
+))
+
+
+def argparse_sv(message: str) -> str:
+    for pattern, swedish in _ARGPARSE_SV:
+        if (found := pattern.fullmatch(message)) is not None:
+            return swedish.format(**found.groupdict())
+    return message
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_INPUT, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {argparse_sv(message)}\n")
 
 
 def _input_error(exc: InputError) -> int:

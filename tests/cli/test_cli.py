@@ -189,3 +189,15 @@ def test_act_refuses_a_nul_in_an_actions_text_naming_the_field():
     assert result.returncode == 2, result.stderr
     assert "error: $.reasons:" in result.stderr and "U+0000" in result.stderr and "Tolvan" not in result.stderr
     assert "innehåller U+0000 (ett styrtecken) på position 18" in result.stderr  # in Swedish, for the officer
+
+
+@pytest.mark.parametrize(("args", "swedish"), [
+    (["act"], "dessa argument saknas: NUMBER"),
+    (["act", "2021-00001", "no-such-action", "--as", "officer:anna"], "finns inte (välj bland"),
+    (["calls", "--no-such-flag"], "okända argument: --no-such-flag"),
+    (["up", "--port", "many"], "argument --port: 'many' är inget heltal"),
+])
+def test_the_parsers_own_complaints_are_in_swedish(args, swedish):
+    result = grantflow(*args)
+    assert result.returncode == 2, result.stderr
+    assert swedish in result.stderr and "Traceback" not in result.stderr

@@ -327,7 +327,7 @@ def accepted(result: subprocess.CompletedProcess[str]) -> str:
 def refused(result: subprocess.CompletedProcess[str], swedish: str) -> None:
     """Exit 1 and the case's own (Swedish) reason on stderr."""
     assert result.returncode == 1, shown(result)
-    assert result.stderr.startswith("refused: ") and swedish in result.stderr, shown(result)
+    assert result.stderr.startswith("nekad: ") and swedish in result.stderr, shown(result)
 
 
 def eventually(check: Callable[[], T], timeout: float = SETTLE_TIMEOUT) -> T:
