@@ -156,8 +156,11 @@ def fingerprint(command: Command) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def refusal(state: CaseState, command: Command, now: datetime) -> str | None:
-    """Why `command` cannot be taken now, in Swedish; None when it can."""
+def refusal(state: CaseState, command: Command, now: datetime, *, declarations: bool = True) -> str | None:
+    """Why `command` cannot be taken now, in Swedish; None when it can.
+
+    `declarations=False` leaves out the rule that the actor must have declared no conflict of
+    interest: only for replaying a decision taken before that rule (decision 21)."""
     if (earlier := state.receipts.get(command.action_id)) is not None:
         # Re-sent: answered with the first receipt, unless it is another action under the same id
         # (as a payment API refuses an idempotency key reused with other parameters).
@@ -174,7 +177,7 @@ def refusal(state: CaseState, command: Command, now: datetime) -> str | None:
         return f"Åtgärden kan bara utföras av {who}, inte av {ROLE_LABELS_SV[command.actor.role]}."
     if state.stage not in _STAGES[type(command)]:
         return f"Åtgärden kan inte utföras när ärendet är i steget ”{STAGE_LABELS_SV[state.stage]}”."
-    if (type(command) in _DECLARED and state.stage not in _BEFORE_ASSESSMENT
+    if (declarations and type(command) in _DECLARED and state.stage not in _BEFORE_ASSESSMENT
             and not state.has_declared(command.actor.id)):
         return (f"{command.actor.id} har inte förklarat att jäv inte föreligger i ärendet (FL 16–18 §§). "
                 "Lämna först en jävsförklaring (declare-no-conflict).")

@@ -85,6 +85,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import ACTIVITY_TIMEOUT, LOCAL_TIMEOUT, RETRY
 
 ANSWER_FIRST = timedelta(milliseconds=1)
+# Decision makers declare no conflict of interest before they decide (decision 21).
+DECISION_MAKERS_DECLARE = "decision-makers-declare"
 # What makes a letter fail for good (activities.letters): the officer gets it to the applicant another way.
 _LETTER_FAILURES = frozenset({"LetterTemplateError", "LetterUndeliverable"})
 # Each kind of effect as the step it is (domain.case.STEP_LABELS_SV), when one is stopped.
@@ -297,8 +299,11 @@ class CaseWorkflow:
         # The grant awaits the ledger; while it does, another decision or a withdrawal may
         # arrive. The lock keeps decisions in turn, and the case is checked again after the
         # await because a withdrawal does not take the lock.
+        # The case is asked again below, in the handler, which also runs on replay: a decision that a
+        # history recorded before decision makers declared (decision 21) must pass there as it did.
+        declarations = workflow.patched(DECISION_MAKERS_DECLARE)
         async with self.decision_lock:
-            self._refuse_if_not_allowed(command)
+            self._refuse_if_not_allowed(command, declarations=declarations)
             grant = GrantRequest(
                 call_id=self.state.call.id, call_budget=self.state.call.funding.budget,
                 case_number=self.state.case_number, amount=prepared.amount,
@@ -312,7 +317,7 @@ class CaseWorkflow:
                 raise ApplicationError(
                     f"Utlysningens budget räcker inte: {format_kronor(result.remaining)} återstår.", type="OverBudget"
                 )
-            reason = refusal(self.state, command, workflow.now())
+            reason = refusal(self.state, command, workflow.now(), declarations=declarations)
             if reason is None and self.state.prepared != prepared:
                 reason = "Beslutsförslaget ändrades medan beslutet fattades; pröva det nya förslaget."
             if reason is not None:
@@ -433,8 +438,8 @@ class CaseWorkflow:
     def budget_remaining(self, news: BudgetRemaining) -> None:
         self.state.budget_remaining = news.remaining
 
-    def _refuse_if_not_allowed(self, command: Command) -> None:
-        if (reason := refusal(self.state, command, workflow.now())) is not None:
+    def _refuse_if_not_allowed(self, command: Command, *, declarations: bool = True) -> None:
+        if (reason := refusal(self.state, command, workflow.now(), declarations=declarations)) is not None:
             # Raised in a validator: the update is refused and nothing reaches the history.
             raise ApplicationError(reason, type="Refused")
 

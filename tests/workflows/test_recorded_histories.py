@@ -30,4 +30,4 @@ async def test_a_recorded_history_replays(path: Path):
 
 def test_there_are_histories_to_replay():
     assert {p.stem for p in HISTORIES} >= {"intake-before-0016", "case-before-0016", "intake-0016", "case-0016",
-                                           "case-resumed-before-0017"}
+                                           "case-resumed-before-0017", "case-approved-revoked-before-0021"}
