@@ -151,7 +151,8 @@ def _after_decision(state: CaseState, command: Command) -> bool:
 
 def fingerprint(command: Command) -> str:
     """A hash of everything the command says: the same id sent again must say the same."""
-    canonical = json.dumps({"action": type(command).__name__, **command.model_dump(mode="json")},
+    # Without defaults: the same action sent again after a release that added an optional field is the same.
+    canonical = json.dumps({"action": type(command).__name__, **command.model_dump(mode="json", exclude_defaults=True)},
                            sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -46,11 +46,11 @@ def _parse_iso_date(value: object) -> object:
     if not isinstance(value, str):
         return value
     if _ISO_DATE.fullmatch(value) is None:
-        raise ValueError('write a date as YYYY-MM-DD, e.g. "2021-03-15"')
+        raise ValueError('skriv datum som ÅÅÅÅ-MM-DD, t.ex. "2021-03-15"')
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{value} is not a date in the calendar") from None
+        raise ValueError(f"{value} är inget datum i kalendern") from None
 
 
 IsoDate = Annotated[date, Strict(), BeforeValidator(_parse_iso_date)]

@@ -61,7 +61,7 @@ class Actor(Model):
     def _not_a_personnummer(cls, value: str) -> str:
         # The id is written to the case's history and the register, which are not secret.
         if _LOOKS_PERSONAL.fullmatch(value):
-            raise ValueError("an actor id is the agency's user id, never a personal identity number")
+            raise ValueError("ett aktörs-id är myndighetens användar-id, aldrig ett personnummer")
         return value
 
 

@@ -22,22 +22,23 @@ ORE = Decimal("0.01")
 # is let through so that "-1.00" is told it is negative, not that it is malformed.
 _KRONOR_TEXT = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,2})?", re.ASCII)
 KRONOR_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
-_WRITE_AMOUNTS = 'write amounts as a string such as "400000.00"'
+# What an applicant or officer reads, so in Swedish.
+_WRITE_AMOUNTS = 'skriv belopp som en text, t.ex. "400000.00"'
 
 
 def _parse_kronor(value: object) -> object:
     # A JSON number with a fraction has already been through a float by the time we see
     # it (100.000000000000000001 arrives as 100.0), so only text and whole numbers are exact.
     if isinstance(value, bool):
-        raise ValueError(f"an amount cannot be true or false; {_WRITE_AMOUNTS}")
+        raise ValueError(f"ett belopp kan inte vara true eller false; {_WRITE_AMOUNTS}")
     if isinstance(value, float):
-        raise ValueError(f"a JSON number with decimals can lose öre; {_WRITE_AMOUNTS}")
+        raise ValueError(f"ett JSON-tal med decimaler kan tappa ören; {_WRITE_AMOUNTS}")
     if isinstance(value, int):
         value = Decimal(value)
     elif isinstance(value, str):
         if _KRONOR_TEXT.fullmatch(value) is None:
             raise ValueError(
-                f"not an amount in kronor: {_WRITE_AMOUNTS} (digits, at most two decimals, no exponent)"
+                f"inget belopp i kronor: {_WRITE_AMOUNTS} (siffror, högst två decimaler, ingen exponent)"
             )
         value = Decimal(value)
     if isinstance(value, Decimal) and value.is_zero():

@@ -12,7 +12,7 @@ from services.errors import InputError
 def test_a_personnummer_is_refused_as_an_actor_id_naming_the_field(person):
     with pytest.raises(InputError) as caught:
         build_command("declare-no-conflict", {"role": "officer", "id": person}, {}, None)
-    assert "actor.id" in str(caught.value) and "personal identity number" in str(caught.value)
+    assert "actor.id" in str(caught.value) and "aldrig ett personnummer" in str(caught.value)
     assert person not in str(caught.value)
 
 

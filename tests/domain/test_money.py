@@ -87,13 +87,13 @@ def test_kronor_refuses_what_is_not_an_amount(value):
 
 @pytest.mark.parametrize("value", [100.0, 100.5, True, False])
 def test_kronor_refuses_floats_and_bools_and_says_how_to_write_an_amount(value):
-    with pytest.raises(ValidationError, match=re.escape('write amounts as a string such as "400000.00"')):
+    with pytest.raises(ValidationError, match=re.escape('skriv belopp som en text, t.ex. "400000.00"')):
         TypeAdapter(Kronor).validate_python(value)
 
 
 @pytest.mark.parametrize("raw", ["100.000000000000000001", "100.5", "1e3", "100.0", "true"])
 def test_kronor_refuses_json_numbers_with_decimals_which_have_been_through_a_float(raw):
-    with pytest.raises(ValidationError, match=re.escape('write amounts as a string such as "400000.00"')):
+    with pytest.raises(ValidationError, match=re.escape('skriv belopp som en text, t.ex. "400000.00"')):
         TypeAdapter(Kronor).validate_json(raw)
 
 

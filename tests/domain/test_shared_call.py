@@ -49,7 +49,7 @@ def test_a_broken_call_is_refused_with_the_field_and_the_reason_and_not_remember
             Carrier.model_validate(raw)
         (error,) = caught.value.errors()
         assert error["loc"] == ("call", "funding", "budget")
-        assert "not an amount in kronor" in error["msg"]
+        assert "inget belopp i kronor" in error["msg"]
     with pytest.raises(ValidationError) as caught:
         Carrier.model_validate({"call": object()})
     assert caught.value.errors()[0]["loc"] == ("call",)
