@@ -82,7 +82,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.archive import ARCHIVE_TIMEOUT, ArchiveWorkflow, archive_workflow_id
     from workflows.call import CallWorkflow, call_workflow_id
     from workflows.messages import BudgetRemaining, CaseInput, CaseNews
-    from workflows.policies import ACTIVITY_TIMEOUT, LOCAL_TIMEOUT, RETRY
+    from workflows.policies import ACTIVITY_TIMEOUT, LOCAL_TIMEOUT, RETRY, failure_type
 
 ANSWER_FIRST = timedelta(milliseconds=1)
 # Decision makers declare no conflict of interest before they decide (decision 21).
@@ -483,11 +483,8 @@ class CaseWorkflow:
             try:
                 return await carry_out()
             except (ActivityError, ApplicationError) as error:
-                # A local activity's failure arrives as the activity's own error, not wrapped.
-                failure = error.cause if isinstance(error, ActivityError) else error
-                kind = failure.type if isinstance(failure, ApplicationError) and failure.type else \
-                    type(failure).__name__
-                self.state.stalled = Stall(step=step, error=kind or "unknown", at=workflow.now())
+                kind = failure_type(error)
+                self.state.stalled = Stall(step=step, error=kind, at=workflow.now())
                 workflow.logger.error("case step stopped for good", extra={
                     "step": step, "cause": kind, "stage": self.state.stage.value})
                 self._publish()
@@ -566,8 +563,7 @@ class CaseWorkflow:
             # A refused address (or a letter that cannot be written) is the officer's to put
             # right; the case must go on. Anything retryable never gets here: it is retried.
             # (A local activity's failure arrives as the activity's own error, not wrapped.)
-            failure = error.cause if isinstance(error, ActivityError) else error
-            cause = failure.type if isinstance(failure, ApplicationError) else type(failure).__name__
+            cause = failure_type(error)
             if cause not in _LETTER_FAILURES:
                 raise  # not the letter's own fault (the database refused it): the step stops, the letter is kept
             workflow.logger.warning("letter not delivered", extra={

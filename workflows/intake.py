@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.money import format_kronor
     from workflows import search_attributes as sa
     from workflows.messages import CaseInput, CaseStart, Intake, Submission
+    from workflows.policies import failure_type
 
 # Intakes that started before it ran their case's opening in the case (replayed as they were).
 OPENS_THE_CASE = "the-intake-opens-the-case"
@@ -41,8 +42,7 @@ NOT_REGISTERED = "NotRegistered"
 def not_registered(error: ActivityError | ApplicationError) -> ApplicationError:
     """The intake's failure when the register refused the application for good: the cause's type only,
     since its message may quote the application."""
-    failure = error.cause if isinstance(error, ActivityError) else error
-    cause = failure.type if isinstance(failure, ApplicationError) and failure.type else type(failure).__name__
+    cause = failure_type(error)
     return ApplicationError(f"the register refused the application ({cause})", cause, type=NOT_REGISTERED,
                             non_retryable=True)
 
