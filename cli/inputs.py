@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import sys
 
-from services.errors import InputError
+from infra.errors import InputError
 
 # Far above any application or action (services.applications.MAX_APPLICATION_BYTES is the limit
 # that applies); only keeps `--data @/dev/zero` from reading for ever.

@@ -26,10 +26,10 @@ from domain.call import CallFileError
 from domain.clock import format_instant_sv
 from domain.findings import Severity
 from domain.money import format_kronor, format_share
+from infra.calls import CallCatalog, default_catalog
+from infra.errors import InputError, Unavailable
+from infra.settings import SettingsError, client_settings, stack_record_path
 from services.applications import CheckedApplication, check_application, parse_instant
-from services.calls import CallCatalog, default_catalog
-from services.errors import InputError, Unavailable
-from services.settings import SettingsError, client_settings, stack_record_path
 
 EXIT_OK, EXIT_INELIGIBLE, EXIT_INPUT, EXIT_UNAVAILABLE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from services.settings import Settings, client_settings
-from services.temporal import run_command
+from infra.settings import Settings, client_settings
+from infra.temporal import run_command
 
 EXIT_OK = 0
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from services.stack import main_up
+    from stack.embedded import main_up
 
     return main_up(Settings.from_env(), demo=args.demo, port=args.port, ui_port=args.ui_port)
 

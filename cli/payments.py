@@ -17,11 +17,11 @@ from domain.bank import format_bankgiro
 from domain.clock import format_instant_sv
 from domain.money import format_kronor
 from domain.payment import PAYOUT_KIND_SV
+from infra.errors import InputError
+from infra.settings import Settings, client_settings
+from infra.temporal import run_command
 from services import payments
 from services.cases import check_case_number
-from services.errors import InputError
-from services.settings import Settings, client_settings
-from services.temporal import run_command
 
 EXIT_OK, EXIT_INPUT, EXIT_UNAVAILABLE = 0, 2, 3
 

@@ -21,16 +21,10 @@ from collections.abc import Sequence
 
 from temporalio.service import RPCError
 
-from services.settings import Settings, SettingsError
-from services.temporal import (
-    SEARCH_ATTRIBUTES,
-    SearchAttributeConflict,
-    TemporalUnavailable,
-    connect,
-    register_search_attributes,
-    run_command,
-)
+from infra.settings import Settings, SettingsError
+from infra.temporal import TemporalUnavailable, connect, run_command
 from worker.main import EXIT_CONFIG, print_input_error
+from worker.search_attributes import SEARCH_ATTRIBUTES, SearchAttributeConflict, register_search_attributes
 
 # The temporal CLI's names for the index types we use.
 CLI_TYPES = {"KEYWORD": "Keyword", "INT": "Int", "DATETIME": "Datetime"}

@@ -7,8 +7,8 @@ import tomllib
 from pathlib import Path
 
 from domain.findings import Severity
+from infra.calls import default_catalog
 from services.applications import check_application, parse_instant
-from services.calls import default_catalog
 
 HERE = Path(__file__).parent
 

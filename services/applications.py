@@ -12,8 +12,8 @@ from domain.call import Call
 from domain.clock import STOCKHOLM, format_instant_sv
 from domain.findings import Verdict
 from domain.validation import validate
-from services.calls import CallCatalog
-from services.errors import InputError, from_validation_error
+from infra.calls import CallCatalog
+from infra.errors import InputError, from_validation_error
 from services.inputs import json_text
 
 # Far above any real application (the largest texts are 20 000 characters each), low

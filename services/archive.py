@@ -21,10 +21,10 @@ from temporalio.workflow import NondeterminismError
 
 from activities.archive import ArchivedCase, archived_case
 from domain.money import total
-from services.converter import DATA_CONVERTER
-from services.errors import InputError
+from infra.converter import DATA_CONVERTER
+from infra.errors import InputError
+from infra.settings import Settings
 from services.register import read_pool
-from services.settings import Settings
 
 # As the register writes them (the cases table checks the same): YYYY-NNNNN.
 CASE_NUMBER = re.compile(r"^[0-9]{4}-[0-9]{5,}$")

@@ -50,9 +50,9 @@ from domain.case import (
     SubmitCompletion,
     Withdraw,
 )
+from infra.calls import CallCatalog
+from infra.errors import InputError, from_validation_error
 from services.applications import check_imported_received, read_application
-from services.calls import CallCatalog
-from services.errors import InputError, from_validation_error
 from workflows.call import CallWorkflow, call_workflow_id
 from workflows.case import CaseWorkflow
 from workflows.intake import NOT_REGISTERED, IntakeWorkflow, intake_workflow_id

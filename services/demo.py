@@ -5,7 +5,7 @@ calls' dates so that they are open today, submits the bundled example applicatio
 and takes each case to a different stage, so that Temporal UI shows a living system.
 
 The demo's calls are real calls of the installation: they are kept in the data directory
-(services/calls.py), so `grantflow calls` lists them and `grantflow submit` accepts
+(infra/calls.py), so `grantflow calls` lists them and `grantflow submit` accepts
 applications to them from any terminal. The demo is loaded once per data directory: a marker
 records its cases, and its submissions and actions carry fixed ids, so a demo interrupted
 half-way and started again finishes without a second copy of any case.
@@ -26,9 +26,9 @@ from temporalio.client import Client
 
 from domain.call import Call, shifted
 from domain.clock import stockholm_date
+from infra.calls import CallCatalog, default_catalog, install_call, load_catalog
+from infra.settings import Settings
 from services import cases
-from services.calls import CallCatalog, default_catalog, install_call, load_catalog
-from services.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 OFFICER = {"role": "officer", "id": "anna.handlaggare"}

@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from services.errors import InputError
-from services.messages import reason
+from infra.errors import InputError
+from infra.messages import reason
 
 _UTF16_32 = (
     (codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from activities.payments import BankFile, Debtor, Payout, bank_file, export_bank_file, list_payouts
-from services.errors import InputError, InputProblem
+from infra.errors import InputError, InputProblem
+from infra.settings import Settings, env_name
 from services.register import read_pool
-from services.settings import Settings, env_name
 
 _DEBTOR_FIELDS = {"name": "agency_name", "bankgiro": "agency_bankgiro", "bic": "agency_bic"}
 

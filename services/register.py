@@ -13,8 +13,9 @@ from psycopg_pool import AsyncConnectionPool
 from activities.db import open_pool
 from activities.letters import StoredLetter, list_letters
 from activities.register import CaseEvent, RegisterRow, case_events, list_cases
-from services.errors import Unavailable
-from services.settings import NO_STACK, Settings, has_embedded_database
+from infra.errors import Unavailable
+from infra.postgres import start_postgres
+from infra.settings import NO_STACK, Settings, has_embedded_database
 
 
 async def database_url(settings: Settings) -> str:
@@ -28,8 +29,6 @@ async def database_url(settings: Settings) -> str:
     data_dir = settings.data_dir.resolve()
     if not has_embedded_database(data_dir):
         raise Unavailable(f"{NO_STACK} (there is no database in {data_dir})")
-    from services.stack import start_postgres
-
     server = await start_postgres(data_dir / "postgres")
     return server.get_uri()
 

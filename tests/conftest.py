@@ -34,7 +34,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from activities.db import upgrade
-from services.stack import ensure_postgres_user
+from infra.postgres import ensure_postgres_user
 
 
 def pytest_configure(config: pytest.Config) -> None:

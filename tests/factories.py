@@ -12,7 +12,7 @@ from typing import Any
 from domain.application import Application
 from domain.findings import Verdict
 from domain.validation import validate
-from services.calls import load_catalog
+from infra.calls import load_catalog
 
 REGION = "232100-0016"  # 2: region
 MUNICIPALITY = "212000-1231"  # 2: municipality

@@ -23,7 +23,7 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 from domain.privacy import MASK as MASK
 from domain.privacy import PERSONNUMMER as PERSONNUMMER
 from domain.privacy import mask_text
-from services.settings import LogFormat
+from infra.settings import LogFormat
 
 
 def _mask(value: Any) -> Any:

@@ -15,9 +15,9 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker, WorkflowRunner
 
-from services.errors import InputError
-from services.settings import Settings, SettingsError
-from services.temporal import TemporalUnavailable, collect_clients, connect
+from infra.errors import InputError
+from infra.settings import Settings, SettingsError
+from infra.temporal import TemporalUnavailable, collect_clients, connect
 from worker.interceptors import LogContextInterceptor
 from worker.logging import configure_logging
 

@@ -21,7 +21,7 @@ from activities.letters import Letters, SmtpSettings
 from activities.payments import PaymentLedger
 from activities.rates import read_reference_rates
 from activities.register import Register
-from services.settings import Settings, SmtpConfig
+from infra.settings import Settings, SmtpConfig
 from workflows.archive import ArchiveWorkflow
 from workflows.call import CallWorkflow
 from workflows.case import CaseWorkflow

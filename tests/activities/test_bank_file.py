@@ -22,8 +22,8 @@ from activities.payments import (
     schema_errors,
 )
 from cli.payments import add_commands
-from services.errors import InputError
-from services.settings import SettingsError
+from infra.errors import InputError
+from infra.settings import SettingsError
 from tests.activities.support import CrashAfterCommit, SimulatedCrash, SlowPool, scalar
 from tests.activities.test_payments import order, register_cases
 

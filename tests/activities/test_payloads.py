@@ -22,7 +22,7 @@ from activities.register import (
 )
 from domain.letters import LetterKind
 from domain.lifecycle import Outcome, Stage
-from services.converter import DATA_CONVERTER, PayloadConverter
+from infra.converter import DATA_CONVERTER, PayloadConverter
 
 AT = datetime(2021, 12, 31, 23, 30, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from activities.payments import PaymentLedger, PayoutKind, PayoutOrder, PayoutRe
 from activities.register import Register, RegisterApplication
 from domain.bank import InvalidBankgiro, format_bankgiro, is_bankgiro, normalize_bankgiro
 from domain.identity import luhn_check_digit
-from services.converter import DATA_CONVERTER
+from infra.converter import DATA_CONVERTER
 from tests.activities.support import CrashAfterCommit, SimulatedCrash, SlowPool, scalar
 
 CASE = "2022-00001"

@@ -24,7 +24,7 @@ from activities.register import (
 from domain.application import Application
 from domain.case import new_case
 from domain.lifecycle import Outcome, Stage
-from services.calls import load_catalog
+from infra.calls import load_catalog
 from tests.activities.support import CrashAfterCommit, SimulatedCrash, scalar
 from tests.factories import RECEIVED_2021, application_2021, check
 

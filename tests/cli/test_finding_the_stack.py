@@ -19,9 +19,9 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from cli.main import main
-from services.calls import default_catalog, install_call, load_catalog
-from services.errors import Unavailable
-from services.settings import (
+from infra.calls import default_catalog, install_call, load_catalog
+from infra.errors import Unavailable
+from infra.settings import (
     NO_STACK,
     Settings,
     StackRecord,

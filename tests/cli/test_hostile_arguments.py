@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import build_parser, main
-from services.settings import NO_STACK
+from infra.settings import NO_STACK
 from tests.factories import application_2021
 
 ROOT = Path(__file__).parents[2]

@@ -19,13 +19,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.main import main
 from domain.case import AcceptForReview
+from infra.calls import load_catalog
+from infra.converter import DATA_CONVERTER
+from infra.errors import InputError, from_validation_error
+from infra.messages import json_reason, reason
 from services import cases
 from services.applications import check_imported_received, parse_instant, read_application
-from services.calls import load_catalog
-from services.converter import DATA_CONVERTER
-from services.errors import InputError, from_validation_error
 from services.inputs import json_object
-from services.messages import json_reason, reason
 from tests.factories import application_2021
 
 TEMPORAL = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))

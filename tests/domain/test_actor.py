@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from infra.errors import InputError
 from services.cases import build_command
-from services.errors import InputError
 
 
 @pytest.mark.parametrize("person", ["19900101-1234", "900101-1234", "199001011234", "9001011234"])

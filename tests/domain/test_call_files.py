@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from domain.call import CallFileError, parse_call
-from services.calls import load_catalog
+from infra.calls import load_catalog
 
 CALLS = Path(__file__).parents[2] / "domain" / "calls"
 

@@ -26,7 +26,7 @@ from domain.payment import (
     payable,
     review_problem,
 )
-from services.calls import default_catalog
+from infra.calls import default_catalog
 
 D = Decimal
 RATE = Fraction(3, 4)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.calls import load_catalog
+from infra.calls import load_catalog
 from tests.factories import (
     ASSOCIATION,
     CLUSTER_2,

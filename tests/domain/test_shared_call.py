@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from domain.call import SharedCall
-from services.calls import load_catalog
+from infra.calls import load_catalog
 
 
 class Carrier(BaseModel):

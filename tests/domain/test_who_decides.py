@@ -18,9 +18,9 @@ from domain.case import CaseState, Receipt, RecordEvent, SendLetter, new_case
 from domain.clock import format_instant_sv
 from domain.lifecycle import Stage
 from domain.reclaim import ReclaimBasis
-from services.calls import load_catalog
+from infra.calls import load_catalog
+from infra.errors import InputError
 from services.cases import build_command
-from services.errors import InputError
 from tests.factories import RECEIVED_2021, application_2021, check
 
 T0 = RECEIVED_2021

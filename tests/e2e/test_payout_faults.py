@@ -1,7 +1,7 @@
 """Fifty payouts while the worker is killed with SIGKILL at random: each paid once, each in one bank-file line.
 
 The stack is the embedded one `grantflow up` runs, assembled here from the same parts: the Temporal
-dev server with grantflow's search attributes (services.stack) and PostgreSQL from pgserver (a fresh,
+dev server with grantflow's search attributes (stack.embedded) and PostgreSQL from pgserver (a fresh,
 migrated database from tests/conftest.py). The one difference is the worker: `grantflow worker` runs
 in a process of its own, which the test kills with SIGKILL at random moments and starts again, and
 which also kills itself (tests/e2e/crashing_worker.py: the real command line, with the payment
@@ -70,15 +70,15 @@ from domain.case import CaseState
 from domain.clock import stockholm_date
 from domain.lifecycle import Stage
 from domain.money import apply_share
+from infra.calls import load_catalog
+from infra.settings import Settings
 from services import cases
-from services.calls import load_catalog
-from services.settings import Settings
-from services.stack import DevServer, find_temporal_binary, start_dev_server, wait_until_ready
-from services.temporal import register_search_attributes
+from stack.embedded import DevServer, find_temporal_binary, start_dev_server, wait_until_ready
 from tests.e2e import crashing_worker
 from tests.e2e.test_cli_end_to_end import ROOT, SUBMITTED, _environment, _tail, accepted, shown
 from tests.worker.helpers import free_port, processes_mentioning
 from worker import registry
+from worker.search_attributes import register_search_attributes
 from workflows.case import CaseWorkflow
 from workflows.policies import ACTIVITY_TIMEOUT
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from services.stack import PID_FILE, find_temporal_binary
+from stack.embedded import PID_FILE, find_temporal_binary
 from tests.e2e.test_cli_end_to_end import ROOT, SUBMITTED, UP_MESSAGE, _environment, _tail, accepted, shown
 from tests.worker.helpers import free_port, processes_mentioning
 

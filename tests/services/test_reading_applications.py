@@ -10,9 +10,9 @@ import pytest
 from pydantic_core import to_json
 
 from domain.application import Application
+from infra.calls import load_catalog
+from infra.errors import InputError
 from services.applications import MAX_APPLICATION_BYTES, check_application, parse_instant, read_application
-from services.calls import load_catalog
-from services.errors import InputError
 from tests.factories import application_2021, application_2022
 
 

@@ -16,13 +16,13 @@ from pathlib import Path
 
 
 def start(pgdata: Path) -> str:
-    from services import stack
+    from infra import postgres
 
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     sys.stdin.readline()  # all start together, as the workers of a test run do
     try:
-        server = asyncio.run(stack.start_postgres(pgdata))
+        server = asyncio.run(postgres.start_postgres(pgdata))
     except Exception as exc:  # reported to the test, which shows it
         return f"failed: {exc!r}"[:500]
     owner = pgdata.stat().st_uid

@@ -6,7 +6,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.settings import Settings
+from infra.settings import Settings
 from tests.worker.echo import EchoWorkflow, echo
 from worker import registry
 from worker.main import Components, Pool

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from services.settings import Settings
-from services.stack import find_temporal_binary, main_up
+from infra.settings import Settings
+from stack.embedded import find_temporal_binary, main_up
 from tests.worker.helpers import free_port
 from worker.main import EXIT_CONFIG, EXIT_UNAVAILABLE, main_worker
 

@@ -21,9 +21,9 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner
 
 from domain.lifecycle import Stage
-from services.converter import DATA_CONVERTER
-from services.settings import Settings
-from services.stack import find_temporal_binary
+from infra.converter import DATA_CONVERTER
+from infra.settings import Settings
+from stack.embedded import find_temporal_binary
 from tests.worker.helpers import FakePool
 from worker.interceptors import activity_log_context
 from worker.logging import (

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from services.settings import Settings, SettingsError
-from services.temporal import tls_config
+from infra.settings import Settings, SettingsError
+from infra.temporal import tls_config
 
 
 def problems(environ: dict[str, str]) -> dict[str, str]:

@@ -21,10 +21,12 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from activities import db
-from services import stack
-from services.settings import Settings
-from services.stack import StackError, find_temporal_binary, up
-from services.temporal import connect
+from infra import postgres
+from infra.postgres import StackError
+from infra.settings import Settings
+from infra.temporal import connect
+from stack import embedded as stack
+from stack.embedded import find_temporal_binary, up
 from tests.worker.echo import EchoWorkflow, echo
 from tests.worker.helpers import free_port, local_settings, processes_mentioning
 from worker import registry
@@ -188,7 +190,7 @@ def test_postgres_users_that_died_are_forgotten(tmp_path):
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead = int(finished.stdout)
     (tmp_path / ".handle_pids.json").write_text(json.dumps([dead, os.getpid()]))
-    stack._forget_dead_handles(tmp_path)
+    postgres._forget_dead_handles(tmp_path)
     assert json.loads((tmp_path / ".handle_pids.json").read_text()) == [os.getpid()]
 
 
@@ -203,8 +205,8 @@ def test_a_zombie_is_not_alive_and_is_forgotten_as_a_postgres_user(tmp_path):
     zombie = _zombie()
     try:
         (tmp_path / ".handle_pids.json").write_text(json.dumps([zombie.pid, os.getpid()]))
-        assert not stack._alive(zombie.pid)
-        stack._forget_dead_handles(tmp_path)
+        assert not postgres._alive(zombie.pid)
+        postgres._forget_dead_handles(tmp_path)
         assert json.loads((tmp_path / ".handle_pids.json").read_text()) == [os.getpid()]
     finally:
         zombie.wait()
@@ -225,7 +227,7 @@ async def _serves(pgdata: Path) -> None:
     """start_postgres gives a server that answers on the URI it names, and then stops it."""
     import psycopg
 
-    server = await stack.start_postgres(pgdata)
+    server = await postgres.start_postgres(pgdata)
     try:
         async with await psycopg.AsyncConnection.connect(server.get_uri()) as conn:
             assert await (await conn.execute("SELECT 1")).fetchone() == (1,)
@@ -263,7 +265,7 @@ async def test_a_running_server_is_shared_even_through_another_path_to_its_data(
     other_path.symlink_to(pgdata)
     await _serves(other_path)
     # The same server answered, and being its last user we stopped it.
-    assert not stack._alive(postmaster)
+    assert not postgres._alive(postmaster)
 
 
 async def test_a_data_directory_whose_initdb_was_killed_is_initialised_again(pgdata):

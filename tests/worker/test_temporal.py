@@ -26,23 +26,21 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from services.converter import DATA_CONVERTER
-from services.settings import Settings, SettingsError
-from services.stack import find_temporal_binary
-from services.temporal import (
+from infra.converter import DATA_CONVERTER
+from infra.settings import Settings, SettingsError
+from stack.embedded import find_temporal_binary
+from tests.worker.echo import EchoWorkflow
+from tests.worker.helpers import EchoComponents, FakePool
+from worker.main import run_worker
+from worker.search_attributes import SEARCH_ATTRIBUTES, SearchAttributeConflict, register_search_attributes
+from workflows.search_attributes import (
     CALL_ID,
     CASE_STAGE,
     GRANTED_AMOUNT_ORE,
     NEXT_DEADLINE,
     OFFICER,
     REQUESTED_AMOUNT_ORE,
-    SEARCH_ATTRIBUTES,
-    SearchAttributeConflict,
-    register_search_attributes,
 )
-from tests.worker.echo import EchoWorkflow
-from tests.worker.helpers import EchoComponents, FakePool
-from worker.main import run_worker
 
 TEMPORAL = find_temporal_binary()
 

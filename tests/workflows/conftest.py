@@ -29,10 +29,10 @@ from activities.db import open_pool
 from domain.call import Call, shifted
 from domain.case import CaseState, Receipt
 from domain.clock import stockholm_date
+from infra.calls import CallCatalog, load_catalog
+from infra.converter import DATA_CONVERTER
+from infra.settings import Settings, SmtpConfig
 from services import cases
-from services.calls import CallCatalog, load_catalog
-from services.converter import DATA_CONVERTER
-from services.settings import Settings, SmtpConfig
 from tests.activities.support import RecordingHandler, free_port, start_smtp
 from worker import registry
 from worker.interceptors import LogContextInterceptor

@@ -25,8 +25,8 @@ from domain.after_decision import ReviewFinalReport
 from domain.clock import stockholm_date
 from domain.lifecycle import Stage
 from domain.reclaim import ReclaimBasis
+from infra.converter import DATA_CONVERTER
 from services.cases import ActionRefused
-from services.converter import DATA_CONVERTER
 from tests.workflows.test_case_workflow import APPLICANT, DECIDER, OFFICER, OTHER_OFFICER, assessed_case, refused
 from worker import registry
 from workflows import search_attributes as sa

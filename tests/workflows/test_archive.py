@@ -30,7 +30,7 @@ from temporalio.worker import (
     Worker,
 )
 
-from services.converter import DATA_CONVERTER
+from infra.converter import DATA_CONVERTER
 
 # The workflows below run in Temporal's sandbox, which imports this module afresh for every
 # run it executes or replays: what they do not use is passed through, not imported again.

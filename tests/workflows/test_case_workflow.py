@@ -22,10 +22,10 @@ from activities.letters import LetterRequest, list_letters
 from activities.register import case_events, list_cases
 from domain.clock import stockholm_date
 from domain.lifecycle import Outcome, Stage
+from infra.converter import DATA_CONVERTER
+from infra.settings import Settings
 from services import cases
 from services.cases import ActionRefused, build_command
-from services.converter import DATA_CONVERTER
-from services.settings import Settings
 from tests.activities.support import scalar
 from tests.factories import SHA, application_2021, application_2022
 from worker import registry

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from activities.register import list_cases
 from cli.main import main
+from infra.calls import default_catalog
 from services import cases
-from services.calls import default_catalog
 from services.demo import DEMO_MARKER, load_demo
 from tests.factories import application_2021
 

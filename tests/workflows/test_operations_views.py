@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from temporalio.service import RPCError
 
-from services.settings import Settings
-from services.stack import _summary
+from infra.settings import Settings
+from stack.embedded import _summary
 from tests.workflows.test_after_decision import granted_case
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from activities.register import list_cases
 from domain.privacy import MASK
-from services.converter import DATA_CONVERTER
+from infra.converter import DATA_CONVERTER
 from tests.factories import application_2021
 from tests.workflows.test_case_workflow import assess
 from workflows.intake import intake_workflow_id

@@ -14,7 +14,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from services.converter import DATA_CONVERTER
+from infra.converter import DATA_CONVERTER
 from worker import registry
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))

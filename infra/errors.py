@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from services.messages import reason
+from infra.messages import reason
 
 
 class InputProblem(BaseModel):

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
 from domain.bank import normalize_bankgiro
-from services.errors import InputError, InputProblem, Unavailable
+from infra.errors import InputError, InputProblem, Unavailable
 
 PREFIX = "GRANTFLOW_"
 SMTP_PREFIX = PREFIX + "SMTP_"

@@ -14,8 +14,8 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from domain.call import Call, CallFileError, FormRules, parse_call, parse_form_rules
-from services.errors import InputError
-from services.settings import Settings, SettingsError
+from infra.errors import InputError
+from infra.settings import Settings, SettingsError
 
 CALLS_DIR_ENV = "GRANTFLOW_CALLS_DIR"
 # Under the data directory: each call this installation opened, as JSON ({"call": ..., "text": ...}), so
