@@ -23,6 +23,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return main_worker(Settings.from_env())
 
 
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    # Settings are read once, before uvicorn starts: a bad variable is refused here, in one line.
+    app = create_app(Settings.from_env())
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
+    return EXIT_OK
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from activities.db import upgrade
     from services.register import database_url
@@ -44,6 +55,11 @@ def add_commands(commands: Any) -> None:
 
     worker = commands.add_parser("worker", help="run a worker against the configured Temporal and database")
     worker.set_defaults(run=cmd_worker)
+
+    api = commands.add_parser("api", help="run the HTTP API against the configured Temporal and database")
+    api.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    api.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    api.set_defaults(run=cmd_api)
 
     db = commands.add_parser("db", help="database administration")
     db_commands = db.add_subparsers(dest="db_command", required=True)

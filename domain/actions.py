@@ -140,6 +140,7 @@ ROLE_LABELS_SV = {
     Role.FINANCE: "ekonomi",
     Role.OPERATIONS: "drift",
     Role.AUDITOR: "revisor",
+    Role.ADMINISTRATOR: "administratör",
 }
 
 

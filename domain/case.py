@@ -48,6 +48,7 @@ class Role(StrEnum):
     FINANCE = "finance"
     OPERATIONS = "operations"
     AUDITOR = "auditor"
+    ADMINISTRATOR = "administrator"  # assigns cases to officers
 
 
 class Actor(Model):

@@ -33,6 +33,11 @@ async def database_url(settings: Settings) -> str:
     return server.get_uri()
 
 
+async def open_register_pool(settings: Settings, *, max_size: int = 10) -> AsyncConnectionPool:
+    """A pool for a long-lived process (the API) to read the register with."""
+    return await open_pool(await database_url(settings), max_size=max_size)
+
+
 @asynccontextmanager
 async def read_pool(settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
     """A small pool for one command's reads; closed when the command is done."""
@@ -58,4 +63,4 @@ async def events(settings: Settings, case_number: str) -> list[CaseEvent]:
         return await case_events(pool, case_number)
 
 
-__all__ = ["cases", "database_url", "events", "letters", "read_pool"]
+__all__ = ["cases", "database_url", "events", "letters", "open_register_pool", "read_pool"]

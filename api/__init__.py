@@ -1,0 +1,1 @@
+"""The HTTP API: what officers, applicants, finance, auditors and operations do, over `services/`."""

@@ -1,0 +1,118 @@
+"""The API service: one FastAPI application over `services/`, run by uvicorn.
+
+It holds one Temporal client and one database pool for its whole life; every request borrows them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from psycopg_pool import AsyncConnectionPool
+from temporalio.client import Client
+
+from api import problems
+from api.auth import Authenticator
+from infra.calls import CallCatalog, default_catalog
+from infra.settings import Settings
+from infra.temporal import connect
+from services.register import open_register_pool
+
+DEFAULT_API_PORT = 8000
+
+
+@dataclass
+class Context:
+    """What every request works with."""
+
+    settings: Settings
+    client: Client
+    pool: AsyncConnectionPool
+    catalog: CallCatalog
+
+
+def context(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[Context, Depends(context)]
+
+
+def create_app(settings: Settings, *, authenticate: Authenticator | None = None,
+               client: Client | None = None, pool: AsyncConnectionPool | None = None) -> FastAPI:
+    """The application. A given client or pool is the caller's to close; otherwise the app opens and
+    closes its own. `authenticate` defaults to development tokens and, when configured, OIDC."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_pool = pool is None
+        the_pool = pool if pool is not None else await open_register_pool(settings)
+        try:
+            the_client = client if client is not None else await connect(settings)
+            app.state.ctx = Context(settings=settings, client=the_client, pool=the_pool,
+                                    catalog=default_catalog(settings.data_dir))
+            if authenticate is not None:
+                app.state.authenticate = authenticate
+            else:
+                from api.signin import authenticator
+
+                app.state.authenticate = authenticator(settings, the_pool)
+            yield
+        finally:
+            if own_pool:
+                await the_pool.close()
+
+    app = FastAPI(
+        title="grantflow",
+        summary="Ärendehantering för utlysningar av bidrag: sökande, handläggare, beslutsfattare, ekonomi, revision.",
+        version="1",
+        lifespan=lifespan,
+        responses=problems.PROBLEM_RESPONSES,
+    )
+    problems.install(app)
+    app.add_middleware(problems.BodyLimit)
+    app.include_router(_health())
+    from api.routes import ROUTERS
+
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def _health() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process lives", responses={200: {"content": {"application/json": {}}}})
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Temporal and PostgreSQL answer")
+    async def readyz(ctx: Ctx) -> JSONResponse:
+        checks = {"temporal": await _temporal_answers(ctx.client), "database": await _database_answers(ctx.pool)}
+        ready = all(checks.values())
+        return JSONResponse({"status": "ready" if ready else "not ready",
+                             "checks": {name: "ok" if ok else "failing" for name, ok in checks.items()}},
+                            status_code=200 if ready else 503)
+
+    return router
+
+
+async def _temporal_answers(client: Client) -> bool:
+    try:
+        return await client.service_client.check_health()
+    except Exception:  # any failure to answer is "not ready"; the reason is operations' to find
+        return False
+
+
+async def _database_answers(pool: AsyncConnectionPool) -> bool:
+    try:
+        async with pool.connection(timeout=2) as conn:
+            await conn.execute("SELECT 1")
+        return True
+    except Exception:  # as above
+        return False

@@ -1,0 +1,7 @@
+"""The API's routers, one module per kind of person (and the public's records requests)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+ROUTERS: list[APIRouter] = []
