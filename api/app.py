@@ -44,7 +44,8 @@ Ctx = Annotated[Context, Depends(context)]
 
 
 def create_app(settings: Settings, *, authenticate: Authenticator | None = None,
-               client: Client | None = None, pool: AsyncConnectionPool | None = None) -> FastAPI:
+               client: Client | None = None, pool: AsyncConnectionPool | None = None,
+               catalog: CallCatalog | None = None) -> FastAPI:
     """The application. A given client or pool is the caller's to close; otherwise the app opens and
     closes its own. `authenticate` defaults to development tokens and, when configured, OIDC."""
 
@@ -55,7 +56,7 @@ def create_app(settings: Settings, *, authenticate: Authenticator | None = None,
         try:
             the_client = client if client is not None else await connect(settings)
             app.state.ctx = Context(settings=settings, client=the_client, pool=the_pool,
-                                    catalog=default_catalog(settings.data_dir))
+                                    catalog=catalog or default_catalog(settings.data_dir))
             if authenticate is not None:
                 app.state.authenticate = authenticate
             else:

@@ -51,7 +51,8 @@ async def api(db: str) -> AsyncIterator[Api]:
 
     async for harness in _harness(db):
         settings = Settings(database_url=db, task_queue=harness.task_queue)
-        app = create_app(settings, authenticate=authenticate, client=harness.client, pool=harness.pool)
+        app = create_app(settings, authenticate=authenticate, client=harness.client, pool=harness.pool,
+                         catalog=harness.catalog)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
             async with httpx.AsyncClient(transport=transport, base_url="http://grantflow.test") as http:
