@@ -410,3 +410,41 @@ async def case_events(pool: AsyncConnectionPool, case_number: str) -> list[CaseE
             (case_number,),
         )
         return await cursor.fetchall()
+
+
+async def find_case(pool: AsyncConnectionPool, case_number: str) -> RegisterRow | None:
+    """One case's line of the register; None when there is no such case."""
+    async with pool.connection() as conn:
+        cursor = conn.cursor(row_factory=class_row(RegisterRow))
+        await cursor.execute(
+            """
+            SELECT case_number, submission_id, call_id, received_at, imported, sender_name, sender_org_number,
+                   subject, requested_amount, stage, outcome, officer, granted_amount, next_deadline, updated_at
+            FROM cases WHERE case_number = %s
+            """,
+            (case_number,),
+        )
+        return await cursor.fetchone()
+
+
+class DocumentEntry(BaseModel):
+    """A registered document of a case, without its content."""
+
+    document_id: str
+    kind: str
+    title: str
+    registered_at: datetime
+
+
+async def list_documents(pool: AsyncConnectionPool, case_number: str) -> list[DocumentEntry]:
+    """A case's registered documents in the order they were registered (titles only, no content)."""
+    async with pool.connection() as conn:
+        cursor = conn.cursor(row_factory=class_row(DocumentEntry))
+        await cursor.execute(
+            """
+            SELECT document_id, kind, title, registered_at
+            FROM case_documents WHERE case_number = %s ORDER BY registered_at, document_id
+            """,
+            (case_number,),
+        )
+        return await cursor.fetchall()

@@ -33,6 +33,7 @@ from domain.case import (
     MAX_RECEIPTS,
     AcceptForReview,
     Action,
+    Assign,
     CaseState,
     Communicate,
     Decide,
@@ -49,6 +50,8 @@ from domain.case import (
     ScoreApplication,
     SubmitCompletion,
     Withdraw,
+    assign,
+    assign_refusal,
     resume,
     resume_refusal,
 )
@@ -61,7 +64,7 @@ from domain.deciding import (
 )
 from domain.lifecycle import STAGE_LABELS_SV, Stage
 
-Command = BeforeDecision | AfterDecision | Resume
+Command = BeforeDecision | AfterDecision | Resume | Assign
 
 _UNTIL_DECIDED = frozenset({Stage.RECEIVED, Stage.COMPLETENESS, Stage.SECRECY_REVIEW, Stage.ASSESSMENT,
                             Stage.DECISION})
@@ -95,6 +98,9 @@ _ROLES: dict[type[Action], Role | frozenset[Role]] = {
     DecideReclaim: Role.DECISION_MAKER,
     RegisterRepayment: Role.FINANCE,
     WriteOff: Role.DECISION_MAKER,
+    Assign: Role.ADMINISTRATOR,
+    # Operations' own, checked by `resume_refusal`: carry out again a step the case stopped.
+    Resume: Role.OPERATIONS,
 }
 
 _STAGES: dict[type[Action], frozenset[Stage]] = {
@@ -123,6 +129,7 @@ _STAGES: dict[type[Action], frozenset[Stage]] = {
     DecideReclaim: frozenset({Stage.RECLAIM}),
     RegisterRepayment: frozenset({Stage.RECLAIM}),
     WriteOff: frozenset({Stage.RECLAIM}),
+    Assign: _UNTIL_DECIDED | _AFTER_DECISION,
 }
 
 # The officer's and decision maker's steps that only someone who has declared no conflict of
@@ -142,6 +149,12 @@ ROLE_LABELS_SV = {
     Role.AUDITOR: "revisor",
     Role.ADMINISTRATOR: "administratör",
 }
+
+
+def roles_for(action: type[Action]) -> frozenset[Role]:
+    """The roles that may take an action of this type (the case still checks stage and the rest)."""
+    roles = _ROLES[action]
+    return roles if isinstance(roles, frozenset) else frozenset({roles})
 
 
 def _after_decision(state: CaseState, command: Command) -> bool:
@@ -172,13 +185,14 @@ def refusal(state: CaseState, command: Command, now: datetime, *, declarations: 
         return None
     if isinstance(command, Resume):  # operations' own: any stage, while a step is stopped
         return resume_refusal(state, command)
-    roles = _ROLES[type(command)]
-    roles = roles if isinstance(roles, frozenset) else frozenset({roles})
+    roles = roles_for(type(command))
     if command.actor.role not in roles:
         who = " eller ".join(ROLE_LABELS_SV[r] for r in Role if r in roles)
         return f"Åtgärden kan bara utföras av {who}, inte av {ROLE_LABELS_SV[command.actor.role]}."
     if state.stage not in _STAGES[type(command)]:
         return f"Åtgärden kan inte utföras när ärendet är i steget ”{STAGE_LABELS_SV[state.stage]}”."
+    if isinstance(command, Assign):
+        return assign_refusal(state, command)
     if (declarations and type(command) in _DECLARED and state.stage not in _BEFORE_ASSESSMENT
             and not state.has_declared(command.actor.id)):
         return (f"{command.actor.id} har inte förklarat att jäv inte föreligger i ärendet (FL 16–18 §§). "
@@ -195,6 +209,8 @@ def apply(state: CaseState, command: Command, now: datetime) -> Receipt:
     mark, stage = len(state.outbox), state.stage
     if isinstance(command, Resume):
         message = resume(state, command, now)
+    elif isinstance(command, Assign):
+        message = assign(state, command, now)
     elif _after_decision(state, command):
         message = apply_after_decision(state, command, now)  # type: ignore[arg-type]
     else:
@@ -225,4 +241,4 @@ def deadline_passed(state: CaseState, now: datetime) -> None:
     deadline_passed_after_decision(state, now)
 
 
-__all__ = ["ROLE_LABELS_SV", "Command", "apply", "deadline_passed", "fingerprint", "refusal"]
+__all__ = ["ROLE_LABELS_SV", "Command", "apply", "deadline_passed", "fingerprint", "refusal", "roles_for"]

@@ -169,6 +169,13 @@ class Resume(Action):
     note: Text | None = None
 
 
+class Assign(Action):
+    """An administrator gives the case to a case officer, who is then its officer in the register and
+    in Temporal UI; until then the case's officer is the one who assessed it."""
+
+    officer: PersonId
+
+
 class Receipt(Model):
     action_id: str
     action: str
@@ -391,10 +398,20 @@ class CaseState(Model):
     outbox: list[Effect] = []
     effects_done: int = 0  # a counter for effect ids that stays unique across continue-as-new
     stalled: Stall | None = None  # a step stopped for operations to resume
+    assigned_officer: str | None = None  # given the case by an administrator (`Assign`)
 
     @property
     def officer(self) -> str | None:
+        """The officer the case is assigned to; else the one who assessed it."""
+        if self.assigned_officer is not None:
+            return self.assigned_officer
         return self.assessment.assessor if self.assessment else None
+
+    @property
+    def handled_by(self) -> set[str]:
+        """Who has handled the case as its officer: the assigned officer and the assessor. Four eyes:
+        none of them decides it."""
+        return {p for p in (self.assigned_officer, self.assessment.assessor if self.assessment else None) if p}
 
     def has_declared(self, person: str) -> bool:
         """Whether `person` has declared no conflict of interest in this case (FL 16–18 §§)."""
@@ -483,6 +500,24 @@ def resume(state: CaseState, command: Resume, now: datetime) -> str:
     step = STEP_LABELS_SV.get(state.stalled.step, state.stalled.step)
     state.stalled = None
     return f"Drift återupptar {step}, som hade stoppats."
+
+
+def assign_refusal(state: CaseState, command: Assign) -> str | None:
+    """Why the case cannot be assigned to `command.officer` now, in Swedish; None when it can."""
+    if state.assigned_officer == command.officer:
+        return f"Ärendet är redan tilldelat {command.officer}."
+    if state.decision is not None and command.officer == state.decision.decided_by:
+        return f"{command.officer} har fattat beslutet i ärendet och kan inte bli dess handläggare."
+    return None
+
+
+def assign(state: CaseState, command: Assign, now: datetime) -> str:
+    """Give the case to an officer; returns the receipt's message."""
+    before = state.assigned_officer
+    state.assigned_officer = command.officer
+    if before is not None:
+        return f"Ärendet är tilldelat handläggare {command.officer} (tidigare {before})."
+    return f"Ärendet är tilldelat handläggare {command.officer}."
 
 
 def checks_done(state: CaseState, verdict: Verdict, now: datetime) -> None:

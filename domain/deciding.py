@@ -132,7 +132,7 @@ def refusal_before_decision(state: CaseState, command: BeforeDecision, now: date
             prepared = state.prepared
             if prepared is None:
                 return "Det finns inget förberett beslut."
-            if command.actor.id in {state.officer, prepared.prepared_by}:
+            if command.actor.id in {*state.handled_by, prepared.prepared_by}:
                 return "Den som har bedömt eller förberett ärendet får inte fatta beslutet (fyraögonsprincipen)."
             if prepared.unseen_material is not None:
                 comm = state.communication

@@ -35,6 +35,7 @@ from domain.call import Call
 from domain.case import (
     AcceptForReview,
     Action,
+    Assign,
     CaseState,
     Communicate,
     Decide,
@@ -87,6 +88,8 @@ ACTIONS: dict[str, tuple[Any, type[Action]]] = {
     "write-off": (CaseWorkflow.write_off, WriteOff),
     # Operations: carry out again a step the case stopped because it failed for good.
     "resume": (CaseWorkflow.resume, Resume),
+    # An administrator gives the case to a case officer.
+    "assign": (CaseWorkflow.assign, Assign),
 }
 
 

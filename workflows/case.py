@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         AcceptForReview,
         AdjustGrant,
         ArchiveEndedRuns,
+        Assign,
         CaseState,
         Communicate,
         Decide,
@@ -428,6 +429,14 @@ class CaseWorkflow:
 
     @resume.validator
     def _check_resume(self, command: Resume) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def assign(self, command: Assign) -> Receipt:
+        return self._act(command)
+
+    @assign.validator
+    def _check_assign(self, command: Assign) -> None:
         self._refuse_if_not_allowed(command)
 
     @workflow.signal
