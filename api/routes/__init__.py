@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import applicants, finance
+from api.routes import applicants, calls, finance
 
-ROUTERS: list[APIRouter] = [applicants.router, finance.router]
+ROUTERS: list[APIRouter] = [applicants.router, finance.router, calls.router]
