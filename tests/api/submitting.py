@@ -25,8 +25,7 @@ def example(path: str) -> dict[str, Any]:
 
 
 def open_call(api: Api, seed: str, **options: Any) -> tuple[Call, int]:
-    """An open copy of a seed call, known to the API as well as to the harness."""
-    api.app.state.ctx.catalog = api.harness.catalog
+    """An open copy of a seed call (the API shares the harness's catalog)."""
     return api.harness.call(seed, **options)
 
 
