@@ -378,6 +378,13 @@ class Register:
                 raise _case_not_found(snapshot.case_number)
 
 
+# The columns of a RegisterRow, for every read of the register's lines.
+_REGISTER_ROWS = """
+    SELECT case_number, submission_id, call_id, received_at, imported, sender_name, sender_org_number,
+           subject, requested_amount, stage, outcome, officer, granted_amount, next_deadline, updated_at
+    FROM cases"""
+
+
 async def list_cases(
     pool: AsyncConnectionPool, *, call_id: str | None = None, stage: str | None = None
 ) -> list[RegisterRow]:
@@ -385,10 +392,7 @@ async def list_cases(
     async with pool.connection() as conn:
         cursor = conn.cursor(row_factory=class_row(RegisterRow))
         await cursor.execute(
-            """
-            SELECT case_number, submission_id, call_id, received_at, imported, sender_name, sender_org_number,
-                   subject, requested_amount, stage, outcome, officer, granted_amount, next_deadline, updated_at
-            FROM cases
+            _REGISTER_ROWS + """
             WHERE (%(call_id)s::text IS NULL OR call_id = %(call_id)s)
               AND (%(stage)s::text IS NULL OR stage = %(stage)s)
             ORDER BY received_at, case_number
@@ -412,15 +416,52 @@ async def case_events(pool: AsyncConnectionPool, case_number: str) -> list[CaseE
         return await cursor.fetchall()
 
 
+class SentLetter(BaseModel):
+    """A letter of a case as its applicant lists it: what it is about and when it was written."""
+
+    case_number: str
+    letter_id: str
+    kind: str
+    subject: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
+async def organisation_cases(pool: AsyncConnectionPool, org_number: str) -> list[RegisterRow]:
+    """The cases an organisation (its number as the register writes it, NNNNNN-NNNN) applied in, oldest first."""
+    async with pool.connection() as conn:
+        cursor = conn.cursor(row_factory=class_row(RegisterRow))
+        await cursor.execute(
+            _REGISTER_ROWS + """ WHERE sender_org_number = %s
+            ORDER BY received_at, case_number
+            """,
+            (org_number,),
+        )
+        return await cursor.fetchall()
+
+
+async def organisation_letters(pool: AsyncConnectionPool, org_number: str) -> list[SentLetter]:
+    """The letters of an organisation's cases, oldest first (without their bodies)."""
+    async with pool.connection() as conn:
+        cursor = conn.cursor(row_factory=class_row(SentLetter))
+        await cursor.execute(
+            """
+            SELECT l.case_number, l.letter_id, l.kind, l.subject, l.created_at, l.sent_at
+            FROM letters l JOIN cases c ON c.case_number = l.case_number
+            WHERE c.sender_org_number = %s
+            ORDER BY l.created_at, l.case_number, l.letter_id
+            """,
+            (org_number,),
+        )
+        return await cursor.fetchall()
+
+
 async def find_case(pool: AsyncConnectionPool, case_number: str) -> RegisterRow | None:
     """One case's line of the register; None when there is no such case."""
     async with pool.connection() as conn:
         cursor = conn.cursor(row_factory=class_row(RegisterRow))
         await cursor.execute(
-            """
-            SELECT case_number, submission_id, call_id, received_at, imported, sender_name, sender_org_number,
-                   subject, requested_amount, stage, outcome, officer, granted_amount, next_deadline, updated_at
-            FROM cases WHERE case_number = %s
+            _REGISTER_ROWS + """ WHERE case_number = %s
             """,
             (case_number,),
         )

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import actions, cases
+from api.routes import actions, applicants, calls, cases, finance
 
-ROUTERS: list[APIRouter] = [actions.router, cases.router]
+ROUTERS: list[APIRouter] = [applicants.router, cases.router, actions.router, finance.router, calls.router]

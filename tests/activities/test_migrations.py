@@ -15,6 +15,7 @@ TABLES = {
     "case_numbers", "cases", "case_events", "case_documents", "letters", "budget_grants", "call_budgets",
     "payouts", "bank_files", "case_archive",
     "secret_readings",  # 0007
+    "attachments",  # 0008
 }
 
 

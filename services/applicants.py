@@ -1,0 +1,79 @@
+"""What an applicant sees of their own organisation's cases: where each stands and the letters it sent.
+
+Read from the public register, by the organisation number the register writes for the sender: an
+applicant is shown their own organisation's cases and never another's.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel
+
+from activities.register import organisation_cases, organisation_letters
+from domain.clock import stockholm_date
+from domain.identity import InvalidIdentityNumber, parse_identity_number
+from domain.lifecycle import OUTCOME_LABELS_SV, STAGE_LABELS_SV, Outcome, Stage
+
+
+class ApplicantLetter(BaseModel):
+    letter_id: str
+    subject: str
+    date: date  # the Stockholm day it was written
+    written_at: datetime
+    sent: bool  # e-mailed; otherwise it waits in the outbox to be posted
+
+
+class ApplicantCase(BaseModel):
+    case_number: str
+    call_id: str
+    subject: str
+    received_at: datetime
+    stage: Stage
+    stage_label: str  # Swedish
+    outcome: Outcome | None
+    outcome_label: str | None  # Swedish
+    requested_amount: Decimal
+    granted_amount: Decimal | None
+    next_deadline: datetime | None
+    letters: list[ApplicantLetter]
+
+
+def register_org_number(org_number: str | None) -> str | None:
+    """The number as the register writes a sender's (NNNNNN-NNNN); None for a personnummer, which it never holds."""
+    if org_number is None:
+        return None
+    try:
+        number = parse_identity_number(org_number)
+    except InvalidIdentityNumber:
+        return None
+    return None if number.is_personal else number.formatted()
+
+
+async def organisation_cases_with_letters(pool: AsyncConnectionPool, org_number: str | None) -> list[ApplicantCase]:
+    """The organisation's cases, oldest first, each with its letters."""
+    number = register_org_number(org_number)
+    if number is None:
+        return []
+    rows = await organisation_cases(pool, number)
+    letters: dict[str, list[ApplicantLetter]] = {}
+    for letter in await organisation_letters(pool, number):
+        letters.setdefault(letter.case_number, []).append(ApplicantLetter(
+            letter_id=letter.letter_id, subject=letter.subject, date=stockholm_date(letter.created_at),
+            written_at=letter.created_at, sent=letter.sent_at is not None))
+    result = []
+    for row in rows:
+        stage = Stage(row.stage)
+        outcome = Outcome(row.outcome) if row.outcome else None
+        result.append(ApplicantCase(
+            case_number=row.case_number, call_id=row.call_id, subject=row.subject, received_at=row.received_at,
+            stage=stage, stage_label=STAGE_LABELS_SV[stage], outcome=outcome,
+            outcome_label=OUTCOME_LABELS_SV[outcome] if outcome else None,
+            requested_amount=row.requested_amount, granted_amount=row.granted_amount,
+            next_deadline=row.next_deadline, letters=letters.get(row.case_number, [])))
+    return result
+
+
+__all__ = ["ApplicantCase", "ApplicantLetter", "organisation_cases_with_letters", "register_org_number"]
