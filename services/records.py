@@ -16,6 +16,7 @@ from temporalio.client import Client
 
 from domain.case import PublicDocument, Receipt, RecordsRequest, RecordsStatus, Role
 from domain.letters import RECORDS_APPEAL
+from domain.lifecycle import Stage
 from domain.records import (
     PUBLIC_ACTOR_ID,
     STATUS_LABELS_SV,
@@ -25,6 +26,9 @@ from domain.records import (
     withheld_sections,
 )
 from services import cases
+
+CLOSED_CASE = ("Ärendet är avslutat och arkiverat. En begäran om allmän handling i ett avslutat ärende prövas av"
+               " myndighetens registratur; kontakta den och ange diarienumret.")
 
 
 class RecordsRefusalView(BaseModel):
@@ -63,7 +67,13 @@ async def request(client: Client, case_number: str, document: str, *, requester_
         payload["requester_email"] = requester_email
     command = cases.build_command("request-public-document", {"id": PUBLIC_ACTOR_ID, "role": Role.PUBLIC.value},
                                   payload, uuid.uuid4().hex)
-    await cases.act(client, case_number, "request-public-document", command)
+    try:
+        await cases.act(client, case_number, "request-public-document", command)
+    except cases.ActionRefused:
+        if (await cases.case_state(client, case_number)).stage is Stage.CLOSED:
+            # Its workflow has ended (docs/decisions/0024-records-requests-in-the-case.md).
+            raise cases.ActionRefused(CLOSED_CASE) from None
+        raise
     return await status(client, case_number, command.action_id)
 
 

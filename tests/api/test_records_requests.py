@@ -153,3 +153,13 @@ async def test_a_bad_body_is_a_problem_naming_the_field(api: Api, body: dict[str
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+async def test_a_closed_case_sends_the_requester_to_the_registry(api: Api) -> None:
+    file, _, secret, public = CASES[3]
+    number, _ = await opened(api, file, secret, public)
+    await api.harness.act(number, "withdraw", "applicant:sokande")
+    assert (await api.harness.settled(number)).stage is Stage.CLOSED
+    response = await api.http.post("/records-requests", json={"case_number": number, "document": "application"})
+    assert response.status_code == 409
+    assert "registratur" in response.json()["detail"]
