@@ -4,6 +4,7 @@ case registers the request, and nothing the secrecy review ruled secret is ever 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -163,3 +164,20 @@ async def test_a_closed_case_sends_the_requester_to_the_registry(api: Api) -> No
     response = await api.http.post("/records-requests", json={"case_number": number, "document": "application"})
     assert response.status_code == 409
     assert "registratur" in response.json()["detail"]
+
+
+async def test_a_request_left_unanswered_past_the_day_is_recorded_as_overdue(api: Api) -> None:
+    file, _, secret, public = CASES[1]
+    number, _ = await opened(api, file, secret, public)
+    answer = await ask(api, number)
+    await api.harness.settled(number)
+    await api.harness.fast_forward(number, timedelta(days=1, hours=1))
+    state = await api.harness.settled(number)
+    [request] = state.records_requests
+    assert request.overdue and request.status.value == "pending"
+    assert state.next_deadline is None and state.records_pending_since == request.requested_at
+    async with api.harness.pool.connection() as conn:
+        kinds = [row[0] for row in await (await conn.execute(
+            "SELECT kind FROM case_events WHERE case_number = %s ORDER BY at, event_id", (number,))).fetchall()]
+    assert kinds.count("records_request_overdue") == 1
+    assert (await api.http.get(f"/records-requests/{number}/{answer['request_id']}")).json()["status"] == "pending"
