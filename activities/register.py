@@ -103,11 +103,14 @@ class CaseSnapshot(_Model):
     officer: str | None = None
     granted_amount: Kronor | None = None
     next_deadline: Instant | None = None
+    # The oldest unanswered request for a public document: it puts the case at the top of the inbox.
+    records_pending_since: Instant | None = None
 
     @classmethod
     def of(cls, case: CaseState) -> CaseSnapshot:
         return cls(case_number=case.case_number, stage=case.stage, outcome=case.outcome, officer=case.officer,
-                   granted_amount=case.granted, next_deadline=case.next_deadline)
+                   granted_amount=case.granted, next_deadline=case.next_deadline,
+                   records_pending_since=case.records_pending_since)
 
 
 class CaseDocument(_Model):
@@ -314,7 +317,8 @@ class Register:
                     WITH updated AS (
                         UPDATE cases
                         SET stage = %(stage)s, outcome = %(outcome)s, officer = %(officer)s,
-                            granted_amount = %(granted_amount)s, next_deadline = %(next_deadline)s, updated_at = now()
+                            granted_amount = %(granted_amount)s, next_deadline = %(next_deadline)s,
+                            records_pending_since = %(records_pending_since)s, updated_at = now()
                         WHERE %(has_snapshot)s AND case_number = %(case_number)s
                         RETURNING case_number
                     ), events AS (
@@ -346,6 +350,7 @@ class Register:
                         "officer": snapshot.officer if snapshot else None,
                         "granted_amount": snapshot.granted_amount if snapshot else None,
                         "next_deadline": snapshot.next_deadline if snapshot else None,
+                        "records_pending_since": snapshot.records_pending_since if snapshot else None,
                         "e_case": [e.case_number for e in batch.events],
                         "e_id": [e.event_id for e in batch.events],
                         "e_at": [e.at for e in batch.events],

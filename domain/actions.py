@@ -63,14 +63,26 @@ from domain.deciding import (
     refusal_before_decision,
 )
 from domain.lifecycle import STAGE_LABELS_SV, Stage
+from domain.records import (
+    RecordsAction,
+    RefusePublicDocument,
+    ReleasePublicDocument,
+    RequestPublicDocument,
+    apply_records,
+    deadline_passed_records,
+    refusal_records,
+)
 
-Command = BeforeDecision | AfterDecision | Resume | Assign
+Command = BeforeDecision | AfterDecision | Resume | Assign | RecordsAction
 
 _UNTIL_DECIDED = frozenset({Stage.RECEIVED, Stage.COMPLETENESS, Stage.SECRECY_REVIEW, Stage.ASSESSMENT,
                             Stage.DECISION})
 # After a decision the rules change: a withdrawal may have to become a reclaim, and a reply
 # may answer the hearing before a reclaim decision rather than one before the grant decision.
 _AFTER_DECISION = frozenset({Stage.DECIDED, Stage.PAYMENTS, Stage.FINAL_REPORT, Stage.RECLAIM})
+# Every stage in which the case's workflow takes actions. A closed case's workflow has ended (it is
+# archived): a request for one of its documents is for the registry, not for the case.
+_OPEN = _UNTIL_DECIDED | _AFTER_DECISION
 
 _ROLES: dict[type[Action], Role | frozenset[Role]] = {
     RequestCompletion: Role.OFFICER,
@@ -101,6 +113,10 @@ _ROLES: dict[type[Action], Role | frozenset[Role]] = {
     Assign: Role.ADMINISTRATOR,
     # Operations' own, checked by `resume_refusal`: carry out again a step the case stopped.
     Resume: Role.OPERATIONS,
+    # Anyone (TF 2 kap.); an officer may register a request made by telephone or at the desk.
+    RequestPublicDocument: frozenset({Role.PUBLIC, Role.OFFICER}),
+    ReleasePublicDocument: Role.OFFICER,
+    RefusePublicDocument: Role.OFFICER,
 }
 
 _STAGES: dict[type[Action], frozenset[Stage]] = {
@@ -130,6 +146,9 @@ _STAGES: dict[type[Action], frozenset[Stage]] = {
     RegisterRepayment: frozenset({Stage.RECLAIM}),
     WriteOff: frozenset({Stage.RECLAIM}),
     Assign: _UNTIL_DECIDED | _AFTER_DECISION,
+    RequestPublicDocument: _OPEN,
+    ReleasePublicDocument: _OPEN,
+    RefusePublicDocument: _OPEN,
 }
 
 # The officer's and decision maker's steps that only someone who has declared no conflict of
@@ -148,6 +167,7 @@ ROLE_LABELS_SV = {
     Role.OPERATIONS: "drift",
     Role.AUDITOR: "revisor",
     Role.ADMINISTRATOR: "administratör",
+    Role.PUBLIC: "allmänheten",
 }
 
 
@@ -197,6 +217,8 @@ def refusal(state: CaseState, command: Command, now: datetime, *, declarations: 
             and not state.has_declared(command.actor.id)):
         return (f"{command.actor.id} har inte förklarat att jäv inte föreligger i ärendet (FL 16–18 §§). "
                 "Lämna först en jävsförklaring (declare-no-conflict).")
+    if isinstance(command, RecordsAction):
+        return refusal_records(state, command, now)
     if _after_decision(state, command):
         return refusal_after_decision(state, command, now)  # type: ignore[arg-type]  # narrowed just above
     return refusal_before_decision(state, command, now)  # type: ignore[arg-type]
@@ -211,6 +233,8 @@ def apply(state: CaseState, command: Command, now: datetime) -> Receipt:
         message = resume(state, command, now)
     elif isinstance(command, Assign):
         message = assign(state, command, now)
+    elif isinstance(command, RecordsAction):
+        message = apply_records(state, command, now)
     elif _after_decision(state, command):
         message = apply_after_decision(state, command, now)  # type: ignore[arg-type]
     else:
@@ -239,6 +263,7 @@ def deadline_passed(state: CaseState, now: datetime) -> None:
     """A timer of the case has fired: record what ran out; what follows is for people to decide."""
     deadline_passed_before_decision(state, now)
     deadline_passed_after_decision(state, now)
+    deadline_passed_records(state, now)
 
 
 __all__ = ["ROLE_LABELS_SV", "Command", "apply", "deadline_passed", "fingerprint", "refusal", "roles_for"]

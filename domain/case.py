@@ -23,7 +23,7 @@ from domain.clock import format_instant_sv
 from domain.findings import Verdict
 from domain.lifecycle import Outcome, Stage, transition
 from domain.money import Kronor
-from domain.paths import resolve
+from domain.paths import resolve, section_parts
 from domain.payment import Bankgiro, Payments, PayoutKind
 from domain.reclaim import Hearing, Reclaim, Revocation
 from domain.text import Clean
@@ -49,6 +49,8 @@ class Role(StrEnum):
     OPERATIONS = "operations"
     AUDITOR = "auditor"
     ADMINISTRATOR = "administrator"  # assigns cases to officers
+    # Anyone, without an account, asking for a public document (TF 2 kap.): may stay anonymous.
+    PUBLIC = "public"
 
 
 class Actor(Model):
@@ -207,6 +209,9 @@ class SendLetter(Model):
     letter_id: str
     letter: str  # a domain.letters.LetterKind value
     context: dict[str, str]
+    # Another recipient than the applicant's contact person: someone who asked for a public document.
+    recipient_name: str | None = None
+    recipient_email: str | None = None
 
 
 class SaveDocument(Model):
@@ -351,6 +356,48 @@ STEP_LABELS_SV = {
 }
 
 
+class PublicDocument(StrEnum):
+    """What the public may ask for in a case (TF 2 kap.): the application or the decision."""
+
+    APPLICATION = "application"
+    DECISION = "decision"
+
+
+class RecordsStatus(StrEnum):
+    PENDING = "pending"  # waiting for the secrecy review or the officer
+    RELEASED = "released"
+    REFUSED_IN_PART = "refused_in_part"  # released with the secret parts withheld, by a written decision
+    REFUSED = "refused"
+
+
+class RecordsRefusal(Model):
+    """A written decision to refuse a public document in whole or in part (OSL 6 kap. 7-8 §§)."""
+
+    refused_by: str
+    refused_at: datetime
+    in_part: bool
+    withheld: list[str] = []  # in part: the sections the secrecy review ruled secret
+    reasons: str
+    legal_ground: str
+
+
+class RecordsRequest(Model):
+    """A request for a public document (begäran om allmän handling), answered the same day if it can be."""
+
+    request_id: str
+    document: PublicDocument
+    requested_at: datetime
+    deadline: datetime  # the end of the day it came in, in Stockholm
+    # TF 2 kap. 18 §: the requester need not say who they are. Personal data: never in the register.
+    requester_name: str | None = None
+    requester_email: str | None = None
+    status: RecordsStatus = RecordsStatus.PENDING
+    answered_at: datetime | None = None
+    answered_by: str | None = None
+    overdue: bool = False
+    refusal: RecordsRefusal | None = None
+
+
 class Stall(Model):
     """An outbox step failed with an error that no retry can mend (e.g. the database refused the
     write): the case has stopped it, keeps its effect in the outbox, and waits for operations to
@@ -399,6 +446,7 @@ class CaseState(Model):
     effects_done: int = 0  # a counter for effect ids that stays unique across continue-as-new
     stalled: Stall | None = None  # a step stopped for operations to resume
     assigned_officer: str | None = None  # given the case by an administrator (`Assign`)
+    records_requests: list[RecordsRequest] = []  # requests for public documents (domain.records)
 
     @property
     def officer(self) -> str | None:
@@ -437,7 +485,15 @@ class CaseState(Model):
             running.append(self.revocation.hearing.deadline)
         if self.reclaim is not None and self.stage is Stage.RECLAIM:
             running.append(self.reclaim.next_deadline())
+        # A records request is answered the same day: its end is a deadline until it is answered or overdue.
+        running.extend(r.deadline for r in self.records_requests if r.status is RecordsStatus.PENDING and not r.overdue)
         return min((d for d in running if d is not None), default=None)
+
+    @property
+    def records_pending_since(self) -> datetime | None:
+        """When the oldest unanswered request for a public document came in: it tops the officer's inbox."""
+        return min((r.requested_at for r in self.records_requests if r.status is RecordsStatus.PENDING),
+                   default=None)
 
     @property
     def paid_out(self) -> Decimal:
@@ -530,19 +586,107 @@ def checks_done(state: CaseState, verdict: Verdict, now: datetime) -> None:
         state.stage = transition(state.stage, Stage.SECRECY_REVIEW)
 
 
+def secrecy_marker(legal_ground: str | None) -> str:
+    """What stands in a public document where a part was ruled secret."""
+    return f"[Sekretess enligt {legal_ground or 'OSL'}]"
+
+
 def public_version(state: CaseState) -> dict[str, object]:
-    """The application as a public document: the parts ruled secret replaced by a note."""
+    """The application as a public document: every part ruled secret replaced by a note of its legal ground.
+
+    Parts the applicant marked but the review found public are released as written. The
+    applicant's own reason for a mark ruled secret is withheld too, since it may describe what
+    the mark protects; and the text of a secret part is withheld wherever else it is repeated
+    (`withhold_secret_text`), so that the released document never contains it.
+    """
+    public, withheld = _redacted(state)
+    return withhold_secret_text(public, withheld)
+
+
+def secret_texts(state: CaseState) -> list[tuple[str, str]]:
+    """Every text the secrecy review withheld, each with the note that stands in its place."""
+    return _redacted(state)[1]
+
+
+def _redacted(state: CaseState) -> tuple[dict[str, object], list[tuple[str, str]]]:
     public: dict[str, object] = state.application.model_dump(mode="json")
-    for ruling in state.secrecy.rulings if state.secrecy else []:
-        if not ruling.secret:
-            continue
-        node: object = public
-        *parents, leaf = ruling.section.removeprefix("$.").split(".")
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict) and leaf in node:
-            node[leaf] = f"[Sekretess enligt {ruling.legal_ground}]"
-    return public
+    secret = {r.section: r for r in (state.secrecy.rulings if state.secrecy else []) if r.secret}
+    withheld: list[tuple[str, str]] = []
+    for ruling in secret.values():
+        marker = secrecy_marker(ruling.legal_ground)
+        hidden = _replace_at(public, section_parts(ruling.section), marker)
+        withheld += [(text, marker) for text in _texts(hidden)]
+    marks = public.get("secret_sections")
+    for mark in marks if isinstance(marks, list) else []:
+        if isinstance(mark, dict) and (ruled := secret.get(str(mark.get("section")))) is not None:
+            withheld += [(text, secrecy_marker(ruled.legal_ground)) for text in _texts(mark.get("reason"))]
+            mark["reason"] = secrecy_marker(ruled.legal_ground)
+    return public, withheld
+
+
+# A text this short is withheld only where it is a whole value: inside longer text it says nothing of the part.
+_SHORTEST_WITHHELD_INSIDE = 8
+_NOTHING = object()
+
+
+def withhold_secret_text(document: dict[str, object], withheld: list[tuple[str, str]]) -> dict[str, object]:
+    """`document` with every text of `withheld` replaced by its note wherever it occurs, longest first."""
+    ordered = sorted({(t.strip(), m) for t, m in withheld if t.strip()}, key=lambda tm: -len(tm[0]))
+
+    def clean(value: object) -> object:
+        if isinstance(value, str):
+            for text, marker in ordered:
+                if value.strip() == text:
+                    return marker
+                if len(text) >= _SHORTEST_WITHHELD_INSIDE and text in value:
+                    value = value.replace(text, marker)
+            return value
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    cleaned = clean(document)
+    assert isinstance(cleaned, dict)
+    return cleaned
+
+
+def _replace_at(document: object, parts: list[str | int] | None, marker: str) -> object:
+    """Put `marker` where `parts` point in `document`; returns what was there (`_NOTHING` if nothing)."""
+    if not parts:
+        return _NOTHING
+    node = document
+    *parents, leaf = parts
+    for part in parents:
+        if isinstance(part, str) and isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(part, int) and isinstance(node, list) and part < len(node):
+            node = node[part]
+        else:
+            return _NOTHING
+    if isinstance(leaf, str) and isinstance(node, dict) and leaf in node:
+        hidden, node[leaf] = node[leaf], marker
+        return hidden
+    if isinstance(leaf, int) and isinstance(node, list) and leaf < len(node):
+        hidden, node[leaf] = node[leaf], marker
+        return hidden
+    return _NOTHING
+
+
+def _texts(value: object) -> list[str]:
+    """Every text (and number, as text) in `value`, however deep."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, bool) or value is None or value is _NOTHING:
+        return []
+    if isinstance(value, int | float):
+        return [str(value)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    return []
 
 
 # --- bookkeeping ----------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from domain.case import (
     SubmitCompletion,
     Withdraw,
 )
+from domain.records import RefusePublicDocument, ReleasePublicDocument, RequestPublicDocument
 from infra.calls import CallCatalog
 from infra.errors import InputError, from_validation_error
 from services.applications import check_imported_received, read_application
@@ -90,6 +91,10 @@ ACTIONS: dict[str, tuple[Any, type[Action]]] = {
     "resume": (CaseWorkflow.resume, Resume),
     # An administrator gives the case to a case officer.
     "assign": (CaseWorkflow.assign, Assign),
+    # Requests for public documents: the public asks (services.records), an officer answers.
+    "request-public-document": (CaseWorkflow.request_public_document, RequestPublicDocument),
+    "release-public-document": (CaseWorkflow.release_public_document, ReleasePublicDocument),
+    "refuse-public-document": (CaseWorkflow.refuse_public_document, RefusePublicDocument),
 }
 
 
