@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from domain.case import PublicDocument, Receipt, RecordsRequest, RecordsStatus, Role
+from domain.case import PublicDocument, RecordsRequest, RecordsStatus, Role
 from domain.letters import RECORDS_APPEAL
 from domain.lifecycle import Stage
 from domain.records import (
@@ -92,17 +92,6 @@ async def status(client: Client, case_number: str, request_id: str) -> RecordsAn
         secrecy_note=secrecy_note(state) if document is not None and withheld_sections(state) else None,
         refusal=_refusal(found),
     )
-
-
-async def release(client: Client, case_number: str, request_id: str, actor: dict[str, Any]) -> Receipt:
-    command = cases.build_command("release-public-document", actor, {"request_id": request_id}, None)
-    return await cases.act(client, case_number, "release-public-document", command)
-
-
-async def refuse(client: Client, case_number: str, request_id: str, actor: dict[str, Any],
-                 decision: dict[str, Any]) -> Receipt:
-    command = cases.build_command("refuse-public-document", actor, {**decision, "request_id": request_id}, None)
-    return await cases.act(client, case_number, "refuse-public-document", command)
 
 
 def _refusal(request: RecordsRequest) -> RecordsRefusalView | None:

@@ -24,7 +24,7 @@ from api.app import Ctx
 from api.auth import ApiRole, Principal, allowed
 from api.problems import PROBLEM_RESPONSES
 from domain.actions import roles_for
-from domain.case import Action, ActionId, Receipt
+from domain.case import Action, ActionId, Receipt, Role
 from services.cases import ACTIONS, act, build_command
 
 # What the case fills in itself: never part of a request's body.
@@ -48,8 +48,10 @@ def request_model(action: type[Action]) -> type[BaseModel]:
 
 
 def api_roles(action: type[Action]) -> list[ApiRole]:
-    """The API roles that may call an action's endpoint: the domain's roles for it."""
-    return sorted(ApiRole(role.value) for role in roles_for(action))
+    """The API roles that may call an action's endpoint: the domain's roles for it.
+
+    The public has no account: it asks for public documents at /records-requests, signed in as no one."""
+    return sorted(ApiRole(role.value) for role in roles_for(action) if role is not Role.PUBLIC)
 
 
 def _route(name: str, action: type[Action]) -> None:

@@ -14,7 +14,7 @@ from api.app import Ctx
 from api.auth import ApiRole, Principal, allowed
 from api.problems import PROBLEM_RESPONSES
 from domain.application import Email
-from domain.case import ActionId, CaseNumber, PublicDocument, Receipt, Text
+from domain.case import ActionId, CaseNumber, PublicDocument, Text
 from domain.records import Name
 from services import records
 from services.cases import CaseNotFound, check_case_number
@@ -58,20 +58,6 @@ async def records_request(case_number: str, request_id: RequestId, ctx: Ctx) -> 
     return await records.status(ctx.client, case_number, _request_id(request_id))
 
 
-@router.post("/cases/{case_number}/records-requests/{request_id}/release", summary="Release the public version")
-async def release(case_number: str, request_id: RequestId, ctx: Ctx, officer: Officer) -> Receipt:
-    _case(case_number)
-    return await records.release(ctx.client, case_number, _request_id(request_id), _actor(officer))
-
-
-@router.post("/cases/{case_number}/records-requests/{request_id}/refuse",
-             summary="Refuse in whole or in part: a written decision that can be appealed")
-async def refuse(case_number: str, request_id: RequestId, body: RefusalBody, ctx: Ctx, officer: Officer) -> Receipt:
-    _case(case_number)
-    return await records.refuse(ctx.client, case_number, _request_id(request_id), _actor(officer),
-                                body.model_dump(mode="json"))
-
-
 def _case(case_number: str) -> None:
     check_case_number(case_number, "case_number")
 
@@ -82,8 +68,3 @@ def _request_id(request_id: str) -> str:
         return _REQUEST_ID.validate_python(request_id)
     except ValidationError:
         raise CaseNotFound.one("request_id", "ingen sådan begäran") from None
-
-
-def _actor(officer: Principal) -> dict[str, str]:
-    actor = officer.actor()
-    return {"id": actor.id, "role": actor.role.value}

@@ -90,14 +90,15 @@ async def test_before_the_review_the_request_waits_and_is_released_by_the_office
     assert since == state.records_pending_since
 
     officer = api.token(ApiRole.OFFICER, "anna")
-    url = f"/cases/{number}/records-requests/{answer['request_id']}/release"
-    early = await api.as_(officer, "POST", url)
+    url = f"/cases/{number}/actions/release-public-document"
+    release = {"request_id": answer["request_id"]}
+    early = await api.as_(officer, "POST", url, json=release)
     assert early.status_code == 409 and "Sekretessprövningen" in early.json()["detail"]
     await api.harness.act(number, "record-secrecy-review", OFFICER, rulings=rulings(secret, public))
-    assert (await api.http.post(url)).status_code == 401  # the officer's side needs signing in
+    assert (await api.http.post(url, json=release)).status_code == 401  # the officer's side needs signing in
     applicant = api.token(ApiRole.APPLICANT, org_number=data["applicant"]["org_number"])
-    assert (await api.as_(applicant, "POST", url)).status_code == 403
-    assert (await api.as_(officer, "POST", url)).status_code == 200
+    assert (await api.as_(applicant, "POST", url, json=release)).status_code == 403
+    assert (await api.as_(officer, "POST", url, json=release)).status_code == 200
 
     now = (await api.http.get(f"/records-requests/{number}/{answer['request_id']}")).json()
     assert now["status"] == "released" and now["public_version"] is not None
@@ -114,8 +115,9 @@ async def test_a_refusal_is_a_written_decision_with_reasons_and_how_to_appeal(ap
     number, _ = await opened(api, file, secret, public)
     answer = await ask(api, number)  # anonymous: no name, no address
     officer = api.token(ApiRole.OFFICER, "anna")
-    refused = await api.as_(officer, "POST", f"/cases/{number}/records-requests/{answer['request_id']}/refuse",
-                            json={"reasons": "Hela ansökan rör ett samarbete som ännu inte är offentligt.",
+    refused = await api.as_(officer, "POST", f"/cases/{number}/actions/refuse-public-document",
+                            json={"request_id": answer["request_id"],
+                                  "reasons": "Hela ansökan rör ett samarbete som ännu inte är offentligt.",
                                   "legal_ground": LEGAL_GROUND})
     assert refused.status_code == 200, refused.text
     now = (await api.http.get(f"/records-requests/{number}/{answer['request_id']}")).json()
