@@ -172,6 +172,11 @@ async def demo_users(pool: AsyncConnectionPool) -> list[Issued]:
     ]
 
 
+async def issue_demo_users(settings: Settings) -> list[Issued]:
+    async with read_pool(settings) as pool:
+        return await demo_users(pool)
+
+
 # --- for the CLI: a small pool of its own ---------------------------------------------------------
 
 async def add_user(settings: Settings, user: NewUser) -> Issued:
