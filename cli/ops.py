@@ -69,9 +69,9 @@ def add_commands(commands: Any) -> None:
     up = commands.add_parser("up", help="start the whole system on this machine (Temporal, PostgreSQL, worker, API)")
     up.add_argument("--demo", action="store_true",
                     help="also open copies of the calls, add example cases and print a sign-in token per role")
-    up.add_argument("--port", type=int, default=7233, help="Temporal's port on 127.0.0.1 (default 7233)")
-    up.add_argument("--ui-port", type=int, default=8233, help="Temporal UI's port (default 8233)")
-    up.add_argument("--api-port", type=int, default=8000, help="the HTTP API's port on 127.0.0.1 (default 8000)")
+    up.add_argument("--port", type=port, default=7233, help="Temporal's port on 127.0.0.1 (default 7233)")
+    up.add_argument("--ui-port", type=port, default=8233, help="Temporal UI's port (default 8233)")
+    up.add_argument("--api-port", type=port, default=8000, help="the HTTP API's port on 127.0.0.1 (default 8000)")
     up.set_defaults(run=cmd_up)
 
     worker = commands.add_parser("worker", help="run a worker against the configured Temporal and database")
