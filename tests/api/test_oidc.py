@@ -23,8 +23,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from api.signin import OidcVerifier
+from domain.users import ApiRole
 from infra.errors import Unavailable
-from infra.settings import OidcConfig
+from infra.settings import OidcConfig, Settings, SettingsError
 from tests.api.conftest import Api, serve_api
 from tests.worker.helpers import free_port
 
@@ -193,3 +194,31 @@ async def test_keys_out_of_reach_are_a_service_unavailable_not_a_sign_in_failure
     lost = OidcVerifier(_config(provider, issuer=f"http://127.0.0.1:{free_port()}"))
     with pytest.raises(Unavailable, match="discovery document"):
         await lost.principal(provider.token())
+
+
+def test_the_oidc_settings_come_from_the_environment_and_name_each_bad_variable() -> None:
+    settings = Settings.from_env({
+        "GRANTFLOW_OIDC_ISSUER": "https://login.myndigheten.se/realms/grantflow",
+        "GRANTFLOW_OIDC_AUDIENCE": "grantflow-api",
+        "GRANTFLOW_OIDC_ROLE_MAP": "grantflow-officer=officer, grantflow-dm=decision_maker",
+        "GRANTFLOW_OIDC_ROLE_CLAIM": "realm_access.roles",
+    })
+    assert settings.oidc is not None and settings.oidc.jwks_url is None and settings.oidc.user_claim == "sub"
+    assert settings.oidc.role_map == {"grantflow-officer": ApiRole.OFFICER, "grantflow-dm": ApiRole.DECISION_MAKER}
+    assert Settings.from_env({}).oidc is None
+
+    def problems(**env: str) -> dict[str, str]:
+        with pytest.raises(SettingsError) as refused:
+            Settings.from_env({f"GRANTFLOW_OIDC_{name}": value for name, value in env.items()})
+        return {p.field: p.reason for p in refused.value.problems}
+
+    assert problems(ISSUER="https://idp.example") == {
+        "GRANTFLOW_OIDC_AUDIENCE": "required when any other GRANTFLOW_OIDC_* variable is set",
+        "GRANTFLOW_OIDC_ROLE_MAP": "required when any other GRANTFLOW_OIDC_* variable is set"}
+    base = {"ISSUER": "https://idp.example", "AUDIENCE": "api"}
+    assert "not a role" in problems(**base, ROLE_MAP="x=boss")["GRANTFLOW_OIDC_ROLE_MAP"]
+    assert "not NAME=ROLE" in problems(**base, ROLE_MAP="officer")["GRANTFLOW_OIDC_ROLE_MAP"]
+    assert problems(**base, ROLE_MAP="x=applicant") == {
+        "GRANTFLOW_OIDC_ORG_CLAIM": "required when GRANTFLOW_OIDC_ROLE_MAP maps a role to applicant"}
+    assert problems(**base, ROLE_MAP="x=officer", JWKS_URL="file:///etc/passwd") == {
+        "GRANTFLOW_OIDC_JWKS_URL": "must be an https:// URL"}

@@ -129,3 +129,18 @@ async def test_the_commands_print_a_token_once_and_list_no_tokens(db: str, monke
     assert (code, err) == (2, "error: --org: behövs för rollen applicant: organisationen som användaren företräder\n")
     code, _, err = await grantflow("revoke", "nobody")
     assert (code, err) == (2, "error: NAME: det finns ingen användare nobody\n")
+
+
+@pytest.mark.parametrize(("role", "org_number", "token_sha256"), [
+    ("applicant", None, "a" * 64),  # an applicant acts for an organisation
+    ("officer", "232100-0016", "a" * 64),  # staff for none
+    ("applicant", "191212-1212", "a" * 64),  # never a personnummer
+    ("officer", None, "gf_not-a-hash"),  # a hash, never a token
+    ("boss", None, "a" * 64),
+])
+async def test_the_table_itself_refuses_what_the_service_refuses(db: str, role: str, org_number: str | None,
+                                                                  token_sha256: str) -> None:
+    async with await psycopg.AsyncConnection.connect(db) as conn:
+        with pytest.raises(psycopg.errors.CheckViolation):
+            await conn.execute("INSERT INTO api_users (id, role, name, org_number, token_sha256) "
+                               "VALUES ('anna', %s, 'Anna', %s, %s)", (role, org_number, token_sha256))
