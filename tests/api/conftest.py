@@ -7,6 +7,7 @@ a real development user (services/users.py), signed in through the real authenti
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,9 +22,10 @@ from psycopg_pool import AsyncConnectionPool
 from activities.db import open_pool
 from api.app import create_app
 from api.auth import ApiRole
+from domain.identity import luhn_check_digit
+from domain.users import InvalidUser, applicant_org_number
 from infra.settings import Settings
 from services import users
-from tests.factories import REGION
 from tests.workflows.conftest import Harness, _harness
 
 T = TypeVar("T")
@@ -63,6 +65,19 @@ class Users:
         self.loop.close()
 
 
+def _unused_org_number() -> str:
+    """A valid organisation number (a limited company's) that no test application names."""
+    digits = "5599" + f"{secrets.randbelow(10**5):05d}"  # 55: a limited company; 99: no month
+    return f"{digits[:6]}-{digits[6:]}{luhn_check_digit(digits)}"
+
+
+def _written_as_stored(org_number: str) -> str:
+    try:
+        return applicant_org_number(org_number)
+    except InvalidUser:
+        return org_number  # users.new_user refuses it, naming why
+
+
 @dataclass
 class Api:
     app: FastAPI
@@ -74,12 +89,12 @@ class Api:
     def token(self, role: ApiRole | str, person: str | None = None, *, org_number: str | None = None) -> str:
         """A development token for `person` in `role` (the same token when asked again).
 
-        An applicant acts for `org_number`, by default that of tests.factories.application_2021().
+        An applicant acts for `org_number`; without one, for an organisation of its own that applies for nothing.
         """
         role = ApiRole(role)
         person = person or f"{role.value}-{uuid.uuid4().hex[:6]}"
-        if role is ApiRole.APPLICANT and org_number is None:
-            org_number = REGION
+        if role is ApiRole.APPLICANT:
+            org_number = _unused_org_number() if org_number is None else _written_as_stored(org_number)
         known = self._tokens.get((person, role))
         if known is not None:
             if known[1] != org_number:
