@@ -104,6 +104,8 @@ class OidcVerifier:
         return PyJWKClient(url, cache_keys=False, cache_jwk_set=True, lifespan=KEYS_LIFESPAN, timeout=FETCH_TIMEOUT)
 
     async def _key_client(self) -> PyJWKClient:
+        if self._keys is not None:
+            return self._keys
         async with self._discovering:
             if self._keys is None:
                 self._keys = self._client(await asyncio.to_thread(_discover, self.config.issuer))
