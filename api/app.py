@@ -78,6 +78,9 @@ def create_app(settings: Settings, *, authenticate: Authenticator | None = None,
     problems.install(app)
     app.add_middleware(problems.BodyLimit)
     app.include_router(_health())
+    from api.signin import router as signin
+
+    app.include_router(signin)
     from api.routes import ROUTERS
 
     for router in ROUTERS:

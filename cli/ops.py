@@ -14,7 +14,7 @@ EXIT_OK = 0
 def cmd_up(args: argparse.Namespace) -> int:
     from stack.embedded import main_up
 
-    return main_up(Settings.from_env(), demo=args.demo, port=args.port, ui_port=args.ui_port)
+    return main_up(Settings.from_env(), demo=args.demo, port=args.port, ui_port=args.ui_port, api_port=args.api_port)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -66,10 +66,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: Any) -> None:
-    up = commands.add_parser("up", help="start the whole system on this machine (Temporal, PostgreSQL, worker)")
-    up.add_argument("--demo", action="store_true", help="also open copies of the calls and add example cases")
-    up.add_argument("--port", type=int, default=7233, help="Temporal's port on 127.0.0.1 (default 7233)")
-    up.add_argument("--ui-port", type=int, default=8233, help="Temporal UI's port (default 8233)")
+    up = commands.add_parser("up", help="start the whole system on this machine (Temporal, PostgreSQL, worker, API)")
+    up.add_argument("--demo", action="store_true",
+                    help="also open copies of the calls, add example cases and print a sign-in token per role")
+    up.add_argument("--port", type=port, default=7233, help="Temporal's port on 127.0.0.1 (default 7233)")
+    up.add_argument("--ui-port", type=port, default=8233, help="Temporal UI's port (default 8233)")
+    up.add_argument("--api-port", type=port, default=8000, help="the HTTP API's port on 127.0.0.1 (default 8000)")
     up.set_defaults(run=cmd_up)
 
     worker = commands.add_parser("worker", help="run a worker against the configured Temporal and database")

@@ -14,6 +14,7 @@ from tests.activities.support import create_database, drop_database
 TABLES = {
     "case_numbers", "cases", "case_events", "case_documents", "letters", "budget_grants", "call_budgets",
     "payouts", "bank_files", "case_archive",
+    "api_users",  # 0004
     "secret_readings",  # 0007
     "attachments",  # 0008
 }
