@@ -55,6 +55,8 @@ EXPECTED: dict[tuple[str, str], frozenset[ApiRole] | str] = {
     ("GET", "/docs"): ANYONE,
     ("GET", "/docs/oauth2-redirect"): ANYONE,
     ("GET", "/redoc"): ANYONE,
+    # Who the token signs in: every signed-in person.
+    ("GET", "/me"): frozenset(ApiRole),
     # Applicants: submit, and list their organisation's cases.
     ("POST", "/applications"): frozenset({APPLICANT}),
     ("GET", "/my/cases"): frozenset({APPLICANT}),
