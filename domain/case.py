@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from domain.application import Application
 from domain.call import Call, SharedCall
@@ -30,7 +30,17 @@ from domain.text import Clean
 
 CaseNumber = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{5}$")]
 ActionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@-]{1,100}$")]
-PersonId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,100}$")]
+
+
+def _not_a_personnummer(value: str) -> str:
+    # A person's id is written to the case's history, the register and search attributes, none secret.
+    if _LOOKS_PERSONAL.fullmatch(value):
+        raise ValueError("ett aktörs-id är myndighetens användar-id, aldrig ett personnummer")
+    return value
+
+
+_LOOKS_PERSONAL = re.compile(r"(\d{2})?\d{6}[-+]?\d{4}")
+PersonId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,100}$"), AfterValidator(_not_a_personnummer)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), Clean]
 
 # How many receipts a case keeps for re-sent actions: more than any case collects.
@@ -58,17 +68,6 @@ class Actor(Model):
 
     id: PersonId
     role: Role
-
-    @field_validator("id")
-    @classmethod
-    def _not_a_personnummer(cls, value: str) -> str:
-        # The id is written to the case's history and the register, which are not secret.
-        if _LOOKS_PERSONAL.fullmatch(value):
-            raise ValueError("ett aktörs-id är myndighetens användar-id, aldrig ett personnummer")
-        return value
-
-
-_LOOKS_PERSONAL = re.compile(r"(\d{2})?\d{6}[-+]?\d{4}")
 
 
 class Action(Model):
@@ -446,6 +445,7 @@ class CaseState(Model):
     effects_done: int = 0  # a counter for effect ids that stays unique across continue-as-new
     stalled: Stall | None = None  # a step stopped for operations to resume
     assigned_officer: str | None = None  # given the case by an administrator (`Assign`)
+    assigned_before: list[str] = []  # officers the case was assigned to earlier: they handled it too
     records_requests: list[RecordsRequest] = []  # requests for public documents (domain.records)
 
     @property
@@ -457,9 +457,10 @@ class CaseState(Model):
 
     @property
     def handled_by(self) -> set[str]:
-        """Who has handled the case as its officer: the assigned officer and the assessor. Four eyes:
-        none of them decides it."""
-        return {p for p in (self.assigned_officer, self.assessment.assessor if self.assessment else None) if p}
+        """Who has handled the case as its officer: every officer it was assigned to and the assessor.
+        Four eyes: none of them decides it."""
+        assessor = self.assessment.assessor if self.assessment else None
+        return {p for p in (*self.assigned_before, self.assigned_officer, assessor) if p}
 
     def has_declared(self, person: str) -> bool:
         """Whether `person` has declared no conflict of interest in this case (FL 16–18 §§)."""
@@ -572,6 +573,7 @@ def assign(state: CaseState, command: Assign, now: datetime) -> str:
     before = state.assigned_officer
     state.assigned_officer = command.officer
     if before is not None:
+        state.assigned_before.append(before)
         return f"Ärendet är tilldelat handläggare {command.officer} (tidigare {before})."
     return f"Ärendet är tilldelat handläggare {command.officer}."
 

@@ -42,6 +42,7 @@ from domain.case import (
     save_document,
 )
 from domain.clock import STOCKHOLM, end_of_day, format_deadline_sv, format_instant_sv, stockholm_date
+from domain.identity import identity_key
 from domain.letters import appeal_text
 from domain.lifecycle import Outcome, Stage, transition, withdrawal_target
 from domain.money import format_kronor
@@ -87,6 +88,10 @@ def refusal_before_decision(state: CaseState, command: BeforeDecision, now: date
                 return "Svarstiden för kompletteringen har gått ut."
             if application.call_id != state.call.id:
                 return "Kompletteringen gäller en annan utlysning."
+            # The register's sender, the letters and the payee follow the applicant: a completion
+            # adds what was missing, it does not hand the case to someone else.
+            if identity_key(application.applicant.org_number) != identity_key(state.application.applicant.org_number):
+                return "En komplettering kan inte byta sökande organisation; den nya får lämna en egen ansökan."
         case AcceptForReview():
             if state.verdict is None:
                 return "Kontrollen av ansökan är inte klar än."
