@@ -34,6 +34,19 @@ class StoredAttachment(BaseModel):
     received_at: datetime
 
 
+async def claim_submission(pool: AsyncConnectionPool, submission_id: str, application_sha256: str) -> str:
+    """Record what a submission says, once; returns the hash recorded first under its id."""
+    async with pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO submissions (submission_id, application_sha256) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (submission_id, application_sha256))
+        cursor = await conn.execute("SELECT application_sha256 FROM submissions WHERE submission_id = %s",
+                                    (submission_id,))
+        row = await cursor.fetchone()
+        assert row is not None, "inserted or already there"
+        return str(row[0])
+
+
 async def store_attachments(pool: AsyncConnectionPool, submission_id: str, files: list[AttachmentFile]) -> None:
     """Keep the files of one submission; those already kept under it stay as they are."""
     if not files:

@@ -19,7 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from activities.attachments import AttachmentFile, store_attachments
+from activities.attachments import AttachmentFile, claim_submission, store_attachments
 from activities.register import find_case
 from domain.application import Application
 from domain.findings import Verdict
@@ -140,13 +140,16 @@ async def submit_application(
     catalog.get(application.call_id)  # an unknown call is said before any file is stored
     stored = match_files(application, files) if files is not None else []
     submission = submission_id(org_number, idempotency_key)
+    # The same key must say the same: the form as read (not as written: spacing and key order do not
+    # count), which names every file by its hash. So the files kept under the key are this form's.
+    said = hashlib.sha256(application.model_dump_json().encode()).hexdigest()
+    if await claim_submission(pool, submission, said) != said:
+        raise InputError.one(IDEMPOTENCY_HEADER, "nyckeln har redan använts för en annan ansökan; "
+                             "använd en ny nyckel för en ny ansökan")
     await store_attachments(pool, submission, stored)
     intake = await cases.submit(client, catalog, raw, task_queue=task_queue, submission_id=submission)
     row = await find_case(pool, intake.case_number)
     assert row is not None, "the intake registers the case before it answers"
-    if row.call_id != application.call_id or row.requested_amount != application.requested_amount:
-        raise InputError.one(IDEMPOTENCY_HEADER, f"nyckeln har redan använts för en annan ansökan (ärende "
-                             f"{intake.case_number}); använd en ny nyckel för en ny ansökan")
     return Submitted(case_number=intake.case_number, received_at=row.received_at, verdict=intake.verdict,
                      attachments=[AttachmentReceived(name=f.name, sha256=f.sha256, size=len(f.content))
                                   for f in stored])

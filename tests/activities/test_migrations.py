@@ -16,6 +16,7 @@ TABLES = {
     "payouts", "bank_files", "case_archive",
     "api_users",  # 0004
     "secret_readings",  # 0007
+    "submissions",  # 0009
     "attachments",  # 0008
 }
 

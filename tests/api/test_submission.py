@@ -127,6 +127,10 @@ async def test_a_submission_sent_again_with_its_key_gives_the_same_case_never_a_
     reused = await submit_json(api, token, other, key="e-tjanst-4711")
     assert reused.status_code == 422
     assert [e["field"] for e in reused.json()["errors"]] == ["Idempotency-Key"]
+    # Whatever the difference: here only the project's title.
+    retitled = copy.deepcopy(data)
+    retitled["project"]["title"] += " (ny version)"
+    assert (await submit_json(api, token, retitled, key="e-tjanst-4711")).status_code == 422
     # Another organisation's key of the same text is its own.
     region_2022, days_2022 = open_call(api, DIGITAL_2022)
     theirs = application_for(api, SCIENCE_PARK_2022, region_2022, days_2022)
