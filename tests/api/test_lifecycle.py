@@ -69,7 +69,6 @@ class Case:
     api: Api
     plan: Plan
     number: str = ""
-    org_number: str = ""
     applicant: str = ""
     stranger: str = ""  # an applicant of another organisation
     officer: str = ""  # anna
@@ -175,7 +174,7 @@ async def submitted(api: Api, plan: Plan) -> Case:
     if plan.secret_section:
         data["secret_sections"] = [{"section": plan.secret_section, "reason": "Kundernas sårbarheter."}]
     org_number = data["applicant"]["org_number"]
-    case = Case(api=api, plan=plan, org_number=org_number,
+    case = Case(api=api, plan=plan,
                 applicant=api.token("applicant", "sokanden", org_number=org_number),
                 stranger=api.token("applicant", "klustret", org_number=CLUSTER_2),
                 officer=api.token("officer", "anna"), decision_maker=api.token("decision_maker", "bo"),
