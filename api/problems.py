@@ -74,7 +74,12 @@ def _from_validation(exc: RequestValidationError) -> Problem:
         # FastAPI puts where the value came from first ("body", "query", "path", "header").
         where = loc.pop(0) if loc and loc[0] in ("body", "query", "path", "header", "cookie") else "body"
         field = json_path(loc) if where == "body" else ".".join(str(p) for p in loc) or where
-        errors.append(FieldProblem(field=field, reason=reason(error, form="begäran")))
+        why = reason(error, form="begäran")
+        if error.get("type") == "json_invalid":
+            # FastAPI puts the parser's character offset where a field would be: the body as a whole is at fault.
+            field = "$"
+            why += f" (tecken {loc[0] + 1})" if loc and isinstance(loc[0], int) else ""
+        errors.append(FieldProblem(field=field, reason=why))
     return Problem(title="Invalid input", status=422, detail="Uppgifterna i begäran kan inte användas: "
                    + "; ".join(f"{e.field}: {e.reason}" for e in errors), errors=errors)
 

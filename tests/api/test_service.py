@@ -31,3 +31,14 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(api: Api) -> N
     response = await api.http.post("/healthz", content=b"x" * (10 * 1024 * 1024 + 1))
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_body_that_is_not_json_names_the_body_and_where_the_parser_stopped(api: Api) -> None:
+    officer = api.token("officer", "anna")
+    response = await api.as_(officer, "POST", "/cases/2026-00001/actions/declare-no-conflict", content=b"{inte json",
+                             headers={"Content-Type": "application/json"})
+    assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+    [problem] = response.json()["errors"]
+    # The whole body, not "$[1]" (which would be the second element of an array).
+    assert problem["field"] == "$" and problem["reason"].startswith("ogiltig JSON: ")
+    assert problem["reason"].endswith("(tecken 2)")
