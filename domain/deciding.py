@@ -182,8 +182,10 @@ def _decision_refusal(state: CaseState, command: PrepareDecision, now: datetime)
             )
         if command.amount > state.call.funding.budget:
             return "Beloppet överstiger utlysningens budget."
-        if command.period_start is None or command.period_end is None or command.period_end < command.period_start:
+        if command.period_start is None or command.period_end is None:
             return "Ange en projektperiod."
+        if command.period_end < command.period_start:
+            return f"Projektperioden slutar ({command.period_end}) före den börjar ({command.period_start})."
         if command.period_start < stockholm_date(state.received_at):
             return "Projektperioden kan inte börja före den dag ansökan kom in."
         report_due = command.final_report_due or state.call.timeline.final_report_due
