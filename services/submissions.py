@@ -28,10 +28,10 @@ from infra.calls import CallCatalog
 from infra.errors import InputError, InputProblem
 from services import cases
 from services.applications import read_application
+from services.inputs import IDEMPOTENCY_KEY_PATTERN, keyed_id
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-# Visible ASCII without spaces, as long as a UUID or a hash written out and then some.
-_KEY = re.compile(r"[\x21-\x7e]{1,200}", re.ASCII)
+_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN, re.ASCII)
 
 
 class NotOwnOrganisation(InputError):
@@ -79,8 +79,7 @@ def submission_id(org_number: str, key: str | None) -> str:
         return uuid.uuid4().hex
     if _KEY.fullmatch(key) is None:
         raise InputError.one(IDEMPOTENCY_HEADER, "ska vara 1–200 synliga ASCII-tecken utan mellanslag, t.ex. ett UUID")
-    digest = hashlib.sha256(f"{identity_key(org_number)}\x00{key}".encode()).hexdigest()
-    return f"api-{digest[:40]}"
+    return keyed_id(identity_key(org_number), key)
 
 
 def match_files(application: Application, files: list[UploadedFile]) -> list[AttachmentFile]:

@@ -2,8 +2,9 @@
 
 One route per action of `services.cases.ACTIONS`, each with a request model of the action's own
 fields: everything the action carries but `actor`, which is the signed-in person, and `action_id`,
-which is the `Idempotency-Key` header (a fresh id without one). Sending the same key again with the
-same content answers with the first receipt; the same key with other content is refused (409).
+which is made from the `Idempotency-Key` header and the signed-in person (a fresh id without one).
+Sending the same key again with the same content answers with the first receipt; the same key with
+other content is refused (409); another person's same key is another action.
 
 Which roles reach an endpoint comes from the domain's table (`domain.actions.roles_for`); the case
 itself still checks everything else (stage, four eyes, declarations) and a refusal answers 409
@@ -14,7 +15,7 @@ with its Swedish reason. An applicant reaches only their own organisation's case
 # reads each one's request model from its annotations, which must be the classes themselves.
 
 import uuid
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path
 from pydantic import BaseModel, ConfigDict, create_model
@@ -24,12 +25,12 @@ from api.app import Ctx
 from api.auth import ApiRole, Principal, allowed
 from api.problems import PROBLEM_RESPONSES
 from domain.actions import roles_for
-from domain.case import Action, ActionId, Receipt, Role
+from domain.case import Action, Receipt, Role
 from services.cases import ACTIONS, act, build_command
+from services.inputs import IDEMPOTENCY_KEY_PATTERN, keyed_id
 
 # What the case fills in itself: never part of a request's body.
 _NOT_IN_BODY = frozenset({"actor", "action_id"})
-ACTION_ID_PATTERN: str = next(m.pattern for m in get_args(ActionId)[1:] if getattr(m, "pattern", None))
 
 router = APIRouter(tags=["actions"])
 
@@ -62,7 +63,7 @@ def _route(name: str, action: type[Action]) -> None:
     CaseNumber = Annotated[str, Path(description="The case number, ÅÅÅÅ-NNNNN, e.g. 2026-00001")]
     IdempotencyKey = Annotated[
         str | None,
-        Header(alias="Idempotency-Key", pattern=ACTION_ID_PATTERN,
+        Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN,
                description="The action's id: sending the same key again answers with the first receipt. "
                            "Without it the action gets a fresh id."),
     ]
@@ -71,8 +72,9 @@ def _route(name: str, action: type[Action]) -> None:
                    idempotency_key: IdempotencyKey = None) -> Receipt:
         number = await visible_case(ctx, principal, case_number)
         payload = body.model_dump(mode="json", exclude_unset=True) if body is not None else {}
-        command = build_command(name, principal.actor().model_dump(mode="json"), payload,
-                                idempotency_key or uuid.uuid4().hex)
+        # The key is the signed-in person's own: the same key from someone else is another action.
+        action_id = keyed_id(principal.id, idempotency_key) if idempotency_key else uuid.uuid4().hex
+        command = build_command(name, principal.actor().model_dump(mode="json"), payload, action_id)
         return await act(ctx.client, number, name, command)
 
     # The body's annotation is this action's own model (required when the action has required fields).

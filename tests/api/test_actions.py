@@ -7,6 +7,7 @@ from typing import Any
 from activities.register import case_events, find_case
 from domain.lifecycle import Stage
 from services.cases import ACTIONS
+from services.inputs import keyed_id
 from tests.api.conftest import Api
 from tests.factories import CLUSTER, REGION, application_2021
 from workflows import search_attributes as sa
@@ -136,16 +137,24 @@ async def test_the_same_idempotency_key_gives_the_first_receipt_and_other_conten
     first = await post(api, anna, number, "score", body, key="klick-1")
     again = await post(api, anna, number, "score", body, key="klick-1")
     assert first.status_code == again.status_code == 200
-    assert first.json() == again.json() and first.json()["action_id"] == "klick-1"
+    # The key is anna's own: the action id is made from it and her, never taken as it stands.
+    assert first.json() == again.json() and first.json()["action_id"] == keyed_id("anna", "klick-1")
     await api.harness.settled(number)
-    events = [e for e in await case_events(api.harness.pool, number) if e.event_id == "klick-1"]
+    events = [e for e in await case_events(api.harness.pool, number) if e.event_id == keyed_id("anna", "klick-1")]
     assert len(events) == 1
 
     other = await post(api, anna, number, "score", {"scores": await scores(api, number, score=2)}, key="klick-1")
     assert other.status_code == 409
-    assert "Åtgärds-id klick-1 har redan använts" in other.json()["detail"]
+    assert "har redan använts för en annan åtgärd" in other.json()["detail"]
     assessment = (await api.harness.state(number)).assessment
     assert assessment is not None and assessment.total == sum(s["score"] for s in body["scores"])
+    # Someone else's same key is their own action: it neither answers with anna's receipt nor tells of it.
+    bo = await post(api, api.token("decision_maker", "bo"), number, "declare-no-conflict", key="klick-1")
+    assert bo.status_code == 200 and bo.json()["action"] == "DeclareNoConflict"
+    # Nor can a key reach an id the case gives its own records.
+    system = await post(api, api.token("administrator", "admin"), number, "assign", {"officer": "erik"},
+                         key="event-00001")
+    assert system.status_code == 200 and system.json()["action_id"].startswith("api-")
 
     # Without a key every request is a new action, which the case judges by its own rules.
     fresh = await post(api, anna, number, "declare-no-conflict")
