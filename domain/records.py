@@ -143,6 +143,8 @@ def refusal_records(state: CaseState, command: RecordsAction, now: datetime) -> 
     """Why a records action cannot be taken now (role and stage already checked), in Swedish."""
     match command:
         case RequestPublicDocument(document=document):
+            if find_request(state, command.action_id) is not None:  # registered before receipts were kept with it
+                return f"Begäran {command.action_id} är redan registrerad i ärendet."
             if document is PublicDocument.DECISION and state.decision is None:
                 return "Det finns inget beslut i ärendet än; begär ansökan eller fråga igen när beslut har fattats."
             # Only a request that will wait counts: one answered at once leaves nothing for the case to carry.

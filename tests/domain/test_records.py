@@ -211,6 +211,9 @@ def test_a_request_sent_again_is_answered_with_its_first_receipt_and_registered_
     # Nor may another action take a request's id.
     assign = build_command("assign", {"role": "administrator", "id": "admin"}, {"officer": "anna"}, "r-once")
     assert "redan använts" in (refusal(state, assign, at) or "")
+    # A request registered before its receipt was kept with it is never registered twice.
+    state.records_requests[0].receipt = None
+    assert "redan registrerad" in (refusal(state, command, at) or "")
 
 
 def test_only_waiting_requests_count_towards_the_limit(monkeypatch):
