@@ -109,7 +109,8 @@ class CaseSnapshot(_Model):
     @classmethod
     def of(cls, case: CaseState) -> CaseSnapshot:
         return cls(case_number=case.case_number, stage=case.stage, outcome=case.outcome, officer=case.officer,
-                   granted_amount=case.granted, next_deadline=case.next_deadline,
+                   # The case's own deadline: a records request's is the officer's, marked by records_pending_since.
+                   granted_amount=case.granted, next_deadline=case.case_deadline,
                    records_pending_since=case.records_pending_since)
 
 

@@ -70,6 +70,7 @@ from domain.records import (
     RequestPublicDocument,
     apply_records,
     deadline_passed_records,
+    find_request,
     refusal_records,
 )
 
@@ -196,7 +197,7 @@ def refusal(state: CaseState, command: Command, now: datetime, *, declarations: 
 
     `declarations=False` leaves out the rule that the actor must have declared no conflict of
     interest: only for replaying a decision taken before that rule (decision 21)."""
-    if (earlier := state.receipts.get(command.action_id)) is not None:
+    if (earlier := _earlier_receipt(state, command.action_id)) is not None:
         # Re-sent: answered with the first receipt, unless it is another action under the same id
         # (as a payment API refuses an idempotency key reused with other parameters).
         if earlier.fingerprint is not None and earlier.fingerprint != fingerprint(command):
@@ -226,7 +227,7 @@ def refusal(state: CaseState, command: Command, now: datetime, *, declarations: 
 
 def apply(state: CaseState, command: Command, now: datetime) -> Receipt:
     """Carry out an action `refusal` accepted; returns the receipt, queues what must follow."""
-    if (earlier := state.receipts.get(command.action_id)) is not None:
+    if (earlier := _earlier_receipt(state, command.action_id)) is not None:
         return earlier
     mark, stage = len(state.outbox), state.stage
     if isinstance(command, Resume):
@@ -253,10 +254,23 @@ def apply(state: CaseState, command: Command, now: datetime) -> Receipt:
         event_id=command.action_id, at=now, actor_id=command.actor.id, actor_role=command.actor.role.value,
         event=receipt.action, summary=message, stage=stage,
     ))
+    if isinstance(command, RequestPublicDocument) and (request := find_request(state, command.action_id)):
+        # Anyone may ask, as often as they like: a request's receipt stays with the request, so that
+        # requests never push the receipts of people's other actions out of the bounded map below.
+        request.receipt = receipt
+        return receipt
     if len(state.receipts) >= MAX_RECEIPTS:
         state.receipts.pop(next(iter(state.receipts)))
     state.receipts[command.action_id] = receipt
     return receipt
+
+
+def _earlier_receipt(state: CaseState, action_id: str) -> Receipt | None:
+    """The receipt of an action already taken under this id: in the receipts, or with a records request."""
+    if (earlier := state.receipts.get(action_id)) is not None:
+        return earlier
+    request = find_request(state, action_id)
+    return request.receipt if request is not None else None
 
 
 def deadline_passed(state: CaseState, now: datetime) -> None:

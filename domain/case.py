@@ -25,6 +25,7 @@ from domain.lifecycle import Outcome, Stage, transition
 from domain.money import Kronor
 from domain.paths import resolve, section_parts
 from domain.payment import Bankgiro, Payments, PayoutKind
+from domain.privacy import mask_text
 from domain.reclaim import Hearing, Reclaim, Revocation
 from domain.text import Clean
 
@@ -367,6 +368,9 @@ class RecordsStatus(StrEnum):
     RELEASED = "released"
     REFUSED_IN_PART = "refused_in_part"  # released with the secret parts withheld, by a written decision
     REFUSED = "refused"
+    # The case closed before the request was answered: its workflow ends, so the request is handed
+    # to the registry (registraturen), which answers requests for a closed case's documents.
+    REFERRED = "referred"
 
 
 class RecordsRefusal(Model):
@@ -395,6 +399,10 @@ class RecordsRequest(Model):
     answered_by: str | None = None
     overdue: bool = False
     refusal: RecordsRefusal | None = None
+    # The answer to the request as an action: kept here, not in `CaseState.receipts`, so that anyone's
+    # requests never push an officer's receipt out of that bounded map (decision 24).
+    receipt: Receipt | None = None
+    release_id: str | None = None  # the `public_release` document of the version released
 
 
 class Stall(Model):
@@ -447,6 +455,8 @@ class CaseState(Model):
     assigned_officer: str | None = None  # given the case by an administrator (`Assign`)
     assigned_before: list[str] = []  # officers the case was assigned to earlier: they handled it too
     records_requests: list[RecordsRequest] = []  # requests for public documents (domain.records)
+    # The `public_release` documents registered: each distinct version released is registered once.
+    public_releases: list[str] = []
 
     @property
     def officer(self) -> str | None:
@@ -472,6 +482,14 @@ class CaseState(Model):
     @property
     def next_deadline(self) -> datetime | None:
         """The earliest deadline still running: what operations watch and the workflow waits for."""
+        # A records request is answered the same day: its end is a deadline until it is answered or overdue.
+        records = [r.deadline for r in self.records_requests if r.status is RecordsStatus.PENDING and not r.overdue]
+        return min((d for d in (self.case_deadline, *records) if d is not None), default=None)
+
+    @property
+    def case_deadline(self) -> datetime | None:
+        """The earliest deadline of the case's own course, without records requests: what the applicant
+        is shown (a stranger's request is not the applicant's deadline) and the register's `next_deadline`."""
         running: list[datetime | None] = []
         if self.completion and not self.completion.answered_at and not self.completion.expired:
             running.append(self.completion.deadline)
@@ -486,8 +504,6 @@ class CaseState(Model):
             running.append(self.revocation.hearing.deadline)
         if self.reclaim is not None and self.stage is Stage.RECLAIM:
             running.append(self.reclaim.next_deadline())
-        # A records request is answered the same day: its end is a deadline until it is answered or overdue.
-        running.extend(r.deadline for r in self.records_requests if r.status is RecordsStatus.PENDING and not r.overdue)
         return min((d for d in running if d is not None), default=None)
 
     @property
@@ -602,7 +618,35 @@ def public_version(state: CaseState) -> dict[str, object]:
     (`withhold_secret_text`), so that the released document never contains it.
     """
     public, withheld = _redacted(state)
-    return withhold_secret_text(public, withheld)
+    return mask_personal_data(withhold_secret_text(public, withheld))
+
+
+# What stands in a released document where a contact person's own address or number was. Released at once
+# to anyone, a document keeps the organisations' own particulars and the people's names, not their contact data.
+CONTACT_EMAIL_MASK = "[kontaktpersonens e-postadress lämnas inte ut här]"
+CONTACT_PHONE_MASK = "[kontaktpersonens telefonnummer lämnas inte ut här]"
+
+
+def mask_personal_data(document: dict[str, object]) -> dict[str, object]:
+    """`document` with every personnummer (a sole trader's, wherever it stands) masked, and contact persons'
+    e-mail addresses and telephone numbers replaced by a note; names and organisations' data stay."""
+    def clean(value: object, key: str | None = None) -> object:
+        if isinstance(value, str):
+            return mask_text(value)
+        if isinstance(value, dict):
+            masked = {k: clean(v, k) for k, v in value.items()}
+            if key == "contact":
+                for field, marker in (("email", CONTACT_EMAIL_MASK), ("phone", CONTACT_PHONE_MASK)):
+                    if masked.get(field):
+                        masked[field] = marker
+            return masked
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    cleaned = clean(document)
+    assert isinstance(cleaned, dict)
+    return cleaned
 
 
 def secret_texts(state: CaseState) -> list[tuple[str, str]]:
@@ -633,7 +677,8 @@ _NOTHING = object()
 
 def withhold_secret_text(document: dict[str, object], withheld: list[tuple[str, str]]) -> dict[str, object]:
     """`document` with every text of `withheld` replaced by its note wherever it occurs, longest first."""
-    ordered = sorted({(t.strip(), m) for t, m in withheld if t.strip()}, key=lambda tm: -len(tm[0]))
+    # Longest first, then by text and note: the same result in every process (a set's order is not).
+    ordered = sorted({(t.strip(), m) for t, m in withheld if t.strip()}, key=lambda tm: (-len(tm[0]), tm[0], tm[1]))
 
     def clean(value: object) -> object:
         if isinstance(value, str):
@@ -741,9 +786,22 @@ def close_case(state: CaseState, now: datetime, summary: str) -> None:
     state.stage = transition(state.stage, Stage.CLOSED)
     state.closed_at = now
     note_event(state, now, "system", "system", "closed", f"Ärendet avslutat. {summary}")
+    refer_pending_records_requests(state, now)
     if state.payments is not None:
         # A rejected or withdrawn application has had its letter; a grant's close is news.
         queue_letter(state, "case_closed", now, summary=summary)
+
+
+def refer_pending_records_requests(state: CaseState, now: datetime) -> None:
+    """A closing case's workflow ends: a request it has not answered goes to the registry, recorded in
+    the case's history, so that it is neither lost nor shown as waiting for ever."""
+    for request in state.records_requests:
+        if request.status is RecordsStatus.PENDING:
+            request.status = RecordsStatus.REFERRED
+            request.answered_at, request.answered_by = now, "system"
+            note_event(state, now, "system", "system", "records_request_referred",
+                       f"Begäran om allmän handling {request.request_id} var obesvarad när ärendet avslutades;"
+                       " den är överlämnad till registraturen, som besvarar den.")
 
 
 __all__ = ["CaseState", "close_case", "new_case"]

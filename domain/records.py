@@ -17,6 +17,8 @@ Pure, like everything in domain/.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from typing import Annotated
 
@@ -33,6 +35,7 @@ from domain.case import (
     RecordsStatus,
     SendLetter,
     Text,
+    mask_personal_data,
     next_effect_id,
     note_event,
     public_version,
@@ -47,8 +50,18 @@ from domain.text import Clean
 # Who the public is in a case's history: the requester's name, if given, is personal data and stays
 # out of the register.
 PUBLIC_ACTOR_ID = "public"
-# Enough for any case the press follows; bounds what a case carries from run to run.
+# Requests waiting for an answer: enough for any case the press follows; bounds what a case carries
+# from run to run. Each must be answered, so none is dropped: past this the registry takes them.
 MAX_RECORDS_REQUESTS = 1000
+# Answered requests kept in the case for their requesters to look up, the latest first to stay:
+# every one is also an event in the register, and what was released a `public_release` document.
+MAX_ANSWERED_RECORDS_REQUESTS = 200
+# Distinct versions released (`CaseState.public_releases`): a new one comes only with a new secrecy
+# review or a decision, so this is never reached; past it a version is registered again, not lost.
+MAX_PUBLIC_RELEASES = 100
+
+# Letters to the people who asked for a document, not to the applicant: never in the applicant's own views.
+REQUESTER_LETTERS = frozenset({LetterKind.RECORDS_RELEASE.value, LetterKind.RECORDS_REFUSAL.value})
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), Clean]
 
@@ -58,6 +71,8 @@ STATUS_LABELS_SV = {
     RecordsStatus.RELEASED: "utlämnad",
     RecordsStatus.REFUSED_IN_PART: "delvis avslagen (handlingen utlämnad med sekretessbelagda delar maskerade)",
     RecordsStatus.REFUSED: "avslagen",
+    RecordsStatus.REFERRED: ("överlämnad till myndighetens registratur: ärendet avslutades innan begäran hann"
+                             " besvaras, och registraturen besvarar den; kontakta den och ange diarienumret"),
 }
 
 
@@ -105,7 +120,7 @@ def public_document(state: CaseState, document: PublicDocument) -> dict[str, obj
         "project_title": state.application.project.title,
         "decision": state.decision.model_dump(mode="json"),
     }
-    return withhold_secret_text(decision, secret_texts(state))
+    return mask_personal_data(withhold_secret_text(decision, secret_texts(state)))
 
 
 def withheld_sections(state: CaseState) -> list[str]:
@@ -128,9 +143,13 @@ def refusal_records(state: CaseState, command: RecordsAction, now: datetime) -> 
     """Why a records action cannot be taken now (role and stage already checked), in Swedish."""
     match command:
         case RequestPublicDocument(document=document):
+            if find_request(state, command.action_id) is not None:  # registered before receipts were kept with it
+                return f"Begäran {command.action_id} är redan registrerad i ärendet."
             if document is PublicDocument.DECISION and state.decision is None:
                 return "Det finns inget beslut i ärendet än; begär ansökan eller fråga igen när beslut har fattats."
-            if len(state.records_requests) >= MAX_RECORDS_REQUESTS:
+            # Only a request that will wait counts: one answered at once leaves nothing for the case to carry.
+            if state.secrecy is None and sum(r.status is RecordsStatus.PENDING
+                                             for r in state.records_requests) >= MAX_RECORDS_REQUESTS:
                 return "Ärendet kan inte ta emot fler begäranden här; vänd dig till myndighetens registratur."
         case ReleasePublicDocument(request_id=request_id) | RefusePublicDocument(request_id=request_id):
             request = find_request(state, request_id)
@@ -152,6 +171,21 @@ def refusal_records(state: CaseState, command: RecordsAction, now: datetime) -> 
 def apply_records(state: CaseState, command: RecordsAction, now: datetime) -> str:
     """Carry out an accepted records action; returns the receipt's message (the register's entry:
     never the requester's name or address)."""
+    message = _apply_records(state, command, now)
+    _forget_oldest_answered(state)
+    return message
+
+
+def _forget_oldest_answered(state: CaseState) -> None:
+    """Keep every pending request and the latest answered ones: anyone may ask, so what the case carries
+    must not grow with every request answered at once."""
+    answered = [r for r in state.records_requests if r.status is not RecordsStatus.PENDING]
+    if len(answered) > MAX_ANSWERED_RECORDS_REQUESTS:
+        forget = {id(r) for r in answered[:len(answered) - MAX_ANSWERED_RECORDS_REQUESTS]}
+        state.records_requests = [r for r in state.records_requests if id(r) not in forget]
+
+
+def _apply_records(state: CaseState, command: RecordsAction, now: datetime) -> str:
     match command:
         case RequestPublicDocument(document=document):
             request = RecordsRequest(
@@ -226,12 +260,22 @@ def _release(state: CaseState, request: RecordsRequest, by: str, now: datetime, 
     request.answered_at, request.answered_by = now, by
     document = released(state, request)
     assert document is not None
-    # What was given out, as it was, for auditors: a document of the case like any other.
-    save_document(state, f"records-{request.request_id}", "public_release",
-                  f"Utlämnad allmän handling: {DOCUMENT_LABELS_SV[request.document]}", now, document)
+    # What was given out, as it was, for auditors: a document of the case like any other, registered
+    # once per distinct version (by a hash of its content), however many ask for it.
+    request.release_id = release_id(document)
+    if request.release_id not in state.public_releases:
+        state.public_releases = [*state.public_releases, request.release_id][-MAX_PUBLIC_RELEASES:]
+        save_document(state, request.release_id, "public_release",
+                      f"Utlämnad allmän handling: {DOCUMENT_LABELS_SV[request.document]}", now, document)
     if letter and request.requester_email is not None:
         _queue_letter(state, request, LetterKind.RECORDS_RELEASE, now, content=document_text(document),
                       secrecy_note=secrecy_note(state))
+
+
+def release_id(document: dict[str, object]) -> str:
+    """The id of a released version's document: the same content, the same id."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return f"public-release-{hashlib.sha256(canonical.encode('utf-8')).hexdigest()[:32]}"
 
 
 def secrecy_note(state: CaseState) -> str:
@@ -261,4 +305,4 @@ def _queue_letter(state: CaseState, request: RecordsRequest, letter: LetterKind,
 
 
 __all__ = ["RefusePublicDocument", "ReleasePublicDocument", "RequestPublicDocument", "apply_records",
-           "public_document", "refusal_records"]
+           "find_request", "public_document", "refusal_records"]

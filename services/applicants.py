@@ -16,6 +16,7 @@ from activities.register import organisation_cases, organisation_letters
 from domain.clock import stockholm_date
 from domain.identity import InvalidIdentityNumber, parse_identity_number
 from domain.lifecycle import OUTCOME_LABELS_SV, STAGE_LABELS_SV, Outcome, Stage
+from domain.records import REQUESTER_LETTERS
 
 
 class ApplicantLetter(BaseModel):
@@ -60,6 +61,8 @@ async def organisation_cases_with_letters(pool: AsyncConnectionPool, org_number:
     rows = await organisation_cases(pool, number)
     letters: dict[str, list[ApplicantLetter]] = {}
     for letter in await organisation_letters(pool, number):
+        if letter.kind in REQUESTER_LETTERS:
+            continue  # to someone who asked for a public document, not to the applicant
         letters.setdefault(letter.case_number, []).append(ApplicantLetter(
             letter_id=letter.letter_id, subject=letter.subject, date=stockholm_date(letter.created_at),
             written_at=letter.created_at, sent=letter.sent_at is not None))

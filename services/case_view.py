@@ -39,6 +39,7 @@ from domain.interest import ClaimBalance
 from domain.lifecycle import OUTCOME_LABELS_SV, STAGE_LABELS_SV, Outcome, Stage
 from domain.payment import Payments, PayoutKind
 from domain.reclaim import Hearing, Reclaim, Revocation
+from domain.records import REQUESTER_LETTERS
 from infra.calls import CallCatalog
 from services.cases import case_state
 
@@ -279,7 +280,8 @@ async def applicant_view(client: Client, pool: AsyncConnectionPool, case_number:
         if completion else None,
         deadlines=deadlines(state),
         letters=[ApplicantLetter(letter_id=x.letter_id, kind=x.kind, subject=x.subject, body=x.body,
-                                 created_at=x.created_at, sent_at=x.sent_at) for x in letters],
+                                 created_at=x.created_at, sent_at=x.sent_at)
+                 for x in letters if x.kind not in REQUESTER_LETTERS],
         decision=ApplicantDecision(
             outcome=decision.outcome, outcome_label=OUTCOME_LABELS_SV[decision.outcome],
             decided_at=decision.decided_at, amount=decision.amount, period_start=decision.period_start,

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from api.auth import ApiRole
+from api.routes.records import RateLimit
 from domain.lifecycle import Stage
 from tests.api.conftest import Api
 from tests.records_examples import CASES, IDS, LEGAL_GROUND, marked, rulings, secret_texts
@@ -63,6 +64,8 @@ async def test_after_the_review_the_public_version_is_released_at_once_without_a
     assert_nothing_secret(answer, data, secret)
     again = await api.http.get(f"/records-requests/{number}/{answer['request_id']}")
     assert again.status_code == 200 and again.json() == answer
+    second = await ask(api, number)  # the same version again: the same document, not another copy
+    assert second["public_version"] == answer["public_version"]
     # Registered in the case's history, and what was released registered as a document of the case.
     await api.harness.settled(number)
     async with api.harness.pool.connection() as conn:
@@ -74,6 +77,8 @@ async def test_after_the_review_the_public_version_is_released_at_once_without_a
             (number,))).fetchall()
     assert events == [("public",)]
     assert [row[0] for row in documents] == [answer["public_version"]]
+    state = await api.harness.state(number)
+    assert {answer["request_id"], second["request_id"]}.isdisjoint(state.receipts)  # kept with the requests
 
 
 async def test_before_the_review_the_request_waits_and_is_released_by_the_officer_after_it(api: Api) -> None:
@@ -161,11 +166,20 @@ async def test_a_bad_body_is_a_problem_naming_the_field(api: Api, body: dict[str
 async def test_a_closed_case_sends_the_requester_to_the_registry(api: Api) -> None:
     file, _, secret, public = CASES[3]
     number, _ = await opened(api, file, secret, public)
+    waiting = await ask(api, number)  # before the secrecy review: it waits
     await api.harness.act(number, "withdraw", "applicant:sokande")
     assert (await api.harness.settled(number)).stage is Stage.CLOSED
     response = await api.http.post("/records-requests", json={"case_number": number, "document": "application"})
     assert response.status_code == 409
     assert "registratur" in response.json()["detail"]
+    # The request that waited is not lost: it is handed to the registry, and says so.
+    now = (await api.http.get(f"/records-requests/{number}/{waiting['request_id']}")).json()
+    assert now["status"] == "referred" and "registratur" in now["status_text"] and now["public_version"] is None
+    async with api.harness.pool.connection() as conn:
+        [(summary,)] = await (await conn.execute(
+            "SELECT summary FROM case_events WHERE case_number = %s AND kind = 'records_request_referred'",
+            (number,))).fetchall()
+    assert waiting["request_id"] in summary
 
 
 async def test_a_request_left_unanswered_past_the_day_is_recorded_as_overdue(api: Api) -> None:
@@ -183,3 +197,54 @@ async def test_a_request_left_unanswered_past_the_day_is_recorded_as_overdue(api
             "SELECT kind FROM case_events WHERE case_number = %s ORDER BY at, event_id", (number,))).fetchall()]
     assert kinds.count("records_request_overdue") == 1
     assert (await api.http.get(f"/records-requests/{number}/{answer['request_id']}")).json()["status"] == "pending"
+
+
+async def test_the_applicant_sees_neither_the_letters_to_requesters_nor_their_deadline(api: Api) -> None:
+    file, _, secret, public = CASES[2]
+    number, data = await opened(api, file, secret, public)
+    applicant = api.token(ApiRole.APPLICANT, org_number=data["applicant"]["org_number"])
+    released = await ask(api, number, requester_email="redaktion@tidning.example")
+    refused = await ask(api, number, requester_email="granskning@tidning.example")
+    await api.harness.settled(number)
+    [mine] = [c for c in (await api.as_(applicant, "GET", "/my/cases")).json() if c["case_number"] == number]
+    assert mine["next_deadline"] is None  # the requests' day is the officer's deadline, not the applicant's
+
+    officer = api.token(ApiRole.OFFICER, "anna")
+    actions = f"/cases/{number}/actions"
+    assert (await api.as_(officer, "POST", f"{actions}/refuse-public-document", json={
+        "request_id": refused["request_id"], "reasons": "Ansökan rör ett samarbete som ännu inte är offentligt.",
+        "legal_ground": LEGAL_GROUND})).status_code == 200
+    await api.harness.act(number, "record-secrecy-review", OFFICER, rulings=rulings(secret, public))
+    assert (await api.as_(officer, "POST", f"{actions}/release-public-document",
+                          json={"request_id": released["request_id"]})).status_code == 200
+    assert len(await letters(api, number, "records_release")) == len(await letters(api, number, "records_refusal")) == 1
+
+    view = (await api.as_(applicant, "GET", f"/cases/{number}")).json()
+    assert not [x for x in view["letters"] if x["kind"].startswith("records_")] and view["letters"]
+    [mine] = [c for c in (await api.as_(applicant, "GET", "/my/cases")).json() if c["case_number"] == number]
+    assert mine["letters"] and not [x for x in mine["letters"] if x["letter_id"].startswith("records_")]
+    staff = (await api.as_(officer, "GET", f"/cases/{number}")).json()
+    assert {x["kind"] for x in staff["letters"]} >= {"records_release", "records_refusal"}
+
+
+async def test_too_many_requests_from_one_address_are_refused_with_when_to_try_again(api: Api) -> None:
+    api.app.state.records_rate_limit = RateLimit(per_minute=2)
+    for _ in range(2):
+        assert (await api.http.get("/records-requests/2020-99999/abc")).status_code == 404
+    for refused in (await api.http.get("/records-requests/2020-99999/abc"),
+                    await api.http.post("/records-requests", json={"case_number": "2020-99999",
+                                                                   "document": "application"})):
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert 1 <= int(refused.headers["retry-after"]) <= 30
+        assert refused.json()["detail"].startswith("För många begäranden")
+    paths = (await api.http.get("/openapi.json")).json()["paths"]
+    assert "429" in paths["/records-requests"]["post"]["responses"]
+    assert "429" in paths["/records-requests/{case_number}/{request_id}"]["get"]["responses"]
+
+
+def test_the_limit_refills_with_time_per_address() -> None:
+    limit = RateLimit(per_minute=60)
+    assert all(limit.wait("a", now=0.0) == 0 for _ in range(60))
+    assert limit.wait("a", now=0.0) == pytest.approx(1.0) and limit.wait("b", now=0.0) == 0
+    assert limit.wait("a", now=1.0) == 0  # one a second comes back

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -11,15 +14,27 @@ import pytest
 
 from domain.actions import apply, deadline_passed, refusal
 from domain.application import Application
-from domain.case import CaseState, PublicDocument, RecordsStatus, SaveDocument, SendLetter, new_case
+from domain.case import (
+    CONTACT_EMAIL_MASK,
+    MAX_RECEIPTS,
+    CaseState,
+    PublicDocument,
+    RecordEvent,
+    RecordsStatus,
+    SaveDocument,
+    SendLetter,
+    new_case,
+    public_version,
+)
 from domain.clock import end_of_day, stockholm_date
 from domain.lifecycle import Stage
-from domain.records import public_document, released
+from domain.privacy import PERSONNUMMER
+from domain.records import MAX_ANSWERED_RECORDS_REQUESTS, STATUS_LABELS_SV, public_document, released
 from infra.calls import load_catalog
 from infra.errors import InputError
 from services.cases import build_command
 from tests.factories import check
-from tests.records_examples import CASES, IDS, LEGAL_GROUND, marked, received, rulings, secret_texts
+from tests.records_examples import CASES, EXAMPLES, IDS, LEGAL_GROUND, marked, received, rulings, secret_texts
 
 CATALOG = load_catalog()
 
@@ -157,3 +172,146 @@ def test_an_unknown_request_is_named():
     state, _ = opened(*CASES[0])
     assert "ingen begäran r-nope" in refused(state, "release-public-document", "officer:anna",
                                              received(CASES[0][1]), request_id="r-nope")
+
+
+# --- what anyone's requests may cost a case ---------------------------------------------------------------
+
+
+def test_anonymous_requests_never_push_an_officers_receipt_out():
+    """A retried officer's action is answered with its receipt however many requests came in between."""
+    file, when, secret, public = CASES[0]
+    state, _ = opened(file, when, secret, public)
+    at = received(when)
+    act(state, "record-secrecy-review", "officer:anna", at, action_id="review-1", rulings=rulings(secret, public))
+    first = state.receipts["review-1"]
+    for _ in range(MAX_RECEIPTS + 10):
+        request(state, at)
+    assert state.receipts == {"review-1": first}
+    role, _, person = "officer:anna".partition(":")
+    again = build_command("record-secrecy-review", {"role": role, "id": person},
+                          {"rulings": rulings(secret, public)}, "review-1")
+    assert refusal(state, again, at) is None and apply(state, again, at) is first
+    # Answered at once, the requests are bounded, and the version released is registered once.
+    assert len(state.records_requests) == MAX_ANSWERED_RECORDS_REQUESTS
+    assert len([e for e in state.outbox if isinstance(e, SaveDocument) and e.document == "public_release"]) == 1
+    assert len({r.release_id for r in state.records_requests}) == 1
+
+
+def test_a_request_sent_again_is_answered_with_its_first_receipt_and_registered_once():
+    state, _ = opened(*CASES[0])
+    at = received(CASES[0][1])
+    command = build_command("request-public-document", {"role": "public", "id": "public"},
+                            {"document": "application"}, "r-once")
+    first = apply(state, command, at)
+    assert refusal(state, command, at) is None and apply(state, command, at) is first
+    assert [r.request_id for r in state.records_requests] == ["r-once"] and "r-once" not in state.receipts
+    other = build_command("request-public-document", {"role": "public", "id": "public"},
+                          {"document": "application", "requester_name": "Någon annan"}, "r-once")
+    assert "redan använts" in (refusal(state, other, at) or "")
+    # Nor may another action take a request's id.
+    assign = build_command("assign", {"role": "administrator", "id": "admin"}, {"officer": "anna"}, "r-once")
+    assert "redan använts" in (refusal(state, assign, at) or "")
+    # A request registered before its receipt was kept with it is never registered twice.
+    state.records_requests[0].receipt = None
+    assert "redan registrerad" in (refusal(state, command, at) or "")
+
+
+def test_only_waiting_requests_count_towards_the_limit(monkeypatch):
+    monkeypatch.setattr("domain.records.MAX_RECORDS_REQUESTS", 2)
+    file, when, secret, public = CASES[0]
+    state, _ = opened(file, when, secret, public)
+    at = received(when)
+    request(state, at)
+    request(state, at)
+    assert "registratur" in refused(state, "request-public-document", "public:public", at, document="application")
+    act(state, "record-secrecy-review", "officer:anna", at, rulings=rulings(secret, public))
+    for _ in range(5):  # answered at once: nothing waits
+        request(state, at)
+    assert sum(r.status is RecordsStatus.PENDING for r in state.records_requests) == 2
+
+
+def test_each_distinct_version_released_is_registered_once():
+    file, when, secret, public = CASES[2]
+    state, _ = opened(file, when, secret, public)
+    at = received(when)
+    waiting = request(state, at)
+    act(state, "record-secrecy-review", "officer:anna", at, rulings=rulings(secret, public))
+    request(state, at)
+    act(state, "release-public-document", "officer:anna", at, request_id=waiting)
+    saved = [e for e in state.outbox if isinstance(e, SaveDocument) and e.document == "public_release"]
+    assert len(saved) == 1 and all(r.release_id == saved[0].document_id for r in state.records_requests)
+    assert saved[0].content == released(state, state.records_requests[0])
+
+
+# --- a case that closes with requests waiting ------------------------------------------------------------
+
+
+def test_a_request_waiting_when_the_case_closes_is_referred_to_the_registry():
+    state, _ = opened(*CASES[0])
+    at = received(CASES[0][1])
+    waiting = request(state, at)
+    state.outbox.clear()
+    act(state, "withdraw", "applicant:sokande", at + timedelta(hours=1))
+    assert state.stage is Stage.CLOSED
+    [asked] = state.records_requests
+    assert (asked.request_id, asked.status, asked.answered_by) == (waiting, RecordsStatus.REFERRED, "system")
+    assert state.records_pending_since is None and state.next_deadline is None
+    [event] = [e for e in state.outbox if isinstance(e, RecordEvent) and e.event == "records_request_referred"]
+    assert waiting in event.summary and "registraturen" in event.summary
+    assert "registratur" in STATUS_LABELS_SV[RecordsStatus.REFERRED]
+
+
+# --- personal data in a released document -------------------------------------------------------------
+
+
+def contacts(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, dict):
+        found = [value["contact"]] if isinstance(value.get("contact"), dict) else []
+        return found + [c for v in value.values() for c in contacts(v)]
+    if isinstance(value, list):
+        return [c for v in value for c in contacts(v)]
+    return []
+
+
+PERSONNUMMER_EXAMPLES = [
+    *((file, when) for file, when, *_ in CASES),
+    ("saker-digitalisering-2022/ineligible-enskild-naringsidkare.json", "2022-05-24T10:12:00+02:00"),
+]
+
+
+@pytest.mark.parametrize(("file", "when"), PERSONNUMMER_EXAMPLES, ids=[f.split("/")[1] for f, _ in
+                                                                       PERSONNUMMER_EXAMPLES])
+def test_a_released_document_holds_no_personnummer_and_no_contact_persons_address_or_number(file, when):
+    data = json.loads((EXAMPLES / file).read_text(encoding="utf-8"))
+    # A personnummer also where people write freely, e.g. a sole trader named in a description.
+    data["project"]["title"] = f"{data['project']['title']} (ägare 19121212-1212)"
+    state = new_case(case_number="2021-00002", submission_id="s-2", call=CATALOG.get(data["call_id"]),
+                     application=Application.model_validate(data), received_at=received(when), imported=False,
+                     verdict=check(data, received(when)))
+    people = contacts(data)
+    assert people and all(p.get("email") for p in people)
+    public = public_version(state)
+    text = json.dumps(public, ensure_ascii=False)
+    assert not PERSONNUMMER.search(text) and "[personnummer]" in text
+    for person in people:
+        assert person["email"] not in text and (not person.get("phone") or person["phone"] not in text)
+        assert person["name"] in text  # names stay
+    assert CONTACT_EMAIL_MASK in text
+    applicant = public["applicant"]
+    assert isinstance(applicant, dict) and applicant["name"] == data["applicant"]["name"]
+    if not PERSONNUMMER.search(data["applicant"]["org_number"]):
+        assert applicant["org_number"] == data["applicant"]["org_number"]  # an organisation's own number stays
+    else:
+        assert applicant["org_number"] == "[personnummer]"
+
+
+# --- the same result in every process -----------------------------------------------------------------------
+
+
+def test_withholding_texts_of_equal_length_gives_the_same_result_in_every_process():
+    """Equal lengths, overlapping: which is withheld first decides the result, so the order must be fixed."""
+    script = ("from domain.case import withhold_secret_text as w;"
+              "print(w({'a': 'abcdefghij'}, [('abcdefgh', '[A]'), ('cdefghij', '[B]'), ('bcdefghi', '[C]')])['a'])")
+    results = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout.strip() for seed in range(12)}
+    assert results == {"[A]ij"}
