@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from api.access import CaseNumberPath
 from api.app import Ctx
 from api.auth import ApiRole, Principal, allowed
 from api.problems import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, problem_response
@@ -108,7 +109,7 @@ async def request_public_document(body: RecordsRequestBody, ctx: Ctx,
 
 @router.get("/records-requests/{case_number}/{request_id}", summary="Where a request stands (no sign-in)",
             response_model=records.RecordsAnswer, responses=_LIMITED)
-async def records_request(case_number: str, request_id: RequestId, ctx: Ctx,
+async def records_request(case_number: CaseNumberPath, request_id: RequestId, ctx: Ctx,
                           request: Request) -> records.RecordsAnswer | JSONResponse:
     if (refused := too_many(request)) is not None:
         return refused
