@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from api.access import CaseNumberPath
 from api.app import Ctx
 from api.auth import ApiRole, Principal, allowed
-from api.problems import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, problem_response
+from api.problems import PROBLEM_RESPONSES, Problem, problem_answer, problem_response
 from domain.application import Email
 from domain.case import ActionId, CaseNumber, PublicDocument, Text
 from domain.records import Name
@@ -29,9 +29,9 @@ router = APIRouter(tags=["public records"], responses=PROBLEM_RESPONSES)
 # Anyone may use these routes without signing in, and each request is an action on a case: a simple
 # limit per client address keeps one client from flooding the cases (the case bounds what it keeps too).
 REQUESTS_PER_MINUTE = 30
-_LIMITED: dict[int | str, dict[str, Any]] = {429: {"model": Problem, "content": {PROBLEM_JSON: {}},
-                  "description": f"Too many requests from this address (at most {REQUESTS_PER_MINUTE} a minute);"
-                                 " Retry-After says when to try again"}}
+_LIMITED: dict[int | str, dict[str, Any]] = {429: problem_answer(
+    f"Too many requests from this address (at most {REQUESTS_PER_MINUTE} a minute); Retry-After says when to try "
+    "again")}
 
 
 class RateLimit:
