@@ -49,10 +49,17 @@ def _organisation(org_number: str | None) -> str | None:
     return None if number.is_personal else number.formatted()
 
 
+# A case number in a path, as the OpenAPI document describes it. The pattern is documented, not enforced
+# here: `check_case_number` answers a malformed one with its own Swedish reason, naming `case_number`.
+CASE_NUMBER_PATTERN = "^[0-9]{4}-[0-9]{5}$"
+CaseNumberPath = Annotated[str, Path(description="The case number, ÅÅÅÅ-NNNNN, e.g. 2026-00001",
+                                     json_schema_extra={"pattern": CASE_NUMBER_PATTERN})]
+
+
 async def _visible_case_number(
     ctx: Ctx,
     principal: Annotated[Principal, Depends(signed_in)],
-    case_number: Annotated[str, Path(description="The case number, ÅÅÅÅ-NNNNN, e.g. 2026-00001")],
+    case_number: CaseNumberPath,
 ) -> str:
     return await visible_case(ctx, principal, case_number)
 

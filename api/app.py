@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel
 from temporalio.client import Client
 
 from api import problems
@@ -88,6 +89,11 @@ def create_app(settings: Settings, *, authenticate: Authenticator | None = None,
     return app
 
 
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, Literal["ok", "failing"]]  # "temporal", "database"
+
+
 def _health() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
@@ -95,7 +101,9 @@ def _health() -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Temporal and PostgreSQL answer")
+    # Its own body on both answers, not a problem: operations' probes read `checks` either way.
+    @router.get("/readyz", summary="Temporal and PostgreSQL answer", response_model=Readiness,
+                responses={503: {"model": Readiness, "description": "Temporal or the database does not answer"}})
     async def readyz(ctx: Ctx) -> JSONResponse:
         checks = {"temporal": await _temporal_answers(ctx.client), "database": await _database_answers(ctx.pool)}
         ready = all(checks.values())

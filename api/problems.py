@@ -7,6 +7,7 @@ Bad input is a 4xx, never a 500; a refused action is a 409 with the case's own r
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
@@ -58,13 +59,38 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
                         headers=headers)
 
 
-# The OpenAPI description of every error answer, for the routes to list.
+# The OpenAPI description of every error answer, for the routes to list: the Problem schema under the media
+# type the answer is sent with. (FastAPI would put a `model` under application/json, which no error is sent as;
+# `install` adds Problem to the document's components instead.)
+PROBLEM_CONTENT: dict[str, object] = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
-    code: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": text}
+    code: {"content": PROBLEM_CONTENT, "description": text}
     for code, text in {400: "Bad request", 401: "Not signed in", 403: "Not allowed for this role",
                        404: "Not found", 409: "Refused by the case", 413: "Body too large",
                        422: "Invalid input", 503: "Temporal or the database is unavailable"}.items()
 }
+
+
+def problem_answer(description: str) -> dict[str, object]:
+    """One more documented error answer of a route (e.g. 415), as PROBLEM_RESPONSES describes theirs."""
+    return {"content": PROBLEM_CONTENT, "description": description}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """The OpenAPI document with Problem (and FieldProblem) among its components, for PROBLEM_CONTENT's $ref."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()  # which keeps it as app.openapi_schema
+        schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(schema.pop("$defs", {}))
+        schemas["Problem"] = schema
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the document
 
 
 def _from_validation(exc: RequestValidationError) -> Problem:
@@ -85,6 +111,8 @@ def _from_validation(exc: RequestValidationError) -> Problem:
 
 
 def install(app: FastAPI) -> None:
+    _document_problems(app)
+
     async def validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         return problem_response(_from_validation(exc))

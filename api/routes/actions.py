@@ -17,10 +17,10 @@ with its Swedish reason. An applicant reaches only their own organisation's case
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path
+from fastapi import APIRouter, Body, Depends, Header
 from pydantic import BaseModel, ConfigDict, create_model
 
-from api.access import visible_case
+from api.access import CaseNumberPath, visible_case
 from api.app import Ctx
 from api.auth import ApiRole, Principal, allowed
 from api.problems import PROBLEM_RESPONSES
@@ -60,7 +60,6 @@ def _route(name: str, action: type[Action]) -> None:
     roles = api_roles(action)
     required = any(info.is_required() for info in body_model.model_fields.values())
     Who = Annotated[Principal, Depends(allowed(*roles))]
-    CaseNumber = Annotated[str, Path(description="The case number, ÅÅÅÅ-NNNNN, e.g. 2026-00001")]
     IdempotencyKey = Annotated[
         str | None,
         Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN,
@@ -68,7 +67,7 @@ def _route(name: str, action: type[Action]) -> None:
                            "Without it the action gets a fresh id."),
     ]
 
-    async def take(ctx: Ctx, principal: Who, case_number: CaseNumber, body: BaseModel | None,
+    async def take(ctx: Ctx, principal: Who, case_number: CaseNumberPath, body: BaseModel | None,
                    idempotency_key: IdempotencyKey = None) -> Receipt:
         number = await visible_case(ctx, principal, case_number)
         payload = body.model_dump(mode="json", exclude_unset=True) if body is not None else {}

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.app import Ctx
 from api.auth import ApiRole, Principal, allowed
-from api.problems import ProblemError
+from api.problems import ProblemError, problem_answer
 from domain.findings import Finding
 from infra.errors import InputError, InputProblem
 from services.applicants import ApplicantCase, organisation_cases_with_letters
@@ -90,7 +90,8 @@ async def _multipart(request: Request) -> tuple[bytes, list[UploadedFile]]:
 
 
 @router.post("/applications", status_code=201, summary="Submit an application, with or without its attachments",
-             openapi_extra={"requestBody": _REQUEST_BODY})
+             openapi_extra={"requestBody": _REQUEST_BODY},
+             responses={415: problem_answer("Neither JSON nor multipart/form-data")})
 async def submit(
     request: Request,
     ctx: Ctx,

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from api.app import Ctx
 from api.auth import ApiRole, Principal, allowed
-from api.problems import PROBLEM_JSON, ProblemError, not_found
+from api.problems import ProblemError, not_found, problem_answer
 from domain.payment import PAYOUT_KIND_SV, PayoutKind
 from services import payments
 from services.payments import PayoutStatus
@@ -72,7 +72,7 @@ async def create_bank_file(ctx: Ctx, _: FinanceOnly, response: Response) -> Bank
 @router.get("/bank-files/{file_id}", summary="A bank file as it was handed to the bank (pain.001.001.03)",
             response_class=Response,
             responses={200: {"content": {PAIN_001_XML: {}}, "description": "The file, word for word"},
-                       404: {"content": {PROBLEM_JSON: {}}, "description": "No such bank file"}})
+                       404: problem_answer("No such bank file")})
 async def download_bank_file(ctx: Ctx, _: FinanceOrAudit,
                              file_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> Response:
     found = await payments.stored_bank_file(ctx.pool, file_id)

@@ -14,9 +14,10 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from api.access import CaseNumberPath
 from api.app import Ctx
 from api.auth import ApiRole, Principal, allowed
-from api.problems import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, problem_response
+from api.problems import PROBLEM_RESPONSES, Problem, problem_answer, problem_response
 from domain.application import Email
 from domain.case import ActionId, CaseNumber, PublicDocument, Text
 from domain.records import Name
@@ -28,9 +29,9 @@ router = APIRouter(tags=["public records"], responses=PROBLEM_RESPONSES)
 # Anyone may use these routes without signing in, and each request is an action on a case: a simple
 # limit per client address keeps one client from flooding the cases (the case bounds what it keeps too).
 REQUESTS_PER_MINUTE = 30
-_LIMITED: dict[int | str, dict[str, Any]] = {429: {"model": Problem, "content": {PROBLEM_JSON: {}},
-                  "description": f"Too many requests from this address (at most {REQUESTS_PER_MINUTE} a minute);"
-                                 " Retry-After says when to try again"}}
+_LIMITED: dict[int | str, dict[str, Any]] = {429: problem_answer(
+    f"Too many requests from this address (at most {REQUESTS_PER_MINUTE} a minute); Retry-After says when to try "
+    "again")}
 
 
 class RateLimit:
@@ -108,7 +109,7 @@ async def request_public_document(body: RecordsRequestBody, ctx: Ctx,
 
 @router.get("/records-requests/{case_number}/{request_id}", summary="Where a request stands (no sign-in)",
             response_model=records.RecordsAnswer, responses=_LIMITED)
-async def records_request(case_number: str, request_id: RequestId, ctx: Ctx,
+async def records_request(case_number: CaseNumberPath, request_id: RequestId, ctx: Ctx,
                           request: Request) -> records.RecordsAnswer | JSONResponse:
     if (refused := too_many(request)) is not None:
         return refused
