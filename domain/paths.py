@@ -82,3 +82,18 @@ def section_parts(section: str) -> list[str | int] | None:
         parts.append(name if name is not None else int(index))
         position = match.end()
     return parts or None
+
+
+def value_at(document: object, section: str) -> object:
+    """What a secrecy mark points at in an application as JSON (`$.budget[1].description`); None
+    where there is nothing there."""
+    parts = section_parts(section)
+    if parts is None:
+        return None
+    node = document
+    for part in parts:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+    return node

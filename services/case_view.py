@@ -37,6 +37,7 @@ from domain.clock import stockholm_date
 from domain.findings import Severity
 from domain.interest import ClaimBalance
 from domain.lifecycle import OUTCOME_LABELS_SV, STAGE_LABELS_SV, Outcome, Stage
+from domain.paths import value_at
 from domain.payment import Payments, PayoutKind
 from domain.reclaim import Hearing, Reclaim, Revocation
 from domain.records import REQUESTER_LETTERS
@@ -348,17 +349,9 @@ def deadlines(state: CaseState) -> list[Deadline]:
 def _marked_sections(state: CaseState) -> list[MarkedSection]:
     rulings = {r.section: r for r in state.secrecy.rulings} if state.secrecy else {}
     document = state.application.model_dump(mode="json")
-    return [MarkedSection(section=mark.section, applicant_reason=mark.reason, content=_at(document, mark.section),
+    return [MarkedSection(section=mark.section, applicant_reason=mark.reason, content=value_at(document, mark.section),
                           ruling=rulings.get(mark.section))
             for mark in state.application.secret_sections]
-
-
-def _at(document: dict[str, Any], section: str) -> Any:
-    """The part of the application a secrecy mark points at ($.a.b, as `domain.case.public_version` reads it)."""
-    node: Any = document
-    for part in section.removeprefix("$.").split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
 
 
 def _findings(state: CaseState, catalog: CallCatalog) -> list[FindingView]:
