@@ -14,7 +14,6 @@ from fastapi import Depends, Path
 from api.app import Context, Ctx
 from api.auth import ApiRole, Principal, signed_in
 from api.problems import not_found
-from domain.identity import InvalidIdentityNumber, parse_identity_number
 from services.case_view import registered
 from services.cases import check_case_number
 
@@ -31,22 +30,11 @@ async def visible_case(ctx: Context, principal: Principal, case_number: str) -> 
     """
     check_case_number(case_number, "case_number")
     if principal.role is ApiRole.APPLICANT:
-        own = _organisation(principal.org_number)
+        # Sign-in gives an applicant's number as the register writes it (domain.users.applicant_org_number).
         row = await registered(ctx.pool, case_number)
-        if own is None or row is None or row.sender_org_number != own:
+        if principal.org_number is None or row is None or row.sender_org_number != principal.org_number:
             raise not_found()
     return case_number
-
-
-def _organisation(org_number: str | None) -> str | None:
-    """The organisation number as the register writes it (NNNNNN-NNNN); None if it is none."""
-    if not org_number:
-        return None
-    try:
-        number = parse_identity_number(org_number)
-    except InvalidIdentityNumber:
-        return None
-    return None if number.is_personal else number.formatted()
 
 
 # A case number in a path, as the OpenAPI document describes it. The pattern is documented, not enforced

@@ -14,7 +14,6 @@ from pydantic import BaseModel
 
 from activities.register import organisation_cases, organisation_letters
 from domain.clock import stockholm_date
-from domain.identity import InvalidIdentityNumber, parse_identity_number
 from domain.lifecycle import OUTCOME_LABELS_SV, STAGE_LABELS_SV, Outcome, Stage
 from domain.records import REQUESTER_LETTERS
 
@@ -42,22 +41,12 @@ class ApplicantCase(BaseModel):
     letters: list[ApplicantLetter]
 
 
-def register_org_number(org_number: str | None) -> str | None:
-    """The number as the register writes a sender's (NNNNNN-NNNN); None for a personnummer, which it never holds."""
-    if org_number is None:
-        return None
-    try:
-        number = parse_identity_number(org_number)
-    except InvalidIdentityNumber:
-        return None
-    return None if number.is_personal else number.formatted()
-
-
 async def organisation_cases_with_letters(pool: AsyncConnectionPool, org_number: str | None) -> list[ApplicantCase]:
-    """The organisation's cases, oldest first, each with its letters."""
-    number = register_org_number(org_number)
-    if number is None:
+    """The organisation's cases, oldest first, each with its letters; `org_number` as sign-in gives it
+    (domain.users.applicant_org_number: as the register writes it)."""
+    if org_number is None:
         return []
+    number = org_number
     rows = await organisation_cases(pool, number)
     letters: dict[str, list[ApplicantLetter]] = {}
     for letter in await organisation_letters(pool, number):
@@ -79,4 +68,4 @@ async def organisation_cases_with_letters(pool: AsyncConnectionPool, org_number:
     return result
 
 
-__all__ = ["ApplicantCase", "ApplicantLetter", "organisation_cases_with_letters", "register_org_number"]
+__all__ = ["ApplicantCase", "ApplicantLetter", "organisation_cases_with_letters"]
