@@ -46,6 +46,7 @@ LEEWAY_SECONDS = 30  # clocks drift; a token a few seconds past `exp` is not yet
 MAX_TOKEN_CHARS = 16 * 1024  # anything longer is refused unread
 FETCH_TIMEOUT = 5.0  # seconds for the provider's discovery document and keys
 KEYS_LIFESPAN = 300.0  # seconds the provider's key set is kept before it is fetched again
+REFETCH_COOLDOWN = 30.0  # seconds between fetches for unknown key ids (PyJWT >= 2.14; before it, every one)
 
 
 def _refused(detail: str) -> ProblemError:
@@ -101,7 +102,8 @@ class OidcVerifier:
 
     @staticmethod
     def _client(url: str) -> PyJWKClient:
-        return PyJWKClient(url, cache_keys=False, cache_jwk_set=True, lifespan=KEYS_LIFESPAN, timeout=FETCH_TIMEOUT)
+        return PyJWKClient(url, cache_keys=False, cache_jwk_set=True, lifespan=KEYS_LIFESPAN, timeout=FETCH_TIMEOUT,
+                           cooldown_duration=REFETCH_COOLDOWN)
 
     async def _key_client(self) -> PyJWKClient:
         if self._keys is not None:
