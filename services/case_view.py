@@ -42,7 +42,7 @@ from domain.payment import Payments, PayoutKind
 from domain.reclaim import Hearing, Reclaim, Revocation
 from domain.records import REQUESTER_LETTERS
 from infra.calls import CallCatalog
-from services.cases import case_state
+from services.cases import CaseNotFound, case_state
 
 # Who may read the log of secret readings.
 READS_SECRET_READINGS = frozenset({Role.AUDITOR, Role.ADMINISTRATOR})
@@ -257,6 +257,8 @@ async def staff_view(client: Client, pool: AsyncConnectionPool, catalog: CallCat
 
 async def case_history(pool: AsyncConnectionPool, case_number: str, reader_role: Role) -> CaseHistory:
     """The case's register events; with the log of secret readings for auditors and administrators."""
+    if await registered(pool, case_number) is None:
+        raise CaseNotFound.one("case", f"det finns inget ärende {case_number!r}")
     return CaseHistory(
         case_number=case_number, events=await case_events(pool, case_number),
         secret_readings=await secret_readings(pool, case_number) if reader_role in READS_SECRET_READINGS else None,

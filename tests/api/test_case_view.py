@@ -70,6 +70,7 @@ async def test_staff_read_the_whole_case_and_each_reading_of_its_secret_parts_is
     assert [r["reader_id"] for r in seen] == ["anna", "anna", "revisor-1"]
     admin = api.token("administrator", "admin")
     assert len((await get(api, admin, f"/cases/{number}/history"))["secret_readings"]) == 3
+    assert (await api.as_(auditor, "GET", "/cases/2020-99999/history")).status_code == 404  # no such case
 
     # Only readers: an applicant has no history view, operations no case view.
     applicant = api.token("applicant", "region", org_number=REGION)
