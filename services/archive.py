@@ -20,6 +20,7 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from activities.archive import ArchivedCase, archived_case
+from domain.case import CaseState
 from domain.money import total
 from infra.converter import DATA_CONVERTER
 from infra.errors import InputError
@@ -173,6 +174,20 @@ async def _replay(histories: dict[str, WorkflowHistory], workflows: Sequence[typ
                 problem=f"{type(failure).__name__}: {failure}",
             )
     return outcomes
+
+
+async def final_state(archive: ArchivedCase) -> CaseState | None:
+    """The state the case's last run completed with, as its recorded history holds it; None when the
+    archive has no completed run (an archive is written once the case's workflow has completed)."""
+    if not archive.histories:
+        return None
+    history = WorkflowHistory.from_json(archive.workflow_id, archive.histories[-1])
+    completed = history.events[-1] if history.events else None
+    if completed is None or not completed.HasField("workflow_execution_completed_event_attributes"):
+        return None
+    payloads = completed.workflow_execution_completed_event_attributes.result.payloads
+    [state] = await DATA_CONVERTER.decode(payloads, [CaseState])
+    return state  # type: ignore[no-any-return]
 
 
 def summarize(archive: ArchivedCase) -> ArchiveSummary:

@@ -17,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 from temporalio.client import Client
 
+from activities.archive import archived_case
 from activities.letters import StoredLetter, list_letters
 from activities.payments import Payout as LedgerPayout
 from activities.payments import list_payouts
@@ -42,6 +43,7 @@ from domain.payment import Payments, PayoutKind
 from domain.reclaim import Hearing, Reclaim, Revocation
 from domain.records import REQUESTER_LETTERS
 from infra.calls import CallCatalog
+from services.archive import final_state
 from services.cases import CaseNotFound, case_state
 
 # Who may read the log of secret readings.
@@ -78,10 +80,15 @@ class Criterion(BaseModel):
     text: str
 
 
+# Where a case was read: its running (or retained) workflow, or the archive of a closed one.
+ReadFrom = Literal["temporal", "archive"]
+
+
 class StaffCaseView(BaseModel):
     """The whole case, for officers, decision makers, finance, auditors and administrators."""
 
     view: Literal["staff"] = "staff"
+    read_from: ReadFrom = "temporal"
     case_number: str
     call_id: str
     call_title: str
@@ -202,6 +209,7 @@ class ApplicantCaseView(BaseModel):
     """What an applicant sees of their own case: no internal notes, scores or proposals."""
 
     view: Literal["applicant"] = "applicant"
+    read_from: ReadFrom = "temporal"
     case_number: str
     call_id: str
     call_title: str
@@ -223,7 +231,7 @@ async def staff_view(client: Client, pool: AsyncConnectionPool, catalog: CallCat
                      reader_id: str, reader_role: Role) -> StaffCaseView:
     """The whole case for a member of staff. Showing it shows the secret-marked parts, so the reading is
     logged first: if the log cannot be written, nothing is shown."""
-    state = await case_state(client, case_number)
+    state, read_from = await _state(client, pool, case_number)
     marked = _marked_sections(state)
     if marked:
         await record_secret_reading(pool, case_number, reader_id, reader_role.value, [m.section for m in marked])
@@ -232,6 +240,7 @@ async def staff_view(client: Client, pool: AsyncConnectionPool, catalog: CallCat
     rates = state.reclaim.rates if state.reclaim else None
     balance = claim.provisional_balance(stockholm_date(datetime.now(UTC)), rates) if claim and rates else None
     return StaffCaseView(
+        read_from=read_from,
         case_number=state.case_number, call_id=state.call.id, call_title=state.call.title,
         applicant_name=state.application.applicant.name, project_title=state.application.project.title,
         received_at=state.received_at, late=state.late, imported=state.imported, stage=state.stage,
@@ -255,6 +264,19 @@ async def staff_view(client: Client, pool: AsyncConnectionPool, catalog: CallCat
     )
 
 
+async def _state(client: Client, pool: AsyncConnectionPool, case_number: str) -> tuple[CaseState, ReadFrom]:
+    """The case as its workflow holds it; once Temporal's retention has removed a closed case, as its
+    archive recorded it (the state its last run completed with)."""
+    try:
+        return await case_state(client, case_number), "temporal"
+    except CaseNotFound:
+        archive = await archived_case(pool, case_number)
+        state = await final_state(archive) if archive is not None else None
+        if state is None:
+            raise
+        return state, "archive"
+
+
 async def case_history(pool: AsyncConnectionPool, case_number: str, reader_role: Role) -> CaseHistory:
     """The case's register events; with the log of secret readings for auditors and administrators."""
     if await registered(pool, case_number) is None:
@@ -267,13 +289,14 @@ async def case_history(pool: AsyncConnectionPool, case_number: str, reader_role:
 
 async def applicant_view(client: Client, pool: AsyncConnectionPool, case_number: str) -> ApplicantCaseView:
     """What the applicant sees of their own case (the caller has made sure it is theirs)."""
-    state = await case_state(client, case_number)
+    state, read_from = await _state(client, pool, case_number)
     letters = await list_letters(pool, case_number)
     decision = state.decision
     payments = state.payments
     claim = state.reclaim.claim if state.reclaim else None
     completion = state.completion
     return ApplicantCaseView(
+        read_from=read_from,
         case_number=state.case_number, call_id=state.call.id, call_title=state.call.title,
         project_title=state.application.project.title, received_at=state.received_at, stage=state.stage,
         stage_label=STAGE_LABELS_SV[state.stage], outcome=state.outcome,

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.client import Client
+
 from domain.lifecycle import Stage
+from infra.converter import DATA_CONVERTER
 from tests.activities.support import scalar
 from tests.api.conftest import Api
 from tests.api.test_actions import post, scores
 from tests.factories import REGION, application_2021
+from tests.workflows.test_after_decision import archived
 
 SECTION = "$.change_logic.planned_work"
 
@@ -139,3 +145,25 @@ async def test_the_applicant_sees_a_completion_request_and_its_deadline(api: Api
     staff = await get(api, anna, f"/cases/{number}")
     assert [f["rule"] for f in staff["findings"] if f["severity"] == "error"] == ["ES21-SIGNATORY"]
     assert staff["findings"][0]["call_section"]
+
+
+async def test_a_closed_case_is_read_from_its_archive_once_temporal_has_let_it_go(api: Api) -> None:
+    number = await open_case(api, secret=False)
+    applicant = api.token("applicant", "region", org_number=REGION)
+    withdrawn = await post(api, applicant, number, "withdraw", {"reason": "Projektet genomförs inte."})
+    assert withdrawn.status_code == 200, withdrawn.text
+    await archived(api.harness, number)
+    # After the namespace's retention period Temporal no longer has the case (deleting it here does not
+    # take effect on the dev server): the API asks a namespace that never had it.
+    client = api.harness.client
+    await client.workflow_service.register_namespace(RegisterNamespaceRequest(
+        namespace="retention-passed", workflow_execution_retention_period=Duration(seconds=86400)))
+    api.app.state.ctx.client = await Client.connect(
+        client.service_client.config.target_host, namespace="retention-passed", data_converter=DATA_CONVERTER)
+    assert (await api.harness.handle(number).describe()).status is not None  # still in the first namespace
+
+    case = await get(api, api.token("auditor", "revisor"), f"/cases/{number}")
+    assert (case["read_from"], case["stage"], case["outcome"]) == ("archive", "closed", "withdrawn")
+    own = await get(api, applicant, f"/cases/{number}")
+    assert (own["read_from"], own["stage"]) == ("archive", "closed")
+    assert (await api.as_(applicant, "GET", "/cases/2020-99999")).status_code == 404  # neither here nor archived
