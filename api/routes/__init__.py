@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
+from api.routes import inbox
+
+ROUTERS: list[APIRouter] = [inbox.router]

@@ -1,0 +1,30 @@
+"""The officers' inbox: `GET /inbox`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from api.app import Ctx
+from api.auth import ApiRole, Principal, allowed
+from services.inbox import InboxPage, InboxQuery, read_inbox
+
+router = APIRouter(tags=["inbox"])
+
+# Staff who work with or read cases; not applicants, and not operations (who watch Temporal).
+Reader = Annotated[Principal, Depends(allowed(ApiRole.OFFICER, ApiRole.DECISION_MAKER, ApiRole.FINANCE,
+                                              ApiRole.AUDITOR, ApiRole.ADMINISTRATOR))]
+
+ME = "me"
+
+
+@router.get("/inbox", summary="Cases that need attention, filtered, nearest deadline first")
+async def get_inbox(ctx: Ctx, principal: Reader, query: Annotated[InboxQuery, Query()]) -> InboxPage:
+    """Cases with a waiting public-records request first, then by nearest deadline (passed ones
+    first); `officer=me` for the signed-in officer's own. Counts per stage follow every filter but
+    `stage`. Page on with `cursor=<next_cursor>`."""
+    if query.officer == ME:
+        query = query.model_copy(update={"officer": principal.id})
+    return await read_inbox(ctx.pool, query, datetime.now(UTC))
