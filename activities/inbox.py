@@ -136,7 +136,22 @@ def page_query(filters: InboxFilters, *, after: InboxKey | None, limit: int) -> 
 
 
 def counts_query(filters: InboxFilters) -> tuple[sql.Composed, dict[str, object]]:
-    """The statement that counts the cases of each stage under every filter but the stage's own."""
+    """The statement that counts the cases of each stage under every filter but the stage's own.
+
+    Under no filter but the call and the officer, the counts the database keeps (`case_counts`,
+    migration 0005) answer; under any other, the cases themselves are counted."""
+    kept = InboxFilters(now=filters.now, stages=filters.stages, call_id=filters.call_id, officer=filters.officer)
+    if filters == kept:
+        parts: list[sql.Composable] = [sql.SQL("true")]
+        params: dict[str, object] = {}
+        if filters.call_id is not None:
+            parts.append(sql.SQL("call_id = %(call_id)s"))
+            params["call_id"] = filters.call_id
+        if filters.officer is not None:
+            parts.append(sql.SQL("officer = %(officer)s"))
+            params["officer"] = filters.officer
+        return sql.SQL("SELECT stage, sum(n)::bigint FROM case_counts WHERE {} GROUP BY stage").format(
+            sql.SQL(" AND ").join(parts)), params
     where, params = _conditions(filters, with_stage=False)
     return sql.SQL("SELECT stage, count(*) FROM cases WHERE {} GROUP BY stage").format(where), params
 
@@ -160,7 +175,7 @@ async def inbox_counts(pool: AsyncConnectionPool, filters: InboxFilters) -> dict
     query, params = counts_query(filters)
     async with pool.connection() as conn:
         cursor = await conn.execute(query, params)
-        return {stage: count for stage, count in await cursor.fetchall()}
+        return {stage: count for stage, count in await cursor.fetchall() if count}
 
 
 async def inbox(pool: AsyncConnectionPool, filters: InboxFilters, *, after: InboxKey | None,

@@ -13,7 +13,7 @@ from tests.activities.support import create_database, drop_database
 
 TABLES = {
     "case_numbers", "cases", "case_events", "case_documents", "letters", "budget_grants", "call_budgets",
-    "payouts", "bank_files", "case_archive",
+    "payouts", "bank_files", "case_archive", "case_counts",
 }
 
 
