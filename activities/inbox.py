@@ -7,7 +7,6 @@ conditions that are there and picks the index that fits them (migration 0005 lis
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -180,10 +179,21 @@ async def inbox_counts(pool: AsyncConnectionPool, filters: InboxFilters) -> dict
 
 async def inbox(pool: AsyncConnectionPool, filters: InboxFilters, *, after: InboxKey | None,
                 limit: int) -> tuple[list[InboxRow], InboxKey | None, dict[str, int]]:
-    """The page and the counts, read side by side on two connections."""
-    (rows, next_key), counts = await asyncio.gather(inbox_page(pool, filters, after=after, limit=limit),
-                                                    inbox_counts(pool, filters))
-    return rows, next_key, counts
+    """The page and the counts, both statements sent at once on one connection (pipeline mode):
+    one round trip and one connection from the pool."""
+    page, page_params = page_query(filters, after=after, limit=limit + 1)
+    count, count_params = counts_query(filters)
+    async with pool.connection() as conn:
+        async with conn.pipeline():
+            rows_cursor = conn.cursor(row_factory=class_row(InboxRow))
+            await rows_cursor.execute(page, page_params)
+            counts_cursor = await conn.execute(count, count_params)
+        rows = await rows_cursor.fetchall()
+        counts = {stage: n for stage, n in await counts_cursor.fetchall() if n}
+    if len(rows) <= limit:
+        return rows, None, counts
+    rows = rows[:limit]
+    return rows, rows[-1].key, counts
 
 
 __all__ = ["InboxFilters", "InboxKey", "InboxRow", "counts_query", "inbox", "inbox_counts", "inbox_page", "page_query",

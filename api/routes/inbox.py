@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.app import Ctx
 from api.auth import ApiRole, Principal, allowed
@@ -20,11 +20,15 @@ Reader = Annotated[Principal, Depends(allowed(ApiRole.OFFICER, ApiRole.DECISION_
 ME = "me"
 
 
-@router.get("/inbox", summary="Cases that need attention, filtered, nearest deadline first")
-async def get_inbox(ctx: Ctx, principal: Reader, query: Annotated[InboxQuery, Query()]) -> InboxPage:
+@router.get("/inbox", summary="Cases that need attention, filtered, nearest deadline first",
+            response_model=InboxPage)
+async def get_inbox(ctx: Ctx, principal: Reader, query: Annotated[InboxQuery, Query()]) -> Response:
     """Cases with a waiting public-records request first, then by nearest deadline (passed ones
     first); `officer=me` for the signed-in officer's own. Counts per stage follow every filter but
     `stage`. Page on with `cursor=<next_cursor>`."""
     if query.officer == ME:
         query = query.model_copy(update={"officer": principal.id})
-    return await read_inbox(ctx.pool, query, datetime.now(UTC))
+    page = await read_inbox(ctx.pool, query, datetime.now(UTC))
+    # Serialized here, once: given the model, FastAPI would dump it, validate the dump against
+    # InboxPage again and then serialize it, a few milliseconds for a page of 200.
+    return Response(page.model_dump_json(), media_type="application/json")
