@@ -15,7 +15,6 @@ from decimal import Decimal
 from psycopg import sql
 from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
-from pydantic import BaseModel
 
 from domain.clock import require_utc
 from domain.inbox import records_overdue_before
@@ -51,7 +50,10 @@ class InboxFilters:
     words: Sequence[str] = field(default=())  # each a prefix of a word of the title or the sender's name
 
 
-class InboxRow(BaseModel):
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    """A row as PostgreSQL returns it, already typed (a dataclass: a page builds dozens)."""
+
     case_number: str
     call_id: str
     subject: str

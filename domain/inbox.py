@@ -9,11 +9,10 @@ have passed and are still not done, since those are what an officer must see fir
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
-
-from pydantic import BaseModel, ConfigDict
 
 from domain.case import CaseState
 from domain.clock import STOCKHOLM, end_of_day, stockholm_date
@@ -47,8 +46,10 @@ DEADLINE_LABELS_SV: Mapping[DeadlineKind, str] = MappingProxyType({
 RECORDS_REQUEST_DAYS = 1
 
 
-class Deadline(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A plain dataclass, not a model: the inbox builds a few for every row of every page. Pydantic
+    validates it where it is a field of a model (the register's CaseSnapshot)."""
 
     kind: DeadlineKind
     at: datetime  # the first instant at which it has passed (UTC)
