@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from domain.application import Application
 from domain.case import CaseState, new_case
+from domain.clock import end_of_day
 from domain.inbox import (
     DeadlineKind,
     deadlines,
@@ -16,7 +17,7 @@ from domain.inbox import (
 )
 from domain.lifecycle import Stage
 from infra.calls import load_catalog
-from tests.domain.test_who_decides import T0, act
+from tests.domain.test_who_decides import T0, act, assessed_by_anna, granted
 from tests.factories import application_2021, check
 
 DAY = timedelta(days=1)
@@ -53,6 +54,16 @@ def test_a_request_for_a_decision_is_answered_within_four_weeks_fl_12():
     assert waiting.at == state.decision_request.deadline
     assert asked_at + 27 * DAY < waiting.at <= asked_at + 29 * DAY
     assert nearest(deadlines(state)) == waiting
+
+
+def test_a_granted_case_awaits_its_final_report_on_the_decided_date():
+    state = granted(assessed_by_anna())
+    assert state.payments is not None
+    [waiting] = deadlines(state)
+    assert (waiting.kind, waiting.at) == (DeadlineKind.FINAL_REPORT, end_of_day(state.payments.report_due))
+    # The workflow's own next timer is a reminder before then; the inbox shows the report's date.
+    assert state.next_deadline is not None and state.next_deadline < waiting.at
+    assert overdue([waiting], waiting.at + DAY) == [DeadlineKind.FINAL_REPORT]
 
 
 def test_a_case_without_anything_awaited_has_no_deadline():
