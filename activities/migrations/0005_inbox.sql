@@ -38,10 +38,12 @@ CREATE INDEX cases_inbox_call ON cases (
     (COALESCE(records_pending_since, deadline_at, 'infinity'::timestamptz)), case_number
 );
 -- Overdue, and due within N days.
-CREATE INDEX cases_deadline_at ON cases (deadline_at) WHERE deadline_at IS NOT NULL;
+CREATE INDEX cases_deadline_at ON cases (deadline_at) INCLUDE (stage) WHERE deadline_at IS NOT NULL;
 CREATE INDEX cases_records_pending ON cases (records_pending_since) WHERE records_pending_since IS NOT NULL;
--- Amount applied for, from and to.
-CREATE INDEX cases_requested_amount ON cases (requested_amount);
+-- Amount applied for, from and to; with the stage, so that the counts per stage under an amount
+-- filter, with or without a call, are read from the index alone.
+CREATE INDEX cases_requested_amount ON cases (requested_amount) INCLUDE (stage);
+CREATE INDEX cases_call_amount ON cases (call_id, requested_amount) INCLUDE (stage);
 -- Free text: every word of the query as a prefix of a word of the title or the sender's name.
 -- 'simple' (no stemming, no stop words): names and titles are searched as written. pg_trgm would
 -- find parts of words too, but the embedded PostgreSQL (pgserver) is built without it.
