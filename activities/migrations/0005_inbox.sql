@@ -14,7 +14,7 @@ ALTER TABLE cases
     ADD COLUMN deadline_ats timestamptz[] NOT NULL DEFAULT '{}',
     -- Since when a public-records request for the case has waited to be handled; NULL when none
     -- waits. Written by the records requests' own path. Such a case goes to the top of the inbox.
-    ADD COLUMN records_pending_since timestamptz,
+    ADD COLUMN IF NOT EXISTS records_pending_since timestamptz,
     ADD CONSTRAINT cases_deadlines_aligned CHECK (cardinality(deadline_kinds) = cardinality(deadline_ats)),
     ADD CONSTRAINT cases_deadline_kind CHECK ((deadline_at IS NULL) = (deadline_kind IS NULL));
 
