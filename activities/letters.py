@@ -61,12 +61,17 @@ class LetterRequest(BaseModel):
 
     @classmethod
     def of(cls, case: CaseState, effect: SendLetter) -> LetterRequest:
-        """The letter a case has queued, to the applicant's contact person where there is one."""
+        """The letter a case has queued, to the applicant's contact person where there is one (or to
+        the recipient the effect names: someone who asked for a public document)."""
         contact = case.application.applicant.contact
+        if effect.recipient_name is not None:
+            name, email = effect.recipient_name, effect.recipient_email
+        else:
+            name = contact.name if contact else case.application.applicant.name
+            email = contact.email if contact else None
         return cls(
             case_number=case.case_number, letter_id=effect.letter_id, kind=LetterKind(effect.letter),
-            recipient_name=contact.name if contact else case.application.applicant.name,
-            recipient_email=contact.email if contact else None, context=effect.context,
+            recipient_name=name, recipient_email=email, context=effect.context,
         )
 
     def render(self) -> RenderedLetter:

@@ -104,6 +104,8 @@ class CaseSnapshot(_Model):
     officer: str | None = None
     granted_amount: Kronor | None = None
     next_deadline: Instant | None = None
+    # The oldest unanswered request for a public document: it puts the case at the top of the inbox.
+    records_pending_since: Instant | None = None
     # What the officers' inbox shows and sorts by (domain/inbox.py): every deadline the case waits on,
     # passed or not, and the nearest. Defaults, so that a write built by older code still reads.
     deadlines: list[Deadline] = []
@@ -115,7 +117,9 @@ class CaseSnapshot(_Model):
         waiting = deadlines(case)
         first = nearest(waiting)
         return cls(case_number=case.case_number, stage=case.stage, outcome=case.outcome, officer=case.officer,
-                   granted_amount=case.granted, next_deadline=case.next_deadline, deadlines=waiting,
+                   # The case's own deadline: a records request's is the officer's, marked by records_pending_since.
+                   granted_amount=case.granted, next_deadline=case.case_deadline,
+                   records_pending_since=case.records_pending_since, deadlines=waiting,
                    deadline_at=first.at if first else None, deadline_kind=first.kind if first else None)
 
 
@@ -324,6 +328,7 @@ class Register:
                         UPDATE cases
                         SET stage = %(stage)s, outcome = %(outcome)s, officer = %(officer)s,
                             granted_amount = %(granted_amount)s, next_deadline = %(next_deadline)s,
+                            records_pending_since = %(records_pending_since)s,
                             deadline_at = %(deadline_at)s, deadline_kind = %(deadline_kind)s,
                             deadline_kinds = %(deadline_kinds)s::text[], deadline_ats = %(deadline_ats)s::timestamptz[],
                             updated_at = now()
@@ -358,6 +363,7 @@ class Register:
                         "officer": snapshot.officer if snapshot else None,
                         "granted_amount": snapshot.granted_amount if snapshot else None,
                         "next_deadline": snapshot.next_deadline if snapshot else None,
+                        "records_pending_since": snapshot.records_pending_since if snapshot else None,
                         "deadline_at": snapshot.deadline_at if snapshot else None,
                         "deadline_kind": snapshot.deadline_kind.value if snapshot and snapshot.deadline_kind else None,
                         "deadline_kinds": [d.kind.value for d in snapshot.deadlines] if snapshot else [],
@@ -394,6 +400,13 @@ class Register:
                 raise _case_not_found(snapshot.case_number)
 
 
+# The columns of a RegisterRow, for every read of the register's lines.
+_REGISTER_ROWS = """
+    SELECT case_number, submission_id, call_id, received_at, imported, sender_name, sender_org_number,
+           subject, requested_amount, stage, outcome, officer, granted_amount, next_deadline, updated_at
+    FROM cases"""
+
+
 async def list_cases(
     pool: AsyncConnectionPool, *, call_id: str | None = None, stage: str | None = None
 ) -> list[RegisterRow]:
@@ -401,10 +414,7 @@ async def list_cases(
     async with pool.connection() as conn:
         cursor = conn.cursor(row_factory=class_row(RegisterRow))
         await cursor.execute(
-            """
-            SELECT case_number, submission_id, call_id, received_at, imported, sender_name, sender_org_number,
-                   subject, requested_amount, stage, outcome, officer, granted_amount, next_deadline, updated_at
-            FROM cases
+            _REGISTER_ROWS + """
             WHERE (%(call_id)s::text IS NULL OR call_id = %(call_id)s)
               AND (%(stage)s::text IS NULL OR stage = %(stage)s)
             ORDER BY received_at, case_number
@@ -422,6 +432,81 @@ async def case_events(pool: AsyncConnectionPool, case_number: str) -> list[CaseE
             """
             SELECT case_number, event_id, at, actor_id, actor_role, kind, stage, summary
             FROM case_events WHERE case_number = %s ORDER BY at, event_id
+            """,
+            (case_number,),
+        )
+        return await cursor.fetchall()
+
+
+class SentLetter(BaseModel):
+    """A letter of a case as its applicant lists it: what it is about and when it was written."""
+
+    case_number: str
+    letter_id: str
+    kind: str
+    subject: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
+async def organisation_cases(pool: AsyncConnectionPool, org_number: str) -> list[RegisterRow]:
+    """The cases an organisation (its number as the register writes it, NNNNNN-NNNN) applied in, oldest first."""
+    async with pool.connection() as conn:
+        cursor = conn.cursor(row_factory=class_row(RegisterRow))
+        await cursor.execute(
+            _REGISTER_ROWS + """ WHERE sender_org_number = %s
+            ORDER BY received_at, case_number
+            """,
+            (org_number,),
+        )
+        return await cursor.fetchall()
+
+
+async def organisation_letters(pool: AsyncConnectionPool, org_number: str) -> list[SentLetter]:
+    """The letters of an organisation's cases, oldest first (without their bodies)."""
+    async with pool.connection() as conn:
+        cursor = conn.cursor(row_factory=class_row(SentLetter))
+        await cursor.execute(
+            """
+            SELECT l.case_number, l.letter_id, l.kind, l.subject, l.created_at, l.sent_at
+            FROM letters l JOIN cases c ON c.case_number = l.case_number
+            WHERE c.sender_org_number = %s
+            ORDER BY l.created_at, l.case_number, l.letter_id
+            """,
+            (org_number,),
+        )
+        return await cursor.fetchall()
+
+
+async def find_case(pool: AsyncConnectionPool, case_number: str) -> RegisterRow | None:
+    """One case's line of the register; None when there is no such case."""
+    async with pool.connection() as conn:
+        cursor = conn.cursor(row_factory=class_row(RegisterRow))
+        await cursor.execute(
+            _REGISTER_ROWS + """ WHERE case_number = %s
+            """,
+            (case_number,),
+        )
+        return await cursor.fetchone()
+
+
+class DocumentEntry(BaseModel):
+    """A registered document of a case, without its content."""
+
+    document_id: str
+    kind: str
+    title: str
+    registered_at: datetime
+
+
+async def list_documents(pool: AsyncConnectionPool, case_number: str) -> list[DocumentEntry]:
+    """A case's registered documents in the order they were registered (titles only, no content)."""
+    async with pool.connection() as conn:
+        cursor = conn.cursor(row_factory=class_row(DocumentEntry))
+        await cursor.execute(
+            """
+            SELECT document_id, kind, title, registered_at
+            FROM case_documents WHERE case_number = %s ORDER BY registered_at, document_id
             """,
             (case_number,),
         )

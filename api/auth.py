@@ -1,7 +1,7 @@
 """Who is signed in, and what they may do.
 
 The bearer token says who a person is: a development token that `grantflow users add` printed
-(only its hash is stored), or in production a JWT from the agency's identity provider (`api.oidc`).
+(only its hash is stored), or in production a JWT from the agency's identity provider (`api/signin.py`).
 The actor of every action is taken from here, never from the request body. What a role may do in
 a case stays the workflow's own check (`domain.actions`); these dependencies only keep a person
 away from endpoints their role has no business with.
@@ -10,7 +10,6 @@ away from endpoints their role has no business with.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from enum import StrEnum
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
@@ -19,17 +18,9 @@ from pydantic import BaseModel
 
 from api.problems import ProblemError
 from domain.case import Actor, Role
+from domain.users import ApiRole
 
-
-class ApiRole(StrEnum):
-    APPLICANT = "applicant"  # bound to one organisation number
-    OFFICER = "officer"
-    DECISION_MAKER = "decision_maker"
-    FINANCE = "finance"
-    AUDITOR = "auditor"  # reads everything, changes nothing
-    OPERATIONS = "operations"
-    ADMINISTRATOR = "administrator"  # users and assignments
-
+__all__ = ["READERS", "STAFF", "ApiRole", "Authenticator", "Principal", "allowed", "signed_in", "unauthorized"]
 
 STAFF = frozenset(ApiRole) - {ApiRole.APPLICANT}
 READERS = frozenset({ApiRole.OFFICER, ApiRole.DECISION_MAKER, ApiRole.FINANCE, ApiRole.AUDITOR,

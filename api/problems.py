@@ -6,8 +6,10 @@ Bad input is a 4xx, never a 500; a refused action is a 409 with the case's own r
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
+import psycopg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.service import RPCError, RPCStatusCode
 
 from infra.errors import InputError, InputProblem, Unavailable, json_path
 from infra.messages import reason
@@ -24,6 +27,9 @@ log = structlog.stdlib.get_logger("grantflow.api")
 
 PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # an application with its attachments; anything larger is refused unread
+_TOO_LARGE_SV = f"Begäran är för stor: högst {MAX_BODY_BYTES // (1024 * 1024)} MB med bilagor."
+# What a Temporal call answers when the server is down or does not answer in time.
+_TEMPORAL_DOWN = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
 
 
 class FieldProblem(BaseModel):
@@ -58,13 +64,38 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
                         headers=headers)
 
 
-# The OpenAPI description of every error answer, for the routes to list.
+# The OpenAPI description of every error answer, for the routes to list: the Problem schema under the media
+# type the answer is sent with. (FastAPI would put a `model` under application/json, which no error is sent as;
+# `install` adds Problem to the document's components instead.)
+PROBLEM_CONTENT: dict[str, object] = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
-    code: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": text}
+    code: {"content": PROBLEM_CONTENT, "description": text}
     for code, text in {400: "Bad request", 401: "Not signed in", 403: "Not allowed for this role",
                        404: "Not found", 409: "Refused by the case", 413: "Body too large",
                        422: "Invalid input", 503: "Temporal or the database is unavailable"}.items()
 }
+
+
+def problem_answer(description: str) -> dict[str, object]:
+    """One more documented error answer of a route (e.g. 415), as PROBLEM_RESPONSES describes theirs."""
+    return {"content": PROBLEM_CONTENT, "description": description}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """The OpenAPI document with Problem (and FieldProblem) among its components, for PROBLEM_CONTENT's $ref."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()  # which keeps it as app.openapi_schema
+        schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(schema.pop("$defs", {}))
+        schemas["Problem"] = schema
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the document
 
 
 def _from_validation(exc: RequestValidationError) -> Problem:
@@ -74,12 +105,19 @@ def _from_validation(exc: RequestValidationError) -> Problem:
         # FastAPI puts where the value came from first ("body", "query", "path", "header").
         where = loc.pop(0) if loc and loc[0] in ("body", "query", "path", "header", "cookie") else "body"
         field = json_path(loc) if where == "body" else ".".join(str(p) for p in loc) or where
-        errors.append(FieldProblem(field=field, reason=reason(error, form="begäran")))
+        why = reason(error, form="begäran")
+        if error.get("type") == "json_invalid":
+            # FastAPI puts the parser's character offset where a field would be: the body as a whole is at fault.
+            field = "$"
+            why += f" (tecken {loc[0] + 1})" if loc and isinstance(loc[0], int) else ""
+        errors.append(FieldProblem(field=field, reason=why))
     return Problem(title="Invalid input", status=422, detail="Uppgifterna i begäran kan inte användas: "
                    + "; ".join(f"{e.field}: {e.reason}" for e in errors), errors=errors)
 
 
 def install(app: FastAPI) -> None:
+    _document_problems(app)
+
     async def validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         return problem_response(_from_validation(exc))
@@ -105,11 +143,21 @@ def install(app: FastAPI) -> None:
                                         detail="Tjänsten är tillfälligt otillgänglig. Försök igen om en stund."),
                                 {"Retry-After": "5"})
 
+    async def outage(request: Request, exc: Exception) -> JSONResponse:
+        # Temporal or PostgreSQL not answering is the service being unavailable, not a bug: 503.
+        if isinstance(exc, RPCError) and exc.status not in _TEMPORAL_DOWN:
+            return await internal(request, exc)
+        if isinstance(exc, RuntimeError) and not isinstance(exc, RPCError) and not str(exc).startswith(
+                "Failed client connect"):  # what the SDK raises when it cannot reach the server
+            return await internal(request, exc)
+        return await unavailable(request, Unavailable(f"{type(exc).__name__}: {exc}"))
+
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        titles = {404: "Not found", 405: "Method not allowed", 401: "Not signed in", 403: "Forbidden"}
+        titles = {404: "Not found", 405: "Method not allowed", 401: "Not signed in", 403: "Forbidden",
+                  413: "Payload too large"}
         details = {404: "Det finns ingen sådan adress.", 405: "Metoden stöds inte på den här adressen.",
-                   401: "Du behöver logga in.", 403: "Du får inte göra detta."}
+                   401: "Du behöver logga in.", 403: "Du får inte göra detta.", 413: _TOO_LARGE_SV}
         return problem_response(Problem(title=titles.get(exc.status_code, str(exc.detail)), status=exc.status_code,
                                         detail=details.get(exc.status_code, "Begäran kunde inte utföras.")),
                                 dict(exc.headers) if exc.headers else None)
@@ -126,6 +174,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ActionRefused, refused)
     app.add_exception_handler(NotRegistered, refused)
     app.add_exception_handler(Unavailable, unavailable)
+    app.add_exception_handler(RPCError, outage)
+    app.add_exception_handler(RuntimeError, outage)
+    app.add_exception_handler(psycopg.OperationalError, outage)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, internal)
 
@@ -168,8 +219,10 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(StarletteHTTPException):
+    # An HTTPException, so that FastAPI, reading the body, passes it on as it is (any other error
+    # there becomes its own 400 "error parsing the body").
+    def __init__(self) -> None:
+        super().__init__(413)
 
 
-Handler = Callable[[Request], Awaitable[JSONResponse]]

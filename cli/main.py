@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
-from cli import archive, cases, ops, payments
+from cli import archive, cases, ops, payments, users
 from cli.inputs import read_input
 from domain.application import Application
 from domain.call import CallFileError
@@ -154,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     payments.add_commands(commands)
     archive.add_commands(commands)
     ops.add_commands(commands)
+    users.add_commands(commands)
     return parser
 
 

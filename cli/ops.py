@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from infra.settings import Settings, client_settings
-from infra.temporal import run_command
+from infra.temporal import connect, run_command
 
 EXIT_OK = 0
 
@@ -14,7 +14,7 @@ EXIT_OK = 0
 def cmd_up(args: argparse.Namespace) -> int:
     from stack.embedded import main_up
 
-    return main_up(Settings.from_env(), demo=args.demo, port=args.port, ui_port=args.ui_port)
+    return main_up(Settings.from_env(), demo=args.demo, port=args.port, ui_port=args.ui_port, api_port=args.api_port)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -23,14 +23,33 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return main_worker(Settings.from_env())
 
 
+def port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} är inget portnummer (1–65535)")
+    return int(text)
+
+
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from services.register import open_register_pool
 
-    # Settings are read once, before uvicorn starts: a bad variable is refused here, in one line.
-    app = create_app(Settings.from_env())
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
+    settings = client_settings()
+
+    async def serve() -> None:
+        # Temporal and the database are reached before uvicorn starts: one that does not answer is
+        # one line and exit 3 (cli.main), not a traceback from the application's startup.
+        client = await connect(settings)
+        pool = await open_register_pool(settings)
+        try:
+            app = create_app(settings, client=client, pool=pool)
+            config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
+            await uvicorn.Server(config).serve()
+        finally:
+            await pool.close()
+
+    run_command(serve())
     return EXIT_OK
 
 
@@ -47,10 +66,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: Any) -> None:
-    up = commands.add_parser("up", help="start the whole system on this machine (Temporal, PostgreSQL, worker)")
-    up.add_argument("--demo", action="store_true", help="also open copies of the calls and add example cases")
-    up.add_argument("--port", type=int, default=7233, help="Temporal's port on 127.0.0.1 (default 7233)")
-    up.add_argument("--ui-port", type=int, default=8233, help="Temporal UI's port (default 8233)")
+    up = commands.add_parser("up", help="start the whole system on this machine (Temporal, PostgreSQL, worker, API)")
+    up.add_argument("--demo", action="store_true",
+                    help="also open copies of the calls, add example cases and print a sign-in token per role")
+    up.add_argument("--port", type=port, default=7233, help="Temporal's port on 127.0.0.1 (default 7233)")
+    up.add_argument("--ui-port", type=port, default=8233, help="Temporal UI's port (default 8233)")
+    up.add_argument("--api-port", type=port, default=8000, help="the HTTP API's port on 127.0.0.1 (default 8000)")
     up.set_defaults(run=cmd_up)
 
     worker = commands.add_parser("worker", help="run a worker against the configured Temporal and database")
@@ -58,7 +79,7 @@ def add_commands(commands: Any) -> None:
 
     api = commands.add_parser("api", help="run the HTTP API against the configured Temporal and database")
     api.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    api.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    api.add_argument("--port", type=port, default=8000, help="port to listen on (default 8000)")
     api.set_defaults(run=cmd_api)
 
     db = commands.add_parser("db", help="database administration")

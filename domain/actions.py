@@ -33,6 +33,7 @@ from domain.case import (
     MAX_RECEIPTS,
     AcceptForReview,
     Action,
+    Assign,
     CaseState,
     Communicate,
     Decide,
@@ -49,6 +50,8 @@ from domain.case import (
     ScoreApplication,
     SubmitCompletion,
     Withdraw,
+    assign,
+    assign_refusal,
     resume,
     resume_refusal,
 )
@@ -60,14 +63,27 @@ from domain.deciding import (
     refusal_before_decision,
 )
 from domain.lifecycle import STAGE_LABELS_SV, Stage
+from domain.records import (
+    RecordsAction,
+    RefusePublicDocument,
+    ReleasePublicDocument,
+    RequestPublicDocument,
+    apply_records,
+    deadline_passed_records,
+    find_request,
+    refusal_records,
+)
 
-Command = BeforeDecision | AfterDecision | Resume
+Command = BeforeDecision | AfterDecision | Resume | Assign | RecordsAction
 
 _UNTIL_DECIDED = frozenset({Stage.RECEIVED, Stage.COMPLETENESS, Stage.SECRECY_REVIEW, Stage.ASSESSMENT,
                             Stage.DECISION})
 # After a decision the rules change: a withdrawal may have to become a reclaim, and a reply
 # may answer the hearing before a reclaim decision rather than one before the grant decision.
 _AFTER_DECISION = frozenset({Stage.DECIDED, Stage.PAYMENTS, Stage.FINAL_REPORT, Stage.RECLAIM})
+# Every stage in which the case's workflow takes actions. A closed case's workflow has ended (it is
+# archived): a request for one of its documents is for the registry, not for the case.
+_OPEN = _UNTIL_DECIDED | _AFTER_DECISION
 
 _ROLES: dict[type[Action], Role | frozenset[Role]] = {
     RequestCompletion: Role.OFFICER,
@@ -95,6 +111,13 @@ _ROLES: dict[type[Action], Role | frozenset[Role]] = {
     DecideReclaim: Role.DECISION_MAKER,
     RegisterRepayment: Role.FINANCE,
     WriteOff: Role.DECISION_MAKER,
+    Assign: Role.ADMINISTRATOR,
+    # Operations' own, checked by `resume_refusal`: carry out again a step the case stopped.
+    Resume: Role.OPERATIONS,
+    # Anyone (TF 2 kap.); an officer may register a request made by telephone or at the desk.
+    RequestPublicDocument: frozenset({Role.PUBLIC, Role.OFFICER}),
+    ReleasePublicDocument: Role.OFFICER,
+    RefusePublicDocument: Role.OFFICER,
 }
 
 _STAGES: dict[type[Action], frozenset[Stage]] = {
@@ -123,6 +146,10 @@ _STAGES: dict[type[Action], frozenset[Stage]] = {
     DecideReclaim: frozenset({Stage.RECLAIM}),
     RegisterRepayment: frozenset({Stage.RECLAIM}),
     WriteOff: frozenset({Stage.RECLAIM}),
+    Assign: _UNTIL_DECIDED | _AFTER_DECISION,
+    RequestPublicDocument: _OPEN,
+    ReleasePublicDocument: _OPEN,
+    RefusePublicDocument: _OPEN,
 }
 
 # The officer's and decision maker's steps that only someone who has declared no conflict of
@@ -141,7 +168,14 @@ ROLE_LABELS_SV = {
     Role.OPERATIONS: "drift",
     Role.AUDITOR: "revisor",
     Role.ADMINISTRATOR: "administratör",
+    Role.PUBLIC: "allmänheten",
 }
+
+
+def roles_for(action: type[Action]) -> frozenset[Role]:
+    """The roles that may take an action of this type (the case still checks stage and the rest)."""
+    roles = _ROLES[action]
+    return roles if isinstance(roles, frozenset) else frozenset({roles})
 
 
 def _after_decision(state: CaseState, command: Command) -> bool:
@@ -163,7 +197,7 @@ def refusal(state: CaseState, command: Command, now: datetime, *, declarations: 
 
     `declarations=False` leaves out the rule that the actor must have declared no conflict of
     interest: only for replaying a decision taken before that rule (decision 21)."""
-    if (earlier := state.receipts.get(command.action_id)) is not None:
+    if (earlier := _earlier_receipt(state, command.action_id)) is not None:
         # Re-sent: answered with the first receipt, unless it is another action under the same id
         # (as a payment API refuses an idempotency key reused with other parameters).
         if earlier.fingerprint is not None and earlier.fingerprint != fingerprint(command):
@@ -172,17 +206,20 @@ def refusal(state: CaseState, command: Command, now: datetime, *, declarations: 
         return None
     if isinstance(command, Resume):  # operations' own: any stage, while a step is stopped
         return resume_refusal(state, command)
-    roles = _ROLES[type(command)]
-    roles = roles if isinstance(roles, frozenset) else frozenset({roles})
+    roles = roles_for(type(command))
     if command.actor.role not in roles:
         who = " eller ".join(ROLE_LABELS_SV[r] for r in Role if r in roles)
         return f"Åtgärden kan bara utföras av {who}, inte av {ROLE_LABELS_SV[command.actor.role]}."
     if state.stage not in _STAGES[type(command)]:
         return f"Åtgärden kan inte utföras när ärendet är i steget ”{STAGE_LABELS_SV[state.stage]}”."
+    if isinstance(command, Assign):
+        return assign_refusal(state, command)
     if (declarations and type(command) in _DECLARED and state.stage not in _BEFORE_ASSESSMENT
             and not state.has_declared(command.actor.id)):
         return (f"{command.actor.id} har inte förklarat att jäv inte föreligger i ärendet (FL 16–18 §§). "
                 "Lämna först en jävsförklaring (declare-no-conflict).")
+    if isinstance(command, RecordsAction):
+        return refusal_records(state, command, now)
     if _after_decision(state, command):
         return refusal_after_decision(state, command, now)  # type: ignore[arg-type]  # narrowed just above
     return refusal_before_decision(state, command, now)  # type: ignore[arg-type]
@@ -190,11 +227,15 @@ def refusal(state: CaseState, command: Command, now: datetime, *, declarations: 
 
 def apply(state: CaseState, command: Command, now: datetime) -> Receipt:
     """Carry out an action `refusal` accepted; returns the receipt, queues what must follow."""
-    if (earlier := state.receipts.get(command.action_id)) is not None:
+    if (earlier := _earlier_receipt(state, command.action_id)) is not None:
         return earlier
     mark, stage = len(state.outbox), state.stage
     if isinstance(command, Resume):
         message = resume(state, command, now)
+    elif isinstance(command, Assign):
+        message = assign(state, command, now)
+    elif isinstance(command, RecordsAction):
+        message = apply_records(state, command, now)
     elif _after_decision(state, command):
         message = apply_after_decision(state, command, now)  # type: ignore[arg-type]
     else:
@@ -213,16 +254,30 @@ def apply(state: CaseState, command: Command, now: datetime) -> Receipt:
         event_id=command.action_id, at=now, actor_id=command.actor.id, actor_role=command.actor.role.value,
         event=receipt.action, summary=message, stage=stage,
     ))
+    if isinstance(command, RequestPublicDocument) and (request := find_request(state, command.action_id)):
+        # Anyone may ask, as often as they like: a request's receipt stays with the request, so that
+        # requests never push the receipts of people's other actions out of the bounded map below.
+        request.receipt = receipt
+        return receipt
     if len(state.receipts) >= MAX_RECEIPTS:
         state.receipts.pop(next(iter(state.receipts)))
     state.receipts[command.action_id] = receipt
     return receipt
 
 
+def _earlier_receipt(state: CaseState, action_id: str) -> Receipt | None:
+    """The receipt of an action already taken under this id: in the receipts, or with a records request."""
+    if (earlier := state.receipts.get(action_id)) is not None:
+        return earlier
+    request = find_request(state, action_id)
+    return request.receipt if request is not None else None
+
+
 def deadline_passed(state: CaseState, now: datetime) -> None:
     """A timer of the case has fired: record what ran out; what follows is for people to decide."""
     deadline_passed_before_decision(state, now)
     deadline_passed_after_decision(state, now)
+    deadline_passed_records(state, now)
 
 
-__all__ = ["ROLE_LABELS_SV", "Command", "apply", "deadline_passed", "fingerprint", "refusal"]
+__all__ = ["ROLE_LABELS_SV", "Command", "apply", "deadline_passed", "fingerprint", "refusal", "roles_for"]

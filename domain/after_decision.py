@@ -239,7 +239,7 @@ def refusal_after_decision(state: CaseState, command: AfterDecision | Withdraw |
                                                                         and reasons != revocation.reasons):
                 return ("Upphävandet beslutas så som det är förberett och kommunicerat; ett annat belopp eller"
                         " andra skäl ska förberedas och kommuniceras på nytt.")
-            if command.actor.id in {state.officer, revocation.prepared_by}:
+            if command.actor.id in {*state.handled_by, revocation.prepared_by}:
                 return ("Den som har bedömt ärendet eller förberett upphävandet får inte besluta om det"
                         " (fyraögonsprincipen).")
             if not revocation.hearing.settled and now < revocation.hearing.deadline:
@@ -269,7 +269,7 @@ def refusal_after_decision(state: CaseState, command: AfterDecision | Withdraw |
                 return "Det finns inget förberett återkrav."
             if reclaim.claim is not None:
                 return "Återkravet är redan beslutat."
-            if command.actor.id in {prepared.prepared_by, state.officer}:
+            if command.actor.id in {prepared.prepared_by, *state.handled_by}:
                 return "Den som har förberett eller bedömt ärendet får inte fatta beslutet (fyraögonsprincipen)."
             hearing = reclaim.hearing
             if hearing is not None and not hearing.settled and now < hearing.deadline:
@@ -295,7 +295,7 @@ def refusal_after_decision(state: CaseState, command: AfterDecision | Withdraw |
             if reclaim.claim is None or reclaim.settled_at is not None:
                 return "Det finns ingen obetald skuld att avskriva."
             prepared = reclaim.prepared
-            if command.actor.id in {prepared.prepared_by if prepared else None, state.officer}:
+            if command.actor.id in {prepared.prepared_by if prepared else None, *state.handled_by}:
                 return ("Den som har förberett återkravet eller bedömt ärendet får inte besluta om avskrivning"
                         " (fyraögonsprincipen).")
     return None

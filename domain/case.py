@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from domain.application import Application
 from domain.call import Call, SharedCall
@@ -23,14 +23,25 @@ from domain.clock import format_instant_sv
 from domain.findings import Verdict
 from domain.lifecycle import Outcome, Stage, transition
 from domain.money import Kronor
-from domain.paths import resolve
+from domain.paths import resolve, section_parts
 from domain.payment import Bankgiro, Payments, PayoutKind
+from domain.privacy import mask_text
 from domain.reclaim import Hearing, Reclaim, Revocation
 from domain.text import Clean
 
 CaseNumber = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{5}$")]
 ActionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@-]{1,100}$")]
-PersonId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,100}$")]
+
+
+def _not_a_personnummer(value: str) -> str:
+    # A person's id is written to the case's history, the register and search attributes, none secret.
+    if _LOOKS_PERSONAL.fullmatch(value):
+        raise ValueError("ett aktörs-id är myndighetens användar-id, aldrig ett personnummer")
+    return value
+
+
+_LOOKS_PERSONAL = re.compile(r"(\d{2})?\d{6}[-+]?\d{4}")
+PersonId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,100}$"), AfterValidator(_not_a_personnummer)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), Clean]
 
 # How many receipts a case keeps for re-sent actions: more than any case collects.
@@ -49,6 +60,8 @@ class Role(StrEnum):
     OPERATIONS = "operations"
     AUDITOR = "auditor"
     ADMINISTRATOR = "administrator"  # assigns cases to officers
+    # Anyone, without an account, asking for a public document (TF 2 kap.): may stay anonymous.
+    PUBLIC = "public"
 
 
 class Actor(Model):
@@ -56,17 +69,6 @@ class Actor(Model):
 
     id: PersonId
     role: Role
-
-    @field_validator("id")
-    @classmethod
-    def _not_a_personnummer(cls, value: str) -> str:
-        # The id is written to the case's history and the register, which are not secret.
-        if _LOOKS_PERSONAL.fullmatch(value):
-            raise ValueError("ett aktörs-id är myndighetens användar-id, aldrig ett personnummer")
-        return value
-
-
-_LOOKS_PERSONAL = re.compile(r"(\d{2})?\d{6}[-+]?\d{4}")
 
 
 class Action(Model):
@@ -169,6 +171,13 @@ class Resume(Action):
     note: Text | None = None
 
 
+class Assign(Action):
+    """An administrator gives the case to a case officer, who is then its officer in the register and
+    in Temporal UI; until then the case's officer is the one who assessed it."""
+
+    officer: PersonId
+
+
 class Receipt(Model):
     action_id: str
     action: str
@@ -200,6 +209,9 @@ class SendLetter(Model):
     letter_id: str
     letter: str  # a domain.letters.LetterKind value
     context: dict[str, str]
+    # Another recipient than the applicant's contact person: someone who asked for a public document.
+    recipient_name: str | None = None
+    recipient_email: str | None = None
 
 
 class SaveDocument(Model):
@@ -344,6 +356,55 @@ STEP_LABELS_SV = {
 }
 
 
+class PublicDocument(StrEnum):
+    """What the public may ask for in a case (TF 2 kap.): the application or the decision."""
+
+    APPLICATION = "application"
+    DECISION = "decision"
+
+
+class RecordsStatus(StrEnum):
+    PENDING = "pending"  # waiting for the secrecy review or the officer
+    RELEASED = "released"
+    REFUSED_IN_PART = "refused_in_part"  # released with the secret parts withheld, by a written decision
+    REFUSED = "refused"
+    # The case closed before the request was answered: its workflow ends, so the request is handed
+    # to the registry (registraturen), which answers requests for a closed case's documents.
+    REFERRED = "referred"
+
+
+class RecordsRefusal(Model):
+    """A written decision to refuse a public document in whole or in part (OSL 6 kap. 7-8 §§)."""
+
+    refused_by: str
+    refused_at: datetime
+    in_part: bool
+    withheld: list[str] = []  # in part: the sections the secrecy review ruled secret
+    reasons: str
+    legal_ground: str
+
+
+class RecordsRequest(Model):
+    """A request for a public document (begäran om allmän handling), answered the same day if it can be."""
+
+    request_id: str
+    document: PublicDocument
+    requested_at: datetime
+    deadline: datetime  # the end of the day it came in, in Stockholm
+    # TF 2 kap. 18 §: the requester need not say who they are. Personal data: never in the register.
+    requester_name: str | None = None
+    requester_email: str | None = None
+    status: RecordsStatus = RecordsStatus.PENDING
+    answered_at: datetime | None = None
+    answered_by: str | None = None
+    overdue: bool = False
+    refusal: RecordsRefusal | None = None
+    # The answer to the request as an action: kept here, not in `CaseState.receipts`, so that anyone's
+    # requests never push an officer's receipt out of that bounded map (decision 24).
+    receipt: Receipt | None = None
+    release_id: str | None = None  # the `public_release` document of the version released
+
+
 class Stall(Model):
     """An outbox step failed with an error that no retry can mend (e.g. the database refused the
     write): the case has stopped it, keeps its effect in the outbox, and waits for operations to
@@ -391,10 +452,25 @@ class CaseState(Model):
     outbox: list[Effect] = []
     effects_done: int = 0  # a counter for effect ids that stays unique across continue-as-new
     stalled: Stall | None = None  # a step stopped for operations to resume
+    assigned_officer: str | None = None  # given the case by an administrator (`Assign`)
+    assigned_before: list[str] = []  # officers the case was assigned to earlier: they handled it too
+    records_requests: list[RecordsRequest] = []  # requests for public documents (domain.records)
+    # The `public_release` documents registered: each distinct version released is registered once.
+    public_releases: list[str] = []
 
     @property
     def officer(self) -> str | None:
+        """The officer the case is assigned to; else the one who assessed it."""
+        if self.assigned_officer is not None:
+            return self.assigned_officer
         return self.assessment.assessor if self.assessment else None
+
+    @property
+    def handled_by(self) -> set[str]:
+        """Who has handled the case as its officer: every officer it was assigned to and the assessor.
+        Four eyes: none of them decides it."""
+        assessor = self.assessment.assessor if self.assessment else None
+        return {p for p in (*self.assigned_before, self.assigned_officer, assessor) if p}
 
     def has_declared(self, person: str) -> bool:
         """Whether `person` has declared no conflict of interest in this case (FL 16–18 §§)."""
@@ -406,6 +482,14 @@ class CaseState(Model):
     @property
     def next_deadline(self) -> datetime | None:
         """The earliest deadline still running: what operations watch and the workflow waits for."""
+        # A records request is answered the same day: its end is a deadline until it is answered or overdue.
+        records = [r.deadline for r in self.records_requests if r.status is RecordsStatus.PENDING and not r.overdue]
+        return min((d for d in (self.case_deadline, *records) if d is not None), default=None)
+
+    @property
+    def case_deadline(self) -> datetime | None:
+        """The earliest deadline of the case's own course, without records requests: what the applicant
+        is shown (a stranger's request is not the applicant's deadline) and the register's `next_deadline`."""
         running: list[datetime | None] = []
         if self.completion and not self.completion.answered_at and not self.completion.expired:
             running.append(self.completion.deadline)
@@ -421,6 +505,12 @@ class CaseState(Model):
         if self.reclaim is not None and self.stage is Stage.RECLAIM:
             running.append(self.reclaim.next_deadline())
         return min((d for d in running if d is not None), default=None)
+
+    @property
+    def records_pending_since(self) -> datetime | None:
+        """When the oldest unanswered request for a public document came in: it tops the officer's inbox."""
+        return min((r.requested_at for r in self.records_requests if r.status is RecordsStatus.PENDING),
+                   default=None)
 
     @property
     def paid_out(self) -> Decimal:
@@ -485,6 +575,25 @@ def resume(state: CaseState, command: Resume, now: datetime) -> str:
     return f"Drift återupptar {step}, som hade stoppats."
 
 
+def assign_refusal(state: CaseState, command: Assign) -> str | None:
+    """Why the case cannot be assigned to `command.officer` now, in Swedish; None when it can."""
+    if state.assigned_officer == command.officer:
+        return f"Ärendet är redan tilldelat {command.officer}."
+    if state.decision is not None and command.officer == state.decision.decided_by:
+        return f"{command.officer} har fattat beslutet i ärendet och kan inte bli dess handläggare."
+    return None
+
+
+def assign(state: CaseState, command: Assign, now: datetime) -> str:
+    """Give the case to an officer; returns the receipt's message."""
+    before = state.assigned_officer
+    state.assigned_officer = command.officer
+    if before is not None:
+        state.assigned_before.append(before)
+        return f"Ärendet är tilldelat handläggare {command.officer} (tidigare {before})."
+    return f"Ärendet är tilldelat handläggare {command.officer}."
+
+
 def checks_done(state: CaseState, verdict: Verdict, now: datetime) -> None:
     """The call's checks have run: a clean, timely application goes on by itself."""
     state.verdict = verdict
@@ -495,19 +604,136 @@ def checks_done(state: CaseState, verdict: Verdict, now: datetime) -> None:
         state.stage = transition(state.stage, Stage.SECRECY_REVIEW)
 
 
+def secrecy_marker(legal_ground: str | None) -> str:
+    """What stands in a public document where a part was ruled secret."""
+    return f"[Sekretess enligt {legal_ground or 'OSL'}]"
+
+
 def public_version(state: CaseState) -> dict[str, object]:
-    """The application as a public document: the parts ruled secret replaced by a note."""
+    """The application as a public document: every part ruled secret replaced by a note of its legal ground.
+
+    Parts the applicant marked but the review found public are released as written. The
+    applicant's own reason for a mark ruled secret is withheld too, since it may describe what
+    the mark protects; and the text of a secret part is withheld wherever else it is repeated
+    (`withhold_secret_text`), so that the released document never contains it.
+    """
+    public, withheld = _redacted(state)
+    return mask_personal_data(withhold_secret_text(public, withheld))
+
+
+# What stands in a released document where a contact person's own address or number was. Released at once
+# to anyone, a document keeps the organisations' own particulars and the people's names, not their contact data.
+CONTACT_EMAIL_MASK = "[kontaktpersonens e-postadress lämnas inte ut här]"
+CONTACT_PHONE_MASK = "[kontaktpersonens telefonnummer lämnas inte ut här]"
+
+
+def mask_personal_data(document: dict[str, object]) -> dict[str, object]:
+    """`document` with every personnummer (a sole trader's, wherever it stands) masked, and contact persons'
+    e-mail addresses and telephone numbers replaced by a note; names and organisations' data stay."""
+    def clean(value: object, key: str | None = None) -> object:
+        if isinstance(value, str):
+            return mask_text(value)
+        if isinstance(value, dict):
+            masked = {k: clean(v, k) for k, v in value.items()}
+            if key == "contact":
+                for field, marker in (("email", CONTACT_EMAIL_MASK), ("phone", CONTACT_PHONE_MASK)):
+                    if masked.get(field):
+                        masked[field] = marker
+            return masked
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    cleaned = clean(document)
+    assert isinstance(cleaned, dict)
+    return cleaned
+
+
+def secret_texts(state: CaseState) -> list[tuple[str, str]]:
+    """Every text the secrecy review withheld, each with the note that stands in its place."""
+    return _redacted(state)[1]
+
+
+def _redacted(state: CaseState) -> tuple[dict[str, object], list[tuple[str, str]]]:
     public: dict[str, object] = state.application.model_dump(mode="json")
-    for ruling in state.secrecy.rulings if state.secrecy else []:
-        if not ruling.secret:
-            continue
-        node: object = public
-        *parents, leaf = ruling.section.removeprefix("$.").split(".")
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict) and leaf in node:
-            node[leaf] = f"[Sekretess enligt {ruling.legal_ground}]"
-    return public
+    secret = {r.section: r for r in (state.secrecy.rulings if state.secrecy else []) if r.secret}
+    withheld: list[tuple[str, str]] = []
+    for ruling in secret.values():
+        marker = secrecy_marker(ruling.legal_ground)
+        hidden = _replace_at(public, section_parts(ruling.section), marker)
+        withheld += [(text, marker) for text in _texts(hidden)]
+    marks = public.get("secret_sections")
+    for mark in marks if isinstance(marks, list) else []:
+        if isinstance(mark, dict) and (ruled := secret.get(str(mark.get("section")))) is not None:
+            withheld += [(text, secrecy_marker(ruled.legal_ground)) for text in _texts(mark.get("reason"))]
+            mark["reason"] = secrecy_marker(ruled.legal_ground)
+    return public, withheld
+
+
+# A text this short is withheld only where it is a whole value: inside longer text it says nothing of the part.
+_SHORTEST_WITHHELD_INSIDE = 8
+_NOTHING = object()
+
+
+def withhold_secret_text(document: dict[str, object], withheld: list[tuple[str, str]]) -> dict[str, object]:
+    """`document` with every text of `withheld` replaced by its note wherever it occurs, longest first."""
+    # Longest first, then by text and note: the same result in every process (a set's order is not).
+    ordered = sorted({(t.strip(), m) for t, m in withheld if t.strip()}, key=lambda tm: (-len(tm[0]), tm[0], tm[1]))
+
+    def clean(value: object) -> object:
+        if isinstance(value, str):
+            for text, marker in ordered:
+                if value.strip() == text:
+                    return marker
+                if len(text) >= _SHORTEST_WITHHELD_INSIDE and text in value:
+                    value = value.replace(text, marker)
+            return value
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    cleaned = clean(document)
+    assert isinstance(cleaned, dict)
+    return cleaned
+
+
+def _replace_at(document: object, parts: list[str | int] | None, marker: str) -> object:
+    """Put `marker` where `parts` point in `document`; returns what was there (`_NOTHING` if nothing)."""
+    if not parts:
+        return _NOTHING
+    node = document
+    *parents, leaf = parts
+    for part in parents:
+        if isinstance(part, str) and isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(part, int) and isinstance(node, list) and part < len(node):
+            node = node[part]
+        else:
+            return _NOTHING
+    if isinstance(leaf, str) and isinstance(node, dict) and leaf in node:
+        hidden, node[leaf] = node[leaf], marker
+        return hidden
+    if isinstance(leaf, int) and isinstance(node, list) and leaf < len(node):
+        hidden, node[leaf] = node[leaf], marker
+        return hidden
+    return _NOTHING
+
+
+def _texts(value: object) -> list[str]:
+    """Every text (and number, as text) in `value`, however deep."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, bool) or value is None or value is _NOTHING:
+        return []
+    if isinstance(value, int | float):
+        return [str(value)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    return []
 
 
 # --- bookkeeping ----------------------------------------------------------------------------
@@ -560,9 +786,22 @@ def close_case(state: CaseState, now: datetime, summary: str) -> None:
     state.stage = transition(state.stage, Stage.CLOSED)
     state.closed_at = now
     note_event(state, now, "system", "system", "closed", f"Ärendet avslutat. {summary}")
+    refer_pending_records_requests(state, now)
     if state.payments is not None:
         # A rejected or withdrawn application has had its letter; a grant's close is news.
         queue_letter(state, "case_closed", now, summary=summary)
+
+
+def refer_pending_records_requests(state: CaseState, now: datetime) -> None:
+    """A closing case's workflow ends: a request it has not answered goes to the registry, recorded in
+    the case's history, so that it is neither lost nor shown as waiting for ever."""
+    for request in state.records_requests:
+        if request.status is RecordsStatus.PENDING:
+            request.status = RecordsStatus.REFERRED
+            request.answered_at, request.answered_by = now, "system"
+            note_event(state, now, "system", "system", "records_request_referred",
+                       f"Begäran om allmän handling {request.request_id} var obesvarad när ärendet avslutades;"
+                       " den är överlämnad till registraturen, som besvarar den.")
 
 
 __all__ = ["CaseState", "close_case", "new_case"]

@@ -42,6 +42,7 @@ from domain.case import (
     save_document,
 )
 from domain.clock import STOCKHOLM, end_of_day, format_deadline_sv, format_instant_sv, stockholm_date
+from domain.identity import identity_key
 from domain.letters import appeal_text
 from domain.lifecycle import Outcome, Stage, transition, withdrawal_target
 from domain.money import format_kronor
@@ -87,6 +88,10 @@ def refusal_before_decision(state: CaseState, command: BeforeDecision, now: date
                 return "Svarstiden för kompletteringen har gått ut."
             if application.call_id != state.call.id:
                 return "Kompletteringen gäller en annan utlysning."
+            # The register's sender, the letters and the payee follow the applicant: a completion
+            # adds what was missing, it does not hand the case to someone else.
+            if identity_key(application.applicant.org_number) != identity_key(state.application.applicant.org_number):
+                return "En komplettering kan inte byta sökande organisation; den nya får lämna en egen ansökan."
         case AcceptForReview():
             if state.verdict is None:
                 return "Kontrollen av ansökan är inte klar än."
@@ -132,7 +137,7 @@ def refusal_before_decision(state: CaseState, command: BeforeDecision, now: date
             prepared = state.prepared
             if prepared is None:
                 return "Det finns inget förberett beslut."
-            if command.actor.id in {state.officer, prepared.prepared_by}:
+            if command.actor.id in {*state.handled_by, prepared.prepared_by}:
                 return "Den som har bedömt eller förberett ärendet får inte fatta beslutet (fyraögonsprincipen)."
             if prepared.unseen_material is not None:
                 comm = state.communication
@@ -177,8 +182,10 @@ def _decision_refusal(state: CaseState, command: PrepareDecision, now: datetime)
             )
         if command.amount > state.call.funding.budget:
             return "Beloppet överstiger utlysningens budget."
-        if command.period_start is None or command.period_end is None or command.period_end < command.period_start:
+        if command.period_start is None or command.period_end is None:
             return "Ange en projektperiod."
+        if command.period_end < command.period_start:
+            return f"Projektperioden slutar ({command.period_end}) före den börjar ({command.period_start})."
         if command.period_start < stockholm_date(state.received_at):
             return "Projektperioden kan inte börja före den dag ansökan kom in."
         report_due = command.final_report_due or state.call.timeline.final_report_due

@@ -39,6 +39,9 @@ class LetterKind(StrEnum):
     GRANT_REDUCED = "grant_reduced"  # a partial revocation that leaves nothing to pay back
     CLAIM_OVERDUE = "claim_overdue"
     CASE_CLOSED = "case_closed"
+    # To someone who asked for a public document (TF 2 kap.), not to the applicant.
+    RECORDS_RELEASE = "records_release"  # the document, when it could not be given at once
+    RECORDS_REFUSAL = "records_refusal"  # beslut om avslag, helt eller delvis (OSL 6 kap. 7-8 §§)
 
 
 class RenderedLetter(BaseModel):
@@ -70,6 +73,20 @@ def _letter(subject: str, *paragraphs: str) -> tuple[Template, Template]:
     )
     return Template(subject), Template(body + "\n")
 
+
+def _to_requester(subject: str, *paragraphs: str) -> tuple[Template, Template]:
+    # The requester may be anonymous (TF 2 kap. 18 §): greeted without a name.
+    body = "\n\n".join(("Hej,", *paragraphs, "Ange alltid diarienummer $case_number och begäran $request_id"
+                         " när du kontaktar oss om den.", "Med vänliga hälsningar\n$agency"))
+    return Template(subject), Template(body + "\n")
+
+
+# OSL 6 kap. 8 §: a refusal is appealed to the administrative court of appeal.
+RECORDS_APPEAL = (
+    "Beslutet kan överklagas hos kammarrätten. Överklagandet ska ha kommit in till myndigheten inom tre veckor"
+    " från den dag du fick del av beslutet. Överklagandet ska vara skriftligt och skickas till oss; ange"
+    " diarienumret, vilken ändring du vill ha och varför. Vi skickar det vidare till kammarrätten."
+)
 
 _TEMPLATES: Mapping[LetterKind, tuple[Template, Template]] = MappingProxyType(
     {
@@ -208,6 +225,22 @@ _TEMPLATES: Mapping[LetterKind, tuple[Template, Template]] = MappingProxyType(
             "Återkravet för projektet ”$project_title” skulle ha betalats senast $due_date. Kvar att betala"
             " $balance, och dröjsmålsränta löper från och med dagen efter förfallodagen.",
             "Om beloppet inte betalas lämnar vi kravet vidare för indrivning.",
+        ),
+        LetterKind.RECORDS_RELEASE: _to_requester(
+            "Allmän handling ur ärende $case_number",
+            "Du begärde $requested_at att få ta del av $document i ärende $case_number (”$project_title”)."
+            " Här är handlingen:",
+            "$content",
+            "$secrecy_note",
+        ),
+        LetterKind.RECORDS_REFUSAL: _to_requester(
+            "Beslut om avslag på begäran om allmän handling – $case_number",
+            "Du begärde $requested_at att få ta del av $document i ärende $case_number (”$project_title”)."
+            " Vi har beslutat att $what.",
+            "Skälen för beslutet:\n$reasons",
+            "Lagrum: $legal_ground",
+            "Beslutet har fattats $decision_date av $decided_by.",
+            "Hur man överklagar\n$appeal",
         ),
         LetterKind.CASE_CLOSED: _letter(
             "Ärendet är avslutat – $case_number",

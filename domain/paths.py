@@ -7,6 +7,7 @@ call file into a load error instead of a rule that silently never fires.
 
 from __future__ import annotations
 
+import re
 import types
 from functools import cache
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -60,3 +61,39 @@ def resolve(obj: BaseModel, path: str) -> object:
 
 def json_path(path: str) -> str:
     return f"$.{path}"
+
+
+_SECTION_PART = re.compile(r"\.([a-z_][a-z0-9_]*)|\[([0-9]{1,6})\]", re.ASCII)
+
+
+def section_parts(section: str) -> list[str | int] | None:
+    """A secrecy mark's JSON path, `$.budget[1].description`, as ["budget", 1, "description"]; None
+    when it is no such path. "change_logic.planned_work" without the "$." means the same."""
+    text = section.removeprefix("$")
+    if not text.startswith((".", "[")):
+        text = "." + text
+    parts: list[str | int] = []
+    position = 0
+    while position < len(text):
+        match = _SECTION_PART.match(text, position)
+        if match is None:
+            return None
+        name, index = match.groups()
+        parts.append(name if name is not None else int(index))
+        position = match.end()
+    return parts or None
+
+
+def value_at(document: object, section: str) -> object:
+    """What a secrecy mark points at in an application as JSON (`$.budget[1].description`); None
+    where there is nothing there."""
+    parts = section_parts(section)
+    if parts is None:
+        return None
+    node = document
+    for part in parts:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+    return node

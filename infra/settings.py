@@ -17,10 +17,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
 from domain.bank import normalize_bankgiro
+from domain.users import ApiRole
 from infra.errors import InputError, InputProblem, Unavailable
 
 PREFIX = "GRANTFLOW_"
 SMTP_PREFIX = PREFIX + "SMTP_"
+OIDC_PREFIX = PREFIX + "OIDC_"
 
 LogFormat = Literal["json", "console"]
 
@@ -41,8 +43,8 @@ class SettingsError(InputError):
         problems = []
         for error in exc.errors(include_url=False):
             loc = error["loc"]
-            if error["type"] == "missing" and loc[:1] == ("smtp",):
-                reason = f"required when any other {SMTP_PREFIX}* variable is set"
+            if error["type"] == "missing" and loc[:1] in (("smtp",), ("oidc",)):
+                reason = f"required when any other {PREFIX}{str(loc[0]).upper()}_* variable is set"
             elif error["type"] == "value_error":
                 # Our own validators' messages, without pydantic's "Value error, " prefix.
                 reason = str(error["ctx"]["error"])
@@ -85,6 +87,69 @@ class SmtpConfig(BaseModel):
         return value
 
 
+def _http_url(value: str) -> str:
+    if not value.startswith(("https://", "http://")) or len(value) < 10:
+        raise ValueError("must be an https:// URL")
+    return value
+
+
+class OidcConfig(BaseModel):
+    """Signing in with the agency's identity provider: the API accepts its JWTs (api/signin.py).
+
+    Absent as a whole when no GRANTFLOW_OIDC_* variable is set: then only development tokens sign in.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    issuer: str  # exactly the tokens' `iss`, e.g. https://login.myndigheten.se/realms/grantflow
+    audience: str = Field(min_length=1)  # the tokens' `aud` must contain it (the API's client id)
+    # The keys; without it they are found through {issuer}/.well-known/openid-configuration.
+    jwks_url: str | None = None
+    # The claim with the person's groups or roles; a dotted path reaches into an object
+    # (Keycloak: realm_access.roles). A list of strings, or one string.
+    role_claim: str = Field(default="roles", min_length=1)
+    # The identity provider's role names to grantflow's, e.g. "grantflow-officer=officer,grantflow-dm=decision_maker".
+    # When a person has several, the first in this list wins.
+    role_map: dict[str, ApiRole]
+    # The claim with an applicant's organisation number; required when a role maps to applicant.
+    org_claim: str | None = Field(default=None, validate_default=True)
+    user_claim: str = Field(default="sub", min_length=1)  # the person's id as cases record it
+    name_claim: str = Field(default="name", min_length=1)
+
+    @field_validator("issuer", "jwks_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
+
+    @field_validator("role_map", mode="before")
+    @classmethod
+    def _pairs(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        roles = ", ".join(role.value for role in ApiRole)
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            name, sep, role = (side.strip() for side in item.partition("="))
+            if not sep or not name or not role:
+                raise ValueError(f"{item!r} is not NAME=ROLE, e.g. grantflow-officer=officer")
+            if role not in ApiRole.__members__.values():
+                raise ValueError(f"{role!r} is not a role: one of {roles}")
+            if name in pairs:
+                raise ValueError(f"{name!r} is mapped twice")
+            pairs[name] = role
+        if not pairs:
+            raise ValueError("maps no role: NAME=ROLE pairs separated by commas, e.g. grantflow-officer=officer")
+        return pairs
+
+    @field_validator("org_claim", mode="after")
+    @classmethod
+    def _org_claim_for_applicants(cls, value: str | None, info: ValidationInfo) -> str | None:
+        mapped = info.data.get("role_map") or {}
+        if value is None and ApiRole.APPLICANT in mapped.values():
+            raise ValueError(f"required when {OIDC_PREFIX}ROLE_MAP maps a role to applicant")
+        return value
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -98,6 +163,7 @@ class Settings(BaseModel):
     # repr=False: a URL may carry a password, and settings end up in logs and tracebacks.
     database_url: str | None = Field(default=None, repr=False)
     smtp: SmtpConfig | None = None
+    oidc: OidcConfig | None = None
     data_dir: Path = Path("data")
     task_queue: str = Field(default="grantflow", min_length=1)
     # Cases wait for people for months: a worker need not keep them all in memory. An evicted
@@ -199,18 +265,19 @@ class Settings(BaseModel):
         # Unknown GRANTFLOW_* variables are left alone rather than refused: other parts of grantflow
         # (e.g. GRANTFLOW_CALLS_DIR) read their own variables from the same environment.
         raw: dict[str, Any] = {}
-        smtp: dict[str, str] = {}
+        groups: dict[str, tuple[str, type[BaseModel]]] = {"smtp": (SMTP_PREFIX, SmtpConfig),
+                                                          "oidc": (OIDC_PREFIX, OidcConfig)}
         for name, value in env.items():
-            if name.startswith(SMTP_PREFIX):
-                field = name.removeprefix(SMTP_PREFIX).lower()
-                if field in SmtpConfig.model_fields:
-                    smtp[field] = value
+            group = next((g for g, (prefix, _) in groups.items() if name.startswith(prefix)), None)
+            if group is not None:
+                prefix, model = groups[group]
+                field = name.removeprefix(prefix).lower()
+                if field in model.model_fields:
+                    raw.setdefault(group, {})[field] = value
             else:
                 field = name.removeprefix(PREFIX).lower()
-                if field in cls.model_fields and field != "smtp":
+                if field in cls.model_fields and field not in groups:
                     raw[field] = value.lower() if field == "log_format" else value
-        if smtp:
-            raw["smtp"] = smtp
         if "log_format" not in raw:
             tty = sys.stderr.isatty() if stderr_is_tty is None else stderr_is_tty
             raw["log_format"] = "console" if tty else "json"

@@ -35,6 +35,7 @@ from domain.call import Call
 from domain.case import (
     AcceptForReview,
     Action,
+    Assign,
     CaseState,
     Communicate,
     Decide,
@@ -50,6 +51,7 @@ from domain.case import (
     SubmitCompletion,
     Withdraw,
 )
+from domain.records import RefusePublicDocument, ReleasePublicDocument, RequestPublicDocument
 from infra.calls import CallCatalog
 from infra.errors import InputError, from_validation_error
 from services.applications import check_imported_received, read_application
@@ -87,6 +89,12 @@ ACTIONS: dict[str, tuple[Any, type[Action]]] = {
     "write-off": (CaseWorkflow.write_off, WriteOff),
     # Operations: carry out again a step the case stopped because it failed for good.
     "resume": (CaseWorkflow.resume, Resume),
+    # An administrator gives the case to a case officer.
+    "assign": (CaseWorkflow.assign, Assign),
+    # Requests for public documents: the public asks (services.records), an officer answers.
+    "request-public-document": (CaseWorkflow.request_public_document, RequestPublicDocument),
+    "release-public-document": (CaseWorkflow.release_public_document, ReleasePublicDocument),
+    "refuse-public-document": (CaseWorkflow.refuse_public_document, RefusePublicDocument),
 }
 
 

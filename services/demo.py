@@ -188,3 +188,12 @@ async def _load_cases(client: Client, task_queue: str, catalog: CallCatalog, cal
         await demo.decide(dismissed)
         log.info("demo cases ready", call_id=call.id, cases=len(submitted), reviewing=reviewing)
     return numbers
+
+
+def demo_applicant_org_number() -> str:
+    """The organisation the demo's applicant (APPLICANT) signs in for: the applicant of the first call's
+    granted case, whose payment request the demo files (the first eligible example of the first call)."""
+    seed = load_catalog().all()[0]
+    first = next(data for name, data in _examples(seed.id).items() if name.startswith("eligible-"))
+    org_number: str = first["applicant"]["org_number"]
+    return org_number

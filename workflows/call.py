@@ -20,7 +20,7 @@ from temporalio.exceptions import FailureError
 with workflow.unsafe.imports_passed_through():
     from activities.register import Register
     from domain.case import FundingProposal
-    from workflows.messages import BudgetRemaining, CallEntry, CallState, CaseNews, Standing
+    from workflows.messages import BudgetRemaining, CallEntry, CallScores, CallState, CaseNews, ScoredCase, Standing
     from workflows.policies import LOCAL_TIMEOUT, RETRY
 
 
@@ -77,6 +77,20 @@ class CallWorkflow:
             budget=self.state.call.funding.budget,
             granted=self._granted(),
             ranking=[(number, entry.proposal) for number, entry in ranked if entry.proposal is not None],
+        )
+
+    @workflow.query
+    def scores(self) -> CallScores:
+        """The assessed cases with their scores, for the call overview: ranked ones first, in the ranking's order."""
+        ranked = self._ranking()
+        in_ranking = {number for number, _ in ranked}
+        rest = sorted(((n, e) for n, e in self.state.cases.items() if n not in in_ranking), key=lambda i: i[0])
+        return CallScores(
+            closed=workflow.now() >= self.state.call.window.deadline,
+            cases=[ScoredCase(case_number=number, requested=entry.requested, received_at=entry.received_at,
+                              score=entry.score, in_running=entry.in_running, granted=entry.granted,
+                              proposal=entry.proposal)
+                   for number, entry in [*ranked, *rest]],
         )
 
     def _granted(self) -> Decimal:

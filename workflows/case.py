@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         AcceptForReview,
         AdjustGrant,
         ArchiveEndedRuns,
+        Assign,
         CaseState,
         Communicate,
         Decide,
@@ -78,6 +79,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.lifecycle import STAGE_LABELS_SV, Stage
     from domain.money import format_kronor
+    from domain.records import RefusePublicDocument, ReleasePublicDocument, RequestPublicDocument
     from workflows import search_attributes as sa
     from workflows.archive import ARCHIVE_TIMEOUT, ArchiveWorkflow, archive_workflow_id
     from workflows.call import CallWorkflow, call_workflow_id
@@ -430,6 +432,39 @@ class CaseWorkflow:
     def _check_resume(self, command: Resume) -> None:
         self._refuse_if_not_allowed(command)
 
+    @workflow.update
+    def assign(self, command: Assign) -> Receipt:
+        return self._act(command)
+
+    @assign.validator
+    def _check_assign(self, command: Assign) -> None:
+        self._refuse_if_not_allowed(command)
+
+    # Requests for public documents (domain.records): anyone may ask, in any stage the case is open.
+    @workflow.update
+    def request_public_document(self, command: RequestPublicDocument) -> Receipt:
+        return self._act(command)
+
+    @request_public_document.validator
+    def _check_request_public_document(self, command: RequestPublicDocument) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def release_public_document(self, command: ReleasePublicDocument) -> Receipt:
+        return self._act(command)
+
+    @release_public_document.validator
+    def _check_release_public_document(self, command: ReleasePublicDocument) -> None:
+        self._refuse_if_not_allowed(command)
+
+    @workflow.update
+    def refuse_public_document(self, command: RefusePublicDocument) -> Receipt:
+        return self._act(command)
+
+    @refuse_public_document.validator
+    def _check_refuse_public_document(self, command: RefusePublicDocument) -> None:
+        self._refuse_if_not_allowed(command)
+
     @workflow.signal
     def funding_proposed(self, proposal: FundingProposal) -> None:
         self.state.funding = proposal
@@ -654,6 +689,8 @@ class CaseWorkflow:
             lines.append(f"Återkravet är förfallet sedan {claim.due_date} och obetalt: eskalerat.")
         if s.next_deadline:
             lines.append(f"Nästa frist: {s.next_deadline.isoformat()}")
+        if s.records_pending_since is not None:
+            lines.append(f"Begäran om allmän handling väntar sedan {s.records_pending_since.isoformat()}.")
         if s.stalled is not None:
             lines.insert(0, f"**Stoppat:** {STEP_LABELS_SV.get(s.stalled.step, s.stalled.step)} misslyckades "
                             f"({s.stalled.error}) {s.stalled.at.isoformat()}; drift behöver åtgärda orsaken "

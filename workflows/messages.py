@@ -106,3 +106,20 @@ class Standing(BaseModel):
     budget: Decimal
     granted: Decimal
     ranking: list[tuple[str, FundingProposal]]
+
+
+class ScoredCase(BaseModel):
+    case_number: str
+    requested: Decimal
+    received_at: datetime
+    score: int | None = None
+    in_running: bool = True
+    granted: Decimal | None = None
+    proposal: FundingProposal | None = None
+
+
+class CallScores(BaseModel):
+    """Every case the call has heard of: those in the ranking first, in its order, then the rest by number."""
+
+    closed: bool
+    cases: list[ScoredCase]

@@ -7,7 +7,6 @@ balance, a period that ends before it starts.
 
 from __future__ import annotations
 
-import re
 import types
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -17,6 +16,7 @@ from pydantic import BaseModel
 from domain.application import ORGANISATION_KIND_LABELS_SV, Application, OrganisationKind
 from domain.identity import InvalidIdentityNumber, LegalForm, identity_key, parse_identity_number
 from domain.money import format_kronor, total
+from domain.paths import section_parts
 from domain.rules.base import Problem, Rule, Submission
 
 _NATURAL_PERSON_KINDS = frozenset({OrganisationKind.SOLE_TRADER, OrganisationKind.PRIVATE_PERSON})
@@ -155,27 +155,6 @@ class BudgetYearsWithinPeriod(Rule):
                 )
 
 
-# A part of a JSON path as findings write it: `.name` or `[index]`.
-_PATH_PART = re.compile(r"\.([a-z_][a-z0-9_]*)|\[([0-9]{1,6})\]", re.ASCII)
-
-
-def _path_parts(section: str) -> list[str | int] | None:
-    """`$.budget[1].description` as ["budget", 1, "description"]; None when it is no such path."""
-    text = section.removeprefix("$")
-    if not text.startswith((".", "[")):
-        text = "." + text  # "change_logic.planned_work" without the "$." means the same
-    parts: list[str | int] = []
-    position = 0
-    while position < len(text):
-        match = _PATH_PART.match(text, position)
-        if match is None:
-            return None
-        name, index = match.groups()
-        parts.append(name if name is not None else int(index))
-        position = match.end()
-    return parts or None
-
-
 def _alternatives(annotation: Any) -> list[Any]:
     if get_origin(annotation) is Annotated:
         return _alternatives(get_args(annotation)[0])
@@ -189,7 +168,7 @@ _MISSING = object()  # the path names no part of the form, or a list item that i
 
 def _marked_part(application: Application, section: str) -> object:
     """The value a secrecy mark points at: None where it is left out, `_MISSING` where it cannot be."""
-    parts = _path_parts(section)
+    parts = section_parts(section)
     if parts is None:
         return _MISSING
     # The type is walked beside the value, so a part left out (None) is still told from a typo.

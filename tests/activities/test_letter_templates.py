@@ -48,7 +48,14 @@ FULL_CONTEXT = {
     "balance": "41\u00a0020\u00a0kr",
     "summary": "Slutligt stöd är utbetalt.",
     "revoked": "200\u00a0000\u00a0kr",
+    "request_id": "4f1c2a",
+    "document": "ansökan",
+    "content": "project.title: Exportsamverkan för livsmedel i Östergötland",
+    "secrecy_note": "Inga delar av handlingen omfattas av sekretess.",
+    "legal_ground": "OSL 30 kap. 23 §",
 }
+# Letters to someone who asked for a public document: they may be anonymous, so no name in the greeting.
+TO_REQUESTER = (LetterKind.RECORDS_RELEASE, LetterKind.RECORDS_REFUSAL)
 
 DECISIONS = (LetterKind.DECISION_APPROVED, LetterKind.DECISION_REJECTED, LetterKind.DECISION_DISMISSED,
              LetterKind.RECLAIM_DECISION, LetterKind.GRANT_REDUCED)
@@ -59,7 +66,7 @@ def test_every_kind_renders_in_swedish(kind):
     letter = render_letter(kind, FULL_CONTEXT)
     assert isinstance(letter, RenderedLetter)
     assert "2021-00042" in letter.subject
-    assert letter.body.startswith("Hej Anna Andersson,\n")
+    assert letter.body.startswith("Hej,\n" if kind in TO_REQUESTER else "Hej Anna Andersson,\n")
     assert "Med vänliga hälsningar\nTillväxtverket" in letter.body
     assert "Exportsamverkan för livsmedel i Östergötland" in letter.body
     assert "$" not in letter.subject + letter.body
@@ -68,8 +75,8 @@ def test_every_kind_renders_in_swedish(kind):
 
 def test_every_kind_has_a_template_and_needs_the_case_number():
     assert set(REQUIRED_KEYS) == set(LetterKind)
-    for keys in REQUIRED_KEYS.values():
-        assert {"case_number", "recipient_name", "agency"} <= keys
+    for kind, keys in REQUIRED_KEYS.items():
+        assert {"case_number", "agency"} | ({"recipient_name"} if kind not in TO_REQUESTER else set()) <= keys
         assert keys <= FULL_CONTEXT.keys()
 
 

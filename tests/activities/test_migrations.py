@@ -13,7 +13,12 @@ from tests.activities.support import create_database, drop_database
 
 TABLES = {
     "case_numbers", "cases", "case_events", "case_documents", "letters", "budget_grants", "call_budgets",
-    "payouts", "bank_files", "case_archive", "case_counts",
+    "payouts", "bank_files", "case_archive",
+    "api_users",  # 0004
+    "secret_readings",  # 0007
+    "submissions",  # 0009
+    "attachments",  # 0008
+    "case_counts",  # 0005
 }
 
 

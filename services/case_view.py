@@ -1,0 +1,372 @@
+"""One case as people read it: the whole case for staff, and what an applicant sees of their own.
+
+Built here so that the API, a web page and the CLI show the same thing. Staff who are shown the
+parts of an application that the applicant marked as business secrets (OSL 30 kap. 23 §) are
+logged in `secret_readings` (who, when, which case, which parts); auditors and administrators
+read that log. An applicant's view has no internal notes, scores or proposals: only where the
+case stands, the deadlines, the letters, the decision and the payments.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel
+from temporalio.client import Client
+
+from activities.letters import StoredLetter, list_letters
+from activities.payments import Payout as LedgerPayout
+from activities.payments import list_payouts
+from activities.readings import SecretReading, record_secret_reading, secret_readings
+from activities.register import CaseEvent, DocumentEntry, RegisterRow, case_events, find_case, list_documents
+from domain.case import (
+    Assessment,
+    CaseState,
+    Declaration,
+    PreparedDecision,
+    Role,
+    SecrecyReview,
+    SectionRuling,
+    Stall,
+)
+from domain.case import Decision as CaseDecision
+from domain.clock import stockholm_date
+from domain.findings import Severity
+from domain.interest import ClaimBalance
+from domain.lifecycle import OUTCOME_LABELS_SV, STAGE_LABELS_SV, Outcome, Stage
+from domain.paths import value_at
+from domain.payment import Payments, PayoutKind
+from domain.reclaim import Hearing, Reclaim, Revocation
+from domain.records import REQUESTER_LETTERS
+from infra.calls import CallCatalog
+from services.cases import CaseNotFound, case_state
+
+# Who may read the log of secret readings.
+READS_SECRET_READINGS = frozenset({Role.AUDITOR, Role.ADMINISTRATOR})
+
+
+class Deadline(BaseModel):
+    kind: str  # completion, communication, decision_request, final_report, revocation_hearing, reclaim_hearing, claim
+    label: str  # Swedish
+    due: datetime | date
+
+
+class MarkedSection(BaseModel):
+    """A part of the application the applicant marked as a business secret, and the review's ruling."""
+
+    section: str  # JSON path, e.g. $.change_logic.planned_work
+    secret_claimed: bool = True
+    applicant_reason: str
+    content: Any = None  # what the part says (None when the path does not lead anywhere)
+    ruling: SectionRuling | None = None  # None until the secrecy review
+
+
+class FindingView(BaseModel):
+    rule: str
+    severity: Severity
+    field: str
+    message: str
+    rule_text: str | None  # the rule in the call's (or the form's) own words
+    call_section: str | None  # the heading of the call text the rule comes from
+
+
+class Criterion(BaseModel):
+    id: str
+    text: str
+
+
+class StaffCaseView(BaseModel):
+    """The whole case, for officers, decision makers, finance, auditors and administrators."""
+
+    view: Literal["staff"] = "staff"
+    case_number: str
+    call_id: str
+    call_title: str
+    applicant_name: str
+    project_title: str
+    received_at: datetime
+    late: bool
+    imported: bool
+    stage: Stage
+    stage_label: str
+    outcome: Outcome | None
+    officer: str | None
+    assigned_officer: str | None
+    requested_amount: Decimal
+    granted: Decimal | None
+    application: dict[str, Any]
+    application_versions: int
+    secret_sections: list[MarkedSection]
+    findings: list[FindingView]
+    criteria: list[Criterion]
+    secrecy: SecrecyReview | None
+    declarations: list[Declaration]
+    assessment: Assessment | None
+    prepared: PreparedDecision | None
+    communication: Hearing | None
+    decision: CaseDecision | None
+    payments: Payments | None
+    payouts: list[LedgerPayout]  # the payment ledger's rows: what has gone, or waits for, a bank file
+    revocation: Revocation | None
+    reclaim: Reclaim | None
+    claim_balance: ClaimBalance | None
+    claim_balance_note: str | None
+    deadlines: list[Deadline]
+    stalled: Stall | None
+    documents: list[DocumentEntry]
+    letters: list[StoredLetter]
+    history: list[CaseEvent]
+    # Only for auditors and administrators; None for everyone else.
+    secret_readings: list[SecretReading] | None = None
+
+
+class CaseHistory(BaseModel):
+    case_number: str
+    events: list[CaseEvent]
+    # Only for auditors and administrators; None for everyone else.
+    secret_readings: list[SecretReading] | None = None
+
+
+class ApplicantLetter(BaseModel):
+    letter_id: str
+    kind: str
+    subject: str
+    body: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class ApplicantDecision(BaseModel):
+    outcome: Outcome
+    outcome_label: str
+    decided_at: datetime
+    amount: Decimal | None
+    period_start: date | None
+    period_end: date | None
+    conditions: list[str]
+    reasons: str | None
+    advance: Decimal | None
+    final_report_due: date | None
+
+
+class ApplicantPaymentRequest(BaseModel):
+    number: int
+    filed_at: datetime
+    period_start: date
+    period_end: date
+    requested: Decimal
+    reviewed_at: datetime | None
+    approved_costs: Decimal | None
+    payable: Decimal | None
+
+
+class ApplicantPayout(BaseModel):
+    number: int
+    kind: PayoutKind
+    amount: Decimal
+    ordered_at: datetime
+    paid_at: datetime | None
+
+
+class ApplicantPayments(BaseModel):
+    granted: Decimal
+    paid_or_ordered: Decimal
+    period_start: date
+    period_end: date
+    report_due: date
+    final_report_filed_at: datetime | None
+    final_grant: Decimal | None
+    requests: list[ApplicantPaymentRequest]
+    payouts: list[ApplicantPayout]
+
+
+class ApplicantClaim(BaseModel):
+    principal: Decimal
+    decided_at: datetime
+    due_date: date
+    repaid: Decimal
+    settled_at: datetime | None
+
+
+class ApplicantCompletion(BaseModel):
+    missing: list[str]
+    deadline: datetime
+    answered_at: datetime | None
+    expired: bool
+
+
+class ApplicantCaseView(BaseModel):
+    """What an applicant sees of their own case: no internal notes, scores or proposals."""
+
+    view: Literal["applicant"] = "applicant"
+    case_number: str
+    call_id: str
+    call_title: str
+    project_title: str
+    received_at: datetime
+    stage: Stage
+    stage_label: str
+    outcome: Outcome | None
+    requested_amount: Decimal
+    completion: ApplicantCompletion | None
+    deadlines: list[Deadline]
+    letters: list[ApplicantLetter]
+    decision: ApplicantDecision | None
+    payments: ApplicantPayments | None
+    claim: ApplicantClaim | None
+
+
+async def staff_view(client: Client, pool: AsyncConnectionPool, catalog: CallCatalog, case_number: str,
+                     reader_id: str, reader_role: Role) -> StaffCaseView:
+    """The whole case for a member of staff. Showing it shows the secret-marked parts, so the reading is
+    logged first: if the log cannot be written, nothing is shown."""
+    state = await case_state(client, case_number)
+    marked = _marked_sections(state)
+    if marked:
+        await record_secret_reading(pool, case_number, reader_id, reader_role.value, [m.section for m in marked])
+    ledger = await list_payouts(pool, case_number) if state.payments is not None else []
+    claim = state.reclaim.claim if state.reclaim else None
+    rates = state.reclaim.rates if state.reclaim else None
+    balance = claim.provisional_balance(stockholm_date(datetime.now(UTC)), rates) if claim and rates else None
+    return StaffCaseView(
+        case_number=state.case_number, call_id=state.call.id, call_title=state.call.title,
+        applicant_name=state.application.applicant.name, project_title=state.application.project.title,
+        received_at=state.received_at, late=state.late, imported=state.imported, stage=state.stage,
+        stage_label=STAGE_LABELS_SV[state.stage], outcome=state.outcome, officer=state.officer,
+        assigned_officer=state.assigned_officer, requested_amount=state.application.requested_amount,
+        granted=state.granted, application=state.application.model_dump(mode="json"),
+        application_versions=state.application_versions, secret_sections=marked,
+        findings=_findings(state, catalog),
+        criteria=[Criterion(id=c.id, text=c.text) for c in state.call.assessment.criteria
+                  if c.id in state.applicable_criteria()],
+        secrecy=state.secrecy, declarations=state.declarations, assessment=state.assessment,
+        prepared=state.prepared, communication=state.communication, decision=state.decision,
+        payments=state.payments, payouts=ledger, revocation=state.revocation,
+        reclaim=state.reclaim.model_copy(update={"rates": None}) if state.reclaim else None,
+        claim_balance=balance[0] if balance else None, claim_balance_note=balance[1] if balance else None,
+        deadlines=deadlines(state), stalled=state.stalled,
+        documents=await list_documents(pool, case_number),
+        letters=await list_letters(pool, case_number),
+        history=await case_events(pool, case_number),
+        secret_readings=await secret_readings(pool, case_number) if reader_role in READS_SECRET_READINGS else None,
+    )
+
+
+async def case_history(pool: AsyncConnectionPool, case_number: str, reader_role: Role) -> CaseHistory:
+    """The case's register events; with the log of secret readings for auditors and administrators."""
+    if await registered(pool, case_number) is None:
+        raise CaseNotFound.one("case", f"det finns inget ärende {case_number!r}")
+    return CaseHistory(
+        case_number=case_number, events=await case_events(pool, case_number),
+        secret_readings=await secret_readings(pool, case_number) if reader_role in READS_SECRET_READINGS else None,
+    )
+
+
+async def applicant_view(client: Client, pool: AsyncConnectionPool, case_number: str) -> ApplicantCaseView:
+    """What the applicant sees of their own case (the caller has made sure it is theirs)."""
+    state = await case_state(client, case_number)
+    letters = await list_letters(pool, case_number)
+    decision = state.decision
+    payments = state.payments
+    claim = state.reclaim.claim if state.reclaim else None
+    completion = state.completion
+    return ApplicantCaseView(
+        case_number=state.case_number, call_id=state.call.id, call_title=state.call.title,
+        project_title=state.application.project.title, received_at=state.received_at, stage=state.stage,
+        stage_label=STAGE_LABELS_SV[state.stage], outcome=state.outcome,
+        requested_amount=state.application.requested_amount,
+        completion=ApplicantCompletion(missing=completion.missing, deadline=completion.deadline,
+                                       answered_at=completion.answered_at, expired=completion.expired)
+        if completion else None,
+        deadlines=deadlines(state),
+        letters=[ApplicantLetter(letter_id=x.letter_id, kind=x.kind, subject=x.subject, body=x.body,
+                                 created_at=x.created_at, sent_at=x.sent_at)
+                 for x in letters if x.kind not in REQUESTER_LETTERS],
+        decision=ApplicantDecision(
+            outcome=decision.outcome, outcome_label=OUTCOME_LABELS_SV[decision.outcome],
+            decided_at=decision.decided_at, amount=decision.amount, period_start=decision.period_start,
+            period_end=decision.period_end, conditions=decision.conditions, reasons=decision.reasons,
+            advance=decision.advance, final_report_due=decision.final_report_due,
+        ) if decision else None,
+        payments=ApplicantPayments(
+            granted=payments.granted, paid_or_ordered=payments.ordered, period_start=payments.period_start,
+            period_end=payments.period_end, report_due=payments.report_due,
+            final_report_filed_at=payments.final_report.filed_at if payments.final_report else None,
+            final_grant=payments.final_report.final_grant if payments.final_report else None,
+            requests=[ApplicantPaymentRequest(
+                number=r.number, filed_at=r.filed_at, period_start=r.request.period_start,
+                period_end=r.request.period_end, requested=r.request.requested, reviewed_at=r.reviewed_at,
+                approved_costs=r.approved_costs, payable=r.payable) for r in payments.requests],
+            payouts=[ApplicantPayout(number=p.number, kind=p.kind, amount=p.amount, ordered_at=p.ordered_at,
+                                     paid_at=p.paid_at) for p in payments.payouts],
+        ) if payments else None,
+        claim=ApplicantClaim(
+            principal=claim.principal, decided_at=claim.decided_at, due_date=claim.due_date,
+            repaid=sum((r.amount for r in claim.repayments), Decimal(0)),
+            settled_at=state.reclaim.settled_at if state.reclaim else None,
+        ) if claim else None,
+    )
+
+
+async def registered(pool: AsyncConnectionPool, case_number: str) -> RegisterRow | None:
+    """The case's line in the register (whose it is: `sender_org_number`); None when there is none."""
+    return await find_case(pool, case_number)
+
+
+def deadlines(state: CaseState) -> list[Deadline]:
+    """Every deadline of the case still running, earliest first."""
+    found: list[Deadline] = []
+    completion = state.completion
+    if completion and not completion.answered_at and not completion.expired:
+        found.append(Deadline(kind="completion", label="Svar på begäran om komplettering", due=completion.deadline))
+    comm = state.communication
+    if comm and not comm.settled and state.stage is Stage.DECISION:
+        found.append(Deadline(kind="communication", label="Yttrande över kommunicerat underlag", due=comm.deadline))
+    request = state.decision_request
+    if request and state.decision is None and not request.overdue:
+        found.append(Deadline(kind="decision_request", label="Beslut efter begäran om avgörande (FL 12 §)",
+                              due=request.deadline))
+    payments = state.payments
+    if payments is not None and payments.final_report is None and state.stage in (Stage.PAYMENTS,
+                                                                                  Stage.FINAL_REPORT):
+        found.append(Deadline(kind="final_report", label="Slutrapport", due=payments.report_due))
+    revocation = state.revocation
+    if revocation is not None and revocation.pending and not revocation.hearing.settled:
+        found.append(Deadline(kind="revocation_hearing", label="Yttrande inför beslut om upphävande",
+                              due=revocation.hearing.deadline))
+    reclaim = state.reclaim
+    if reclaim is not None and state.stage is Stage.RECLAIM:
+        if reclaim.hearing is not None and not reclaim.hearing.settled and reclaim.claim is None:
+            found.append(Deadline(kind="reclaim_hearing", label="Yttrande inför beslut om återkrav",
+                                  due=reclaim.hearing.deadline))
+        if reclaim.claim is not None and reclaim.settled_at is None:
+            found.append(Deadline(kind="claim", label="Återbetalning av återkrav", due=reclaim.claim.due_date))
+    return sorted(found, key=lambda d: d.due if isinstance(d.due, datetime) else datetime.combine(
+        d.due, datetime.min.time(), UTC))
+
+
+def _marked_sections(state: CaseState) -> list[MarkedSection]:
+    rulings = {r.section: r for r in state.secrecy.rulings} if state.secrecy else {}
+    document = state.application.model_dump(mode="json")
+    return [MarkedSection(section=mark.section, applicant_reason=mark.reason, content=value_at(document, mark.section),
+                          ruling=rulings.get(mark.section))
+            for mark in state.application.secret_sections]
+
+
+def _findings(state: CaseState, catalog: CallCatalog) -> list[FindingView]:
+    if state.verdict is None:
+        return []
+    rules = {r.id: r for r in [*catalog.form.rules, *state.call.rules]}
+    views = []
+    for f in state.verdict.findings:
+        rule = rules.get(f.rule)
+        views.append(FindingView(rule=f.rule, severity=f.severity, field=f.field, message=f.message,
+                                 rule_text=rule.text if rule else None, call_section=rule.section if rule else None))
+    return views
+
+
+__all__ = ["ApplicantCaseView", "CaseHistory", "StaffCaseView", "applicant_view", "case_history", "deadlines",
+           "registered", "staff_view"]

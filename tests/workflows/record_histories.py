@@ -1,0 +1,64 @@
+"""Records a case's history for `histories/`, to be replayed by test_recorded_histories.py ever after.
+
+Not a test (its name does not start with test_): run it on purpose, with the code whose histories are
+to be frozen, before changing what the workflow does:
+
+    RECORD_HISTORIES=1 .venv/bin/pytest -q tests/workflows/record_histories.py
+
+Each function writes one file of `histories/`, named for the version of the code that wrote it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from domain.lifecycle import Outcome, Stage
+from tests.factories import application_2021
+
+HISTORIES = Path(__file__).parent / "histories"
+OFFICER, DECIDER, ADMIN, PUBLIC = "officer:anna", "decision_maker:bo", "administrator:admin", "public:public"
+
+pytestmark = pytest.mark.skipif(not os.environ.get("RECORD_HISTORIES"), reason="records histories on purpose only")
+
+
+async def test_record_a_case_assigned_with_a_records_request_overdue_then_decided(harness):
+    """Decision 24: the records updates (request, release, refusal in part), the overdue request's timer
+    and event, and an `assign` by an administrator, through to a rejection that closes the case."""
+    call, days = harness.call("export-samverkan-2021")
+    data = harness.application(application_2021(), call, days)
+    section = "$.descriptions.follow_up"
+    data["secret_sections"] = [{"section": section, "reason": "Affärshemlighet: skulle skada oss."}]
+    number = await harness.submit(data)
+    state = await harness.settled(number)
+    assert state.stage is Stage.SECRECY_REVIEW
+    await harness.act(number, "assign", ADMIN, officer="anna")
+    waiting = (await harness.act(number, "request-public-document", PUBLIC, document="application",
+                                 requester_email="redaktion@tidning.example")).action_id
+    await harness.settled(number)
+    await harness.fast_forward(number, timedelta(days=1, hours=1))
+    state = await harness.settled(number)
+    assert state.records_requests[0].overdue
+    await harness.act(number, "record-secrecy-review", OFFICER, rulings=[
+        {"section": section, "secret": True, "legal_ground": "OSL 30 kap. 23 §", "reason": "Skulle skada sökanden."}])
+    await harness.act(number, "release-public-document", OFFICER, request_id=waiting)
+    at_once = (await harness.act(number, "request-public-document", PUBLIC, document="application")).action_id
+    await harness.act(number, "refuse-public-document", OFFICER, request_id=at_once, in_part=True,
+                      reasons="Uppföljningen är en affärshemlighet.", legal_ground="OSL 30 kap. 23 §")
+    await harness.act(number, "declare-no-conflict", OFFICER)
+    state = await harness.settled(number)
+    await harness.act(number, "score", OFFICER, scores=[
+        {"criterion": c, "score": 2, "motivation": "Svagt underbyggt."} for c in state.applicable_criteria()])
+    await harness.act(number, "prepare-decision", OFFICER, kind="reject", reasons="Svag regional förankring.")
+    await harness.act(number, "declare-no-conflict", DECIDER)
+    await harness.act(number, "decide", DECIDER)
+    await harness.handle(number).result()
+    state = await harness.state(number)
+    assert state.outcome is Outcome.REJECTED and state.stage is Stage.CLOSED
+    history = await harness.handle(number).fetch_history()
+    path = HISTORIES / "case-assigned-records-overdue-0024.json"
+    path.write_text(json.dumps(json.loads(history.to_json()), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
