@@ -163,3 +163,22 @@ async def test_only_staff_who_work_with_cases_see_the_inbox(api: Api) -> None:
         assert response.status_code == 403, role
     for role in (ApiRole.OFFICER, ApiRole.DECISION_MAKER, ApiRole.FINANCE, ApiRole.AUDITOR, ApiRole.ADMINISTRATOR):
         assert (await api.as_(api.token(role), "GET", "/inbox")).status_code == 200, role
+
+
+async def test_a_case_with_a_records_request_waiting_tops_the_inbox(api: Api) -> None:
+    from tests.api.test_records_requests import ask, opened
+    from tests.records_examples import CASES
+
+    file, _, secret, public = CASES[2]
+    quiet, _ = await opened(api, file, secret, public)
+    asked, _ = await opened(api, file, secret, public)
+    answer = await ask(api, asked)  # before the secrecy review: it waits for the officer
+    assert answer["status"] == "pending"
+    state = await api.harness.settled(asked)
+    await api.harness.settled(quiet)
+
+    page = await inbox(api, api.token(ApiRole.OFFICER, "anna"))
+    assert [c["case_number"] for c in page["cases"]] == [asked, quiet]
+    top = page["cases"][0]
+    assert top["records_pending_since"] == state.records_pending_since.isoformat().replace("+00:00", "Z")
+    assert top["next_deadline"]["kind"] == "records_request" and top["overdue"] == []
