@@ -82,13 +82,17 @@ async def load(pool: AsyncConnectionPool, count: int, seed: int = 7,
 
 
 async def mark_records_requests(pool: AsyncConnectionPool, cases: list[Written], every: int) -> None:
-    # Records requests are another path's to write; here the column is set as that path will.
+    """A records request waiting on every `every`th case, written as the case workflow writes it: in
+    the case's snapshot."""
+    register = Register(pool)
     for i, case in enumerate(cases):
         if i % every == 0:
             case.records_pending_since = NOW - timedelta(hours=i % 97)
-            async with pool.connection() as conn:
-                await conn.execute("UPDATE cases SET records_pending_since = %s WHERE case_number = %s",
-                                   (case.records_pending_since, case.number))
+            first = case.deadlines[0] if case.deadlines else None
+            await register.write(RegisterWrite(case_number=case.number, snapshot=CaseSnapshot(
+                case_number=case.number, stage=case.stage, officer=case.officer, deadlines=case.deadlines,
+                deadline_at=first.at if first else None, deadline_kind=first.kind if first else None,
+                records_pending_since=case.records_pending_since)))
 
 
 async def read_all(pool: AsyncConnectionPool, filters: InboxFilters, limit: int) -> list[str]:
