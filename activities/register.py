@@ -27,6 +27,7 @@ from activities.letters import LetterRequest
 from domain.case import CaseState, RecordEvent, SaveDocument, SendLetter, received_document
 from domain.clock import STOCKHOLM, require_utc
 from domain.identity import InvalidIdentityNumber, parse_identity_number
+from domain.inbox import Deadline, DeadlineKind, deadlines, nearest
 from domain.lifecycle import Outcome, Stage
 from domain.money import Kronor
 from domain.privacy import mask_text
@@ -105,13 +106,21 @@ class CaseSnapshot(_Model):
     next_deadline: Instant | None = None
     # The oldest unanswered request for a public document: it puts the case at the top of the inbox.
     records_pending_since: Instant | None = None
+    # What the officers' inbox shows and sorts by (domain/inbox.py): every deadline the case waits on,
+    # passed or not, and the nearest. Defaults, so that a write built by older code still reads.
+    deadlines: list[Deadline] = []
+    deadline_at: Instant | None = None
+    deadline_kind: DeadlineKind | None = None
 
     @classmethod
     def of(cls, case: CaseState) -> CaseSnapshot:
+        waiting = deadlines(case)
+        first = nearest(waiting)
         return cls(case_number=case.case_number, stage=case.stage, outcome=case.outcome, officer=case.officer,
                    # The case's own deadline: a records request's is the officer's, marked by records_pending_since.
                    granted_amount=case.granted, next_deadline=case.case_deadline,
-                   records_pending_since=case.records_pending_since)
+                   records_pending_since=case.records_pending_since, deadlines=waiting,
+                   deadline_at=first.at if first else None, deadline_kind=first.kind if first else None)
 
 
 class CaseDocument(_Model):
@@ -319,7 +328,10 @@ class Register:
                         UPDATE cases
                         SET stage = %(stage)s, outcome = %(outcome)s, officer = %(officer)s,
                             granted_amount = %(granted_amount)s, next_deadline = %(next_deadline)s,
-                            records_pending_since = %(records_pending_since)s, updated_at = now()
+                            records_pending_since = %(records_pending_since)s,
+                            deadline_at = %(deadline_at)s, deadline_kind = %(deadline_kind)s,
+                            deadline_kinds = %(deadline_kinds)s::text[], deadline_ats = %(deadline_ats)s::timestamptz[],
+                            updated_at = now()
                         WHERE %(has_snapshot)s AND case_number = %(case_number)s
                         RETURNING case_number
                     ), events AS (
@@ -352,6 +364,10 @@ class Register:
                         "granted_amount": snapshot.granted_amount if snapshot else None,
                         "next_deadline": snapshot.next_deadline if snapshot else None,
                         "records_pending_since": snapshot.records_pending_since if snapshot else None,
+                        "deadline_at": snapshot.deadline_at if snapshot else None,
+                        "deadline_kind": snapshot.deadline_kind.value if snapshot and snapshot.deadline_kind else None,
+                        "deadline_kinds": [d.kind.value for d in snapshot.deadlines] if snapshot else [],
+                        "deadline_ats": [d.at for d in snapshot.deadlines] if snapshot else [],
                         "e_case": [e.case_number for e in batch.events],
                         "e_id": [e.event_id for e in batch.events],
                         "e_at": [e.at for e in batch.events],

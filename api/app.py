@@ -36,7 +36,8 @@ class Context:
     catalog: CallCatalog
 
 
-def context(request: Request) -> Context:
+async def context(request: Request) -> Context:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on every request.
     ctx: Context = request.app.state.ctx
     return ctx
 

@@ -18,6 +18,7 @@ TABLES = {
     "secret_readings",  # 0007
     "submissions",  # 0009
     "attachments",  # 0008
+    "case_counts",  # 0005
 }
 
 

@@ -103,6 +103,8 @@ EXPECTED: dict[tuple[str, str], frozenset[ApiRole] | str] = {
     # Calls with their budgets and rankings: staff who read cases.
     ("GET", "/calls"): READERS,
     ("GET", "/calls/{call_id}"): READERS,
+    # The officers' inbox: the register, filtered and in the order cases need attention.
+    ("GET", "/inbox"): READERS,
 }
 
 # Rows whose path names something the test does not create: there 404 is an allowed answer.

@@ -1,0 +1,404 @@
+"""Benchmark: the officers' inbox over HTTP on a register of 100 000 cases, and what HTTP adds to an action.
+
+Run by hand (it is not a test):
+
+    .venv/bin/python bench/inbox.py [--cases 100000] [--requests 200] [--actions 300]
+
+1. Load. `--cases` cases go into a throwaway database (an embedded PostgreSQL, or the server of
+   GRANTFLOW_DATABASE_URL, on which a database of its own is created and dropped) through the
+   register's own write path: `Register.register_application` (a case number, the public row), then
+   `Register.write` with a `CaseSnapshot` (stage, officer, the deadlines the inbox shows), as the
+   intake and the case workflows call them; many at once. Stages, officers (50), calls (6), amounts
+   and deadlines (none, or one or two between 90 days ago and 120 days ahead) are drawn from a fixed
+   seed, and about one open case in 300 has a records request waiting (the snapshot's
+   `records_pending_since`, as the case workflow writes it). Then VACUUM ANALYZE of `cases` and of
+   `case_counts` (the counts per stage that a trigger keeps, updated on every move), as autovacuum
+   would after such a load.
+2. Inbox latency. The FastAPI app (`api.app.create_app`) in this process, reached through httpx's
+   ASGITransport, with its own pool over the loaded database: each common inbox query `--requests`
+   times, one at a time, after a few unmeasured ones. Median and p95 from the client's side
+   (the whole request: routing, sign-in, validation, the two SQL statements, JSON).
+   Target: p95 < 20 ms for each.
+3. An officer action through HTTP beside the same action with the Temporal client directly. A
+   Temporal dev server and a grantflow worker (`grantflow worker`, in a process of its own, as
+   deployed) over the same database; a few cases are submitted and brought to assessment. `declare-no-conflict` (each
+   time by another officer, so that every one is accepted) is sent alternately (ABBA) through
+   `POST /bench/cases/{number}/actions/{action}`, a route only this bench adds (it calls
+   `services.cases.act`, as the API's action endpoint will), with `services.cases.act` itself, and
+   with `client.get_workflow_handle(...).execute_update(...)`, in turns (ABCCBA). Each is timed once
+   the case has settled from the one before. Target: p50 through HTTP <= 1.15 x p50 with the client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import structlog  # noqa: E402
+
+TARGET_P95_MS = 20.0
+TARGET_RATIO = 1.15
+# An action's three ways to the case, and the order they take turns in (ABCCBA: a drift falls on all alike).
+KINDS = {"http": "through HTTP (POST, in-process ASGI)", "service": "services.cases.act (what the route calls)",
+         "client": "Temporal client directly (execute_update)"}
+ORDER = ["http", "service", "client", "client", "service", "http"]
+OFFICERS = [f"officer-{n:02d}" for n in range(50)]
+CALLS = ["export-samverkan-2021", "saker-digitalisering-2022", "gront-lyft-2023", "besoksnaring-2024",
+         "vatgas-2025", "kompetens-2026"]
+NAMES = ["Region Exempel", "Innovationsparken i Norr", "Klustret för livsmedel", "Östergötlands företagsråd",
+         "Science Park Väst", "Almi Mitt", "Region Gotland", "Inkubatorn Lund", "Företagsfabriken Skåne",
+         "Näringslivsbolaget i Umeå"]
+TITLES = ["Exportsamverkan för livsmedel", "Digital säkerhet i småföretag", "Grön omställning i industrin",
+          "Vätgas i tunga transporter", "Turism året runt", "Cirkulär textil", "Skogens nya produkter",
+          "Besöksnäring i fjällen", "AI i tillverkningen", "Kompetens för batterier"]
+# Roughly where an agency's cases stand a few years in: most are closed.
+STAGE_WEIGHTS = {"completeness": 4, "secrecy_review": 3, "assessment": 6, "decision": 3, "decided": 1,
+                 "payments": 12, "final_report": 3, "reclaim": 1, "closed": 65, "withdrawn": 2}
+
+
+def quantiles(ms: list[float]) -> tuple[float, float]:
+    ordered = sorted(ms)
+    return statistics.median(ordered), ordered[max(0, round(0.95 * len(ordered)) - 1)]
+
+
+def met(ok: bool) -> str:
+    return "MET" if ok else "NOT MET"
+
+
+async def load(pool: Any, count: int, seed: int = 2026) -> None:
+    from activities.register import CaseSnapshot, Register, RegisterApplication, RegisterWrite
+    from domain.inbox import Deadline, DeadlineKind
+    from domain.lifecycle import Stage
+
+    rng = random.Random(seed)
+    register = Register(pool)
+    now = datetime.now(UTC)
+    kinds = [k for k in DeadlineKind if k is not DeadlineKind.RECORDS_REQUEST]
+    stages, weights = list(STAGE_WEIGHTS), list(STAGE_WEIGHTS.values())
+    years = list(range(2019, 2027))
+
+    def planned(i: int) -> tuple[Any, Any]:
+        stage = Stage(rng.choices(stages, weights)[0])
+        open_case = stage not in (Stage.CLOSED, Stage.WITHDRAWN, Stage.DECIDED)
+        n = rng.choice([1, 1, 2]) if open_case and rng.random() < 0.8 else 0
+        deadlines = sorted((Deadline(kind=k, at=now + timedelta(minutes=rng.randrange(-90 * 1440, 120 * 1440)))
+                            for k in rng.sample(kinds, n)), key=lambda d: d.at)
+        officer = rng.choice(OFFICERS) if stage not in (Stage.COMPLETENESS, Stage.SECRECY_REVIEW) else None
+        application = RegisterApplication(
+            submission_id=f"bench-{seed}-{i}", call_id=rng.choice(CALLS),
+            received_at=datetime(years[i % len(years)], 1 + i % 12, 1 + i % 28, 9, tzinfo=UTC), imported=False,
+            sender_name=rng.choice(NAMES), sender_org_number=None, subject=f"{rng.choice(TITLES)} {i}",
+            requested_amount=Decimal(rng.randrange(50_000, 5_000_000)))
+        # A waiting records request on about one open case in 300, as the case's snapshot carries it.
+        records = now - timedelta(minutes=rng.randrange(4 * 1440)) if open_case and rng.random() < 1 / 300 else None
+        return application, dict(stage=stage, officer=officer, deadlines=deadlines, records_pending_since=records,
+                                 deadline_at=deadlines[0].at if deadlines else None,
+                                 deadline_kind=deadlines[0].kind if deadlines else None)
+
+    async def one(i: int) -> None:
+        application, snapshot = planned(i)
+        registered = await register.register_application(application)
+        await register.write(RegisterWrite(case_number=registered.case_number, snapshot=CaseSnapshot(
+            case_number=registered.case_number, **snapshot)))
+
+    started, batch = time.perf_counter(), 64
+    for start in range(0, count, batch):
+        await asyncio.gather(*(one(i) for i in range(start, min(start + batch, count))))
+        if start and start % 20_000 == 0:
+            print(f"  … {start} cases, {time.perf_counter() - started:.0f} s", flush=True)
+    async with pool.connection() as conn:
+        await conn.execute("VACUUM ANALYZE cases")
+        await conn.execute("VACUUM ANALYZE case_counts")  # rewritten on every move: autovacuum's first job
+        cursor = await conn.execute("SELECT count(*), count(records_pending_since) FROM cases")
+        total, records = await cursor.fetchone()
+    print(f"loaded {total} cases ({records} with a waiting records request) in "
+          f"{time.perf_counter() - started:.0f} s through Register.register_application + Register.write")
+
+
+async def time_requests(call: Callable[[], Awaitable[Any]], n: int, warmup: int = 10) -> list[float]:
+    for _ in range(warmup):
+        await call()
+    timings = []
+    for _ in range(n):
+        started = time.perf_counter()
+        await call()
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+async def bench_inbox(app: Any, http: Any, token: str, requests: int) -> bool:
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def get(params: dict[str, Any]) -> dict[str, Any]:
+        response = await http.get("/inbox", params=params, headers=headers)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET /inbox {params}: {response.status_code} {response.text}")
+        body: dict[str, Any] = response.json()
+        return body
+
+    second = (await get({}))["next_cursor"]
+    queries: dict[str, dict[str, Any]] = {
+        "default (nearest deadline first, 50)": {},
+        "next page (cursor)": {"cursor": second},
+        "mine (officer=me)": {"officer": "me"},
+        "mine, overdue": {"officer": "me", "overdue": "true"},
+        "stage=assessment": {"stage": "assessment"},
+        "overdue": {"overdue": "true"},
+        "due within 7 days": {"due_within_days": 7},
+        "free text 'vätgas'": {"q": "vätgas"},
+        "free text 'norr 123'": {"q": "norr 123"},
+        "call + stage + amount": {"call": CALLS[1], "stage": ["payments", "final_report"],
+                                  "min_amount": "1000000", "max_amount": "3000000"},
+        "200 a page": {"limit": 200},
+    }
+    all_met = True
+    print(f"\nInbox over HTTP (in-process ASGI), {requests} requests each, one at a time; target p95 < "
+          f"{TARGET_P95_MS:.0f} ms")
+    print(f"  {'query':40} {'rows':>5} {'total':>7} {'p50 ms':>8} {'p95 ms':>8}  target")
+    for name, params in queries.items():
+        sample = await get(params)
+        p50, p95 = quantiles(await time_requests(lambda params=params: get(params), requests))
+        ok = p95 < TARGET_P95_MS
+        all_met &= ok
+        print(f"  {name:40} {len(sample['cases']):>5} {sample['total']:>7} {p50:>8.2f} {p95:>8.2f}  "
+              f"< {TARGET_P95_MS:.0f} {met(ok)}")
+    return all_met
+
+
+async def bench_action(url: str, settings_kwargs: dict[str, Any], app_pool: Any, actions: int) -> bool:
+    from fastapi import APIRouter, Body, Depends, Response
+    from temporalio.testing import WorkflowEnvironment
+
+    from api.app import context, create_app
+    from api.auth import ApiRole, Principal, allowed
+    from domain.clock import stockholm_date
+    from infra.calls import CallCatalog, load_catalog
+    from infra.converter import DATA_CONVERTER
+    from infra.settings import Settings
+    from services import cases
+    from services.demo import demo_application, demo_call
+    from workflows import search_attributes as sa
+
+    temporal = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
+    attrs = [arg for key in sa.ALL
+             for arg in ("--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}")]
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal, dev_server_extra_args=attrs,
+                                                data_converter=DATA_CONVERTER, dev_server_log_level="error")
+    client = env.client
+    queue = f"bench-inbox-{uuid.uuid4().hex[:8]}"
+    settings = Settings(database_url=url, task_queue=queue, **settings_kwargs)
+    seeds = load_catalog()
+    tomorrow = stockholm_date(datetime.now(UTC)) + timedelta(days=1)
+    call = demo_call(seeds.get("export-samverkan-2021"), tomorrow)
+    catalog = CallCatalog(calls={**seeds.calls, call.id: call}, form=seeds.form, texts=seeds.texts)
+    example = json.loads((ROOT / "examples/export-samverkan-2021/eligible-regional-livsmedel-ostergotland.json")
+                         .read_text(encoding="utf-8"))
+    raw = json.dumps(demo_application(example, call, tomorrow))
+
+    # The action endpoint is another piece of work; this stands in for it, as thin as it will be.
+    router = APIRouter()
+    acting = allowed(ApiRole.OFFICER, ApiRole.DECISION_MAKER)
+
+    # Annotations as the module's globals can resolve them (this module's annotations are strings).
+    @router.post("/bench/cases/{number}/actions/{action}")
+    async def act(number: str, action: str, body: dict[str, Any] = Body(),  # noqa: B008
+                  ctx: Any = Depends(context), principal: Any = Depends(acting)) -> Response:  # noqa: B008
+        command = cases.build_command(action, {"role": principal.role.value, "id": principal.id},
+                                      body.get("payload", {}), body.get("action_id"))
+        receipt = await cases.act(ctx.client, cases.check_case_number(number), action, command)
+        return Response(receipt.model_dump_json(), media_type="application/json")
+
+    import httpx
+
+    principals: dict[str, Principal] = {}
+
+    async def authenticate(token: str) -> Principal | None:
+        return principals.get(token)
+
+    app = create_app(settings, authenticate=authenticate, client=client, pool=app_pool)
+    app.include_router(router)
+    # The worker in a process of its own, as deployed (`grantflow worker`): in this one it would share
+    # the event loop with the timed requests, and its work after answering an update (the register
+    # write) would fall on what comes next here, the HTTP response for one kind and nothing for the other.
+    address = client.service_client.config.target_host
+    worker_env = {**os.environ, "GRANTFLOW_TEMPORAL_ADDRESS": address, "GRANTFLOW_DATABASE_URL": url,
+                  "GRANTFLOW_TASK_QUEUE": queue, "GRANTFLOW_LOG_FORMAT": "json"}
+    worker_log = tempfile.TemporaryFile()  # noqa: SIM115  # read if the worker dies; closed with the process
+    worker = subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], cwd=ROOT, env=worker_env,
+                              stdout=subprocess.DEVNULL, stderr=worker_log)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://grantflow.bench") as http:
+                numbers = [(await cases.submit(client, catalog, raw, task_queue=queue)).case_number for _ in range(8)]
+                for number in numbers:
+                    await settle(client, number)
+                    command = cases.build_command("record-secrecy-review", {"role": "officer", "id": "anna"},
+                                                  {"rulings": []}, None)
+                    await cases.act(client, number, "record-secrecy-review", command)
+                    await settle(client, number)
+                timings: dict[str, list[float]] = {kind: [] for kind in KINDS}
+                for i in range(actions):
+                    number = numbers[i % len(numbers)]  # 8 cases, a cycle of 6: each kind acts on each case
+                    person = f"bench-officer-{i}"
+                    kind = ORDER[i % len(ORDER)]
+                    if kind == "http":
+                        token = uuid.uuid4().hex
+                        principals[token] = Principal(id=person, name=person, role=ApiRole.OFFICER)
+                        started = time.perf_counter()
+                        response = await http.post(f"/bench/cases/{number}/actions/declare-no-conflict",
+                                                   json={"action_id": uuid.uuid4().hex},
+                                                   headers={"Authorization": f"Bearer {token}"})
+                        elapsed = time.perf_counter() - started
+                        if response.status_code != 200:
+                            raise RuntimeError(f"action through HTTP: {response.status_code} {response.text}")
+                    elif kind == "service":
+                        started = time.perf_counter()
+                        command = cases.build_command("declare-no-conflict", {"role": "officer", "id": person}, {},
+                                                      uuid.uuid4().hex)
+                        await cases.act(client, number, "declare-no-conflict", command)
+                        elapsed = time.perf_counter() - started
+                    else:
+                        started = time.perf_counter()
+                        command = cases.build_command("declare-no-conflict", {"role": "officer", "id": person}, {},
+                                                      uuid.uuid4().hex)
+                        handle = client.get_workflow_handle(number)
+                        await handle.execute_update("declare_no_conflict", command, id=cases.update_id(command))
+                        elapsed = time.perf_counter() - started
+                    timings[kind].append(elapsed * 1000)
+                    await settle(client, number)
+    except Exception:
+        worker_log.seek(0)
+        print(worker_log.read()[-4000:].decode(errors="replace"), file=sys.stderr)
+        raise
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        await env.shutdown()
+    p50 = {kind: quantiles(ms)[0] for kind, ms in timings.items()}
+    ratio = p50["http"] / p50["client"]
+    print(f"\nAn officer action (declare-no-conflict), {len(timings['http'])} of each kind in the order "
+          f"{' '.join(ORDER)}, each on a settled case")
+    for kind, label in KINDS.items():
+        median, p95 = quantiles(timings[kind])
+        print(f"  {label:48} p50 {median:7.2f} ms   p95 {p95:7.2f} ms")
+    print(f"  ratio HTTP / Temporal client (p50): {ratio:.3f}   target <= {TARGET_RATIO} {met(ratio <= TARGET_RATIO)}"
+          f"   (services.cases.act / client: {p50['service'] / p50['client']:.3f})")
+    return ratio <= TARGET_RATIO
+
+
+async def settle(client: Any, number: str, timeout: float = 60.0) -> None:
+    """Until the case has no workflow task or activity pending: its register write is done."""
+    deadline = time.monotonic() + timeout
+    handle = client.get_workflow_handle(number)
+    while time.monotonic() < deadline:
+        raw = (await handle.describe()).raw_description
+        if not raw.pending_activities and not raw.HasField("pending_workflow_task"):
+            return
+        await asyncio.sleep(0.02)  # polling the server, not waiting for a timer
+    raise RuntimeError(f"case {number} did not settle in {timeout} s")
+
+
+async def main(count: int, requests: int, actions: int) -> int:
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    from activities.db import open_pool, upgrade
+    from api.app import create_app
+    from api.auth import ApiRole, Principal
+    from infra.settings import Settings
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    logging.getLogger("temporalio").setLevel(logging.ERROR)
+    print(f"bench/inbox.py at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()[0]:.2f}, "
+          f"{os.cpu_count()} cores")
+    work = Path(tempfile.mkdtemp(prefix="grantflow-bench-inbox-"))
+    server_url = os.environ.get("GRANTFLOW_DATABASE_URL")
+    server = None
+    if server_url is None:
+        import warnings
+
+        with warnings.catch_warnings():
+            # platformdirs warns that XDG_RUNTIME_DIR is unset (CI, containers) and falls back to /tmp.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            import pgserver
+
+        server = pgserver.get_server(work / "pg", cleanup_mode="delete")
+        server_url = server.get_uri()
+    name = f"bench_inbox_{uuid.uuid4().hex[:8]}"
+    async with await psycopg.AsyncConnection.connect(server_url, autocommit=True) as admin:
+        await admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_conninfo(server_url, dbname=name)
+    ok = True
+    try:
+        await upgrade(url)
+        pool = await open_pool(url, max_size=16)
+        try:
+            await load(pool, count)
+            principals = {"officer-token": Principal(id=OFFICERS[7], name="Handläggare", role=ApiRole.OFFICER)}
+
+            async def authenticate(token: str) -> Principal | None:
+                return principals.get(token)
+
+            import httpx
+
+            # The API's pool as the API opens its own (services.register.open_register_pool): 10 connections.
+            app_pool = await open_pool(url, max_size=10)
+            try:
+                settings = Settings(database_url=url)
+                app = create_app(settings, authenticate=authenticate, client=_NoTemporal(), pool=app_pool)  # type: ignore[arg-type]
+                async with app.router.lifespan_context(app):
+                    transport = httpx.ASGITransport(app=app)
+                    async with httpx.AsyncClient(transport=transport, base_url="http://grantflow.bench") as http:
+                        ok &= await bench_inbox(app, http, "officer-token", requests)
+                if actions:
+                    ok &= await bench_action(url, {}, app_pool, actions)
+            finally:
+                await app_pool.close()
+        finally:
+            await pool.close()
+    finally:
+        async with await psycopg.AsyncConnection.connect(server_url, autocommit=True) as admin:
+            await admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if server is not None:
+            server.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\nload average at the end {os.getloadavg()[0]:.2f}; all targets {met(ok)}")
+    return 0 if ok else 1
+
+
+class _NoTemporal:
+    """The inbox needs no Temporal: the first part runs without a server."""
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--actions", type=int, default=300, help="0 skips the action part (and Temporal)")
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main(args.cases, args.requests, args.actions)))
