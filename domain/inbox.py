@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
 from domain.case import CaseState
 from domain.clock import STOCKHOLM, end_of_day, stockholm_date
 from domain.lifecycle import Stage
+from domain.records import records_request_deadline
 
 
 class DeadlineKind(StrEnum):
@@ -41,9 +42,6 @@ DEADLINE_LABELS_SV: Mapping[DeadlineKind, str] = MappingProxyType({
     DeadlineKind.RECORDS_REQUEST: "Begäran om allmän handling",
 })
 
-# A records request is handled the same day, or within a day or two when a secrecy review is
-# needed (OSL 6 kap. 4 §, JO's practice): it is overdue once the day after it arrived has ended.
-RECORDS_REQUEST_DAYS = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +94,10 @@ def overdue(found: Iterable[Deadline], now: datetime) -> list[DeadlineKind]:
     return [d.kind for d in sorted(found, key=lambda d: (d.at, d.kind.value)) if d.at <= now]
 
 
-def records_request_deadline(pending_since: datetime) -> datetime:
-    """When a records request that arrived at `pending_since` has waited too long."""
-    return end_of_day(stockholm_date(pending_since) + timedelta(days=RECORDS_REQUEST_DAYS))
-
-
 def records_overdue_before(now: datetime) -> datetime:
     """A records request pending since before this instant is overdue at `now`: the inverse of
     `records_request_deadline`, so that a query can compare the stored instant with it."""
-    today = stockholm_date(now)
-    start = datetime.combine(today - timedelta(days=RECORDS_REQUEST_DAYS), datetime.min.time(), tzinfo=STOCKHOLM)
+    start = datetime.combine(stockholm_date(now), datetime.min.time(), tzinfo=STOCKHOLM)
     return start.astimezone(now.tzinfo)
 
 

@@ -185,12 +185,18 @@ def _forget_oldest_answered(state: CaseState) -> None:
         state.records_requests = [r for r in state.records_requests if id(r) not in forget]
 
 
+def records_request_deadline(requested_at: datetime) -> datetime:
+    """When a request that came in at `requested_at` is overdue: the end of that day in Stockholm
+    (the same-day target; the one rule for the case's timer and the officers' inbox)."""
+    return end_of_day(stockholm_date(requested_at))
+
+
 def _apply_records(state: CaseState, command: RecordsAction, now: datetime) -> str:
     match command:
         case RequestPublicDocument(document=document):
             request = RecordsRequest(
                 request_id=command.action_id, document=document, requested_at=now,
-                deadline=end_of_day(stockholm_date(now)), requester_name=command.requester_name,
+                deadline=records_request_deadline(now), requester_name=command.requester_name,
                 requester_email=command.requester_email,
             )
             state.records_requests.append(request)

@@ -23,6 +23,7 @@ from activities.payments import Payout as LedgerPayout
 from activities.payments import list_payouts
 from activities.readings import SecretReading, record_secret_reading, secret_readings
 from activities.register import CaseEvent, DocumentEntry, RegisterRow, case_events, find_case, list_documents
+from domain import inbox
 from domain.case import (
     Assessment,
     CaseState,
@@ -41,7 +42,7 @@ from domain.lifecycle import OUTCOME_LABELS_SV, STAGE_LABELS_SV, Outcome, Stage
 from domain.paths import value_at
 from domain.payment import Payments, PayoutKind
 from domain.reclaim import Hearing, Reclaim, Revocation
-from domain.records import REQUESTER_LETTERS
+from domain.records import REQUESTER_LETTERS, records_request_deadline
 from infra.calls import CallCatalog
 from services.archive import final_state
 from services.cases import CaseNotFound, case_state
@@ -51,9 +52,10 @@ READS_SECRET_READINGS = frozenset({Role.AUDITOR, Role.ADMINISTRATOR})
 
 
 class Deadline(BaseModel):
-    kind: str  # completion, communication, decision_request, final_report, revocation_hearing, reclaim_hearing, claim
+    kind: str  # a domain.inbox.DeadlineKind
     label: str  # Swedish
-    due: datetime | date
+    due: datetime
+    passed: bool  # and still not met: overdue
 
 
 class MarkedSection(BaseModel):
@@ -304,7 +306,7 @@ async def applicant_view(client: Client, pool: AsyncConnectionPool, case_number:
         completion=ApplicantCompletion(missing=completion.missing, deadline=completion.deadline,
                                        answered_at=completion.answered_at, expired=completion.expired)
         if completion else None,
-        deadlines=deadlines(state),
+        deadlines=deadlines(state, records=False),
         letters=[ApplicantLetter(letter_id=x.letter_id, kind=x.kind, subject=x.subject, body=x.body,
                                  created_at=x.created_at, sent_at=x.sent_at)
                  for x in letters if x.kind not in REQUESTER_LETTERS],
@@ -339,36 +341,17 @@ async def registered(pool: AsyncConnectionPool, case_number: str) -> RegisterRow
     return await find_case(pool, case_number)
 
 
-def deadlines(state: CaseState) -> list[Deadline]:
-    """Every deadline of the case still running, earliest first."""
-    found: list[Deadline] = []
-    completion = state.completion
-    if completion and not completion.answered_at and not completion.expired:
-        found.append(Deadline(kind="completion", label="Svar på begäran om komplettering", due=completion.deadline))
-    comm = state.communication
-    if comm and not comm.settled and state.stage is Stage.DECISION:
-        found.append(Deadline(kind="communication", label="Yttrande över kommunicerat underlag", due=comm.deadline))
-    request = state.decision_request
-    if request and state.decision is None and not request.overdue:
-        found.append(Deadline(kind="decision_request", label="Beslut efter begäran om avgörande (FL 12 §)",
-                              due=request.deadline))
-    payments = state.payments
-    if payments is not None and payments.final_report is None and state.stage in (Stage.PAYMENTS,
-                                                                                  Stage.FINAL_REPORT):
-        found.append(Deadline(kind="final_report", label="Slutrapport", due=payments.report_due))
-    revocation = state.revocation
-    if revocation is not None and revocation.pending and not revocation.hearing.settled:
-        found.append(Deadline(kind="revocation_hearing", label="Yttrande inför beslut om upphävande",
-                              due=revocation.hearing.deadline))
-    reclaim = state.reclaim
-    if reclaim is not None and state.stage is Stage.RECLAIM:
-        if reclaim.hearing is not None and not reclaim.hearing.settled and reclaim.claim is None:
-            found.append(Deadline(kind="reclaim_hearing", label="Yttrande inför beslut om återkrav",
-                                  due=reclaim.hearing.deadline))
-        if reclaim.claim is not None and reclaim.settled_at is None:
-            found.append(Deadline(kind="claim", label="Återbetalning av återkrav", due=reclaim.claim.due_date))
-    return sorted(found, key=lambda d: d.due if isinstance(d.due, datetime) else datetime.combine(
-        d.due, datetime.min.time(), UTC))
+def deadlines(state: CaseState, *, records: bool = True) -> list[Deadline]:
+    """Every date by which someone has to have done something in the case, earliest first, passed or
+    not (domain.inbox, as the officers' inbox reads it); `records=False` leaves out the requests for
+    public documents, which are the agency's to answer and none of the applicant's business."""
+    found = inbox.deadlines(state)
+    if records and state.records_pending_since is not None:
+        found.append(inbox.Deadline(kind=inbox.DeadlineKind.RECORDS_REQUEST,
+                                    at=records_request_deadline(state.records_pending_since)))
+    now = datetime.now(UTC)
+    return [Deadline(kind=d.kind.value, label=inbox.DEADLINE_LABELS_SV[d.kind], due=d.at, passed=d.at <= now)
+            for d in sorted(found, key=lambda d: (d.at, d.kind.value))]
 
 
 def _marked_sections(state: CaseState) -> list[MarkedSection]:

@@ -140,7 +140,7 @@ async def test_the_applicant_sees_a_completion_request_and_its_deadline(api: Api
     await harness.settled(number)
     mine = await get(api, api.token("applicant", "region", org_number=REGION), f"/cases/{number}")
     assert mine["completion"]["missing"] == ["Intyg om firmatecknare"]
-    assert [d["kind"] for d in mine["deadlines"]] == ["completion"]
+    assert [d["kind"] for d in mine["deadlines"]] == ["completion_reply"]
     assert [x["kind"] for x in mine["letters"]] == ["receipt", "completion_request"]
     staff = await get(api, anna, f"/cases/{number}")
     assert [f["rule"] for f in staff["findings"] if f["severity"] == "error"] == ["ES21-SIGNATORY"]

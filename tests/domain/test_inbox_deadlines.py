@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from domain.application import Application
 from domain.case import CaseState, new_case
-from domain.clock import end_of_day
+from domain.clock import end_of_day, stockholm_date
 from domain.inbox import (
     DeadlineKind,
     deadlines,
@@ -72,11 +72,12 @@ def test_a_case_without_anything_awaited_has_no_deadline():
     assert deadlines(state) == [] and nearest([]) is None
 
 
-def test_a_records_request_is_overdue_once_the_day_after_it_arrived_is_over():
+def test_a_records_request_is_overdue_once_the_day_it_arrived_is_over():
     for arrived in (datetime(2026, 3, 28, 22, 30, tzinfo=UTC), datetime(2026, 3, 29, 0, 30, tzinfo=UTC),
                     datetime(2026, 10, 24, 23, 59, tzinfo=UTC), datetime(2026, 12, 5, 11, 0, tzinfo=UTC)):
         due = records_request_deadline(arrived)
-        assert timedelta(hours=22) < due - arrived <= timedelta(days=2, hours=1)  # the next day, DST or not
+        assert timedelta(0) < due - arrived <= timedelta(days=1, hours=1)  # that day in Stockholm, DST or not
+        assert stockholm_date(due - timedelta(seconds=1)) == stockholm_date(arrived)
         # The query's cutoff agrees with the deadline at every instant around it.
         for now in (due - timedelta(seconds=1), due, due + timedelta(hours=5)):
             assert (arrived < records_overdue_before(now)) == (due <= now), (arrived, now)
