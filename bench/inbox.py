@@ -14,19 +14,23 @@ Run by hand (it is not a test):
    `records_pending_since`, as the case workflow writes it). Then VACUUM ANALYZE of `cases` and of
    `case_counts` (the counts per stage that a trigger keeps, updated on every move), as autovacuum
    would after such a load.
-2. Inbox latency. The FastAPI app (`api.app.create_app`) in this process, reached through httpx's
-   ASGITransport, with its own pool over the loaded database: each common inbox query `--requests`
-   times, one at a time, after a few unmeasured ones. Median and p95 from the client's side
-   (the whole request: routing, sign-in, validation, the two SQL statements, JSON).
-   Target: p95 < 20 ms for each.
+2. Inbox latency. The FastAPI app as deployed (`api.app.create_app` with its own authenticator: a
+   development token of a real user in `api_users`, looked up by its hash on every request) in this
+   process, reached through httpx's ASGITransport, with its own pool over the loaded database: each
+   common inbox query `--requests` times, one at a time, after a few unmeasured ones. Median and p95
+   from the client's side (the whole request: routing, sign-in, validation, the two SQL statements,
+   JSON). Target: p95 < 20 ms for each.
 3. An officer action through HTTP beside the same action with the Temporal client directly. A
    Temporal dev server and a grantflow worker (`grantflow worker`, in a process of its own, as
-   deployed) over the same database; a few cases are submitted and brought to assessment. `declare-no-conflict` (each
-   time by another officer, so that every one is accepted) is sent alternately (ABBA) through
-   `POST /bench/cases/{number}/actions/{action}`, a route only this bench adds (it calls
-   `services.cases.act`, as the API's action endpoint will), with `services.cases.act` itself, and
-   with `client.get_workflow_handle(...).execute_update(...)`, in turns (ABCCBA). Each is timed once
-   the case has settled from the one before. Target: p50 through HTTP <= 1.15 x p50 with the client.
+   deployed) over the same database; a few cases are submitted and brought to assessment.
+   `declare-no-conflict` (each time by another officer, so that every one is accepted; each a real
+   user with a token, all made before the timing starts) is sent through the API's own endpoint
+   `POST /cases/{case_number}/actions/declare-no-conflict` with an `Idempotency-Key`, with
+   `services.cases.act` itself (what the endpoint calls), and with
+   `client.get_workflow_handle(...).execute_update(...)`, in turns (ABCCBA). Each is timed once the
+   case has settled from the one before. Target: p50 through HTTP <= 1.15 x p50 with the client.
+   Then what HTTP itself costs: a bare FastAPI route (no sign-in) that awaits the client's p50 and
+   answers the same receipt, through the same ASGITransport, beside awaiting the same wait directly.
 """
 
 from __future__ import annotations
