@@ -123,7 +123,10 @@ class OidcVerifier:
             return None
         keys = await self._key_client()
         try:
-            key = await asyncio.to_thread(keys.get_signing_key, kid)
+            # The keys in hand and the token's among them: no fetch, so no thread to wait for.
+            cached = keys.jwk_set_cache.get() if keys.jwk_set_cache is not None else None
+            key = (cached[kid] if cached is not None and any(k.key_id == kid for k in cached.keys)
+                   else await asyncio.to_thread(keys.get_signing_key, kid))
         except PyJWKClientConnectionError as exc:
             raise Unavailable(f"the identity provider's keys cannot be fetched: {exc}") from None
         except (PyJWKClientError, PyJWKSetError) as exc:
