@@ -19,7 +19,14 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from activities.attachments import AttachmentFile, claim_submission, store_attachments
+from activities.attachments import (
+    AttachmentFile,
+    StoredAttachment,
+    attachment_content,
+    case_attachments,
+    claim_submission,
+    store_attachments,
+)
 from activities.register import find_case
 from domain.application import Application
 from domain.findings import Verdict
@@ -154,5 +161,42 @@ async def submit_application(
                                   for f in stored])
 
 
-__all__ = ["IDEMPOTENCY_HEADER", "NotOwnOrganisation", "Submitted", "UploadedFile", "check_own_organisation",
-           "match_files", "submission_id", "submit_application"]
+# What a browser may show of an attachment itself; anything else is only downloaded.
+_SHOWN = frozenset({"application/pdf", "image/png", "image/jpeg"})
+
+
+class AttachmentFileOut(BaseModel):
+    name: str
+    media_type: str  # as served: the sender's own only when it is one a browser may show
+    content: bytes
+
+
+async def attachments(pool: AsyncConnectionPool, case_number: str) -> list[StoredAttachment]:
+    """What was sent with the case's application (without the bytes), in the form's order."""
+    return await case_attachments(pool, case_number)
+
+
+async def attachment(pool: AsyncConnectionPool, case_number: str, position: int) -> AttachmentFileOut | None:
+    """One attachment of the case as it was sent; None when the case has no attachment there."""
+    stored = {a.position: a for a in await case_attachments(pool, case_number)}.get(position)
+    content = await attachment_content(pool, case_number, position) if stored is not None else None
+    if stored is None or content is None:
+        return None
+    media_type = stored.media_type if stored.media_type in _SHOWN else "application/octet-stream"
+    return AttachmentFileOut(name=stored.name, media_type=media_type, content=content)
+
+
+__all__ = [
+    "IDEMPOTENCY_HEADER",
+    "AttachmentFileOut",
+    "NotOwnOrganisation",
+    "StoredAttachment",
+    "Submitted",
+    "UploadedFile",
+    "attachment",
+    "attachments",
+    "check_own_organisation",
+    "match_files",
+    "submission_id",
+    "submit_application",
+]

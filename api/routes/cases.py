@@ -7,17 +7,20 @@ the whole case shows the parts the applicant marked as business secrets, and tha
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
+from fastapi import Path as FastApiPath
 from pydantic import Field
 
 from api.access import VisibleCaseNumber
 from api.app import Ctx
 from api.auth import READERS, ApiRole, Principal, allowed
-from api.problems import PROBLEM_RESPONSES
+from api.problems import PROBLEM_RESPONSES, not_found
 from domain.case import Role
-from services import case_view
+from services import case_view, submissions
 from services.case_view import ApplicantCaseView, CaseHistory, StaffCaseView
+from services.submissions import StoredAttachment
 
 router = APIRouter(tags=["cases"])
 
@@ -43,3 +46,26 @@ async def read_case(ctx: Ctx, principal: Annotated[Principal, Depends(allowed(*R
 async def read_history(ctx: Ctx, principal: Annotated[Principal, Depends(allowed(*READERS))],
                        case_number: VisibleCaseNumber) -> CaseHistory:
     return await case_view.case_history(ctx.pool, case_number, Role(principal.role.value))
+
+
+@router.get("/cases/{case_number}/attachments", responses=PROBLEM_RESPONSES,
+            summary="The files sent with the application: name, kind, SHA-256, size")
+async def list_attachments(ctx: Ctx, principal: Annotated[Principal, Depends(allowed(*READERS, ApiRole.APPLICANT))],
+                           case_number: VisibleCaseNumber) -> list[StoredAttachment]:
+    return await submissions.attachments(ctx.pool, case_number)
+
+
+@router.get("/cases/{case_number}/attachments/{position}", response_class=Response,
+            responses={**PROBLEM_RESPONSES, 200: {"content": {"application/octet-stream": {}}}},
+            summary="One file sent with the application, as it came (its place in the form's attachments)")
+async def download_attachment(ctx: Ctx,
+                              principal: Annotated[Principal, Depends(allowed(*READERS, ApiRole.APPLICANT))],
+                              case_number: VisibleCaseNumber,
+                              position: Annotated[int, FastApiPath(ge=0, le=199)]) -> Response:
+    found = await submissions.attachment(ctx.pool, case_number, position)
+    if found is None:
+        raise not_found("Ärendet har ingen sådan bilaga.")
+    # Downloaded, never shown in place, and never sniffed into something a browser would run.
+    disposition = f"attachment; filename*=UTF-8''{quote(found.name)}"
+    return Response(found.content, media_type=found.media_type,
+                    headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"})

@@ -64,6 +64,8 @@ EXPECTED: dict[tuple[str, str], frozenset[ApiRole] | str] = {
     ("GET", "/cases/{case_number}"): READERS | {APPLICANT},
     # The register's events (and for auditors who read the secret parts): staff only.
     ("GET", "/cases/{case_number}/history"): READERS,
+    ("GET", "/cases/{case_number}/attachments"): READERS | {APPLICANT},
+    ("GET", "/cases/{case_number}/attachments/{position}"): READERS | {APPLICANT},
     # The case's actions: the domain's role table (domain/actions.py), written out here.
     _action("request-completion"): frozenset({OFFICER}),
     _action("submit-completion"): frozenset({APPLICANT}),

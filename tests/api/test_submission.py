@@ -96,6 +96,23 @@ async def test_attachments_sent_with_the_form_are_checked_against_their_hashes_a
         (i, a["name"], a["sha256"], "application/pdf") for i, a in enumerate(data["attachments"])]
     assert await attachment_content(api.harness.pool, body["case_number"], 3) == data["attachments"][3]["name"].encode()
 
+    # Staff and the applicant list and download them as they came; nobody else reaches them.
+    number = body["case_number"]
+    officer = api.token("officer", "anna")
+    listed = await api.as_(officer, "GET", f"/cases/{number}/attachments")
+    assert [(a["position"], a["name"], a["sha256"]) for a in listed.json()] == [
+        (i, a["name"], a["sha256"]) for i, a in enumerate(data["attachments"])]
+    for who in (officer, token):
+        got = await api.as_(who, "GET", f"/cases/{number}/attachments/3")
+        assert (got.status_code, got.content) == (200, data["attachments"][3]["name"].encode())
+        assert got.headers["content-type"] == "application/pdf" and got.headers["x-content-type-options"] == "nosniff"
+        assert got.headers["content-disposition"].startswith("attachment; filename*=UTF-8''")
+    stranger = api.token("applicant", org_number="556912-3408")
+    assert (await api.as_(stranger, "GET", f"/cases/{number}/attachments/3")).status_code == 404
+    assert (await api.as_(stranger, "GET", f"/cases/{number}/attachments")).status_code == 404
+    assert (await api.as_(officer, "GET", f"/cases/{number}/attachments/99")).status_code == 404
+    assert (await api.as_(officer, "GET", f"/cases/{number}/attachments/x")).status_code == 422
+
 
 async def test_the_2022_example_with_its_attachments_in_any_order(api: Api) -> None:
     call, days = open_call(api, DIGITAL_2022)
