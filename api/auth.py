@@ -20,9 +20,8 @@ from api.problems import ProblemError
 from domain.case import Actor, Role
 from domain.users import ApiRole
 
-__all__ = ["READERS", "STAFF", "ApiRole", "Authenticator", "Principal", "allowed", "signed_in", "unauthorized"]
+__all__ = ["READERS", "ApiRole", "Authenticator", "Principal", "allowed", "signed_in", "unauthorized"]
 
-STAFF = frozenset(ApiRole) - {ApiRole.APPLICANT}
 READERS = frozenset({ApiRole.OFFICER, ApiRole.DECISION_MAKER, ApiRole.FINANCE, ApiRole.AUDITOR,
                      ApiRole.ADMINISTRATOR})
 

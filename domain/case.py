@@ -10,6 +10,7 @@ an officer's action is answered as soon as the case has recorded it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -23,7 +24,7 @@ from domain.clock import format_instant_sv
 from domain.findings import Verdict
 from domain.lifecycle import Outcome, Stage, transition
 from domain.money import Kronor
-from domain.paths import resolve, section_parts
+from domain.paths import resolve, section_parts, walk
 from domain.payment import Bankgiro, Payments, PayoutKind
 from domain.privacy import mask_text
 from domain.reclaim import Hearing, Reclaim, Revocation
@@ -630,23 +631,14 @@ CONTACT_PHONE_MASK = "[kontaktpersonens telefonnummer lämnas inte ut här]"
 def mask_personal_data(document: dict[str, object]) -> dict[str, object]:
     """`document` with every personnummer (a sole trader's, wherever it stands) masked, and contact persons'
     e-mail addresses and telephone numbers replaced by a note; names and organisations' data stay."""
-    def clean(value: object, key: str | None = None) -> object:
-        if isinstance(value, str):
-            return mask_text(value)
-        if isinstance(value, dict):
-            masked = {k: clean(v, k) for k, v in value.items()}
-            if key == "contact":
-                for field, marker in (("email", CONTACT_EMAIL_MASK), ("phone", CONTACT_PHONE_MASK)):
-                    if masked.get(field):
-                        masked[field] = marker
-            return masked
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        return value
+    def contact(key: str | None, masked: dict[str, object]) -> dict[str, object]:
+        if key == "contact":
+            for field, marker in (("email", CONTACT_EMAIL_MASK), ("phone", CONTACT_PHONE_MASK)):
+                if masked.get(field):
+                    masked[field] = marker
+        return masked
 
-    cleaned = clean(document)
-    assert isinstance(cleaned, dict)
-    return cleaned
+    return _rewrite(document, mask_text, contact)
 
 
 def secret_texts(state: CaseState) -> list[tuple[str, str]]:
@@ -680,16 +672,27 @@ def withhold_secret_text(document: dict[str, object], withheld: list[tuple[str, 
     # Longest first, then by text and note: the same result in every process (a set's order is not).
     ordered = sorted({(t.strip(), m) for t, m in withheld if t.strip()}, key=lambda tm: (-len(tm[0]), tm[0], tm[1]))
 
-    def clean(value: object) -> object:
+    def withhold(value: str) -> str:
+        for text, marker in ordered:
+            if value.strip() == text:
+                return marker
+            if len(text) >= _SHORTEST_WITHHELD_INSIDE and text in value:
+                value = value.replace(text, marker)
+        return value
+
+    return _rewrite(document, withhold)
+
+
+def _rewrite(document: dict[str, object], text: Callable[[str], str],
+             objects: Callable[[str | None, dict[str, object]], dict[str, object]] = lambda _key, obj: obj,
+             ) -> dict[str, object]:
+    """A copy of a JSON `document` with every text rewritten by `text`, and every object (by the key it
+    stands under) by `objects` once its own values are."""
+    def clean(value: object, key: str | None = None) -> object:
         if isinstance(value, str):
-            for text, marker in ordered:
-                if value.strip() == text:
-                    return marker
-                if len(text) >= _SHORTEST_WITHHELD_INSIDE and text in value:
-                    value = value.replace(text, marker)
-            return value
+            return text(value)
         if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
+            return objects(key, {k: clean(v, k) for k, v in value.items()})
         if isinstance(value, list):
             return [clean(v) for v in value]
         return value
@@ -703,15 +706,8 @@ def _replace_at(document: object, parts: list[str | int] | None, marker: str) ->
     """Put `marker` where `parts` point in `document`; returns what was there (`_NOTHING` if nothing)."""
     if not parts:
         return _NOTHING
-    node = document
     *parents, leaf = parts
-    for part in parents:
-        if isinstance(part, str) and isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(part, int) and isinstance(node, list) and part < len(node):
-            node = node[part]
-        else:
-            return _NOTHING
+    node = walk(document, parents)
     if isinstance(leaf, str) and isinstance(node, dict) and leaf in node:
         hidden, node[leaf] = node[leaf], marker
         return hidden

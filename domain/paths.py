@@ -88,8 +88,11 @@ def value_at(document: object, section: str) -> object:
     """What a secrecy mark points at in an application as JSON (`$.budget[1].description`); None
     where there is nothing there."""
     parts = section_parts(section)
-    if parts is None:
-        return None
+    return None if parts is None else walk(document, parts)
+
+
+def walk(document: object, parts: list[str | int]) -> object:
+    """What `parts` reach in `document` (JSON: objects and lists); None where there is nothing."""
     node = document
     for part in parts:
         if isinstance(part, int):

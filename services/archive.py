@@ -187,7 +187,7 @@ async def final_state(archive: ArchivedCase) -> CaseState | None:
         return None
     payloads = completed.workflow_execution_completed_event_attributes.result.payloads
     [state] = await DATA_CONVERTER.decode(payloads, [CaseState])
-    return state  # type: ignore[no-any-return]
+    return state if isinstance(state, CaseState) else None
 
 
 def summarize(archive: ArchivedCase) -> ArchiveSummary:

@@ -10,19 +10,18 @@ import time
 from collections import OrderedDict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from api.access import CaseNumberPath
 from api.app import Ctx
-from api.auth import ApiRole, Principal, allowed
 from api.problems import PROBLEM_RESPONSES, Problem, problem_answer, problem_response
 from domain.application import Email
 from domain.case import ActionId, CaseNumber, PublicDocument, Text
 from domain.records import Name
 from services import records
-from services.cases import CaseNotFound, check_case_number
+from services.cases import CaseNotFound
 
 router = APIRouter(tags=["public records"], responses=PROBLEM_RESPONSES)
 
@@ -91,7 +90,6 @@ class RefusalBody(BaseModel):
 
 _REQUEST_ID: TypeAdapter[str] = TypeAdapter(ActionId)
 RequestId = Annotated[str, Path(description="The request's id, as the answer to the request gave it")]
-Officer = Annotated[Principal, Depends(allowed(ApiRole.OFFICER))]
 
 
 @router.post("/records-requests", status_code=201, summary="Ask for a public document (no sign-in)",
@@ -114,10 +112,6 @@ async def records_request(case_number: CaseNumberPath, request_id: RequestId, ct
     if (refused := too_many(request)) is not None:
         return refused
     return await records.status(ctx.client, case_number, _request_id(request_id))
-
-
-def _case(case_number: str) -> None:
-    check_case_number(case_number, "case_number")
 
 
 def _request_id(request_id: str) -> str:
