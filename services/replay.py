@@ -32,6 +32,7 @@ from temporalio.workflow import NondeterminismError
 from infra.converter import DATA_CONVERTER
 from infra.errors import InputError
 from infra.settings import Settings
+from services import history_json
 from services.archive import ReplayReport, RunReplay, check_case_number
 from services.register import read_pool
 
@@ -100,8 +101,23 @@ def new_replayer(workflows: Sequence[type] | None = None) -> Replayer:
     """A Replayer as the deployed worker runs the workflows: its classes, runner and data converter."""
     from worker import registry  # on use: it imports every workflow module
 
+    # A build id given: else every replay worker hashes every loaded module for one (a fifth of a second).
     return Replayer(workflows=list(workflows if workflows is not None else registry.workflows()),
-                    workflow_runner=registry.workflow_runner(), data_converter=DATA_CONVERTER)
+                    workflow_runner=registry.workflow_runner(), data_converter=DATA_CONVERTER,
+                    build_id="grantflow-replay")
+
+
+def parse(workflow_id: str, raw: dict[str, Any]) -> WorkflowHistory:
+    """A history in Temporal's JSON form, as WorkflowHistory.to_json_dict wrote it (the archive's form).
+
+    Read by services.history_json: the SDK's reader (protobuf's json_format, after a deep copy and
+    a rewrite of every enum for the older forms `temporal workflow show` once wrote) was two thirds
+    of a replay. Those forms are still read, by the SDK's reader, when the fast one refuses.
+    """
+    try:
+        return WorkflowHistory(workflow_id, history_json.events(raw))
+    except ValueError:
+        return WorkflowHistory.from_json(workflow_id, raw)
 
 
 async def replay_case(case: RecordedCase, replayer: Replayer) -> ReplayReport:
@@ -119,7 +135,7 @@ async def replay_cases(cases: Sequence[RecordedCase], replayer: Replayer) -> lis
             raw[c, r] = history
             events = len(history.get("events") or []) if isinstance(history, dict) else 0
             try:
-                histories.append((c, r, WorkflowHistory.from_json(case.workflow_id, history)))
+                histories.append((c, r, parse(case.workflow_id, history)))
             except Exception as exc:  # protobuf's ParseError or the SDK's ValueError
                 outcomes[c, r] = RunReplay(run_id=run_id, ok=False, events=events,
                                            problem=f"the recorded history is malformed: {exc}")
