@@ -19,7 +19,8 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from temporalio.api.history.v1 import History, HistoryEvent
 
 Convert = Callable[[Any], Any]
-_PLANS: dict[str, dict[str, tuple[str, Convert]]] = {}
+# For each message type: JSON name (and field name) -> (field name, conversion; None: as it is).
+_PLANS: dict[str, dict[str, tuple[str, Convert | None]]] = {}
 _INTS = {FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_SINT64,
          FieldDescriptor.TYPE_FIXED64, FieldDescriptor.TYPE_SFIXED64, FieldDescriptor.TYPE_INT32,
          FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_FIXED32,
@@ -34,21 +35,22 @@ def events(raw: dict[str, Any]) -> list[HistoryEvent]:
     plan = _plan(HistoryEvent.DESCRIPTOR)
     try:
         return list(History(events=[_message(plan, event) for event in raw.get("events", [])]).events)
-    except (TypeError, KeyError, AttributeError) as exc:
+    except (TypeError, KeyError, AttributeError, ValueError) as exc:
         raise ValueError(f"not a history in proto3 JSON: {exc}") from exc
 
 
-def _message(plan: dict[str, tuple[str, Convert]], value: Any) -> dict[str, Any]:
+def _message(plan: dict[str, tuple[str, Convert | None]], value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"expected an object, got {type(value).__name__}")
     fields = {}
     for key, item in value.items():
         name, convert = plan[key]  # KeyError: a field this version does not know (ParseDict may)
-        fields[name] = convert(item)
+        # Strings, enum names and booleans go as they are: the constructor refuses a wrong type.
+        fields[name] = item if convert is None else convert(item)
     return fields
 
 
-def _plan(descriptor: Descriptor) -> dict[str, tuple[str, Convert]]:
+def _plan(descriptor: Descriptor) -> dict[str, tuple[str, Convert | None]]:
     plan = _PLANS.get(descriptor.full_name)
     if plan is None:
         plan = _PLANS[descriptor.full_name] = {}  # before the fields: a message may contain itself
@@ -58,18 +60,25 @@ def _plan(descriptor: Descriptor) -> dict[str, tuple[str, Convert]]:
     return plan
 
 
-def _field(field: FieldDescriptor) -> Convert:
+def _field(field: FieldDescriptor) -> Convert | None:
     message = field.message_type
     if message is not None and message.GetOptions().map_entry:
-        key, value = _single(message.fields_by_name["key"]), _single(message.fields_by_name["value"])
+        key = _single(message.fields_by_name["key"]) or _same
+        value = _single(message.fields_by_name["value"]) or _same
         return lambda items: {key(k): value(v) for k, v in items.items()}
     single = _single(field)
+    if single is None:
+        return None
     if field.is_repeated:
         return lambda items: [single(item) for item in items]
     return single
 
 
-def _single(field: FieldDescriptor) -> Convert:
+def _same(value: Any) -> Any:
+    return value
+
+
+def _single(field: FieldDescriptor) -> Convert | None:
     kind = field.type
     if kind == FieldDescriptor.TYPE_MESSAGE:
         name = field.message_type.full_name
@@ -92,29 +101,7 @@ def _single(field: FieldDescriptor) -> Convert:
         return int
     if kind in _FLOATS:
         return float
-    if kind == FieldDescriptor.TYPE_BOOL:
-        return _bool
-    if kind == FieldDescriptor.TYPE_ENUM:
-        return _enum
-    return _string
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError("expected a string")
-    return value
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("expected true or false")
-    return value
-
-
-def _enum(value: Any) -> str | int:
-    if not isinstance(value, str | int):
-        raise ValueError("expected an enum name")
-    return value
+    return None  # strings, enums (by name), booleans
 
 
 def _timestamp(value: str) -> dict[str, int]:

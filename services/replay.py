@@ -41,7 +41,9 @@ SOURCES: tuple[Source, ...] = ("auto", "temporal", "archive")
 
 CASE_WORKFLOW = "CaseWorkflow"
 # Cases go to a process in batches: one Replayer's iterator per batch, and few round trips.
-BATCH = 25
+BATCH = 40
+# Replays one process runs at once (see replay_cases).
+STREAMS = int(os.environ.get("GRANTFLOW_REPLAY_STREAMS", "8"))
 # How long one replay, of a history cut short to find where a run departs, may take.
 _LOCATE_TIMEOUT = 60.0
 # Temporal's workflow-task events: they frame each task's commands, and are never what differs.
@@ -126,35 +128,43 @@ async def replay_case(case: RecordedCase, replayer: Replayer) -> ReplayReport:
 
 
 async def replay_cases(cases: Sequence[RecordedCase], replayer: Replayer) -> list[ReplayReport]:
-    """Replay every run of every case with one replay worker; each run that differs is located."""
-    histories: list[tuple[int, int, WorkflowHistory]] = []
+    """Replay every run of every case; each run that differs is located."""
+    runs: list[tuple[int, int]] = []
     outcomes: dict[tuple[int, int], RunReplay] = {}
     raw: dict[tuple[int, int], dict[str, Any]] = {}
     for c, case in enumerate(cases):
-        for r, (run_id, history) in enumerate(zip(case.run_ids, case.parsed(), strict=True)):
+        for r, history in enumerate(case.parsed()):
             raw[c, r] = history
-            events = len(history.get("events") or []) if isinstance(history, dict) else 0
-            try:
-                histories.append((c, r, parse(case.workflow_id, history)))
-            except Exception as exc:  # protobuf's ParseError or the SDK's ValueError
-                outcomes[c, r] = RunReplay(run_id=run_id, ok=False, events=events,
-                                           problem=f"the recorded history is malformed: {exc}")
-    keys = {id(history): (c, r) for c, r, history in histories}
-
-    async def each() -> AsyncIterator[WorkflowHistory]:
-        for _c, _r, history in histories:
-            yield history
-
+            runs.append((c, r))
+    keys: dict[int, tuple[int, int]] = {}
     failed: list[tuple[int, int, BaseException]] = []
-    if histories:
+
+    async def stream(share: list[tuple[int, int]]) -> None:
+        async def each() -> AsyncIterator[WorkflowHistory]:
+            # Read as the replay goes, so that reading one overlaps the core's work on another.
+            for c, r in share:
+                try:
+                    history = parse(cases[c].workflow_id, raw[c, r])
+                except Exception as exc:  # protobuf's ParseError or the SDK's ValueError
+                    events = raw[c, r].get("events") if isinstance(raw[c, r], dict) else None
+                    outcomes[c, r] = RunReplay(run_id=cases[c].run_ids[r], ok=False,
+                                               events=len(events) if isinstance(events, list) else 0,
+                                               problem=f"the recorded history is malformed: {exc}")
+                    continue
+                keys[id(history)] = (c, r)
+                yield history
+
         async with replayer.workflow_replay_iterator(each()) as results:
             async for result in results:
-                c, r = keys[id(result.history)]
-                events = len(result.history.events)
+                c, r = keys.pop(id(result.history))
                 if result.replay_failure is None:
-                    outcomes[c, r] = RunReplay(run_id=cases[c].run_ids[r], ok=True, events=events)
+                    outcomes[c, r] = RunReplay(run_id=cases[c].run_ids[r], ok=True, events=len(result.history.events))
                 else:
                     failed.append((c, r, result.replay_failure))
+
+    # A replay waits on the core (in threads of its own) at every workflow task: several streams at
+    # once keep this process busy meanwhile.
+    await asyncio.gather(*(stream(runs[i::STREAMS]) for i in range(min(STREAMS, len(runs)))))
     for c, r, failure in failed:
         outcomes[c, r] = RunReplay(
             run_id=cases[c].run_ids[r], ok=False, events=len(raw[c, r].get("events") or []),
