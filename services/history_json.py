@@ -34,7 +34,8 @@ def events(raw: dict[str, Any]) -> list[HistoryEvent]:
         raise ValueError("not a history in proto3 JSON")
     plan = _plan(HistoryEvent.DESCRIPTOR)
     try:
-        return list(History(events=[_message(plan, event) for event in raw.get("events", [])]).events)
+        fields: list[Any] = [_message(plan, event) for event in raw.get("events", [])]
+        return list(History(events=fields).events)
     except (TypeError, KeyError, AttributeError, ValueError) as exc:
         raise ValueError(f"not a history in proto3 JSON: {exc}") from exc
 
@@ -80,8 +81,9 @@ def _same(value: Any) -> Any:
 
 def _single(field: FieldDescriptor) -> Convert | None:
     kind = field.type
-    if kind == FieldDescriptor.TYPE_MESSAGE:
-        name = field.message_type.full_name
+    descriptor = field.message_type
+    if kind == FieldDescriptor.TYPE_MESSAGE and descriptor is not None:
+        name = descriptor.full_name
         if name == "google.protobuf.Timestamp":
             return _timestamp
         if name == "google.protobuf.Duration":
@@ -93,7 +95,6 @@ def _single(field: FieldDescriptor) -> Convert | None:
                 raise ValueError(f"{raise_} is read by json_format only")
 
             return unsupported
-        descriptor = field.message_type
         return lambda value: _message(_plan(descriptor), value)
     if kind == FieldDescriptor.TYPE_BYTES:
         return base64.b64decode
