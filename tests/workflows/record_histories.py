@@ -124,21 +124,22 @@ async def test_record_a_case_withdrawn_before_the_decision(harness):
     await save(harness, number, "case-withdrawn-0030")
 
 
-async def test_record_a_case_approved_and_paid_in_full(harness):
-    from tests.workflows.test_after_decision import (
-        APPLICANT,
-        approve_all,
-        cost,
-        final_report,
-        granted_case,
-        payment_request,
-    )
+async def paid_once(harness, days: int) -> str:
+    """A case granted 400 000 kr, its first payment request (for its first `days` days) approved in full."""
+    from tests.workflows.test_after_decision import APPLICANT, approve_all, cost, granted_case, payment_request
 
     number, start = await granted_case(harness)
-    await harness.fast_forward(number, timedelta(days=21))
+    await harness.fast_forward(number, timedelta(days=days + 1))
     await harness.act(number, "file-payment-request", APPLICANT, **payment_request(
-        start, 0, 20, "150000.00", cost("personnel", "200000.00", "V1")))
+        start, 0, days, "150000.00", cost("personnel", "200000.00", "V1")))
     await harness.act(number, "review-payment-request", OFFICER, request_number=1, costs=approve_all("200000.00"))
+    return number
+
+
+async def test_record_a_case_approved_and_paid_in_full(harness):
+    from tests.workflows.test_after_decision import APPLICANT, approve_all, cost, final_report
+
+    number = await paid_once(harness, 20)
     await harness.fast_forward(number, timedelta(days=45))
     await harness.act(number, "submit-final-report", APPLICANT, **final_report(cost("personnel", "100000.00", "V2")))
     await harness.act(number, "review-final-report", OFFICER, costs=approve_all("100000.00"),
@@ -148,21 +149,9 @@ async def test_record_a_case_approved_and_paid_in_full(harness):
 
 async def test_record_a_case_revoked_in_part_with_a_reclaim_repaid_with_interest(harness):
     from domain.clock import stockholm_date
-    from tests.workflows.test_after_decision import (
-        APPLICANT,
-        FINANCE,
-        approve_all,
-        cost,
-        granted_case,
-        load_reference_rates,
-        payment_request,
-    )
+    from tests.workflows.test_after_decision import APPLICANT, FINANCE, load_reference_rates
 
-    number, start = await granted_case(harness)
-    await harness.fast_forward(number, timedelta(days=11))
-    await harness.act(number, "file-payment-request", APPLICANT, **payment_request(
-        start, 0, 10, "150000.00", cost("personnel", "200000.00", "V1")))
-    await harness.act(number, "review-payment-request", OFFICER, request_number=1, costs=approve_all("200000.00"))
+    number = await paid_once(harness, 10)
     await harness.act(number, "prepare-revocation", OFFICER, revoked_amount="300000.00",
                       reasons="Projektet genomförs inte som beslutat.")
     await harness.act(number, "reply-to-communication", APPLICANT, text="Vi har strukit aktiviteterna.")
@@ -181,18 +170,9 @@ async def test_record_a_case_revoked_in_part_with_a_reclaim_repaid_with_interest
 
 
 async def test_record_a_claim_written_off(harness):
-    from domain.clock import stockholm_date
-    from tests.workflows.test_after_decision import APPLICANT, FINANCE, granted_case
+    from tests.workflows.test_after_decision import claim_partly_repaid
 
-    number, _start = await granted_case(harness, advance="100000.00")
-    await harness.settled(number)
-    await harness.act(number, "withdraw", APPLICANT, reason="Projektet läggs ned.")
-    await harness.act(number, "prepare-reclaim", OFFICER, amount="100000.00", reasons="Ansökan är återkallad.")
-    await harness.act(number, "reply-to-communication", APPLICANT, text="Vi betalar det vi kan.")
-    await harness.act(number, "decide-reclaim", DECIDER)
-    state = await harness.settled(number)
-    await harness.act(number, "register-repayment", FINANCE, amount="30000.00",
-                      paid_on=stockholm_date(state.reclaim.claim.decided_at).isoformat())
+    number = await claim_partly_repaid(harness)
     await harness.act(number, "write-off", DECIDER, reasons="Föreningen är upplöst; inga tillgångar finns.")
     await save(harness, number, "case-written-off-0030")
 
