@@ -18,6 +18,7 @@ from temporalio.worker import Worker, WorkflowRunner
 from infra.errors import InputError
 from infra.settings import Settings, SettingsError
 from infra.temporal import TemporalUnavailable, collect_clients, connect
+from infra.tracing import start_from_env, worker_interceptors
 from worker.interceptors import LogContextInterceptor
 from worker.logging import configure_logging
 
@@ -95,7 +96,7 @@ async def run_worker(
             max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
             # Every activity's log lines carry its case number, stage and workflow ids.
-            interceptors=[LogContextInterceptor()],
+            interceptors=[LogContextInterceptor(), *worker_interceptors(client)],
         )
         # What the worker has built so far (its modules, the calls' rules, pydantic's validators)
         # lives as long as it does. Frozen, it is left out of the collector's full passes, which
@@ -159,6 +160,7 @@ def print_input_error(exc: InputError) -> None:
 def main_worker(settings: Settings) -> int:
     """`grantflow worker`: run a worker until Ctrl-C or SIGTERM; return the exit code."""
     configure_logging(settings.log_format)
+    start_from_env("grantflow-worker")  # traces, if an OTLP endpoint is configured
     try:
         run_until_signalled(lambda stop: run_worker(settings, stop=stop))
     except InputError as exc:

@@ -1,0 +1,107 @@
+"""Traces: an officer's click is one trace, from the HTTP request through the update, the workflow and
+its activity to the SQL statements (infra/tracing.py).
+
+The real dev server, the real PostgreSQL, and the worker as deployed: unsandboxed (decision 9), with
+the tracing interceptor it gets from its client. Spans go to an in-memory exporter instead of OTLP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from infra import tracing
+from tests.api.conftest import Api, serve_api
+from tests.api.test_actions import open_case, post
+
+
+@pytest.fixture
+def exporter() -> Iterator[InMemorySpanExporter]:
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    tracing.start(provider)  # before the pools and the client: what is opened later is traced
+    try:
+        yield spans
+    finally:
+        tracing.stop()
+        provider.shutdown()
+
+
+# The deployed worker's runner (no sandbox, decision 9), and the tests' sandbox.
+@pytest.fixture(params=[False, True], ids=["unsandboxed", "sandboxed"])
+async def traced_api(request: pytest.FixtureRequest, db: str, exporter: InMemorySpanExporter) -> AsyncIterator[Api]:
+    options = {"strict": request.param, "interceptors": tracing.client_interceptors()}
+    async for served in serve_api(db, harness_options=options):
+        yield served
+
+
+def _parent(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> ReadableSpan | None:
+    return by_id.get(span.parent.span_id) if span.parent is not None else None
+
+
+def _ancestors(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[ReadableSpan]:
+    chain = []
+    while (parent := _parent(span, by_id)) is not None:
+        chain.append(parent)
+        span = parent
+    return chain
+
+
+async def test_an_officers_click_is_one_trace_down_to_the_sql(traced_api: Api,
+                                                               exporter: InMemorySpanExporter) -> None:
+    api = traced_api
+    number = await open_case(api)
+    anna = api.token("officer", "anna")
+    exporter.clear()
+
+    reviewed = await post(api, anna, number, "record-secrecy-review", {"rulings": []})
+    assert reviewed.status_code == 200, reviewed.json()
+    await api.harness.settled(number)  # the register written after the answer (decision 9)
+
+    spans = list(exporter.get_finished_spans())
+    http = [s for s in spans if s.kind is SpanKind.SERVER and s.name.startswith("POST /cases/")]
+    assert len(http) == 1, [s.name for s in spans]
+    trace_id = http[0].context.trace_id
+    mine = [s for s in spans if s.context.trace_id == trace_id]
+    by_id = {s.context.span_id: s for s in mine}
+    names = sorted(s.name for s in mine)
+
+    def one(name: str) -> ReadableSpan:
+        found = [s for s in mine if s.name == name]
+        assert len(found) == 1, (name, names)
+        return found[0]
+
+    update = one("StartWorkflowUpdate:record_secrecy_review")
+    handled = one("HandleUpdate:record_secrecy_review")
+    assert http[0] in _ancestors(update, by_id)
+    assert _parent(handled, by_id) is update
+    assert one("ValidateUpdate:record_secrecy_review").parent.span_id == update.context.span_id  # type: ignore[union-attr]
+    # The register write the case's main loop does for the update, after it has answered.
+    run = one("RunActivity:write")
+    started = _parent(run, by_id)
+    assert started is not None and started.name == "StartActivity:write"
+    assert _parent(started, by_id) is handled
+    assert run.attributes is not None and run.attributes["temporalWorkflowID"] == number
+    sql = [s for s in mine if _parent(s, by_id) is run]
+    assert sql, names
+    # Statements with their placeholders, never the values (the instrumentation's default).
+    texts = [str((s.attributes or {}).get("db.statement") or (s.attributes or {}).get("db.query.text")) for s in sql]
+    assert all(s.kind is SpanKind.CLIENT for s in sql) and any("UPDATE cases" in t for t in texts), texts
+    assert not any(number in t for t in texts), texts
+    # The chain, end to end: the SQL of the write leads back to the officer's request.
+    assert http[0] in _ancestors(sql[0], by_id)
+
+
+async def test_without_an_endpoint_tracing_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in tracing.ENDPOINT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert tracing.start_from_env("grantflow-test") is None
+    assert tracing.provider() is None and tracing.client_interceptors() == []
+    assert tracing.configured({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
+    assert not tracing.configured({"OTEL_EXPORTER_OTLP_ENDPOINT": " "})
