@@ -324,7 +324,7 @@ async def up(
                 f"port {wanted} on {HOST} ({what}) is already in use: is another `grantflow up` or "
                 "`temporal server start-dev` running? Stop it first."
             )
-    parts = components or default_components()
+    parts = components or default_components(settings)
     data_dir.mkdir(parents=True, exist_ok=True)
 
     async with contextlib.AsyncExitStack() as cleanup:

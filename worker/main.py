@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import signal
 import sys
@@ -45,7 +46,7 @@ class Components:
     upgrade: Callable[[str], Awaitable[object]]  # database migrations, for `grantflow up`
 
 
-def default_components() -> Components:
+def default_components(settings: Settings | None = None) -> Components:
     # Imported on use, not at module level: these pull in every workflow and activity module,
     # which CLI commands that never run a worker should neither pay for nor fail on.
     import activities.db
@@ -55,7 +56,9 @@ def default_components() -> Components:
         workflows=registry.workflows,
         workflow_runner=registry.workflow_runner,
         activities=registry.activities,
-        open_pool=activities.db.open_pool,
+        # The pool's size is a setting (GRANTFLOW_WORKER_DATABASE_POOL): every worker holds its own.
+        open_pool=(activities.db.open_pool if settings is None
+                   else functools.partial(activities.db.open_pool, max_size=settings.worker_database_pool)),
         upgrade=activities.db.upgrade,
     )
 
@@ -77,7 +80,7 @@ async def run_worker(
         raise SettingsError.one(
             "GRANTFLOW_DATABASE_URL", "required to run a worker (`grantflow up` starts a database of its own)"
         )
-    parts = components or default_components()
+    parts = components or default_components(settings)
     log = structlog.stdlib.get_logger("grantflow.worker").bind(
         task_queue=settings.task_queue, namespace=settings.temporal_namespace
     )
@@ -94,6 +97,7 @@ async def run_worker(
             activities=parts.activities(pool, settings, client),
             max_cached_workflows=settings.worker_cached_cases,
             max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
+            max_concurrent_activities=settings.worker_activity_tasks,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
             # Every activity's log lines carry its case number, stage and workflow ids.
             interceptors=[LogContextInterceptor(), *worker_interceptors(client)],
