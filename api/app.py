@@ -91,7 +91,8 @@ def create_app(settings: Settings, *, authenticate: Authenticator | None = None,
     if (traces := tracer_provider()) is not None:  # off unless an OTLP endpoint is configured
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-        FastAPIInstrumentor.instrument_app(app, tracer_provider=traces)
+        # Not the probes: a load balancer asks every few seconds.
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=traces, excluded_urls="/healthz,/readyz")
     return app
 
 

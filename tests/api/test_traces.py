@@ -7,7 +7,14 @@ the tracing interceptor it gets from its client. Spans go to an in-memory export
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -15,9 +22,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from api.app import create_app
 from infra import tracing
+from infra.settings import Settings
 from tests.api.conftest import Api, serve_api
 from tests.api.test_actions import open_case, post
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -102,6 +113,48 @@ async def test_without_an_endpoint_tracing_is_off(monkeypatch: pytest.MonkeyPatc
     for name in tracing.ENDPOINT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     assert tracing.start_from_env("grantflow-test") is None
+    # Nothing installed: no interceptor for the client (nor so for its workers), no middleware.
     assert tracing.provider() is None and tracing.client_interceptors() == []
+    assert not getattr(create_app(Settings()), "_is_instrumented_by_opentelemetry", False)
     assert tracing.configured({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
     assert not tracing.configured({"OTEL_EXPORTER_OTLP_ENDPOINT": " "})
+
+
+class _Collector(BaseHTTPRequestHandler):
+    received: ClassVar[list[tuple[str, bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((self.path, body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_with_an_endpoint_spans_go_to_the_collector_over_otlp_http() -> None:
+    """A process started with OTEL_EXPORTER_OTLP_ENDPOINT exports its spans there (a subprocess: the
+    global tracer provider can be set once per process)."""
+    server = HTTPServer(("127.0.0.1", 0), _Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    script = (
+        "from infra import tracing\n"
+        "provider = tracing.start_from_env('grantflow-probe')\n"
+        "assert provider is not None and tracing.client_interceptors()\n"
+        "with provider.get_tracer('probe').start_as_current_span('probe-span'): pass\n"
+        "assert provider.force_flush(30_000)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, timeout=120)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert [path for path, _ in _Collector.received] == ["/v1/traces"]
+    body = _Collector.received[0][1]
+    assert b"probe-span" in body and b"grantflow-probe" in body
