@@ -12,7 +12,7 @@ On, a process (`start_from_env`) gets:
 - psycopg's instrumentation: one span per SQL statement, its text but never its parameters;
 - FastAPI's, in `api.app`: one span per HTTP request.
 
-Two changes to the SDK's interceptor make a click one trace rather than two (`_CaseTracing`):
+Two changes to the SDK's interceptor make a click one trace rather than two (infra/tracing_interceptor.py):
 - An update's spans are children of the client's update span. The SDK makes them children of the
   span that *started* the workflow, months ago for a case, and only links the update's.
 - What a case does because of an update happens in its main loop, after the answer (decision 9:
@@ -28,31 +28,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
-import opentelemetry.context
-import opentelemetry.trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from temporalio import workflow
-from temporalio.client import Client
-from temporalio.contrib.opentelemetry import TracingInterceptor, TracingWorkflowInboundInterceptor
-
-# Private parts of the SDK's interceptor, which it tells users to subclass; pinned by temporalio<2.
-from temporalio.contrib.opentelemetry._context import attached_context as _attached
-from temporalio.contrib.opentelemetry._interceptor import _CompletedWorkflowSpanParams
-from temporalio.worker import HandleUpdateInput, WorkflowInterceptorClassInput
+# Nothing of OpenTelemetry is imported until tracing is turned on: a process that does not trace
+# (every CLI command, a worker without an endpoint) does not load it.
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from temporalio.client import Client
+    from temporalio.contrib.opentelemetry import TracingInterceptor
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
-# How long after an update a case's main loop still acts on it: its effects follow in milliseconds
-# (or after a workflow task timeout, 10 s, when a worker died on the way).
-CAUSE_WINDOW = timedelta(minutes=1)
-
 _provider: TracerProvider | None = None
-_FROM_UPDATE = opentelemetry.context.create_key("grantflow_update_handler")
 
 
 def configured(environ: Mapping[str, str] = os.environ) -> bool:
@@ -68,8 +55,11 @@ def start_from_env(service_name: str, environ: Mapping[str, str] = os.environ) -
     """
     if not configured(environ):
         return None
-    # Imported here: an exporter that is never used costs nothing at import either.
+    import opentelemetry.trace
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     name = environ.get("OTEL_SERVICE_NAME", "").strip() or service_name
     provider = TracerProvider(resource=Resource.create({"service.name": name}))
@@ -107,7 +97,11 @@ def provider() -> TracerProvider | None:
 
 def client_interceptors() -> list[TracingInterceptor]:
     """For Client.connect: the tracing interceptor when tracing is on, else none."""
-    return [] if _provider is None else [CaseTracingInterceptor(_provider.get_tracer("grantflow"))]
+    if _provider is None:
+        return []
+    from infra.tracing_interceptor import CaseTracingInterceptor
+
+    return [CaseTracingInterceptor(_provider.get_tracer("grantflow"))]
 
 
 def worker_interceptors(client: Client) -> list[TracingInterceptor]:
@@ -115,72 +109,10 @@ def worker_interceptors(client: Client) -> list[TracingInterceptor]:
 
     The SDK gives a worker its client's interceptors; the same one twice would make every span twice.
     """
-    if _provider is None or any(isinstance(i, TracingInterceptor) for i in client.config()["interceptors"]):
+    if _provider is None:
+        return []
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
+    if any(isinstance(i, TracingInterceptor) for i in client.config()["interceptors"]):
         return []
     return client_interceptors()
-
-
-class CaseTracingInterceptor(TracingInterceptor):
-    """The SDK's TracingInterceptor, with its workflow side tying an update's work to the update."""
-
-    def workflow_interceptor_class(
-        self, input: WorkflowInterceptorClassInput
-    ) -> type[TracingWorkflowInboundInterceptor]:
-        super().workflow_interceptor_class(input)  # registers the span-making function the workflow calls
-        return _CaseTracing
-
-
-class _CaseTracing(TracingWorkflowInboundInterceptor):
-    def __init__(self, next: Any) -> None:
-        super().__init__(next)
-        # The context of the last update handled live, and when: what the main loop does next is its doing.
-        self._cause: tuple[opentelemetry.context.Context, datetime] | None = None
-
-    def _client_context(self, input: HandleUpdateInput) -> opentelemetry.context.Context | None:
-        header = input.headers.get(self.header_key)
-        if not header:
-            return None
-        carrier = self.payload_converter.from_payloads([header])[0]
-        return self._set_on_context(self.text_map_propagator.extract(carrier)) if carrier else None
-
-    def handle_update_validator(self, input: HandleUpdateInput) -> None:
-        context = self._client_context(input)
-        if context is None:
-            return super().handle_update_validator(input)
-        with _attached(context):
-            self._completed_span(f"ValidateUpdate:{input.update}", kind=opentelemetry.trace.SpanKind.SERVER)
-            self.next.handle_update_validator(input)
-
-    async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
-        context = self._client_context(input)
-        if context is None or workflow.unsafe.is_replaying():
-            return await super().handle_update_handler(input)
-        carrier: dict[str, Any] = {}
-        self.text_map_propagator.inject(carrier, context)
-        info = workflow.info()
-        span = self._extern_functions["__temporal_opentelemetry_completed_span"](
-            _CompletedWorkflowSpanParams(
-                context=carrier, name=f"HandleUpdate:{input.update}",
-                attributes={"temporalWorkflowID": info.workflow_id, "temporalRunID": info.run_id,
-                            "temporalUpdateID": input.id},
-                time_ns=workflow.time_ns(), link_context=None, exception=None,
-                kind=opentelemetry.trace.SpanKind.SERVER, parent_missing=False,
-            )
-        )
-        if not span:
-            return await super().handle_update_handler(input)
-        handling = self._set_on_context(self.text_map_propagator.extract(span))
-        self._cause = (handling, workflow.now())
-        with _attached(opentelemetry.context.set_value(_FROM_UPDATE, True, handling)):
-            return await self.next.handle_update_handler(input)
-
-    def _completed_span(self, span_name: str, **kwargs: Any) -> None:
-        # An activity the main loop starts soon after an update: a child of that update's span.
-        cause = self._cause
-        if (span_name.startswith("StartActivity:") and cause is not None
-                and opentelemetry.context.get_value(_FROM_UPDATE) is None
-                and workflow.now() - cause[1] <= CAUSE_WINDOW):
-            with _attached(cause[0]):
-                return super()._completed_span(span_name, **kwargs)
-        return super()._completed_span(span_name, **kwargs)
-

@@ -116,6 +116,16 @@ async def test_without_an_endpoint_tracing_is_off(monkeypatch: pytest.MonkeyPatc
     # Nothing installed: no interceptor for the client (nor so for its workers), no middleware.
     assert tracing.provider() is None and tracing.client_interceptors() == []
     assert not getattr(create_app(Settings()), "_is_instrumented_by_opentelemetry", False)
+    # Not even loaded: a CLI command or a worker without an endpoint imports no SDK, exporter,
+    # instrumentation or tracing interceptor (FastAPI itself imports OpenTelemetry's API).
+    loaded = ("opentelemetry.sdk", "opentelemetry.exporter", "opentelemetry.instrumentation",
+              "temporalio.contrib.opentelemetry", "infra.tracing_interceptor")
+    script = ("import sys, api.app, infra.temporal, worker.main\n"
+              f"loaded = [m for m in sys.modules if m.startswith({loaded!r})]\n"
+              "assert not loaded, loaded\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
     assert tracing.configured({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
     assert not tracing.configured({"OTEL_EXPORTER_OTLP_ENDPOINT": " "})
 
