@@ -251,7 +251,7 @@ _TEMPLATES: Mapping[LetterKind, tuple[Template, Template]] = MappingProxyType(
             "Stödet: $aid. Stödets värde: $value, det vill säga $value_eur omräknat med $rate."
             " Stödet beviljades $granted_on.",
             "Stödet har lämnats enligt $regulation. Ett företag får sammanlagt få högst $ceiling i stöd av mindre"
-            " betydelse under $period.",
+            " betydelse under $aid_period.",
             "Spara intyget. När ni söker annat stöd av mindre betydelse ska ni kunna redovisa allt sådant stöd"
             " som ni har fått under perioden, och detta stöd ska då räknas med.",
         ),

@@ -421,5 +421,5 @@ def certificate_context(aid: GrantedAid) -> dict[str, str]:
     return {
         "company_name": aid.name, "org_number": aid.org_number, "aid": aid.aid, "granted_on": str(aid.granted_on),
         "value": format_kronor(aid.value), "value_eur": format_euro(aid.value_eur), "rate": aid.rate.sv(),
-        "regulation": aid.regulation, "ceiling": format_euro(aid.ceiling_eur), "period": aid.period_sv,
+        "regulation": aid.regulation, "ceiling": format_euro(aid.ceiling_eur), "aid_period": aid.period_sv,
     }

@@ -62,7 +62,7 @@ FULL_CONTEXT = {
     "rate": "10,978 kr per euro (Europeiska centralbankens referenskurs 2026-10-30)",
     "regulation": "kommissionens förordning (EU) 2023/2831",
     "ceiling": "300 000 euro",
-    "period": "en rullande period om 3 år",
+    "aid_period": "en rullande period om 3 år",
 }
 # Letters to someone who asked for a public document: they may be anonymous, so no name in the greeting.
 TO_REQUESTER = (LetterKind.RECORDS_RELEASE, LetterKind.RECORDS_REFUSAL)
@@ -139,4 +139,4 @@ def test_the_de_minimis_certificate_names_the_aid_its_value_the_regulation_and_t
     assert "Exportmejeriet AB (556677-8899) har fått stöd av mindre betydelse" in body
     assert "Stödets värde: 40\u00a0000\u00a0kr, det vill säga 3\u00a0643,65\u00a0euro" in body
     assert "enligt kommissionens förordning (EU) 2023/2831" in body and "beviljades 2026-12-10" in body
-    assert "högst 300\u00a0000\u00a0euro" in body
+    assert "högst 300\u00a0000\u00a0euro i stöd av mindre betydelse under en rullande period om 3 år" in body
