@@ -4,7 +4,8 @@ Temporal keeps a closed workflow's history only for the namespace's retention pe
 case closes, `archive_case` copies every run of its workflow (a case continues as new, so it
 is a chain of runs) and the register's rows for it (the case, its events, documents and letters,
 its payouts in the payment ledger, its grant in the budget ledger, its aid to companies in the
-state-aid record) into `case_archive`, where they can be read and the workflow replayed against new code for as long as the case is kept.
+state-aid record) into `case_archive`, where they can be read and the workflow replayed against
+new code for as long as the case is kept.
 
 Archiving is idempotent: a closed run's history never changes, so archiving again writes the
 same row, and the row is only rewritten if something in it did change (a letter posted since,
