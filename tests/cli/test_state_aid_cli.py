@@ -42,7 +42,8 @@ async def test_a_calls_aid_as_csv_and_bad_input_named(recorded):
     result = grantflow("state-aid", "--call", "saker-digitalisering-2022", "--format", "csv", env=recorded)
     assert result.returncode == 0, result.stderr
     rows = result.stdout.splitlines()
-    assert rows[0].startswith("org_number,") and len(rows) == 2 and rows[1].startswith("556677-8899,Exempel AB,2026-05-04")
+    assert rows[0].startswith("org_number,") and len(rows) == 2
+    assert rows[1].startswith("556677-8899,Exempel AB,2026-05-04")
     bad = grantflow("state-aid", "556677-8890", env=recorded)
     assert bad.returncode == 2 and "error: ORGNR: organisationsnumret är ogiltigt" in bad.stderr
     unknown = grantflow("state-aid", "--call", "no-such-call", env=recorded)
