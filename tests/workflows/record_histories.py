@@ -68,10 +68,10 @@ async def test_record_a_case_whose_reports_name_companies_one_over_its_de_minimi
     """Decision 33: a payment request naming companies, its review refused while one is over its ceiling
     (the rates and the record's totals read in the update), resolved and approved with certificates, then a
     final report naming a company, reviewed, the case closed."""
+    from services.cases import ActionRefused
     from tests.factories import ASSOCIATION, COMPANY, application_2022
     from tests.workflows.test_after_decision import approve_all, cost, final_report
     from tests.workflows.test_state_aid import company, granted, request_with
-    from services.cases import ActionRefused
 
     number, start = await granted(harness, "saker-digitalisering-2022", application_2022())
     day = start + timedelta(days=5)
