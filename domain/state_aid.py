@@ -48,7 +48,8 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _organisation_number(text: str) -> str:
+def organisation_number(text: str) -> str:
+    """A company's organisation number as NNNNNN-NNNN; a ValueError with a Swedish reason otherwise."""
     try:
         number = parse_identity_number(text)
     except InvalidIdentityNumber as error:
@@ -60,7 +61,7 @@ def _organisation_number(text: str) -> str:
 
 
 OrgNumber = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20),
-                      AfterValidator(_organisation_number)]
+                      AfterValidator(organisation_number)]
 
 
 def org_digits(org_number: str) -> str:

@@ -12,8 +12,8 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 
 from activities.state_aid import AidRow, aid_rows, as_csv
-from domain.identity import InvalidIdentityNumber, parse_identity_number
 from domain.money import total
+from domain.state_aid import organisation_number as domain_organisation_number
 from infra.calls import CallCatalog
 from infra.errors import InputError
 from infra.settings import Settings
@@ -39,12 +39,9 @@ class CompanyRecord(BaseModel):
 def organisation_number(text: str, field: str) -> str:
     """The company's number as NNNNNN-NNNN; one that is not an organisation number is an input error naming `field`."""
     try:
-        number = parse_identity_number(text)
-    except InvalidIdentityNumber as error:
-        raise InputError.one(field, f"organisationsnumret är ogiltigt: {error.reason}") from None
-    if number.is_personal:
-        raise InputError.one(field, "ange ett organisationsnummer, inte ett personnummer")
-    return number.formatted()
+        return domain_organisation_number(text)
+    except ValueError as error:
+        raise InputError.one(field, str(error)) from None
 
 
 async def call_aid_with(pool: AsyncConnectionPool, catalog: CallCatalog, call_id: str,

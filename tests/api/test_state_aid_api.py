@@ -25,4 +25,4 @@ async def test_a_companys_record_and_a_calls_csv(api):
     assert csv.text.splitlines()[1].startswith("556677-8899,Exempel AB,2026-03-02,110000.00,10000.00")
     assert (await api.as_(token, "GET", "/calls/no-such-call/state-aid.csv")).status_code == 404
     bad = await api.as_(token, "GET", "/state-aid/850101-1236")
-    assert bad.status_code == 422 and "personnummer" in bad.text
+    assert bad.status_code == 422 and "enskild näringsidkare" in bad.text
