@@ -17,6 +17,7 @@ from temporalio.worker import Replayer
 import activities.state_aid as state_aid_module
 from activities.letters import list_letters
 from activities.state_aid import aid_rows, as_csv, load_exchange_rates
+from cli.cases import _print_state_aid
 from domain.lifecycle import Stage
 from infra.converter import DATA_CONVERTER
 from infra.errors import InputError
@@ -69,7 +70,8 @@ async def certificates(harness, number):
     return [x for x in await list_letters(harness.pool, number) if x.kind == "de_minimis_certificate"]
 
 
-async def test_a_company_over_its_ceiling_across_two_cases_is_resolved_certified_and_recorded(harness, monkeypatch):
+async def test_a_company_over_its_ceiling_across_two_cases_is_resolved_certified_and_recorded(harness, monkeypatch,
+                                                                                              capsys):
     first, start = await granted(harness, "export-samverkan-2021", application_2021())
     second, _ = await granted(harness, "saker-digitalisering-2022", application_2022())
     day = start + timedelta(days=5)
@@ -114,6 +116,8 @@ async def test_a_company_over_its_ceiling_across_two_cases_is_resolved_certified
     state = await harness.settled(second)
     [over] = state.state_aid.checks["payment-request-1"].over
     assert over.total_eur == D("304654.76") and state.payments.requests[0].reviews is None
+    _print_state_aid(state)  # `grantflow case` shows the open finding
+    assert "över taket: Exempel Mekaniska AB (556012-3456) går över taket" in capsys.readouterr().out
     # Asked again without a resolution, it is refused at once, writing nothing.
     assert "går över taket" in await refused(harness, second, "review-payment-request", OFFICER,
                                              request_number=1, costs=approve_all("100000.00"))
