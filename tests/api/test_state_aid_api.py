@@ -6,7 +6,7 @@ from datetime import date
 
 from activities.state_aid import RecordRequest, StateAidRecord
 from api.auth import ApiRole
-from tests.activities.test_state_aid import _a_case, _aid
+from tests.activities.test_state_aid_record import _a_case, _aid
 
 
 async def test_a_companys_record_and_a_calls_csv(api):

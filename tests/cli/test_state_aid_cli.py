@@ -8,7 +8,7 @@ import pytest
 
 from activities.db import open_pool
 from activities.state_aid import RecordRequest, StateAidRecord
-from tests.activities.test_state_aid import _a_case, _aid
+from tests.activities.test_state_aid_record import _a_case, _aid
 from tests.cli.test_cli import grantflow
 
 
