@@ -43,6 +43,7 @@ from domain.paths import value_at
 from domain.payment import Payments, PayoutKind
 from domain.reclaim import Hearing, Reclaim, Revocation
 from domain.records import REQUESTER_LETTERS, records_request_deadline
+from domain.state_aid import CaseStateAid
 from infra.calls import CallCatalog
 from services.archive import final_state
 from services.cases import CaseNotFound, case_state
@@ -119,6 +120,8 @@ class StaffCaseView(BaseModel):
     decision: CaseDecision | None
     payments: Payments | None
     payouts: list[LedgerPayout]  # the payment ledger's rows: what has gone, or waits for, a bank file
+    # De minimis aid to the companies the project reached: each report's check and the aid granted.
+    state_aid: CaseStateAid = CaseStateAid()
     revocation: Revocation | None
     reclaim: Reclaim | None
     claim_balance: ClaimBalance | None
@@ -255,7 +258,7 @@ async def staff_view(client: Client, pool: AsyncConnectionPool, catalog: CallCat
                   if c.id in state.applicable_criteria()],
         secrecy=state.secrecy, declarations=state.declarations, assessment=state.assessment,
         prepared=state.prepared, communication=state.communication, decision=state.decision,
-        payments=state.payments, payouts=ledger, revocation=state.revocation,
+        payments=state.payments, payouts=ledger, state_aid=state.state_aid, revocation=state.revocation,
         reclaim=state.reclaim.model_copy(update={"rates": None}) if state.reclaim else None,
         claim_balance=balance[0] if balance else None, claim_balance_note=balance[1] if balance else None,
         deadlines=deadlines(state), stalled=state.stalled,

@@ -19,6 +19,7 @@ TABLES = {
     "submissions",  # 0009
     "attachments",  # 0008
     "case_counts",  # 0005
+    "state_aid",  # 0011
 }
 
 

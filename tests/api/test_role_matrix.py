@@ -107,6 +107,9 @@ EXPECTED: dict[tuple[str, str], frozenset[ApiRole] | str] = {
     ("GET", "/calls/{call_id}"): READERS,
     # The officers' inbox: the register, filtered and in the order cases need attention.
     ("GET", "/inbox"): READERS,
+    # The state-aid record: a company's de minimis aid, and a call's aid for the state-aid register.
+    ("GET", "/state-aid/{org_number}"): READERS,
+    ("GET", "/calls/{call_id}/state-aid.csv"): READERS,
 }
 
 # Rows whose path names something the test does not create: there 404 is an allowed answer.
@@ -150,7 +153,7 @@ async def _registered_case(api: Api) -> tuple[str, str, dict[str, Any]]:
 
 def _url(path: str, number: str, call_id: str) -> str:
     return (path.replace("{case_number}", number).replace("{call_id}", call_id).replace("{file_id}", "1")
-            .replace("{request_id}", "no-such-request"))
+            .replace("{request_id}", "no-such-request").replace("{org_number}", CLUSTER))
 
 
 async def _send(api: Api, method: str, url: str, headers: dict[str, str], body: Any = None) -> httpx.Response:
