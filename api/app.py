@@ -87,6 +87,9 @@ def create_app(settings: Settings, *, authenticate: Authenticator | None = None,
 
     for router in ROUTERS:
         app.include_router(router)
+    from api.web import install as install_web
+
+    install_web(app)
     return app
 
 

@@ -1,0 +1,112 @@
+"""The officers' web pages in a real browser: Debian's chromium driven by Playwright, over uvicorn serving
+the API (and its pages) on a loopback port, over the real Temporal dev server, worker and PostgreSQL.
+
+`web.browser_page()` opens a fresh browser context (its own cookies: one person signed in); `web.sign_in`
+signs in as a person with a development token, through the sign-in form as anyone would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from tests.api.conftest import Api, serve_api
+
+HERE = Path(__file__).parent
+AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM = os.environ.get("GRANTFLOW_CHROMIUM", "/usr/bin/chromium")
+TIMEOUT_MS = 60_000  # a loaded CI machine: a page with a Temporal update behind it may take a while
+
+
+def _axe() -> Path:
+    """axe-core from the npm registry, as package-lock.json pins it (`npm ci` when it is not there yet)."""
+    if not AXE.exists():
+        if shutil.which("npm") is None:
+            pytest.fail("npm is needed to install axe-core for the accessibility check (apt-get install npm)")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True, timeout=600)
+    return AXE
+
+
+@dataclass
+class Web:
+    api: Api
+    base_url: str
+    browser: Any
+    contexts: list[Any] = field(default_factory=list)
+
+    async def browser_page(self) -> Any:
+        context = await self.browser.new_context(base_url=self.base_url, locale="sv-SE",
+                                                 viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        self.contexts.append(context)
+        return await context.new_page()
+
+    async def sign_in(self, role: str, person: str, page: Any | None = None) -> Any:
+        """A page signed in as `person` in `role`, at the inbox."""
+        page = page or await self.browser_page()
+        token = self.api.token(role, person)
+        await page.goto("/logga-in")
+        await page.get_by_label("Token").fill(token)
+        await page.get_by_role("button", name="Logga in").click()
+        await page.wait_for_url("**/")
+        return page
+
+    async def axe(self, page: Any) -> list[dict[str, Any]]:
+        """The serious and critical violations axe-core finds on the page (WCAG 2.0/2.1 A and AA rules)."""
+        await page.add_script_tag(path=str(_axe()))
+        result = await page.evaluate(
+            "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
+            "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})")
+        return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
+                 "nodes": [n["target"] for n in v["nodes"]][:5]}
+                for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+async def _serve(api: Api) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    # The fixture has already run the app's lifespan (its Temporal client, pool and sign-in): uvicorn must not.
+    server = uvicorn.Server(uvicorn.Config(api.app, lifespan="off", log_level="warning", access_log=False))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)  # uvicorn's own start, not a timer of the case
+    return server, task, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def web(db: str) -> AsyncIterator[Web]:
+    from playwright.async_api import async_playwright, expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no chromium at {CHROMIUM}: apt-get install chromium (or set GRANTFLOW_CHROMIUM)")
+    async for api in serve_api(db):
+        server, serving, base_url = await _serve(api)
+        try:
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                           args=["--no-sandbox", "--disable-dev-shm-usage"])
+                served = Web(api=api, base_url=base_url, browser=browser)
+                try:
+                    yield served
+                finally:
+                    for context in served.contexts:
+                        await context.close()
+                    await browser.close()
+        finally:
+            server.should_exit = True
+            await serving
