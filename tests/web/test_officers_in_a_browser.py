@@ -53,8 +53,14 @@ async def open_case_from_inbox(page: Any, number: str) -> None:
     await expect(page.get_by_role("heading", level=1)).to_contain_text(number)
 
 
+async def press(page: Any, button: Any) -> None:
+    """Send a form and wait for the page that answers it."""
+    async with page.expect_navigation():
+        await button.click()
+
+
 async def sign_out(page: Any) -> None:
-    await page.get_by_role("button", name="Logga ut").click()
+    await press(page, page.get_by_role("button", name="Logga ut"))
     await expect(page.get_by_role("heading", level=1)).to_have_text("Logga in")
 
 
@@ -79,14 +85,14 @@ async def take_a_case_through(web: Web, plan: Plan) -> None:
         await ruling.get_by_label("Beslut").select_option(label="Sekretess gäller")
         await ruling.get_by_label("Lagrum (vid sekretess)").fill(LEGAL_GROUND)
         await ruling.get_by_label("Motivering").fill("Uppgifterna skulle skada företagen om de röjdes.")
-    await secrecy.get_by_role("button", name="Sekretessprövning").click()
+    await press(page, secrecy.get_by_role("button", name="Sekretessprövning"))
     await expect(page.get_by_test_id("receipt")).to_be_visible()
     await expect(page.get_by_test_id("stage")).to_have_text("Bedömning")
     if plan.secret_section:
         await expect(page.get_by_test_id("secret-section")).to_contain_text(f"sekretess enligt {LEGAL_GROUND}")
 
     # The declaration, then a score per criterion.
-    await page.locator("#atgard-declare-no-conflict").get_by_role("button").click()
+    await press(page, page.locator("#atgard-declare-no-conflict").get_by_role("button"))
     await expect(page.locator("#atgard-declare-no-conflict")).to_have_count(0)
     scoring = page.locator("#atgard-score")
     criteria = scoring.locator("fieldset")
@@ -95,7 +101,7 @@ async def take_a_case_through(web: Web, plan: Plan) -> None:
     for i in range(count):
         await criteria.nth(i).get_by_label("Poäng").fill("4")
         await criteria.nth(i).get_by_label("Motivering").fill("Ansökan svarar väl mot kriteriet.")
-    await scoring.get_by_role("button", name="Bedömning per kriterium").click()
+    await press(page, scoring.get_by_role("button", name="Bedömning per kriterium"))
     await expect(page.get_by_test_id("total")).to_have_text(str(4 * count))
 
     # The officer prepares the approval.
@@ -105,8 +111,8 @@ async def take_a_case_through(web: Web, plan: Plan) -> None:
     await prepare.get_by_label("Projektperiodens första dag").fill(today())
     await prepare.get_by_label("Projektperiodens sista dag").fill(days_from_today(60))
     await prepare.get_by_label("Slutrapport senast").fill(days_from_today(90))
-    await prepare.get_by_label("Villkor (ett per rad)").fill("Slutrapport lämnas senast det datum som anges i beslutet.")
-    await prepare.get_by_role("button", name="Förbered beslut").click()
+    await prepare.get_by_label("Villkor (ett per rad)").fill("Slutrapport lämnas i tid.")
+    await press(page, prepare.get_by_role("button", name="Förbered beslut"))
     await expect(page.get_by_test_id("stage")).to_have_text("Beslut")
     # Deciding is not the officer's: no such form for her.
     await expect(page.locator("#atgard-decide")).to_have_count(0)
@@ -117,8 +123,8 @@ async def take_a_case_through(web: Web, plan: Plan) -> None:
     page = await web.sign_in("decision_maker", "bo", page)
     await expect(page.get_by_test_id("role")).to_have_text("beslutsfattare")
     await open_case_from_inbox(page, number)
-    await page.locator("#atgard-declare-no-conflict").get_by_role("button").click()
-    await page.locator("#atgard-decide").get_by_role("button", name="Fatta beslut").click()
+    await press(page, page.locator("#atgard-declare-no-conflict").get_by_role("button"))
+    await press(page, page.locator("#atgard-decide").get_by_role("button", name="Fatta beslut"))
     await expect(page.get_by_test_id("stage")).to_have_text("Utbetalning")
     await expect(page.get_by_test_id("outcome")).to_have_text("Bifall")
     await expect(page.get_by_test_id("granted")).to_have_text(kr(plan.granted))
@@ -139,7 +145,7 @@ async def take_a_case_through(web: Web, plan: Plan) -> None:
     review = page.locator("#atgard-review-payment-request")
     await expect(review.locator("fieldset")).to_have_count(2)
     await expect(review.locator("fieldset").first.get_by_label("Godkänt belopp (kr)")).to_have_value(personnel)
-    await review.get_by_role("button", name="Granska begäran om utbetalning").click()
+    await press(page, review.get_by_role("button", name="Granska begäran om utbetalning"))
     await expect(page.get_by_test_id("receipt")).to_contain_text("betalas ut")
     await expect(page.get_by_test_id("payouts")).to_contain_text(kr(plan.first_payout))
     await sign_out(page)
@@ -149,7 +155,7 @@ async def take_a_case_through(web: Web, plan: Plan) -> None:
     await page.get_by_role("link", name="Ekonomi").click()
     waiting = page.get_by_test_id("waiting")
     await expect(waiting).to_contain_text(number, timeout=120_000)
-    await page.get_by_role("button", name="Skapa bankfil").click()
+    await press(page, page.get_by_role("button", name="Skapa bankfil"))
     await expect(page.get_by_role("status")).to_contain_text("Bankfil")
     await expect(waiting).not_to_contain_text(number)
     async with page.expect_download() as downloading:
@@ -169,7 +175,7 @@ async def take_a_case_through(web: Web, plan: Plan) -> None:
     await open_case_from_inbox(page, number)
     final = page.locator("#atgard-review-final-report")
     await final.get_by_label("Bedömning").fill("Målen är uppnådda och kostnaderna styrkta.")
-    await final.get_by_role("button", name="Granska slutrapporten").click()
+    await press(page, final.get_by_role("button", name="Granska slutrapporten"))
     await expect(page.get_by_test_id("receipt")).to_contain_text("slutligt stöd")
     await web.api.harness.handle(number).result()  # the case's workflow has ended
     await web.api.harness.settled(number)
@@ -195,7 +201,7 @@ async def test_a_refused_action_shows_the_cases_reason_beside_the_form_and_keeps
     number, _ = await submitted(web, EXPORT_2021)
     page = await web.sign_in("officer", "anna")
     await open_case_from_inbox(page, number)
-    await page.locator("#atgard-record-secrecy-review").get_by_role("button").click()
+    await press(page, page.locator("#atgard-record-secrecy-review").get_by_role("button"))
     await expect(page.get_by_test_id("stage")).to_have_text("Bedömning")
 
     # Scoring before declaring no conflict of interest: the case refuses, and says why, in Swedish.
@@ -205,7 +211,7 @@ async def test_a_refused_action_shows_the_cases_reason_beside_the_form_and_keeps
         await criteria.nth(i).get_by_label("Poäng").fill("3")
         await criteria.nth(i).get_by_label("Motivering").fill("Min motivering som inte får försvinna.")
     first = criteria.first
-    await scoring.get_by_role("button", name="Bedömning per kriterium").click()
+    await press(page, scoring.get_by_role("button", name="Bedömning per kriterium"))
     scoring = page.locator("#atgard-score")
     await expect(scoring.get_by_test_id("refusal")).to_contain_text("jäv")
     first = scoring.locator("fieldset").first
