@@ -19,7 +19,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.web import forms, session
+from api.web import forms, oidc, session
 from api.web.client import Answer, Api
 from domain.actions import ROLE_LABELS_SV
 from domain.case import Role
@@ -160,6 +160,46 @@ async def sign_in(request: Request) -> Response:
                      error=True)
     response = RedirectResponse("/", status_code=303)
     session.sign_in(request, response, token)
+    return response
+
+
+def _oidc_config(request: Request) -> Any:
+    ctx = getattr(request.app.state, "ctx", None)
+    return ctx.settings.oidc if ctx is not None else None
+
+
+@router.get(oidc.FLOW_PATH)
+async def sign_in_with_provider(request: Request) -> Response:
+    config = _oidc_config(request)
+    if config is None:
+        return RedirectResponse(SIGN_IN, status_code=303)
+    try:
+        return await oidc.start(request, config)
+    except oidc.SignInFailed as exc:
+        return _page(request, "sign_in.html", None, None, status=503, reason=str(exc), error=True, oidc=True)
+
+
+@router.get(oidc.CALLBACK, name="oidc_callback", response_class=HTMLResponse)
+async def provider_sent_back(request: Request) -> Response:
+    config = _oidc_config(request)
+    if config is None:
+        return RedirectResponse(SIGN_IN, status_code=303)
+    try:
+        token = await oidc.finish(request, config)
+    except oidc.SignInFailed as exc:
+        response: Response = _page(request, "sign_in.html", None, None, status=401, reason=str(exc), error=True,
+                                   oidc=True)
+    else:
+        me = await Api(request, token).get("/me")  # the API's own sign-in has the last word
+        if not me.ok:
+            response = _page(request, "sign_in.html", None, None, status=me.status, reason=me.detail, error=True,
+                             oidc=True)
+        else:
+            # A page of our own that moves on to the inbox: the session cookie is SameSite=Strict, and a
+            # redirect chain that began at the provider would not send it on this first visit.
+            response = _page(request, "signed_in.html", None, None, person=me.body)
+            session.sign_in(request, response, token)
+    oidc.forget_flow(request, response)
     return response
 
 

@@ -86,27 +86,32 @@ async def _serve(api: Api) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
     return server, task, f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture
-async def web(db: str) -> AsyncIterator[Web]:
+async def launched(api: Api) -> AsyncIterator[Web]:
+    """The app served by uvicorn and a headless chromium for it."""
     from playwright.async_api import async_playwright, expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no chromium at {CHROMIUM}: apt-get install chromium (or set GRANTFLOW_CHROMIUM)")
+    expect.set_options(timeout=TIMEOUT_MS)
+    server, serving, base_url = await _serve(api)
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                       args=["--no-sandbox", "--disable-dev-shm-usage"])
+            served = Web(api=api, base_url=base_url, browser=browser)
+            try:
+                yield served
+            finally:
+                for context in served.contexts:
+                    await context.close()
+                await browser.close()
+    finally:
+        server.should_exit = True
+        await serving
+
+
+@pytest.fixture
+async def web(db: str) -> AsyncIterator[Web]:
     async for api in serve_api(db):
-        server, serving, base_url = await _serve(api)
-        try:
-            async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                           args=["--no-sandbox", "--disable-dev-shm-usage"])
-                served = Web(api=api, base_url=base_url, browser=browser)
-                try:
-                    yield served
-                finally:
-                    for context in served.contexts:
-                        await context.close()
-                    await browser.close()
-        finally:
-            server.should_exit = True
-            await serving
+        async for served in launched(api):
+            yield served
