@@ -44,6 +44,8 @@ ACTION_LABELS_SV = {
     "register-repayment": "Registrera återbetalning",
     "write-off": "Avskriv fordran",
     "assign": "Tilldela handläggare",
+    "release-public-document": "Lämna ut allmän handling",
+    "refuse-public-document": "Avslå begäran om allmän handling",
 }
 
 ACTION_HELP_SV = {
@@ -88,7 +90,9 @@ FIELD_LABELS_SV = {
 ENUM_LABELS_SV = {"approve": "Bifall", "reject": "Avslag", "dismiss": "Avvisning"}
 
 # Actions an officer's web never offers: the public's own request, and operations' resume (Temporal UI).
-NOT_OFFERED = frozenset({"request-public-document", "resume", "release-public-document", "refuse-public-document"})
+NOT_OFFERED = frozenset({"request-public-document", "resume"})
+_RECORDS = frozenset({"release-public-document", "refuse-public-document"})
+DOCUMENT_LABELS_SV = {"application": "ansökan", "decision": "beslutet"}
 
 
 @dataclass
@@ -269,6 +273,19 @@ def _final_review(view: dict[str, Any], kr: Any) -> ActionForm | None:
     return form
 
 
+def _records(name: str, action: type[Any], view: dict[str, Any]) -> ActionForm | None:
+    """Release or refusal of a waiting request for a public document: which request is a choice."""
+    waiting = [r for r in view.get("records_requests", []) if r["status"] == "pending"]
+    fields = _scalar_fields(request_model(action), skip=frozenset({"request_id"}))
+    if not waiting or fields is None:
+        return None
+    choice = Field("request_id", "Begäran", "select", required=True, value=waiting[0]["request_id"], options=[
+        (r["request_id"], f"{DOCUMENT_LABELS_SV.get(r['document'], r['document'])}, begärd {r['requested_at'][:16]}")
+        for r in waiting])
+    return ActionForm(name, ACTION_LABELS_SV[name], fields=[choice, *fields],
+                      help="Besvaras samma dag om det går (OSL 6 kap.).")
+
+
 def offered(view: dict[str, Any], role: str, person: str, kr: Any) -> list[ActionForm]:
     """The forms for the actions this person's role may take in the case's current stage, and only those."""
     try:
@@ -284,7 +301,9 @@ def offered(view: dict[str, Any], role: str, person: str, kr: Any) -> list[Actio
         form: ActionForm | None
         if name == "declare-no-conflict" and declared:
             continue
-        if name == "record-secrecy-review":
+        if name in _RECORDS:
+            form = _records(name, action, view)
+        elif name == "record-secrecy-review":
             form = _secrecy(view)
         elif name == "score":
             form = _scores(view)

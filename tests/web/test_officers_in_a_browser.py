@@ -219,3 +219,22 @@ async def test_a_refused_action_shows_the_cases_reason_beside_the_form_and_keeps
     await expect(first.get_by_label("Poäng")).to_have_value("3")
     await expect(page.get_by_test_id("stage")).to_have_text("Bedömning")
 
+
+
+async def test_a_records_request_waits_in_the_queue_and_the_officer_refuses_it_with_its_legal_ground(web: Web) -> None:
+    number, _ = await submitted(web, DIGITAL_2022)
+    # The public asks for the application before the secrecy review: it waits for an officer.
+    asked = await web.api.http.post("/records-requests", json={"case_number": number, "document": "application"})
+    assert asked.status_code == 201 and asked.json()["status"] == "pending", asked.text
+    await web.api.harness.settled(number)
+
+    page = await web.sign_in("officer", "anna")
+    await page.get_by_role("link", name="Allmänna handlingar").click()
+    await page.get_by_role("link", name=number, exact=True).click()
+    await expect(page.get_by_test_id("records-requests")).to_contain_text("väntar på svar")
+    refuse = page.locator("#atgard-refuse-public-document")
+    await refuse.get_by_label("Skäl").fill("Ansökan innehåller uppgifter om enskildas affärsförhållanden.")
+    await refuse.get_by_label("Lagrum").fill(LEGAL_GROUND)
+    await press(page, refuse.get_by_role("button", name="Avslå begäran om allmän handling"))
+    await expect(page.get_by_test_id("records-requests")).to_contain_text("avslagen")
+    await expect(page.locator("#atgard-refuse-public-document")).to_have_count(0)
