@@ -73,6 +73,14 @@ async def take_a_case_through(web: Web, plan: Plan) -> None:
     await expect(page.get_by_test_id("role")).to_have_text("handläggare")
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=number, exact=True))
     await expect(row).to_contain_text("Sekretessprövning")
+    # The filters narrow the list: the case's stage keeps it, an amount above what it asks for does not.
+    await page.get_by_label("Steg").select_option(label="Sekretessprövning")
+    await press(page, page.get_by_role("button", name="Visa"))
+    await expect(row).to_be_visible()
+    await expect(page.get_by_role("list").filter(has_text="Sekretessprövning:")).to_be_visible()
+    await page.get_by_label("Sökt belopp minst (kr)").fill("99000000")
+    await press(page, page.get_by_role("button", name="Visa"))
+    await expect(row).to_have_count(0)
     await open_case_from_inbox(page, number)
     await expect(page.get_by_test_id("stage")).to_have_text("Sekretessprövning")
 
@@ -128,6 +136,14 @@ async def take_a_case_through(web: Web, plan: Plan) -> None:
     await expect(page.get_by_test_id("stage")).to_have_text("Utbetalning")
     await expect(page.get_by_test_id("outcome")).to_have_text("Bifall")
     await expect(page.get_by_test_id("granted")).to_have_text(kr(plan.granted))
+    # The call's overview: the case in the ranking with its score, and the grant held in the budget.
+    await web.api.harness.settled(number)
+    await page.locator("dl.summary").get_by_role("link").click()
+    await expect(page.get_by_test_id("ranking")).to_contain_text(number)
+    await expect(page.get_by_test_id("ranking").get_by_role("row").filter(has_text=number)).to_contain_text(
+        str(4 * count))
+    await expect(page.get_by_test_id("granted")).to_have_text(kr(plan.granted))
+    await expect(page.locator("svg[role=img] title")).to_contain_text("andel av budgeten")
     await sign_out(page)
 
     # The project period passes; the applicant asks for a payment.
