@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import uvicorn
 
 from tests.api.conftest import Api, serve_api
@@ -25,6 +26,8 @@ from tests.api.conftest import Api, serve_api
 HERE = Path(__file__).parent
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = os.environ.get("GRANTFLOW_CHROMIUM", "/usr/bin/chromium")
+# Each browser test module marks its tests with this: they run in the loop the session's browser lives in.
+IN_THE_BROWSERS_LOOP = pytest.mark.asyncio(loop_scope="session")
 TIMEOUT_MS = 60_000  # a loaded CI machine: a page with a Temporal update behind it may take a while
 
 
@@ -86,32 +89,39 @@ async def _serve(api: Api) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
     return server, task, f"http://127.0.0.1:{port}"
 
 
-async def launched(api: Api) -> AsyncIterator[Web]:
-    """The app served by uvicorn and a headless chromium for it."""
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def chromium() -> AsyncIterator[Any]:
+    """One headless chromium for the whole session (each test opens contexts of its own in it)."""
     from playwright.async_api import async_playwright, expect
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no chromium at {CHROMIUM}: apt-get install chromium (or set GRANTFLOW_CHROMIUM)")
     expect.set_options(timeout=TIMEOUT_MS)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                   args=["--no-sandbox", "--disable-dev-shm-usage"])
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def launched(api: Api, browser: Any) -> AsyncIterator[Web]:
+    """The app served by uvicorn, and the browser to visit it with."""
     server, serving, base_url = await _serve(api)
+    served = Web(api=api, base_url=base_url, browser=browser)
     try:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                       args=["--no-sandbox", "--disable-dev-shm-usage"])
-            served = Web(api=api, base_url=base_url, browser=browser)
-            try:
-                yield served
-            finally:
-                for context in served.contexts:
-                    await context.close()
-                await browser.close()
+        yield served
     finally:
+        for context in served.contexts:
+            await context.close()
         server.should_exit = True
         await serving
 
 
-@pytest.fixture
-async def web(db: str) -> AsyncIterator[Web]:
+# The browser tests run in the session's event loop, where the browser lives (pytestmark in each module).
+@pytest_asyncio.fixture(loop_scope="session")
+async def web(db: str, chromium: Any) -> AsyncIterator[Web]:
     async for api in serve_api(db):
-        async for served in launched(api):
+        async for served in launched(api, chromium):
             yield served

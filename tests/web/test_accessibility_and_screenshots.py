@@ -14,10 +14,12 @@ from typing import Any
 from playwright.async_api import expect
 
 from tests.api.test_a_case_over_http import DIGITAL_2022, EXPORT_2021
-from tests.web.conftest import Web
+from tests.web.conftest import IN_THE_BROWSERS_LOOP, Web
 from tests.web.test_officers_in_a_browser import open_case_from_inbox, press, submitted
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+pytestmark = IN_THE_BROWSERS_LOOP
 
 
 async def no_serious_violations(web: Web, page: Any, what: str) -> None:

@@ -16,9 +16,11 @@ from typing import Any
 from playwright.async_api import expect
 
 from tests.api.test_a_case_over_http import DIGITAL_2022, EXPORT_2021, LEGAL_GROUND, Plan, cost, days_from_today, today
-from tests.web.conftest import Web
+from tests.web.conftest import IN_THE_BROWSERS_LOOP, Web
 
 BANKGIRO = "5402-9681"
+
+pytestmark = IN_THE_BROWSERS_LOOP
 
 
 def kr(amount: str) -> str:

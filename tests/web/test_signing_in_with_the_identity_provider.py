@@ -22,15 +22,18 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import pytest
+import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from playwright.async_api import expect
 
 from infra.settings import OidcConfig
 from tests.api.conftest import serve_api
-from tests.web.conftest import Web, launched
+from tests.web.conftest import IN_THE_BROWSERS_LOOP, Web, launched
 
 CLIENT = "grantflow-api"
+
+pytestmark = IN_THE_BROWSERS_LOOP
 
 
 @dataclass
@@ -112,13 +115,13 @@ def provider() -> Iterator[Provider]:
     thread.join()
 
 
-@pytest.fixture
-async def oidc_web(db: str, provider: Provider) -> AsyncIterator[Web]:
+@pytest_asyncio.fixture(loop_scope="session")
+async def oidc_web(db: str, provider: Provider, chromium: Any) -> AsyncIterator[Web]:
     config = OidcConfig.model_validate({"issuer": provider.issuer, "audience": CLIENT, "role_claim": "roles",
                                         "role_map": {"gf-officer": "officer"},
                                         "user_claim": "preferred_username"})
     async for api in serve_api(db, oidc=config):
-        async for web in launched(api):
+        async for web in launched(api, chromium):
             yield web
 
 
