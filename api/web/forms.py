@@ -373,6 +373,12 @@ def read(form: ActionForm, sent: dict[str, str]) -> dict[str, Any]:
 
 
 def show_errors(form: ActionForm, errors: dict[str, str]) -> None:
+    """Each field's reason beside it; a reason for something the form has no field for, with the refusal."""
+    names = set()
     for f in form.all_fields():
+        names.add(f.name)
         if f.name in errors:
             f.error = errors[f.name]
+    rest = [f"{path or 'formuläret'}: {why}" for path, why in errors.items() if path not in names]
+    if rest:
+        form.refusal = " ".join([form.refusal or "", *rest]).strip()

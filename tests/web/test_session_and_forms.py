@@ -100,3 +100,24 @@ async def test_a_form_sent_twice_is_one_action_and_a_form_without_its_csrf_token
         assert (await officer.get("/")).status_code == 303
     finally:
         await officer.aclose()
+
+
+async def test_a_field_the_api_refuses_is_named_beside_it_and_keeps_what_was_typed(api: Api) -> None:
+    number = await a_case(api)
+    officer = await browser(api, "officer", "anna")
+    try:
+        page = (await officer.get(f"/arenden/{number}")).text
+        csrf = hidden(page, f"/arenden/{number}/record-secrecy-review", "csrf")
+        assert (await officer.post(f"/arenden/{number}/record-secrecy-review", data={"csrf": csrf})).status_code == 303
+        assert (await officer.post(f"/arenden/{number}/declare-no-conflict", data={"csrf": csrf})).status_code == 303
+        page = (await officer.get(f"/arenden/{number}")).text
+        criterion = hidden(page, f"/arenden/{number}/score", "scores.0.criterion")
+        sent = await officer.post(f"/arenden/{number}/score", data={
+            "csrf": csrf, "scores.0.score": "mycket", "scores.0.motivation": "Bra, men poängen är ett ord."})
+        assert sent.status_code == 422
+        beside = re.search(r'id="f-scores-0-score-fel">([^<]+)<', sent.text)
+        assert beside and "heltal" in beside[1], sent.text[:2000]
+        assert 'value="mycket"' in sent.text and "Bra, men poängen är ett ord." in sent.text
+        assert f'value="{criterion}"' in sent.text
+    finally:
+        await officer.aclose()
