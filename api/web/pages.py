@@ -252,6 +252,7 @@ async def _case_page(request: Request, api: Api, me: dict[str, Any], csrf: str, 
     if not answer.ok:
         return _error_page(request, me, csrf, answer)
     view = answer.body
+    attachments = await api.get(f"/cases/{number}/attachments")
     offered = forms.offered(view, me["role"], me["id"], kr)
     if tried is not None:
         offered = [tried if f.action == tried.action else f for f in offered]
@@ -263,7 +264,22 @@ async def _case_page(request: Request, api: Api, me: dict[str, Any], csrf: str, 
         tried.key = request.state.web_key  # the same action if sent again
     done = request.query_params.get("klart")
     return _page(request, "case.html", me, csrf, status=status, case=view, forms=offered, done=done,
-                 title=f"Ärende {view['case_number']}")
+                 attachments=attachments.body if attachments.ok else [], title=f"Ärende {view['case_number']}")
+
+
+@router.get("/arenden/{number}/bilagor/{position}")
+async def download_attachment(request: Request, number: CaseNumber,
+                              position: Annotated[int, PathParam(ge=0, le=199)]) -> Response:
+    try:
+        api, me, csrf = await _person(request)
+    except NotSignedIn:
+        return _to_sign_in(request)
+    answer = await api.call("GET", f"/cases/{number}/attachments/{position}")
+    if not answer.ok:
+        return _error_page(request, me, csrf, answer)
+    return Response(answer.content, media_type=answer.headers.get("content-type", "application/octet-stream"),
+                    headers={"Content-Disposition": answer.headers.get("content-disposition", "attachment"),
+                             "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/arenden/{number}", response_class=HTMLResponse)

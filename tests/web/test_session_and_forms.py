@@ -14,7 +14,16 @@ import pytest
 
 from api.web import session
 from tests.api.conftest import Api, serve_api
-from tests.api.submitting import EXPORT_2021, REGIONAL_2021, applicant, application_for, open_call, submit_json
+from tests.api.submitting import (
+    EXPORT_2021,
+    REGIONAL_2021,
+    applicant,
+    application_for,
+    files_of,
+    open_call,
+    submit_json,
+    submit_multipart,
+)
 
 
 @pytest.fixture
@@ -119,5 +128,25 @@ async def test_a_field_the_api_refuses_is_named_beside_it_and_keeps_what_was_typ
         assert beside and "heltal" in beside[1], sent.text[:2000]
         assert 'value="mycket"' in sent.text and "Bra, men poängen är ett ord." in sent.text
         assert f'value="{criterion}"' in sent.text
+    finally:
+        await officer.aclose()
+
+
+async def test_the_applications_attachments_are_listed_and_downloaded_through_the_api(api: Api) -> None:
+    call, days = open_call(api, EXPORT_2021)
+    data = application_for(api, REGIONAL_2021, call, days)
+    files = files_of(data)
+    response = await submit_multipart(api, applicant(api, data), data, files)
+    assert response.status_code == 201, response.text
+    number = response.json()["case_number"]
+    await api.harness.settled(number)
+    officer = await browser(api, "officer", "anna")
+    try:
+        page = (await officer.get(f"/arenden/{number}")).text
+        name, content = files[0][1][0], files[0][1][1]
+        assert f'href="/arenden/{number}/bilagor/0" download>{name}<' in page
+        download = await officer.get(f"/arenden/{number}/bilagor/0")
+        assert download.status_code == 200 and download.content == content
+        assert download.headers["content-disposition"].startswith("attachment")
     finally:
         await officer.aclose()
