@@ -12,7 +12,8 @@ STATIC = "/webb/static"
 
 def install(app: FastAPI) -> None:
     """Serve the pages under `/` and their stylesheet under /webb/static; neither is in the OpenAPI document."""
-    from api.web.pages import router
+    from api.web.pages import NotSignedIn, not_signed_in, router
 
     app.include_router(router)
+    app.add_exception_handler(NotSignedIn, not_signed_in)
     app.mount(STATIC, StaticFiles(directory=Path(__file__).parent / "static"), name="web-static")

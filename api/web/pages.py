@@ -8,13 +8,14 @@ and an idempotency key made when the form was shown, so a double submit is one a
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -90,7 +91,14 @@ templates.env.globals.update(stages=[(s.value, STAGE_LABELS_SV[s]) for s in Stag
 
 
 class NotSignedIn(Exception):
-    pass
+    """No one, or no one the API knows, is signed in: the pages answer with the sign-in page."""
+
+
+@dataclass
+class SignedIn:
+    api: Api  # the API, as this person
+    me: dict[str, Any]  # GET /me
+    csrf: str
 
 
 async def _person(request: Request) -> tuple[Api, dict[str, Any], str]:
@@ -103,6 +111,19 @@ async def _person(request: Request) -> tuple[Api, dict[str, Any], str]:
     if not me.ok:
         raise NotSignedIn
     return api, me.body, session.csrf_token(token)
+
+
+async def _signed_in(request: Request) -> SignedIn:
+    api, me, csrf = await _person(request)
+    return SignedIn(api, me, csrf)
+
+
+Signed = Annotated[SignedIn, Depends(_signed_in)]
+
+
+async def not_signed_in(request: Request, _: Exception) -> Response:
+    """The answer to every page when no one is signed in (installed with the pages, `api.web.install`)."""
+    return _to_sign_in(request)
 
 
 def _to_sign_in(request: Request, reason: str | None = None) -> RedirectResponse:
@@ -215,11 +236,8 @@ async def sign_out(request: Request) -> Response:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def inbox(request: Request) -> Response:
-    try:
-        api, me, csrf = await _person(request)
-    except NotSignedIn:
-        return _to_sign_in(request)
+async def inbox(request: Request, signed: Signed) -> Response:
+    api, me, csrf = signed.api, signed.me, signed.csrf
     q = request.query_params
     filters = {"call": q.get("utlysning") or None, "stage": q.getlist("steg") or None,
                "officer": q.get("handlaggare") or None, "min_amount": q.get("minst") or None,
@@ -268,12 +286,9 @@ async def _case_page(request: Request, api: Api, me: dict[str, Any], csrf: str, 
 
 
 @router.get("/arenden/{number}/bilagor/{position}")
-async def download_attachment(request: Request, number: CaseNumber,
+async def download_attachment(request: Request, signed: Signed, number: CaseNumber,
                               position: Annotated[int, PathParam(ge=0, le=199)]) -> Response:
-    try:
-        api, me, csrf = await _person(request)
-    except NotSignedIn:
-        return _to_sign_in(request)
+    api, me, csrf = signed.api, signed.me, signed.csrf
     answer = await api.call("GET", f"/cases/{number}/attachments/{position}")
     if not answer.ok:
         return _error_page(request, me, csrf, answer)
@@ -283,11 +298,8 @@ async def download_attachment(request: Request, number: CaseNumber,
 
 
 @router.get("/arenden/{number}", response_class=HTMLResponse)
-async def case_page(request: Request, number: CaseNumber) -> Response:
-    try:
-        api, me, csrf = await _person(request)
-    except NotSignedIn:
-        return _to_sign_in(request)
+async def case_page(request: Request, signed: Signed, number: CaseNumber) -> Response:
+    api, me, csrf = signed.api, signed.me, signed.csrf
     return await _case_page(request, api, me, csrf, number)
 
 
@@ -322,11 +334,8 @@ async def take_action(request: Request, number: CaseNumber,
 
 
 @router.get("/utlysningar", response_class=HTMLResponse)
-async def calls_page(request: Request) -> Response:
-    try:
-        api, me, csrf = await _person(request)
-    except NotSignedIn:
-        return _to_sign_in(request)
+async def calls_page(request: Request, signed: Signed) -> Response:
+    api, me, csrf = signed.api, signed.me, signed.csrf
     answer = await api.get("/calls")
     if not answer.ok:
         return _error_page(request, me, csrf, answer)
@@ -334,11 +343,8 @@ async def calls_page(request: Request) -> Response:
 
 
 @router.get("/utlysningar/{call_id}", response_class=HTMLResponse)
-async def call_page(request: Request, call_id: Annotated[str, PathParam(max_length=100)]) -> Response:
-    try:
-        api, me, csrf = await _person(request)
-    except NotSignedIn:
-        return _to_sign_in(request)
+async def call_page(request: Request, signed: Signed, call_id: Annotated[str, PathParam(max_length=100)]) -> Response:
+    api, me, csrf = signed.api, signed.me, signed.csrf
     answer = await api.get(f"/calls/{quote(call_id, safe='')}")
     if not answer.ok:
         return _error_page(request, me, csrf, answer)
@@ -358,11 +364,8 @@ def _bars(call: dict[str, Any]) -> list[tuple[str, Decimal, float]]:
 
 
 @router.get("/ekonomi", response_class=HTMLResponse)
-async def finance_page(request: Request) -> Response:
-    try:
-        api, me, csrf = await _person(request)
-    except NotSignedIn:
-        return _to_sign_in(request)
+async def finance_page(request: Request, signed: Signed) -> Response:
+    api, me, csrf = signed.api, signed.me, signed.csrf
     waiting = await api.get("/payouts", status="waiting")
     if not waiting.ok:
         return _error_page(request, me, csrf, waiting)
@@ -388,11 +391,9 @@ async def make_bank_file(request: Request) -> Response:
 
 
 @router.get("/ekonomi/bankfiler/{file_id}")
-async def download_bank_file(request: Request, file_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)]) -> Response:
-    try:
-        api, me, csrf = await _person(request)
-    except NotSignedIn:
-        return _to_sign_in(request)
+async def download_bank_file(request: Request, signed: Signed,
+                             file_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)]) -> Response:
+    api, me, csrf = signed.api, signed.me, signed.csrf
     answer = await api.call("GET", f"/bank-files/{file_id}")
     if not answer.ok:
         return _error_page(request, me, csrf, answer)
@@ -404,11 +405,8 @@ async def download_bank_file(request: Request, file_id: Annotated[int, PathParam
 
 
 @router.get("/allmanna-handlingar", response_class=HTMLResponse)
-async def records_page(request: Request) -> Response:
-    try:
-        api, me, csrf = await _person(request)
-    except NotSignedIn:
-        return _to_sign_in(request)
+async def records_page(request: Request, signed: Signed) -> Response:
+    api, me, csrf = signed.api, signed.me, signed.csrf
     answer = await api.get("/inbox", limit=200)
     if not answer.ok:
         return _error_page(request, me, csrf, answer)

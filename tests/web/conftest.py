@@ -7,10 +7,8 @@ signs in as a person with a development token, through the sign-in form as anyon
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,9 +17,9 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import uvicorn
 
 from tests.api.conftest import Api, serve_api
+from tests.api.test_schemathesis import _serve
 
 HERE = Path(__file__).parent
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
@@ -73,20 +71,6 @@ class Web:
         return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
                  "nodes": [n["target"] for n in v["nodes"]][:5]}
                 for v in result["violations"] if v["impact"] in ("serious", "critical")]
-
-
-async def _serve(api: Api) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    # The fixture has already run the app's lifespan (its Temporal client, pool and sign-in): uvicorn must not.
-    server = uvicorn.Server(uvicorn.Config(api.app, lifespan="off", log_level="warning", access_log=False))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)  # uvicorn's own start, not a timer of the case
-    return server, task, f"http://127.0.0.1:{port}"
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -168,11 +168,12 @@ async def take_a_case_through(web: Web, plan: Plan) -> None:
     await expect(page.get_by_test_id("payouts")).to_contain_text(kr(plan.first_payout))
     await sign_out(page)
 
-    # Finance sees the payout waiting, makes the bank file and downloads it.
+    # Finance sees the payout waiting (once the case's outbox has written it), makes the bank file and downloads it.
+    await web.api.harness.settled(number)
     page = await web.sign_in("finance", "fia", page)
     await page.get_by_role("link", name="Ekonomi").click()
     waiting = page.get_by_test_id("waiting")
-    await expect(waiting).to_contain_text(number, timeout=120_000)
+    await expect(waiting).to_contain_text(number)
     await press(page, page.get_by_role("button", name="Skapa bankfil"))
     await expect(page.get_by_role("status")).to_contain_text("Bankfil")
     await expect(waiting).not_to_contain_text(number)
