@@ -101,7 +101,7 @@ class SignedIn:
     csrf: str
 
 
-async def _person(request: Request) -> tuple[Api, dict[str, Any], str]:
+async def _signed_in(request: Request) -> SignedIn:
     """The API as the signed-in person, who they are (GET /me), and their CSRF token."""
     token = session.token(request)
     if token is None:
@@ -110,12 +110,7 @@ async def _person(request: Request) -> tuple[Api, dict[str, Any], str]:
     me = await api.get("/me")
     if not me.ok:
         raise NotSignedIn
-    return api, me.body, session.csrf_token(token)
-
-
-async def _signed_in(request: Request) -> SignedIn:
-    api, me, csrf = await _person(request)
-    return SignedIn(api, me, csrf)
+    return SignedIn(api, me.body, session.csrf_token(token))
 
 
 Signed = Annotated[SignedIn, Depends(_signed_in)]
@@ -126,8 +121,12 @@ async def not_signed_in(request: Request, _: Exception) -> Response:
     return _to_sign_in(request)
 
 
+# Why the sign-in page is shown, by a word in its address: never text from the address itself.
+REASONS_SV = {"igen": "Du behöver logga in igen.", "utloggad": "Du är utloggad."}
+
+
 def _to_sign_in(request: Request, reason: str | None = None) -> RedirectResponse:
-    target = SIGN_IN + ("?" + urlencode({"orsak": reason}) if reason else "")
+    target = SIGN_IN + ("?" + urlencode({"orsak": reason}) if reason in REASONS_SV else "")
     response = RedirectResponse(target, status_code=303)
     session.sign_out(request, response)
     return response
@@ -146,9 +145,10 @@ def _error_page(request: Request, me: dict[str, Any], csrf: str, answer: Answer)
 async def _checked_form(request: Request) -> tuple[Api, dict[str, Any], str, dict[str, str]] | Response:
     """A POST's form, once its CSRF token and origin are checked; otherwise the answer to give."""
     try:
-        api, me, csrf = await _person(request)
+        signed = await _signed_in(request)
     except NotSignedIn:
-        return _to_sign_in(request, "Du behöver logga in igen.")
+        return _to_sign_in(request, "igen")
+    api, me, csrf = signed.api, signed.me, signed.csrf
     async with request.form() as data:
         sent = {k: v for k, v in data.items() if isinstance(v, str)}
     if not session.same_origin(request) or not session.csrf_ok(session.token(request) or "", sent.get("csrf")):
@@ -163,8 +163,8 @@ async def _checked_form(request: Request) -> tuple[Api, dict[str, Any], str, dic
 
 @router.get(SIGN_IN, response_class=HTMLResponse)
 async def sign_in_page(request: Request, orsak: str | None = None) -> HTMLResponse:
-    oidc = getattr(request.app.state, "ctx", None) is not None and request.app.state.ctx.settings.oidc is not None
-    return _page(request, "sign_in.html", None, None, reason=orsak, oidc=oidc)
+    return _page(request, "sign_in.html", None, None, reason=REASONS_SV.get(orsak or ""),
+                 oidc=_oidc_config(request) is not None)
 
 
 @router.post(SIGN_IN)
@@ -229,7 +229,7 @@ async def sign_out(request: Request) -> Response:
     checked = await _checked_form(request)
     if isinstance(checked, Response):
         return checked
-    return _to_sign_in(request, "Du är utloggad.")
+    return _to_sign_in(request, "utloggad")
 
 
 # --- the inbox -----------------------------------------------------------------------------------------
