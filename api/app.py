@@ -88,6 +88,9 @@ def create_app(settings: Settings, *, authenticate: Authenticator | None = None,
 
     for router in ROUTERS:
         app.include_router(router)
+    from api.web import install as install_web
+
+    install_web(app)
     if (traces := tracer_provider()) is not None:  # off unless an OTLP endpoint is configured
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 

@@ -29,6 +29,8 @@ from domain.case import (
     CaseState,
     Declaration,
     PreparedDecision,
+    PublicDocument,
+    RecordsStatus,
     Role,
     SecrecyReview,
     SectionRuling,
@@ -76,6 +78,19 @@ class FindingView(BaseModel):
     message: str
     rule_text: str | None  # the rule in the call's (or the form's) own words
     call_section: str | None  # the heading of the call text the rule comes from
+
+
+class RecordsRequestView(BaseModel):
+    """A request for a public document in the case, as the officer answering it sees it (no requester data)."""
+
+    request_id: str
+    document: PublicDocument
+    requested_at: datetime
+    deadline: datetime  # the same day, in Stockholm
+    status: RecordsStatus
+    answered_at: datetime | None
+    answered_by: str | None
+    overdue: bool
 
 
 class Criterion(BaseModel):
@@ -133,6 +148,7 @@ class StaffCaseView(BaseModel):
     history: list[CaseEvent]
     # Only for auditors and administrators; None for everyone else.
     secret_readings: list[SecretReading] | None = None
+    records_requests: list[RecordsRequestView] = []
 
 
 class CaseHistory(BaseModel):
@@ -266,6 +282,10 @@ async def staff_view(client: Client, pool: AsyncConnectionPool, catalog: CallCat
         letters=await list_letters(pool, case_number),
         history=await case_events(pool, case_number),
         secret_readings=await secret_readings(pool, case_number) if reader_role in READS_SECRET_READINGS else None,
+        records_requests=[RecordsRequestView(
+            request_id=r.request_id, document=r.document, requested_at=r.requested_at, deadline=r.deadline,
+            status=r.status, answered_at=r.answered_at, answered_by=r.answered_by, overdue=r.overdue)
+            for r in state.records_requests],
     )
 
 
