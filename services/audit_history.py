@@ -59,6 +59,8 @@ SOURCE_SV = {"temporal": "Temporal (ärendets arbetsflöde finns kvar där)",
 # Where a step of the story comes from.
 ORIGIN_SV = {"both": "historik och diarium", "history": "endast historiken", "register": "diariet",
              "ledger": "betalregistret", "readings": "läsloggen", "letters": "utkorgen"}
+# The payment ledger's activity (activities.payments.PaymentLedger.pay): its input is the order, its result when paid.
+_PAY = "payment_pay"
 # Timers shorter than this are the workflow's own (answering first, retries), not deadlines.
 _SHORTEST_DEADLINE = timedelta(minutes=1)
 # Timers started again for the same deadline (the case waits anew after every action) end within this.
@@ -238,7 +240,7 @@ async def _read_run(history: WorkflowHistory, facts: HistoryFacts) -> None:
                 update["receipt"] = await _decode(done.outcome.success)
         elif kind == "activity_task_scheduled_event_attributes":
             scheduled = event.activity_task_scheduled_event_attributes
-            if scheduled.activity_type.name == "pay":
+            if scheduled.activity_type.name == _PAY:
                 pays[event.event_id] = {"order": await _decode(scheduled.input)}
         elif kind == "activity_task_completed_event_attributes":
             completed = event.activity_task_completed_event_attributes
