@@ -46,18 +46,18 @@ from domain.lifecycle import Outcome as CaseOutcome
 from domain.money import format_kronor
 from domain.payment import PAYOUT_KIND_SV, PayoutKind
 from infra.converter import DATA_CONVERTER
-from infra.errors import InputError
 from infra.settings import Settings
 from infra.temporal import connect
 from services.archive import check_case_number
-from services.cases import case_state
+from services.cases import CaseNotFound, case_state
 from services.register import read_pool
 
 Source = Literal["temporal", "archive"]
 SOURCE_SV = {"temporal": "Temporal (ärendets arbetsflöde finns kvar där)",
              "archive": "arkivet (Temporal har inte längre ärendets arbetsflöde)"}
 # Where a step of the story comes from.
-ORIGIN_SV = {"both": "historik och diarium", "history": "endast historiken", "register": "diariet",
+ORIGIN_SV = {"both": "historik och diarium", "history": "historiken", "history_only": "endast historiken",
+             "register": "diariet",
              "ledger": "betalregistret", "readings": "läsloggen", "letters": "utkorgen"}
 # The payment ledger's activity (activities.payments.PaymentLedger.pay): its input is the order, its result when paid.
 _PAY = "payment_pay"
@@ -77,6 +77,9 @@ _DETAILS_SV = {
 }
 
 
+_DECISION_KINDS_SV = {"approve": "bifall", "reject": "avslag", "dismiss": "avvisning"}
+
+
 class Run(BaseModel):
     run_id: str
     started_at: datetime | None
@@ -86,7 +89,7 @@ class Run(BaseModel):
 class Step(BaseModel):
     at: datetime
     at_sv: str  # the time in Stockholm, as the auditor reads it
-    origin: Literal["both", "history", "register", "ledger", "readings", "letters"]
+    origin: Literal["both", "history", "history_only", "register", "ledger", "readings", "letters"]
     actor_id: str
     actor_role: str
     actor_role_sv: str
@@ -149,7 +152,7 @@ async def recorded(client: Client, pool: AsyncConnectionPool, case_number: str) 
             raise
         archive = await archived_case(pool, number)
         if archive is None:
-            raise InputError.one("NUMBER", f"case {number} is neither in Temporal nor in the archive") from None
+            raise CaseNotFound.one("NUMBER", f"case {number} is neither in Temporal nor in the archive") from None
         return Recorded(case_number=number, source="archive", complete=archive.complete, running=False,
                         runs=[WorkflowHistory.from_json(archive.workflow_id, raw) for raw in archive.histories])
     runs: list[WorkflowHistory] = []
@@ -289,7 +292,7 @@ def _action(update: dict[str, Any]) -> HistoryAction:
         accepted_at=accepted_at,
         action=str(receipt["action"]) if receipt and "action" in receipt else None,
         message=str(receipt["message"]) if receipt and "message" in receipt else None,
-        details={k: v for k, v in command.items() if k in _DETAILS_SV and v not in (None, [], "")},
+        details={k: v for k, v in command.items() if k in _DETAILS_SV and v not in (None, [], "", False)},
     )
 
 
@@ -333,6 +336,8 @@ def _role_sv(role: str) -> str:
 
 def _detail(key: str, value: object) -> str:
     label = _DETAILS_SV[key]
+    if key == "kind" and isinstance(value, str):
+        return f"{label}: {_DECISION_KINDS_SV.get(value, value)}"
     if key in ("amount", "advance"):
         try:
             return f"{label}: {format_kronor(Decimal(str(value)))}"
@@ -395,7 +400,7 @@ def compose(history: Recorded, facts: HistoryFacts, register: Register, found: l
     for action in actions.values():  # in the history, not in the register
         assert action.accepted_at is not None
         steps.append(Step(
-            at=action.accepted_at, at_sv=format_instant_sv(action.accepted_at), origin="history",
+            at=action.accepted_at, at_sv=format_instant_sv(action.accepted_at), origin="history_only",
             actor_id=action.actor_id, actor_role=action.actor_role, actor_role_sv=_role_sv(action.actor_role),
             kind=action.action or action.update, text=action.message or "", row=f"händelse {action.action_id}",
             details=[_detail(k, v) for k, v in action.details.items()],
