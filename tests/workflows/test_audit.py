@@ -21,26 +21,30 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.readings import record_secret_reading
 from cli.main import main
 from domain.audit import ChainRow, chain_findings, event_hash
-from tests.workflows.test_after_decision import granted_case
+from tests.workflows.test_after_decision import cost, granted_case, payment_request
 from tests.workflows.test_case_workflow import APPLICANT, open_case
 from workflows.archive import ArchiveWorkflow, archive_workflow_id
 
 
 @pytest.fixture
-def cli(harness, monkeypatch, capsys):
-    """Runs a command on the test's Temporal and database; returns (exit code, standard output, standard error)."""
-    monkeypatch.setenv("GRANTFLOW_DATABASE_URL", harness.database_url)
-    monkeypatch.setenv("GRANTFLOW_TEMPORAL_ADDRESS", harness.client.service_client.config.target_host)
-    monkeypatch.setenv("GRANTFLOW_TEMPORAL_NAMESPACE", harness.client.namespace)
+def cli_at(monkeypatch, capsys):
+    """Points the CLI at a harness's Temporal and database; the command runner it returns gives
+    (exit code, standard output, standard error)."""
+    def at(harness):
+        monkeypatch.setenv("GRANTFLOW_DATABASE_URL", harness.database_url)
+        monkeypatch.setenv("GRANTFLOW_TEMPORAL_ADDRESS", harness.client.service_client.config.target_host)
+        monkeypatch.setenv("GRANTFLOW_TEMPORAL_NAMESPACE", harness.client.namespace)
 
-    async def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = await asyncio.to_thread(main, list(argv))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return code, out, err
+        async def run(*argv: str) -> tuple[int, str, str]:
+            capsys.readouterr()
+            code = await asyncio.to_thread(main, list(argv))
+            out, err = capsys.readouterr()
+            assert "Traceback" not in out + err
+            return code, out, err
 
-    return run
+        return run
+
+    return at
 
 
 async def execute(harness, sql: str, *params: object) -> None:
@@ -74,7 +78,8 @@ FROM chained c WHERE e.case_number = %(n)s AND e.event_id = c.event_id
 """
 
 
-async def test_the_story_of_an_open_case_and_a_register_that_cannot_be_changed_silently(harness, cli, tmp_path):
+async def test_the_story_of_an_open_case_and_a_register_that_cannot_be_changed_silently(harness, cli_at, tmp_path):
+    cli = cli_at(harness)
     number, _start = await granted_case(harness, advance="100000.00")
     await harness.settled(number)
     await record_secret_reading(harness.pool, number, "revisor-rut", "auditor", ["budget"])
@@ -193,7 +198,8 @@ async def test_the_story_of_an_open_case_and_a_register_that_cannot_be_changed_s
     assert "kedjan är omskriven" in out
 
 
-async def test_the_story_of_a_closed_case_read_from_the_archive(harness, cli):
+async def test_the_story_of_a_closed_case_read_from_the_archive(harness, cli_at):
+    cli = cli_at(harness)
     _call, number = await open_case(harness)
     await harness.settled(number)
     await harness.act(number, "withdraw", APPLICANT, reason="Projektet genomförs inte.")
@@ -255,3 +261,34 @@ def test_the_chain_names_each_break_without_a_database():
         ("händelse nr 2", "saknas i kedjan före händelse event-00003")]
     forged = edited.model_copy(update={"hash": event_hash("", "x", 0, "x", at, "x", "x", "x", "x", "x")})
     assert "pekar inte på hashen" in chain_findings("2026-00001", [first, forged, third])[-1].problem
+
+
+async def test_the_story_follows_a_case_that_continued_as_new_and_a_deadline_that_passed(short_history_harness,
+                                                                                         cli_at):
+    harness = short_history_harness
+    cli = cli_at(harness)
+    number, start = await granted_case(harness)
+    first_run = (await harness.handle(number).describe()).run_id
+    for day in range(15):  # small payment requests until the history is long enough to go on in a new run
+        request = payment_request(start, day, day, "750.00", cost("personnel", "1000.00", f"V{day}"))
+        await harness.act(number, "file-payment-request", APPLICANT, action_id=f"begaran-{day}", **request)
+        await harness.settled(number)
+        if (await harness.handle(number).describe()).run_id != first_run:
+            break
+    else:
+        raise AssertionError("the case never continued as new")
+    # The final report's reminder, 30 days before the report is due (90 days from the decision), passes.
+    await harness.fast_forward(number, timedelta(days=61))
+    await harness.settled(number)
+
+    code, out, _ = await cli("audit", "history", number, "--format", "json")
+    story = json.loads(out)
+    assert code == 0 and story["findings"] == [], story["findings"]
+    assert len(story["runs"]) == 2 and story["runs"][0]["ended_with"] == "workflow_execution_continued_as_new"
+    assert [s["kind"] for s in story["steps"]].count("run_continued") == 1
+    filed = [s for s in story["steps"] if s["kind"] == "FilePaymentRequest"]
+    assert len(filed) == day + 1 and {s["origin"] for s in filed} == {"both"}  # from both runs' histories
+    passed = [s for s in story["steps"] if s["kind"] == "deadline_passed"]
+    assert passed and "gick ut" in passed[0]["text"]
+    code, out, _ = await cli("audit", "verify", number)
+    assert code == 0, out
