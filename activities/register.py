@@ -349,21 +349,23 @@ class Register:
                         SELECT seq, hash FROM case_events
                         WHERE case_number = %(case_number)s AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1
                     ), chained AS (
-                        SELECT n, COALESCE((SELECT seq FROM head), 0) + 1 AS seq,
-                               COALESCE((SELECT hash FROM head), '') AS prev_hash
-                        FROM new_events WHERE n = 1
+                        SELECT p.n, s.seq, s.prev_hash,
+                               case_event_hash(s.prev_hash, p.case_number, s.seq, p.event_id, p.at, p.actor_id,
+                                               p.actor_role, p.kind, p.stage, p.summary) AS hash
+                        FROM new_events p,
+                             LATERAL (SELECT COALESCE((SELECT seq FROM head), 0) + 1 AS seq,
+                                             COALESCE((SELECT hash FROM head), '') AS prev_hash) s
+                        WHERE p.n = 1
                         UNION ALL
-                        SELECT e.n, c.seq + 1,
-                               case_event_hash(c.prev_hash, p.case_number, c.seq, p.event_id, p.at, p.actor_id,
+                        SELECT p.n, c.seq + 1, c.hash,
+                               case_event_hash(c.hash, p.case_number, c.seq + 1, p.event_id, p.at, p.actor_id,
                                                p.actor_role, p.kind, p.stage, p.summary)
-                        FROM chained c JOIN new_events p ON p.n = c.n JOIN new_events e ON e.n = c.n + 1
+                        FROM chained c JOIN new_events p ON p.n = c.n + 1
                     ), events AS (
                         INSERT INTO case_events (case_number, event_id, at, actor_id, actor_role, kind, stage, summary,
                                                  seq, prev_hash, hash)
                         SELECT e.case_number, e.event_id, e.at, e.actor_id, e.actor_role, e.kind, e.stage, e.summary,
-                               c.seq, c.prev_hash,
-                               case_event_hash(c.prev_hash, e.case_number, c.seq, e.event_id, e.at, e.actor_id,
-                                               e.actor_role, e.kind, e.stage, e.summary)
+                               c.seq, c.prev_hash, c.hash
                         FROM new_events e JOIN chained c USING (n)
                         ON CONFLICT (case_number, event_id) DO NOTHING
                     ), documents AS (

@@ -13,10 +13,13 @@
 CREATE FUNCTION case_event_hash(prev text, case_number text, seq bigint, event_id text, at timestamptz,
                                 actor_id text, actor_role text, kind text, stage text, summary text)
 RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT encode(sha256(convert_to(string_agg(length(v)::text || ':' || v, '' ORDER BY n), 'UTF8')), 'hex')
-    FROM unnest(ARRAY[prev, case_number, seq::text, event_id,
-                      to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
-                      actor_id, actor_role, kind, stage, summary]) WITH ORDINALITY AS f(v, n)
+    SELECT encode(sha256(convert_to(
+        length(prev)::text || ':' || prev || length(case_number)::text || ':' || case_number
+        || length(seq::text)::text || ':' || seq::text || length(event_id)::text || ':' || event_id
+        || '26:' || to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')
+        || length(actor_id)::text || ':' || actor_id || length(actor_role)::text || ':' || actor_role
+        || length(kind)::text || ':' || kind || length(stage)::text || ':' || stage
+        || length(summary)::text || ':' || summary, 'UTF8')), 'hex')
 $$;
 
 -- NULL only in a row that was not written by the register (by hand): verify names it.
