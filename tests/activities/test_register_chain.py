@@ -3,11 +3,9 @@ one statement chains each new row to its case's head, as domain.audit recomputes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-import pytest
 
 from activities import db as db_module
 from activities.audit import chain_rows, heads
@@ -15,17 +13,6 @@ from activities.db import migrations, open_pool, upgrade
 from activities.register import CaseEvent, Register, RegisterWrite
 from domain.audit import chain_findings
 from domain.lifecycle import Stage
-from tests.activities.support import create_database, drop_database
-
-
-@pytest.fixture
-async def empty_db(database_url: str) -> AsyncIterator[str]:
-    url = await create_database(database_url)
-    try:
-        yield url
-    finally:
-        await drop_database(database_url, url)
-
 
 AT = datetime(2026, 3, 2, 8, 15, 30, 123456, tzinfo=UTC)
 
