@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.archive import archived_case
@@ -117,10 +117,6 @@ class Story(BaseModel):
     steps: list[Step]
     findings: list[Finding]  # every disagreement and break, also those marked on a step
 
-    @property
-    def agrees(self) -> bool:
-        return not self.findings
-
 
 @dataclass
 class Recorded:
@@ -134,10 +130,20 @@ class Recorded:
 
 
 @dataclass
+class Timer:
+    """A timer the case started to wait for a deadline: when, until when, and how it ended."""
+
+    started_at: datetime
+    due: datetime
+    ended_at: datetime | None = None  # None while it runs
+    fired: bool = False
+
+
+@dataclass
 class HistoryFacts:
     actions: list[HistoryAction] = field(default_factory=list)
     payouts: list[HistoryPayout] = field(default_factory=list)
-    deadlines: list[Step] = field(default_factory=list)
+    timers: list[Timer] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
     state: CaseState | None = None
 
@@ -179,7 +185,7 @@ async def recorded(client: Client, pool: AsyncConnectionPool, case_number: str) 
         runs.append(history)
         run_id = history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
     runs.reverse()
-    running = latest.status is not None and latest.status.name == "RUNNING"
+    running = latest.status == WorkflowExecutionStatus.RUNNING
     return Recorded(case_number=number, source="temporal", runs=runs, complete=complete, running=running)
 
 
@@ -209,7 +215,6 @@ async def read_history(client: Client, history: Recorded) -> HistoryFacts:
             "workflow_execution_completed_event_attributes"):
         state = await _decode(last[-1].workflow_execution_completed_event_attributes.result, CaseState)
         facts.state = state if isinstance(state, CaseState) else None
-    facts.deadlines = _deadline_steps(facts.deadlines, closed=not history.running)
     return facts
 
 
@@ -228,7 +233,7 @@ async def _read_run(history: WorkflowHistory, facts: HistoryFacts) -> None:
     ))
     updates: dict[str, dict[str, Any]] = {}
     pays: dict[int, dict[str, Any]] = {}
-    timers: dict[str, Step] = {}
+    timers: dict[str, Timer] = {}
     for event in events:
         kind = event.WhichOneof("attributes")
         if kind == "workflow_execution_update_accepted_event_attributes":
@@ -253,19 +258,12 @@ async def _read_run(history: WorkflowHistory, facts: HistoryFacts) -> None:
             timer = event.timer_started_event_attributes
             wait = timer.start_to_fire_timeout.ToTimedelta()
             if wait >= _SHORTEST_DEADLINE:
-                due = _time(event) + wait
-                timers[timer.timer_id] = Step(
-                    at=_time(event), at_sv=format_instant_sv(_time(event)), origin="history", actor_id="system",
-                    actor_role="system", actor_role_sv=_role_sv("system"), kind="deadline_set",
-                    text=f"Frist satt: ärendet väntar till {format_instant_sv(due)}", details=[due.isoformat()],
-                )
-        elif kind in ("timer_fired_event_attributes", "timer_canceled_event_attributes"):
-            timer_id = getattr(event, kind).timer_id
-            if (step := timers.pop(timer_id, None)) is not None:
-                fired = kind == "timer_fired_event_attributes"
-                facts.deadlines.append(step.model_copy(update={"details": [*step.details, "passed" if fired else
-                                                                           "ended", _time(event).isoformat()]}))
-    facts.deadlines += timers.values()  # still running
+                timers[timer.timer_id] = Timer(started_at=_time(event), due=_time(event) + wait)
+        elif kind in ("timer_fired_event_attributes", "timer_canceled_event_attributes") and (
+                stopped := timers.pop(getattr(event, kind).timer_id, None)) is not None:
+            stopped.ended_at, stopped.fired = _time(event), kind == "timer_fired_event_attributes"
+            facts.timers.append(stopped)
+    facts.timers += timers.values()  # still running
     for update in updates.values():
         facts.actions.append(_action(update))
     for pay in pays.values():
@@ -296,34 +294,32 @@ def _action(update: dict[str, Any]) -> HistoryAction:
     )
 
 
-def _deadline_steps(timers: list[Step], *, closed: bool) -> list[Step]:
-    """One deadline per time waited for: set when first waited for, then passed, or ended before it."""
-    steps: list[Step] = []
-    groups: list[list[Step]] = []
-    for timer in sorted(timers, key=lambda t: t.details[0]):
-        due = datetime.fromisoformat(timer.details[0])
-        if groups and abs(datetime.fromisoformat(groups[-1][0].details[0]) - due) <= _SAME_DEADLINE:
+def _deadline_steps(timers: list[Timer], *, closed: bool) -> list[Step]:
+    """One deadline per time waited for (the case waits anew after every action): set when first waited
+    for, then passed, or no longer waited for."""
+    groups: list[list[Timer]] = []
+    for timer in sorted(timers, key=lambda t: t.due):
+        if groups and timer.due - groups[-1][0].due <= _SAME_DEADLINE:
             groups[-1].append(timer)
         else:
             groups.append([timer])
+    steps: list[Step] = []
+
+    def step(at: datetime, kind: str, text: str) -> Step:
+        return Step(at=at, at_sv=format_instant_sv(at), origin="history", actor_id="system", actor_role="system",
+                    actor_role_sv=_role_sv("system"), kind=kind, text=text)
+
     for group in groups:
-        first = min(group, key=lambda t: t.at)
-        due = datetime.fromisoformat(first.details[0])
-        steps.append(first.model_copy(update={"details": []}))
-        fired = [t for t in group if len(t.details) == 3 and t.details[1] == "passed"]
-        running = [t for t in group if len(t.details) == 1]
+        first = min(group, key=lambda t: t.started_at)
+        due = format_instant_sv(first.due)
+        steps.append(step(first.started_at, "deadline_set", f"Frist satt: ärendet väntar till {due}"))
+        fired = [t.ended_at for t in group if t.fired and t.ended_at is not None]
+        ended = [t.ended_at for t in group if t.ended_at is not None]
         if fired:
-            at = datetime.fromisoformat(fired[0].details[2])
-            steps.append(first.model_copy(update={
-                "at": at, "at_sv": format_instant_sv(at), "kind": "deadline_passed", "details": [],
-                "text": f"Fristen {format_instant_sv(due)} gick ut"}))
-        elif not running or closed:
-            at = max(datetime.fromisoformat(t.details[2]) for t in group if len(t.details) == 3) if any(
-                len(t.details) == 3 for t in group) else first.at
-            steps.append(first.model_copy(update={
-                "at": at, "at_sv": format_instant_sv(at), "kind": "deadline_met", "details": [],
-                "text": f"Ärendet väntar inte längre på fristen {format_instant_sv(due)} "
-                        "(det som väntades kom in, eller ärendet gick vidare före den)"}))
+            steps.append(step(min(fired), "deadline_passed", f"Fristen {due} gick ut"))
+        elif ended and (closed or len(ended) == len(group)):
+            steps.append(step(max(ended), "deadline_met", f"Ärendet väntar inte längre på fristen {due} (det som "
+                                                          "väntades kom in, eller ärendet gick vidare före den)"))
     return steps
 
 
@@ -440,7 +436,7 @@ def compose(history: Recorded, facts: HistoryFacts, register: Register, found: l
                 actor_role="system", actor_role_sv=_role_sv("system"), kind="run_continued",
                 text=f"Arbetsflödet fortsatte som ny körning ({index} av {len(facts.runs)})", details=[run.run_id],
             ))
-    steps += facts.deadlines
+    steps += _deadline_steps(facts.timers, closed=not history.running)
     steps = [s.model_copy(update={"disagreements": by_row.get(s.row, [])}) if s.row else s for s in steps]
     steps.sort(key=lambda s: (s.at, s.origin != "both"))
     state, row = facts.state, register.row
