@@ -26,7 +26,7 @@ EXIT_OK, EXIT_FOUND = 0, 1
 
 def cmd_verify(args: argparse.Namespace) -> int:
     if (args.case is None) == (not args.all):
-        raise InputError.one("NUMBER", "give a case number or --all, not both")
+        raise InputError.one("NUMBER", "give either a case number or --all")
     saved = read_heads(Path(args.heads)) if args.heads else None
     result = run_command(verify(client_settings(), args.case, saved=saved))
     for finding in result.findings:

@@ -200,9 +200,9 @@ def cross_check(case_number: str, actions: Sequence[HistoryAction], events: Sequ
     for action in taken.values():
         event = by_id.get(action.action_id)
         if event is None:
-            finding(f"händelse {action.action_id}", f"åtgärden {action.action} av {action.actor_id} "
-                    f"({format_instant_sv(action.accepted_at or datetime.now(UTC))}) finns i historiken men inte i "
-                    "diariet (borttagen)")
+            when = f" ({format_instant_sv(action.accepted_at)})" if action.accepted_at is not None else ""
+            finding(f"händelse {action.action_id}", f"åtgärden {action.action} av {action.actor_id}{when} finns i "
+                                                    "historiken men inte i diariet (borttagen)")
             continue
         for what, register, history in (
             ("aktören", event.actor_id, action.actor_id), ("rollen", event.actor_role, action.actor_role),
