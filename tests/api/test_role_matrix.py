@@ -65,6 +65,8 @@ EXPECTED: dict[tuple[str, str], frozenset[ApiRole] | str] = {
     # The register's events (and for auditors who read the secret parts): staff only.
     ("GET", "/cases/{case_number}/history"): READERS,
     ("GET", "/cases/{case_number}/attachments"): READERS | {APPLICANT},
+    # The story of a case, from the recorded history and the register: for auditors (and administrators).
+    ("GET", "/cases/{case_number}/story"): frozenset({AUDITOR, ADMINISTRATOR}),
     ("GET", "/cases/{case_number}/attachments/{position}"): READERS | {APPLICANT},
     # The case's actions: the domain's role table (domain/actions.py), written out here.
     _action("request-completion"): frozenset({OFFICER}),
