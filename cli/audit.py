@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cli import audit_replay
+from cli import audit_history, audit_replay, audit_verify
 
 
 def add_commands(commands: Any) -> None:
@@ -13,8 +13,9 @@ def add_commands(commands: Any) -> None:
         "audit", help="the auditors' tools: a case's story, replay against this code, verify the register",
     )
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_history.add_command(audit_commands)
+    audit_verify.add_command(audit_commands)
     audit_replay.add_command(audit_commands)
-    del audit_commands  # the subcommands' modules register here
 
 
 __all__ = ["add_commands"]

@@ -33,9 +33,11 @@ def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from infra.tracing import start_from_env
     from services.register import open_register_pool
 
     settings = client_settings()
+    start_from_env("grantflow-api")  # traces, if an OTLP endpoint is configured
 
     async def serve() -> None:
         # Temporal and the database are reached before uvicorn starts: one that does not answer is

@@ -33,6 +33,7 @@ from infra.calls import default_catalog
 from infra.postgres import StackError, _stop_postgres, _why, start_postgres
 from infra.settings import Settings, StackRecord, remove_stack_record, stack_record_path, write_stack_record
 from infra.temporal import TemporalUnavailable, connect
+from infra.tracing import start_from_env
 from services import operations
 from services.cases import ensure_call_workflow
 from services.demo import load_demo
@@ -323,7 +324,7 @@ async def up(
                 f"port {wanted} on {HOST} ({what}) is already in use: is another `grantflow up` or "
                 "`temporal server start-dev` running? Stop it first."
             )
-    parts = components or default_components()
+    parts = components or default_components(settings)
     data_dir.mkdir(parents=True, exist_ok=True)
 
     async with contextlib.AsyncExitStack() as cleanup:
@@ -397,6 +398,7 @@ def main_up(settings: Settings, demo: bool = False, *, port: int = DEFAULT_PORT,
             api_port: int = DEFAULT_API_PORT) -> int:
     """`grantflow up [--demo]`: run the stack until Ctrl-C or SIGTERM; return the exit code."""
     configure_logging(settings.log_format)
+    start_from_env("grantflow")  # traces, if an OTLP endpoint is configured
     try:
         run_until_signalled(lambda stop: up(settings, demo=demo, stop=stop, port=port, ui_port=ui_port,
                                             api_port=api_port))

@@ -39,6 +39,9 @@ def test_there_are_histories_to_replay():
                                            # assigned; a records request overdue, released, another refused in
                                            # part; rejected: the shapes of the records updates (decision 24)
                                            "case-assigned-records-overdue-0024",
+                                           # reports naming companies, one over its de minimis ceiling until
+                                           # resolved; certificates; the final report's company (decision 33)
+                                           "state-aid-case-0033",
                                            # decision 30: every path, both calls, a chain of two runs
                                            "case-2022-rejected-0030", "case-dismissed-0030", "case-withdrawn-0030",
                                            "case-approved-paid-in-full-0030", "case-revoked-reclaim-interest-0030",
