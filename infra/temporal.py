@@ -14,6 +14,7 @@ from temporalio.service import TLSConfig
 from infra.converter import DATA_CONVERTER
 from infra.errors import Unavailable
 from infra.settings import Settings
+from infra.telemetry import temporal_runtime
 
 T = TypeVar("T")
 
@@ -70,6 +71,7 @@ async def connect(settings: Settings) -> Client:
             namespace=settings.temporal_namespace,
             tls=tls_config(settings),
             data_converter=DATA_CONVERTER,
+            runtime=temporal_runtime(),  # the process's one runtime (infra/telemetry.py)
         )
     except RuntimeError as exc:  # what the SDK raises for any failed connect
         raise TemporalUnavailable(f"cannot connect to Temporal at {settings.temporal_address}: {exc}") from exc
