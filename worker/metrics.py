@@ -25,11 +25,12 @@ def start_metrics(settings: Settings, database_url: str | None = None, *, host: 
     if port is None:
         return None
     host = host or settings.metrics_host
-    configure_runtime(sdk_metrics=True)
     conninfo = database_url or settings.database_url
     collectors = [RegisterGauges(conninfo)] if settings.metrics_register and conninfo is not None else []
     try:
-        return MetricsServer(host, port, collectors)
+        server = MetricsServer(host, port, collectors)
     except OSError as exc:
         raise SettingsError.one("GRANTFLOW_METRICS_PORT",
                                 f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from None
+    configure_runtime(sdk_metrics=True)  # the server reads the SDK's exporter on each scrape, from then on
+    return server
