@@ -20,11 +20,12 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 _lock = threading.Lock()
 _runtime: Runtime | None = None
 _sdk_metrics_address: str | None = None
+_PORT_ATTEMPTS = 5
 
 
 def _free_loopback_port() -> int:
     # The SDK binds the address itself and does not say which port it got for port 0, so a free
-    # one is found first. Another process taking it in between makes the runtime fail to start.
+    # one is found first; another process may take it in between (configure_runtime tries again).
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -35,19 +36,29 @@ def configure_runtime(*, sdk_metrics: bool) -> Runtime:
     """Make the process's runtime (once; later calls return the first one, whatever they ask)."""
     global _runtime, _sdk_metrics_address
     with _lock:
-        if _runtime is None:
-            metrics = None
-            if sdk_metrics:
-                _sdk_metrics_address = f"127.0.0.1:{_free_loopback_port()}"
-                metrics = PrometheusConfig(
-                    bind_address=_sdk_metrics_address,
-                    # Prometheus' conventions: counters end in _total, durations are seconds and say so.
-                    counters_total_suffix=True,
-                    unit_suffix=True,
-                    durations_as_seconds=True,
-                )
-            _runtime = Runtime(telemetry=TelemetryConfig(metrics=metrics))
-        return _runtime
+        if _runtime is not None:
+            return _runtime
+        if not sdk_metrics:
+            _runtime = Runtime(telemetry=TelemetryConfig())
+            return _runtime
+        for attempt in range(_PORT_ATTEMPTS):
+            address = f"127.0.0.1:{_free_loopback_port()}"
+            metrics = PrometheusConfig(
+                bind_address=address,
+                # Prometheus' conventions: counters end in _total, durations are seconds and say so.
+                counters_total_suffix=True,
+                unit_suffix=True,
+                durations_as_seconds=True,
+            )
+            try:
+                _runtime = Runtime(telemetry=TelemetryConfig(metrics=metrics))
+            except ValueError:  # "Failed starting Prometheus exporter": the port was taken meanwhile
+                if attempt == _PORT_ATTEMPTS - 1:
+                    raise
+                continue
+            _sdk_metrics_address = address
+            return _runtime
+        raise AssertionError("unreachable")
 
 
 def temporal_runtime() -> Runtime | None:
