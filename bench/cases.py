@@ -427,10 +427,12 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
     address = client.service_client.config.target_host
     worker_env = {**os.environ, "GRANTFLOW_TEMPORAL_ADDRESS": address, "GRANTFLOW_DATABASE_URL": url,
                   "GRANTFLOW_TASK_QUEUE": QUEUE, "GRANTFLOW_LOG_FORMAT": "json"}
-    from metrics_scraper import Scraper, free_port  # beside this file
+    from metrics_scraper import Scraper  # beside this file
+
+    from infra.telemetry import free_loopback_port
 
     if metrics is not None:  # the worker serves /metrics, scraped every `metrics` seconds
-        worker_env |= {"GRANTFLOW_METRICS_PORT": str(free_port()), "GRANTFLOW_METRICS_HOST": "127.0.0.1"}
+        worker_env |= {"GRANTFLOW_METRICS_PORT": str(free_loopback_port()), "GRANTFLOW_METRICS_HOST": "127.0.0.1"}
     worker_settings = Settings.from_env(worker_env)
     cached = worker_settings.worker_cached_cases
     if bytecode:

