@@ -2,13 +2,13 @@
 SDK's metrics, and the alert for a repeatedly failing workflow task fires on what was scraped.
 
 The real Temporal dev server and PostgreSQL. Worker A (`grantflow worker`, as released) takes a case
-to the secrecy review and is stopped; worker B (tests/metrics/nondeterministic_worker.py: the same
-command line with a non-deterministic change to the workflows' code) is started in its place, and an
-officer's action is sent to the case. Worker B replays the case's history to run the action's
-workflow task, and fails it, again at every retry. Its /metrics is scraped every few seconds,
-as Prometheus would, until the failures repeat; the samples so gathered are the input series of a
-`promtool test rules` run of deploy/prometheus/alerts.yaml, which must fire WorkflowTaskFailing
-naming the case's workflow type.
+through the officer's secrecy review, its register write recorded in the history, and is stopped.
+Worker B (tests/metrics/nondeterministic_worker.py: the same command line with a non-deterministic
+change to the workflows' code) is started in its place, and an officer's action is sent to the
+case. Worker B replays the case's history to run the action's workflow task, and fails it, again
+at every retry. Its /metrics is scraped every few seconds, as Prometheus would, until the failures
+repeat; the samples so gathered are the input series of a `promtool test rules` run of
+deploy/prometheus/alerts.yaml, which must fire WorkflowTaskFailing naming the case's workflow type.
 """
 
 from __future__ import annotations
