@@ -14,13 +14,27 @@ EXIT_OK = 0
 def cmd_up(args: argparse.Namespace) -> int:
     from stack.embedded import main_up
 
-    return main_up(Settings.from_env(), demo=args.demo, port=args.port, ui_port=args.ui_port, api_port=args.api_port)
+    settings = Settings.from_env()
+    return main_up(settings, demo=args.demo, port=args.port, ui_port=args.ui_port, api_port=args.api_port,
+                   metrics_port=_metrics_port(args, settings, default=True))
+
+
+def _metrics_port(args: argparse.Namespace, settings: Settings, *, default: bool) -> int | None:
+    """--metrics-port, else GRANTFLOW_METRICS_PORT, else `up`'s default (the worker and the API: none)."""
+    from worker.metrics import DEFAULT_METRICS_PORT
+
+    if args.metrics_port is not None:
+        return int(args.metrics_port)
+    return settings.metrics_port or (DEFAULT_METRICS_PORT if default else None)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from worker.main import main_worker
 
-    return main_worker(Settings.from_env())
+    settings = Settings.from_env()
+    if args.metrics_port is not None:
+        settings = settings.model_copy(update={"metrics_port": args.metrics_port})
+    return main_worker(settings)
 
 
 def port(text: str) -> int:
@@ -42,6 +56,11 @@ def cmd_api(args: argparse.Namespace) -> int:
     async def serve() -> None:
         # Temporal and the database are reached before uvicorn starts: one that does not answer is
         # one line and exit 3 (cli.main), not a traceback from the application's startup.
+        from services.register import database_url
+        from worker.metrics import start_metrics
+
+        metrics_port = _metrics_port(args, settings, default=False)
+        metrics = start_metrics(settings, await database_url(settings), port=metrics_port)
         client = await connect(settings)
         pool = await open_register_pool(settings)
         try:
@@ -50,6 +69,8 @@ def cmd_api(args: argparse.Namespace) -> int:
             await uvicorn.Server(config).serve()
         finally:
             await pool.close()
+            if metrics is not None:
+                metrics.close()
 
     run_command(serve())
     return EXIT_OK
@@ -74,14 +95,20 @@ def add_commands(commands: Any) -> None:
     up.add_argument("--port", type=port, default=7233, help="Temporal's port on 127.0.0.1 (default 7233)")
     up.add_argument("--ui-port", type=port, default=8233, help="Temporal UI's port (default 8233)")
     up.add_argument("--api-port", type=port, default=8000, help="the HTTP API's port on 127.0.0.1 (default 8000)")
+    up.add_argument("--metrics-port", type=port, help="Prometheus /metrics on 127.0.0.1 (default "
+                    "GRANTFLOW_METRICS_PORT, else 9464)")
     up.set_defaults(run=cmd_up)
 
     worker = commands.add_parser("worker", help="run a worker against the configured Temporal and database")
+    worker.add_argument("--metrics-port", type=port, help="serve Prometheus /metrics on this port "
+                        "(default GRANTFLOW_METRICS_PORT; none when unset)")
     worker.set_defaults(run=cmd_worker)
 
     api = commands.add_parser("api", help="run the HTTP API against the configured Temporal and database")
     api.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     api.add_argument("--port", type=port, default=8000, help="port to listen on (default 8000)")
+    api.add_argument("--metrics-port", type=port, help="serve Prometheus /metrics on this port "
+                     "(default GRANTFLOW_METRICS_PORT; none when unset)")
     api.set_defaults(run=cmd_api)
 
     db = commands.add_parser("db", help="database administration")

@@ -15,6 +15,7 @@ from infra.converter import DATA_CONVERTER
 from infra.errors import Unavailable
 from infra.settings import Settings
 from infra.tracing import client_interceptors
+from infra.telemetry import temporal_runtime
 
 T = TypeVar("T")
 
@@ -72,6 +73,7 @@ async def connect(settings: Settings) -> Client:
             tls=tls_config(settings),
             data_converter=DATA_CONVERTER,
             interceptors=client_interceptors(),  # none unless tracing is on (infra/tracing.py)
+            runtime=temporal_runtime(),  # the process's one runtime (infra/telemetry.py)
         )
     except RuntimeError as exc:  # what the SDK raises for any failed connect
         raise TemporalUnavailable(f"cannot connect to Temporal at {settings.temporal_address}: {exc}") from exc
