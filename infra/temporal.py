@@ -14,8 +14,8 @@ from temporalio.service import TLSConfig
 from infra.converter import DATA_CONVERTER
 from infra.errors import Unavailable
 from infra.settings import Settings
-from infra.tracing import client_interceptors
 from infra.telemetry import temporal_runtime
+from infra.tracing import client_interceptors
 
 T = TypeVar("T")
 
