@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.worker.helpers import free_port, processes_mentioning
+from tests.worker.helpers import free_port, processes_mentioning, up_service_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -411,7 +411,8 @@ def stack() -> Iterator[Stack]:
     stdout, stderr = parent / "up.stdout", parent / "up.stderr"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         up = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "up", "--port", str(port), "--ui-port", str(ui_port)],
+            [sys.executable, "-m", "cli.main", "up", "--port", str(port), "--ui-port", str(ui_port),
+             *up_service_ports()],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
         )
 
