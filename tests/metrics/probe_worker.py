@@ -45,17 +45,16 @@ class MetricsProbe:
         return "done"
 
 
-_workflows, _activities = registry.workflows, registry.activities
-registry.workflows = lambda: [*_workflows(), MetricsProbe]  # type: ignore[method-assign]
-
-
-def _with_flaky(*args: Any) -> list[Any]:
-    return [*_activities(*args), flaky]
-
-
-registry.activities = _with_flaky  # type: ignore[assignment]
-
 if __name__ == "__main__":
+    # Only in the probe's own process: a test that imports PROBE must not add the probe to the registry
+    # every other test in its process checks.
     from cli.main import main
 
+    _workflows, _activities = registry.workflows, registry.activities
+    registry.workflows = lambda: [*_workflows(), MetricsProbe]  # type: ignore[method-assign]
+
+    def _with_flaky(*args: Any) -> list[Any]:
+        return [*_activities(*args), flaky]
+
+    registry.activities = _with_flaky  # type: ignore[assignment]
     sys.exit(main())
