@@ -16,13 +16,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio.client import WorkflowHistory
+from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from activities.archive import ArchivedCase, archived_case
 from domain.case import CaseState
 from domain.money import total
-from infra.converter import DATA_CONVERTER
+from infra.converter import data_converter
 from infra.errors import InputError
 from infra.settings import Settings
 from services.register import read_pool
@@ -137,11 +138,12 @@ async def replay(settings: Settings, case_number: str, *, workflows: Sequence[ty
         from worker import registry
 
         workflows = registry.workflows()
-    return await replay_archived(await archived(settings, case_number), workflows)
+    return await replay_archived(await archived(settings, case_number), workflows, data_converter(settings))
 
 
-async def replay_archived(archive: ArchivedCase, workflows: Sequence[type]) -> ReplayReport:
-    """Replay each run's history; a run that does not replay is reported, never raised."""
+async def replay_archived(archive: ArchivedCase, workflows: Sequence[type], converter: DataConverter) -> ReplayReport:
+    """Replay each run's history with `converter` (its keys decrypt the payloads); a run that does not
+    replay is reported, never raised."""
     outcomes: dict[str, RunReplay] = {}
     histories: dict[str, WorkflowHistory] = {}
     for run_id, raw in zip(archive.run_ids, archive.histories, strict=True):
@@ -150,14 +152,15 @@ async def replay_archived(archive: ArchivedCase, workflows: Sequence[type]) -> R
         except Exception as exc:  # protobuf's ParseError or the SDK's ValueError
             outcomes[run_id] = RunReplay(run_id=run_id, ok=False, problem=f"the archived history is malformed: {exc}")
     if histories:
-        outcomes |= await _replay(histories, workflows)
+        outcomes |= await _replay(histories, workflows, converter)
     return ReplayReport(case_number=archive.case_number, complete=archive.complete,
                         runs=[outcomes[run_id] for run_id in archive.run_ids])
 
 
-async def _replay(histories: dict[str, WorkflowHistory], workflows: Sequence[type]) -> dict[str, RunReplay]:
+async def _replay(histories: dict[str, WorkflowHistory], workflows: Sequence[type],
+                  converter: DataConverter) -> dict[str, RunReplay]:
     # One replay worker for all of the runs: setting one up and shutting it down takes seconds.
-    replayer = Replayer(workflows=list(workflows), data_converter=DATA_CONVERTER)
+    replayer = Replayer(workflows=list(workflows), data_converter=converter)
     run_ids = {id(history): run_id for run_id, history in histories.items()}
 
     async def each() -> AsyncIterator[WorkflowHistory]:
@@ -176,7 +179,7 @@ async def _replay(histories: dict[str, WorkflowHistory], workflows: Sequence[typ
     return outcomes
 
 
-async def final_state(archive: ArchivedCase) -> CaseState | None:
+async def final_state(archive: ArchivedCase, converter: DataConverter) -> CaseState | None:
     """The state the case's last run completed with, as its recorded history holds it; None when the
     archive has no completed run (an archive is written once the case's workflow has completed)."""
     if not archive.histories:
@@ -186,7 +189,7 @@ async def final_state(archive: ArchivedCase) -> CaseState | None:
     if completed is None or not completed.HasField("workflow_execution_completed_event_attributes"):
         return None
     payloads = completed.workflow_execution_completed_event_attributes.result.payloads
-    [state] = await DATA_CONVERTER.decode(payloads, [CaseState])
+    [state] = await converter.decode(payloads, [CaseState])
     return state if isinstance(state, CaseState) else None
 
 

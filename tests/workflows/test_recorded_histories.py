@@ -14,7 +14,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from infra.converter import DATA_CONVERTER
+from tests.keys import CONVERTER
 from worker import registry
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -24,7 +24,7 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 async def test_a_recorded_history_replays(path: Path):
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
     replayer = Replayer(workflows=registry.workflows(), workflow_runner=registry.workflow_runner(strict=True),
-                        data_converter=DATA_CONVERTER)
+                        data_converter=CONVERTER)
     await replayer.replay_workflow(history)
 
 
