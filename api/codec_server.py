@@ -53,6 +53,11 @@ class JsonPayloads(BaseModel):
     payloads: list[JsonPayload] = Field(default=[], max_length=10_000)
 
 
+# A person whose role may read cases; the namespace Temporal UI says it shows.
+Reader = Annotated[Principal, Depends(allowed(*READERS))]
+Namespace = Annotated[str | None, Header(alias="X-Namespace", max_length=1000)]
+
+
 def codec_for(settings: Settings) -> EncryptionCodec:
     """The configured keys' codec; a codec server without keys has nothing to serve."""
     keys = codec_keys(settings)
@@ -80,11 +85,9 @@ def _answer(payloads: Sequence[Payload]) -> dict[str, Any]:
 
 def _router(codec: EncryptionCodec) -> APIRouter:
     router = APIRouter(tags=["codec"])
-    readers = Annotated[Principal, Depends(allowed(*READERS))]
-    namespace_header = Annotated[str | None, Header(alias="X-Namespace", max_length=1000)]
     responses: dict[int | str, dict[str, Any]] = {k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 413, 422, 503)}
 
-    async def decode(body: JsonPayloads, principal: readers, namespace: namespace_header = None) -> dict[str, Any]:
+    async def decode(body: JsonPayloads, principal: Reader, namespace: Namespace = None) -> dict[str, Any]:
         try:
             decoded = await codec.decode(_parse(body))
         except PayloadDecryptionError as exc:
@@ -95,7 +98,7 @@ def _router(codec: EncryptionCodec) -> APIRouter:
                  payloads=len(decoded))
         return _answer(decoded)
 
-    async def encode(body: JsonPayloads, principal: readers) -> dict[str, Any]:
+    async def encode(body: JsonPayloads, principal: Reader) -> dict[str, Any]:
         return _answer(await codec.encode(_parse(body)))
 
     # Only the path's last part counts (the protocol): also e.g. /default/decode.
