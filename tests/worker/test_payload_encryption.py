@@ -96,6 +96,10 @@ async def test_failure_messages_are_encrypted_too():
     await converter.encode_failure(ApplicationError("Ärendet för anna.andersson@example.se"), failure)
     assert b"anna.andersson" not in failure.SerializeToString()
     assert "anna.andersson@example.se" in str(await converter.decode_failure(failure))
+    # Except that a payload cannot be decrypted: Temporal shows the failed task with the key id, to those without it.
+    failure = Failure()
+    await converter.encode_failure(UnknownKeyError("a payload is encrypted with key id 'k0'", "k0"), failure)
+    assert failure.message == "a payload is encrypted with key id 'k0'"
 
 
 async def test_the_configured_converter_encrypts_what_it_converts():
