@@ -1,9 +1,10 @@
 """Encrypting what grantflow sends to Temporal: a payload codec with AES-256-GCM (docs/decisions/0028).
 
 Every payload the data converter makes (workflow and activity inputs and results, updates, queries,
-signals, memo, failure messages) leaves the process encrypted; Temporal's server, its database and
-Temporal UI see only ciphertext. Search attributes never pass through a codec: they must never hold
-personal data (workflows/search_attributes.py).
+signals, memo, summaries, failures' details) leaves the process encrypted; Temporal's server, its
+database and Temporal UI see only ciphertext. Search attributes never pass through a codec and must
+never hold personal data (workflows/search_attributes.py); failure messages stay in clear for
+operations (docs/decisions/0028), so they must not quote an application either.
 
 An encrypted payload is marked with the encoding `binary/encrypted` and carries the id of the key it
 was encrypted with in its metadata, so that keys can be rotated: the first configured key encrypts,

@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import functools
 
-from temporalio.api.failure.v1 import Failure
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
     CompositePayloadConverter,
     DataConverter,
-    DefaultFailureConverter,
     DefaultPayloadConverter,
     JSONPlainPayloadConverter,
 )
-from temporalio.converter import PayloadConverter as PayloadConverterType
 
-from infra.codec import EncryptionCodec, Key, KeyFormatError, PayloadDecryptionError, parse_keys
+from infra.codec import EncryptionCodec, Key, KeyFormatError, parse_keys
 from infra.errors import InputProblem
 from infra.settings import PREFIX, Settings, SettingsError
 
@@ -39,23 +36,6 @@ class PayloadConverter(CompositePayloadConverter):
     def __init__(self) -> None:
         super().__init__(*(_JSON if isinstance(c, JSONPlainPayloadConverter) else c
                            for c in DefaultPayloadConverter.default_encoding_payload_converters))
-
-
-class FailureConverter(DefaultFailureConverter):
-    """Failure messages and stack traces encrypted like payloads (a refusal or a database error may quote a
-    case), except a decryption failure's: it names only a key id, and operations must read it where Temporal
-    shows the failed workflow task, without the key that is missing."""
-
-    def __init__(self) -> None:
-        super().__init__(encode_common_attributes=True)
-        self._in_clear = DefaultFailureConverter()
-
-    def to_failure(self, exception: BaseException, payload_converter: PayloadConverterType,
-                   failure: Failure) -> None:
-        if isinstance(exception, PayloadDecryptionError):
-            self._in_clear.to_failure(exception, payload_converter, failure)
-        else:
-            super().to_failure(exception, payload_converter, failure)
 
 
 # Payloads in clear: for converting values to payloads and back, never for talking to Temporal.
@@ -95,5 +75,6 @@ def converter_for(keys: tuple[Key, ...] | None) -> DataConverter:
     """One converter per set of keys (a codec holds its ciphers); None: payloads in clear."""
     if keys is None:
         return PLAIN
-    return DataConverter(payload_converter_class=PayloadConverter, payload_codec=EncryptionCodec(keys),
-                         failure_converter_class=FailureConverter)
+    # Failure messages and stack traces stay in clear (the SDK's default; their details are payloads and
+    # encrypted): operations read a stuck case's error in Temporal UI without the codec (decision 0028).
+    return DataConverter(payload_converter_class=PayloadConverter, payload_codec=EncryptionCodec(keys))
