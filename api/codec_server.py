@@ -7,28 +7,33 @@ any prefix (`/default/decode` is `/decode`). A payload that cannot be decoded is
 names its key id, never a traceback.
 
 Who may use it: a person signed in as to the API (api/auth.py, api/signin.py: a development token or
-the identity provider's access token as `Authorization: Bearer …`), whose role may read cases; an
-applicant gets a 403. Temporal UI sends that header only when its own OIDC sign-in is on and its codec
-setting "pass access token" is set, and then only to an https:// endpoint; a browser asks first
-(a CORS preflight), which is answered for the configured UI origins only. See docs/decisions/0028.
+the identity provider's access token), whose role may read cases; an applicant gets a 403. The token
+comes as `Authorization: Bearer …` (the `temporal` CLI's --codec-auth; Temporal UI when its own OIDC
+sign-in is on and its codec setting "pass access token" is set, and then only to an https:// endpoint),
+or, for a Temporal UI without a sign-in of its own (the dev server's), from the cookie that this
+server's /signin page sets, which the UI sends with "include cross-origin credentials". A browser asks
+first (a CORS preflight), answered for the configured UI origins only. See docs/decisions/0028.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, Header
+from fastapi import APIRouter, Depends, FastAPI, Form, Header, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from google.protobuf import json_format
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import Payload, Payloads
 
 from api import problems
-from api.auth import READERS, Authenticator, Principal, allowed
+from api.auth import READERS, Authenticator, Principal, allowed, signed_in
 from api.problems import PROBLEM_RESPONSES, ProblemError
 from infra.codec import EncryptionCodec, PayloadDecryptionError
 from infra.converter import codec_keys
@@ -53,8 +58,22 @@ class JsonPayloads(BaseModel):
     payloads: list[JsonPayload] = Field(default=[], max_length=10_000)
 
 
+COOKIE = "grantflow_codec"  # the sign-in page's: the token itself, HttpOnly, for this host only
+COOKIE_SECONDS = 8 * 3600  # a working day
+_bearer = HTTPBearer(auto_error=False, description="A development token or the identity provider's access token")
+_may_read_cases = allowed(*READERS)
+
+
+async def reader(request: Request,
+                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    """The signed-in person, by the Authorization header or the sign-in page's cookie, if they may read cases."""
+    if credentials is None and (token := request.cookies.get(COOKIE)):
+        credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
+    return await _may_read_cases(await signed_in(request, credentials))
+
+
 # A person whose role may read cases; the namespace Temporal UI says it shows.
-Reader = Annotated[Principal, Depends(allowed(*READERS))]
+Reader = Annotated[Principal, Depends(reader)]
 Namespace = Annotated[str | None, Header(alias="X-Namespace", max_length=1000)]
 
 
@@ -110,6 +129,43 @@ def _router(codec: EncryptionCodec) -> APIRouter:
     return router
 
 
+_PAGE = """<!doctype html>
+<html lang="sv"><head><meta charset="utf-8"><title>grantflow – avkodning i Temporal UI</title></head>
+<body><h1>Avkodning av ärendeuppgifter i Temporal UI</h1>{body}</body></html>"""
+_FORM = """<p>Det som grantflow lagrar i Temporal är krypterat. Logga in här med din token för att Temporal UI
+ska kunna visa det i klartext, om din roll får läsa ärenden.</p>
+<form method="post" action="signin"><label>Token <input type="password" name="token" autocomplete="off"
+required></label> <button type="submit">Logga in</button></form>
+<p>Slå sedan på <i>Include cross-origin credentials</i> under <i>Codec Server</i> i Temporal UI.</p>"""
+
+
+def _signin_pages() -> APIRouter:
+    """A browser's sign-in for a Temporal UI that cannot pass a token (no sign-in of its own): a cookie."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/signin")
+    async def form() -> HTMLResponse:
+        return HTMLResponse(_PAGE.format(body=_FORM))
+
+    @router.post("/signin")
+    async def signin(request: Request, token: Annotated[str, Form(max_length=16 * 1024)]) -> HTMLResponse:
+        principal = await reader(request, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token))
+        page = HTMLResponse(_PAGE.format(body=f"<p>Inloggad som {html.escape(principal.name)} "
+                                              f"({html.escape(principal.role.value)}). Du kan stänga sidan.</p>"))
+        page.set_cookie(COOKIE, token, max_age=COOKIE_SECONDS, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+        log.info("signed in to the codec server", user=principal.id, role=principal.role.value)
+        return page
+
+    @router.post("/signout")
+    async def signout() -> HTMLResponse:
+        page = HTMLResponse(_PAGE.format(body="<p>Utloggad.</p>"))
+        page.delete_cookie(COOKIE, httponly=True, samesite="strict")
+        return page
+
+    return router
+
+
 def create_codec_app(settings: Settings, *, ui_origins: Sequence[str], authenticate: Authenticator | None = None,
                      pool: AsyncConnectionPool | None = None) -> FastAPI:
     """The codec server. Sign-in as the API's (development tokens need the register's database: `pool`,
@@ -144,5 +200,6 @@ def create_codec_app(settings: Settings, *, ui_origins: Sequence[str], authentic
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.include_router(_signin_pages())
     app.include_router(_router(codec))
     return app

@@ -132,3 +132,24 @@ async def test_a_browser_may_ask_from_temporal_uis_origin_only(codec: Codec):
     # The answers themselves carry the header for the UI's origin, a refusal too (the UI reads its status).
     refused = await codec.post("/decode", None, {"payloads": []}, headers={"Origin": UI})
     assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == UI
+
+
+async def test_a_browser_signs_in_on_the_page_and_the_ui_decodes_with_its_cookie(codec: Codec):
+    page = await codec.http.get("/signin")
+    assert page.status_code == 200 and "Logga in" in page.text
+    refused = await codec.http.post("/signin", data={"token": codec.tokens["applicant"]})
+    assert refused.status_code == 403 and "grantflow_codec" not in refused.headers.get("set-cookie", "")
+    assert (await codec.http.post("/signin", data={"token": "gf_forged"})).status_code == 401
+    codec.http.cookies.clear()
+
+    signed_in = await codec.http.post("/signin", data={"token": codec.tokens["officer"]})
+    assert signed_in.status_code == 200 and "Inloggad som officer-1" in signed_in.text
+    cookie = signed_in.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    plain = {"payloads": [_json_payload(APPLICATION)]}
+    encoded = await codec.http.post("/encode", json=plain, headers={"Origin": UI})  # the cookie only
+    assert encoded.status_code == 200, encoded.text
+    assert encoded.headers["access-control-allow-credentials"] == "true"
+    assert (await codec.http.post("/decode", json=encoded.json())).json() == plain
+    await codec.http.post("/signout")
+    assert (await codec.http.post("/decode", json=encoded.json())).status_code == 401
