@@ -14,7 +14,8 @@ EXIT_OK = 0
 def cmd_up(args: argparse.Namespace) -> int:
     from stack.embedded import main_up
 
-    return main_up(Settings.from_env(), demo=args.demo, port=args.port, ui_port=args.ui_port, api_port=args.api_port)
+    return main_up(Settings.from_env(), demo=args.demo, port=args.port, ui_port=args.ui_port, api_port=args.api_port,
+                   codec_port=args.codec_port)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -72,6 +73,8 @@ def add_commands(commands: Any) -> None:
     up.add_argument("--port", type=port, default=7233, help="Temporal's port on 127.0.0.1 (default 7233)")
     up.add_argument("--ui-port", type=port, default=8233, help="Temporal UI's port (default 8233)")
     up.add_argument("--api-port", type=port, default=8000, help="the HTTP API's port on 127.0.0.1 (default 8000)")
+    up.add_argument("--codec-port", type=port, default=8234,
+                    help="the codec server's port on 127.0.0.1, where Temporal UI decrypts payloads (default 8234)")
     up.set_defaults(run=cmd_up)
 
     worker = commands.add_parser("worker", help="run a worker against the configured Temporal and database")

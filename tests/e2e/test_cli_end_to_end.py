@@ -411,7 +411,8 @@ def stack() -> Iterator[Stack]:
     stdout, stderr = parent / "up.stdout", parent / "up.stderr"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         up = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "up", "--port", str(port), "--ui-port", str(ui_port)],
+            [sys.executable, "-m", "cli.main", "up", "--port", str(port), "--ui-port", str(ui_port),
+             "--api-port", str(free_port()), "--codec-port", str(free_port())],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
         )
 

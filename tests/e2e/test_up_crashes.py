@@ -136,7 +136,8 @@ class Machine:
         stdout, stderr = self.parent / f"up-{run}.stdout", self.parent / f"up-{run}.stderr"
         with stdout.open("wb") as out, stderr.open("wb") as err:
             process = subprocess.Popen(
-                [sys.executable, "-m", "cli.main", "up", "--port", str(self.port), "--ui-port", str(self.ui_port)],
+                [sys.executable, "-m", "cli.main", "up", "--port", str(self.port), "--ui-port", str(self.ui_port),
+                 "--api-port", str(free_port()), "--codec-port", str(free_port())],
                 cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
             )
         return Up(process, stdout, stderr)
