@@ -320,6 +320,7 @@ class Settings(BaseModel):
 
 # Where the settings name the stack; when none of them is set, a command looks for a running `up`.
 LOCATION_VARIABLES = (PREFIX + "DATA_DIR", PREFIX + "DATABASE_URL", PREFIX + "TEMPORAL_ADDRESS")
+DEV_KEY_FILE = "codec-keys"  # `grantflow up`'s development key for payloads, in its data directory
 NO_STACK = (
     "no running grantflow found: start `grantflow up`, or set GRANTFLOW_DATA_DIR / GRANTFLOW_DATABASE_URL"
 )
@@ -412,7 +413,7 @@ def client_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         PREFIX + "DATABASE_URL" not in given and settings.data_dir.resolve() == record.data_dir.resolve()
     )):
         update: dict[str, Any] = {"data_dir": record.data_dir, "database_url": record.database_url}
-        if settings.codec_keys is None and settings.codec_key_file is None and not settings.codec_disabled:
+        if not codec_configured(settings):
             update["codec_key_file"] = record.codec_key_file  # the development key `up` made
         if PREFIX + "TEMPORAL_ADDRESS" not in given:
             update["temporal_address"] = record.temporal_address
@@ -422,7 +423,15 @@ def client_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         return settings.model_copy(update=update)
     if not given and not has_embedded_database(settings.data_dir):
         raise Unavailable(NO_STACK)
+    development_key = settings.data_dir / DEV_KEY_FILE
+    if not codec_configured(settings) and has_embedded_database(settings.data_dir) and development_key.is_file():
+        return settings.model_copy(update={"codec_key_file": development_key})  # `up`'s, while it is stopped
     return settings
+
+
+def codec_configured(settings: Settings) -> bool:
+    """Whether the settings say how payloads are encrypted: keys, a key file, or disabled on purpose."""
+    return settings.codec_keys is not None or settings.codec_key_file is not None or settings.codec_disabled
 
 
 def has_embedded_database(data_dir: Path) -> bool:

@@ -36,7 +36,15 @@ from infra.codec import generate_key
 from infra.converter import codec_keys
 from infra.errors import InputError
 from infra.postgres import StackError, _stop_postgres, _why, start_postgres
-from infra.settings import Settings, StackRecord, remove_stack_record, stack_record_path, write_stack_record
+from infra.settings import (
+    DEV_KEY_FILE,
+    Settings,
+    StackRecord,
+    codec_configured,
+    remove_stack_record,
+    stack_record_path,
+    write_stack_record,
+)
 from infra.temporal import TemporalUnavailable, connect
 from services import operations
 from services.cases import ensure_call_workflow
@@ -62,7 +70,6 @@ DEFAULT_UI_PORT = 8233
 STARTUP_TIMEOUT = 30.0  # seconds for the dev server to accept clients; it usually needs 1-3
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL for the dev server
 PID_FILE = "temporal.pid"  # in the data directory while our dev server runs
-DEV_KEY_FILE = "codec-keys"  # in the data directory: the development key payloads are encrypted with
 log = structlog.stdlib.get_logger("grantflow.stack")
 
 
@@ -146,7 +153,7 @@ class DevServer:
 def with_development_key(settings: Settings, data_dir: Path) -> Settings:
     """The settings with a payload key: the configured ones, else a development key kept in the data
     directory (made on the first start, 0600), so that cases written by one start decrypt at the next."""
-    if settings.codec_keys is not None or settings.codec_key_file is not None or settings.codec_disabled:
+    if codec_configured(settings):
         return settings
     path = data_dir / DEV_KEY_FILE
     if not path.exists():
