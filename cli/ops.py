@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from infra.settings import Settings, client_settings
@@ -30,28 +31,38 @@ def port(text: str) -> int:
     return int(text)
 
 
-def cmd_api(args: argparse.Namespace) -> int:
+def serve_http(args: argparse.Namespace, settings: Settings, build: Callable[[Any], Awaitable[Any]]) -> int:
+    """uvicorn on --host and --port with the app `build` makes over the register's pool.
+
+    The database (and whatever `build` reaches, e.g. Temporal) is reached before uvicorn starts: one
+    that does not answer is one line and exit 3 (cli.main), not a traceback from the app's startup.
+    """
     import uvicorn
 
-    from api.app import create_app
     from services.register import open_register_pool
 
-    settings = client_settings()
-
     async def serve() -> None:
-        # Temporal and the database are reached before uvicorn starts: one that does not answer is
-        # one line and exit 3 (cli.main), not a traceback from the application's startup.
-        client = await connect(settings)
         pool = await open_register_pool(settings)
         try:
-            app = create_app(settings, client=client, pool=pool)
-            config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
+            config = uvicorn.Config(await build(pool), host=args.host, port=args.port, log_level="info",
+                                    proxy_headers=True)
             await uvicorn.Server(config).serve()
         finally:
             await pool.close()
 
     run_command(serve())
     return EXIT_OK
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from api.app import create_app
+
+    settings = client_settings()
+
+    async def build(pool: Any) -> Any:
+        return create_app(settings, client=await connect(settings), pool=pool)
+
+    return serve_http(args, settings, build)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ tests/api/test_codec_server.py.
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -174,3 +175,14 @@ def test_codec_key_prints_a_key_the_configuration_takes():
     refused = subprocess.run([sys.executable, "-m", "cli.main", "codec-key", "--id", "no/slash"], cwd=ROOT,
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "error: --id: key id 'no/slash'" in refused.stderr
+
+
+def test_codec_server_refuses_to_start_without_keys_to_serve_and_a_bad_origin():
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GRANTFLOW_")} | {
+        "GRANTFLOW_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "GRANTFLOW_CODEC_DISABLED": "true"}
+    done = subprocess.run([sys.executable, "-m", "cli.main", "codec-server"], cwd=ROOT, env=environ,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "error: GRANTFLOW_CODEC_DISABLED: is true" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "cli.main", "codec-server", "--ui-origin", "https://ui.example/x"],
+                          cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "ingen origin" in done.stderr and "Traceback" not in done.stderr
