@@ -65,7 +65,7 @@ class Key:
 
 def generate_key(key_id: str | None = None) -> str:
     """A new key as configuration holds it, `ID:BASE64`; the id defaults to the day it was made."""
-    key_id = key_id or datetime.now(UTC).strftime("k%Y%m%d")
+    key_id = datetime.now(UTC).strftime("k%Y%m%d") if key_id is None else key_id
     if _KEY_ID.fullmatch(key_id) is None:
         raise KeyFormatError(f"key id {key_id!r} is not 1-64 letters, digits, '.', '_' or '-'")
     return f"{key_id}:{base64.b64encode(os.urandom(KEY_BYTES)).decode('ascii')}"

@@ -30,8 +30,6 @@ from temporalio.worker import (
     Worker,
 )
 
-from tests.keys import CONVERTER
-
 # The workflows below run in Temporal's sandbox, which imports this module afresh for every
 # run it executes or replays: what they do not use is passed through, not imported again.
 with workflow.unsafe.imports_passed_through():
@@ -47,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.payment import PayoutKind
     from services import archive as archive_service
     from tests.factories import application_2021
+    from tests.keys import CONVERTER
     from workflows.archive import ArchiveWorkflow, archive_workflow_id
 
 # --- the test's own cases ------------------------------------------------------------------
