@@ -3,8 +3,9 @@
 Temporal keeps a closed workflow's history only for the namespace's retention period. When a
 case closes, `archive_case` copies every run of its workflow (a case continues as new, so it
 is a chain of runs) and the register's rows for it (the case, its events, documents and letters,
-its payouts in the payment ledger and its grant in the budget ledger) into `case_archive`, where
-they can be read and the workflow replayed against new code for as long as the case is kept.
+its payouts in the payment ledger, its grant in the budget ledger, its aid to companies in the
+state-aid record) into `case_archive`, where they can be read and the workflow replayed against
+new code for as long as the case is kept.
 
 Archiving is idempotent: a closed run's history never changes, so archiving again writes the
 same row, and the row is only rewritten if something in it did change (a letter posted since,
@@ -63,7 +64,7 @@ class ArchivedCase(BaseModel):
     histories: list[dict[str, Any]] = Field(description="Temporal's JSON form of each run's history, oldest first")
     complete: bool
     # {"case": {...}, "events": [...], "documents": [...], "letters": [...], "payouts": [...],
-    # "budget_grants": [...]}, each row as in its table (an archive written before payouts and
+    # "budget_grants": [...], "state_aid": [...]}, each row as in its table (an archive written before payouts and
     # grants were archived lacks those two keys)
     register_rows: dict[str, Any]
 
@@ -98,7 +99,10 @@ SELECT c.case_number, %(workflow_id)s, %(run_ids)s, %(histories)s, %(complete)s,
            'payouts', COALESCE((SELECT jsonb_agg(to_jsonb(p) ORDER BY p.paid_at, p.request_number)
                                 FROM payouts p WHERE p.case_number = c.case_number), '[]'::jsonb),
            'budget_grants', COALESCE((SELECT jsonb_agg(to_jsonb(g) ORDER BY g.granted_at, g.call_id)
-                                      FROM budget_grants g WHERE g.case_number = c.case_number), '[]'::jsonb)
+                                      FROM budget_grants g WHERE g.case_number = c.case_number), '[]'::jsonb),
+           -- De minimis aid to the companies the project reached (activities/state_aid.py).
+           'state_aid', COALESCE((SELECT jsonb_agg(to_jsonb(s) ORDER BY s.granted_on, s.aid_id)
+                                  FROM state_aid s WHERE s.case_number = c.case_number), '[]'::jsonb)
        )
 FROM cases c
 WHERE c.case_number = %(case_number)s

@@ -324,7 +324,7 @@ class Register:
             try:
                 cursor = await conn.execute(
                     """
-                    WITH updated AS (
+                    WITH RECURSIVE updated AS (
                         UPDATE cases
                         SET stage = %(stage)s, outcome = %(outcome)s, officer = %(officer)s,
                             granted_amount = %(granted_amount)s, next_deadline = %(next_deadline)s,
@@ -334,18 +334,46 @@ class Register:
                             updated_at = now()
                         WHERE %(has_snapshot)s AND case_number = %(case_number)s
                         RETURNING case_number
+                    ), new_events AS (
+                        -- The events not yet written (a retry finds its first attempt's), in the given order,
+                        -- each chained to the one before it: the case's head first (migration 0010).
+                        SELECT row_number() OVER (ORDER BY u.place) AS n, u.*
+                        FROM unnest(%(e_case)b::text[], %(e_id)b::text[], %(e_at)b::timestamptz[],
+                                    %(e_actor)b::text[], %(e_role)b::text[], %(e_kind)b::text[],
+                                    %(e_stage)b::text[], %(e_summary)b::text[])
+                             WITH ORDINALITY AS u(case_number, event_id, at, actor_id, actor_role, kind, stage,
+                                                  summary, place)
+                        WHERE NOT EXISTS (SELECT FROM case_events x
+                                          WHERE x.case_number = u.case_number AND x.event_id = u.event_id)
+                    ), head AS (
+                        SELECT seq, hash FROM case_events
+                        WHERE case_number = %(case_number)s AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1
+                    ), chained AS (
+                        SELECT p.n, s.seq, s.prev_hash,
+                               case_event_hash(s.prev_hash, p.case_number, s.seq, p.event_id, p.at, p.actor_id,
+                                               p.actor_role, p.kind, p.stage, p.summary) AS hash
+                        FROM new_events p,
+                             LATERAL (SELECT COALESCE((SELECT seq FROM head), 0) + 1 AS seq,
+                                             COALESCE((SELECT hash FROM head), '') AS prev_hash) s
+                        WHERE p.n = 1
+                        UNION ALL
+                        SELECT p.n, c.seq + 1, c.hash,
+                               case_event_hash(c.hash, p.case_number, c.seq + 1, p.event_id, p.at, p.actor_id,
+                                               p.actor_role, p.kind, p.stage, p.summary)
+                        FROM chained c JOIN new_events p ON p.n = c.n + 1
                     ), events AS (
-                        INSERT INTO case_events (case_number, event_id, at, actor_id, actor_role, kind, stage, summary)
-                        SELECT * FROM unnest(%(e_case)b::text[], %(e_id)b::text[], %(e_at)b::timestamptz[],
-                                             %(e_actor)b::text[], %(e_role)b::text[], %(e_kind)b::text[],
-                                             %(e_stage)b::text[], %(e_summary)b::text[])
+                        INSERT INTO case_events (case_number, event_id, at, actor_id, actor_role, kind, stage, summary,
+                                                 seq, prev_hash, hash)
+                        SELECT e.case_number, e.event_id, e.at, e.actor_id, e.actor_role, e.kind, e.stage, e.summary,
+                               c.seq, c.prev_hash, c.hash
+                        FROM new_events e JOIN chained c USING (n)
                         ON CONFLICT (case_number, event_id) DO NOTHING
                     ), documents AS (
                         INSERT INTO case_documents (case_number, document_id, kind, title, registered_at, content)
                         SELECT * FROM unnest(%(d_case)b::text[], %(d_id)b::text[], %(d_kind)b::text[],
                                              %(d_title)b::text[], %(d_at)b::timestamptz[], %(d_content)b::jsonb[])
                         ON CONFLICT (case_number, document_id) DO NOTHING
-                    ), letters AS (
+                    ), stored_letters AS (  -- not "letters": under RECURSIVE that name would be itself
                         INSERT INTO letters (case_number, letter_id, kind, recipient_name, recipient_email, subject,
                                              body)
                         SELECT * FROM unnest(%(l_case)b::text[], %(l_id)b::text[], %(l_kind)b::text[],

@@ -21,6 +21,7 @@ from api.auth import Authenticator
 from infra.calls import CallCatalog, default_catalog
 from infra.settings import Settings
 from infra.temporal import connect
+from infra.tracing import provider as tracer_provider
 from services.register import open_register_pool
 
 DEFAULT_API_PORT = 8000
@@ -87,6 +88,14 @@ def create_app(settings: Settings, *, authenticate: Authenticator | None = None,
 
     for router in ROUTERS:
         app.include_router(router)
+    from api.web import install as install_web
+
+    install_web(app)
+    if (traces := tracer_provider()) is not None:  # off unless an OTLP endpoint is configured
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        # Not the probes: a load balancer asks every few seconds.
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=traces, excluded_urls="/healthz,/readyz")
     return app
 
 

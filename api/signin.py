@@ -18,9 +18,13 @@ provider's keys out of reach is a 503. No reason ever quotes the token or its cl
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
+import time
 import urllib.request
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import jwt
@@ -47,6 +51,8 @@ MAX_TOKEN_CHARS = 16 * 1024  # anything longer is refused unread
 FETCH_TIMEOUT = 5.0  # seconds for the provider's discovery document and keys
 KEYS_LIFESPAN = 300.0  # seconds the provider's key set is kept before it is fetched again
 REFETCH_COOLDOWN = 30.0  # seconds between fetches for unknown key ids (PyJWT >= 2.14; before it, every one)
+TRUSTED_FOR = 60.0  # seconds a verified token is taken without checking its signature again
+TRUSTED_MAX = 10_000  # verified tokens kept at most; the oldest goes first
 
 
 def _refused(detail: str) -> ProblemError:
@@ -88,6 +94,41 @@ def _discover(issuer: str) -> str:
     return jwks_uri
 
 
+class VerifiedTokens:
+    """Tokens already verified, each until its `exp` but at most TRUSTED_FOR seconds.
+
+    An officer sends the same token with every click; checking its signature and claims again costs
+    more than the rest of the sign-in. A JWT cannot be revoked before its `exp` anyway, so taking it
+    again until then changes nothing of what is let in, except that a key the provider withdraws
+    stops counting after TRUSTED_FOR seconds instead of at its next fetch (KEYS_LIFESPAN, longer).
+    Kept under the token's SHA-256, never the token itself.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._until: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
+
+    @staticmethod
+    def _key(token: str) -> bytes:
+        return hashlib.sha256(token.encode()).digest()
+
+    def get(self, token: str) -> Principal | None:
+        key = self._key(token)
+        entry = self._until.get(key)
+        if entry is None:
+            return None
+        until, principal = entry
+        if self._clock() >= until:
+            del self._until[key]
+            return None
+        return principal
+
+    def keep(self, token: str, principal: Principal, expires: float) -> None:
+        self._until[self._key(token)] = (min(expires, self._clock() + TRUSTED_FOR), principal)
+        while len(self._until) > TRUSTED_MAX:
+            self._until.popitem(last=False)
+
+
 class OidcVerifier:
     """Verifies the identity provider's JWTs; its keys are fetched (in a thread) and kept for a while.
 
@@ -99,6 +140,7 @@ class OidcVerifier:
         self.config = config
         self._keys: PyJWKClient | None = None if config.jwks_url is None else self._client(config.jwks_url)
         self._discovering = asyncio.Lock()
+        self.verified = VerifiedTokens()
 
     @staticmethod
     def _client(url: str) -> PyJWKClient:
@@ -114,6 +156,8 @@ class OidcVerifier:
             return self._keys
 
     async def principal(self, token: str) -> Principal | None:
+        if (known := self.verified.get(token)) is not None:
+            return known
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -140,7 +184,9 @@ class OidcVerifier:
         except jwt.InvalidTokenError as exc:
             log.info("a token was refused", reason=type(exc).__name__)
             return None
-        return self._person(claims)
+        person = self._person(claims)
+        self.verified.keep(token, person, float(claims["exp"]))
+        return person
 
     def _person(self, claims: dict[str, Any]) -> Principal:
         config = self.config

@@ -13,6 +13,7 @@ from domain.clock import format_instant_sv
 from domain.lifecycle import OUTCOME_LABELS_SV, STAGE_LABELS_SV, Outcome, Stage
 from domain.money import format_kronor
 from domain.payment import PAYOUT_KIND_SV, PayoutKind
+from domain.state_aid import format_euro
 from infra.settings import client_settings
 from infra.temporal import run_command
 from services import archive
@@ -75,11 +76,23 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"  steg: {_stage(register.stage)}{outcome}")
     print(f"  {register.events} händelser, {register.documents} handlingar, {register.letters} brev")
     _print_money(register)
+    _print_state_aid(register)
     return EXIT_OK
 
 
 def _kronor(amount: Decimal | None) -> str:
     return format_kronor(amount) if amount is not None else "–"
+
+
+def _print_state_aid(register: archive.RegisterSummary) -> None:
+    """De minimis aid to the companies the project reached, as the state-aid record held it."""
+    if not register.state_aid:
+        return
+    print(f"Stöd av mindre betydelse till företag: {len(register.state_aid)}")
+    for aid in register.state_aid:
+        euro = format_euro(aid.value_eur) if aid.value_eur is not None else "–"
+        print(f"  {aid.org_number or '–'} {aid.company_name or '–'}  {_kronor(aid.value_sek)} ({euro})"
+              f"  {aid.granted_on or '–'}  {aid.regulation or '–'}")
 
 
 def _print_money(register: archive.RegisterSummary) -> None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from cli import audit_history, audit_verify
+
 
 def add_commands(commands: Any) -> None:
     audit = commands.add_parser(
         "audit", help="the auditors' tools: a case's story, replay against this code, verify the register",
     )
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    del audit_commands  # the subcommands' modules register here
+    audit_history.add_command(audit_commands)
+    audit_verify.add_command(audit_commands)
 
 
 __all__ = ["add_commands"]

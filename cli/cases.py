@@ -20,6 +20,7 @@ from domain.lifecycle import OUTCOME_LABELS_SV, STAGE_LABELS_SV, Stage
 from domain.money import format_kronor, format_share, total
 from domain.payment import PAYOUT_KIND_SV
 from domain.reclaim import BASIS_SV
+from domain.state_aid import format_euro
 from infra.calls import default_catalog
 from infra.errors import InputError, Unavailable
 from infra.settings import Settings, client_settings
@@ -156,6 +157,7 @@ def cmd_case(args: argparse.Namespace) -> int:
                 if c.id in state.applicable_criteria():
                     print(f"  {c.id}  {c.text}")
         _print_payments(state, ledger)
+        _print_state_aid(state)
         if state.reclaim and balance:
             print(f"  Skuld i dag: {format_kronor(balance[0].total_due)} (varav ränta "
                   f"{format_kronor(balance[0].interest_due)}){' – ' + balance[1] if balance[1] else ''}")
@@ -177,6 +179,21 @@ def _payout_status(ordered_at: datetime | None, sent: LedgerPayout | None) -> st
     if sent is None or sent.bank_file_id is None:
         return f"godkänd för utbetalning {format_instant_sv(ordered_at)}, väntar på bankfil"
     return f"utbetald med bankfil {sent.bank_file_id}"
+
+
+def _print_state_aid(state: CaseState) -> None:
+    """De minimis aid to the companies the project reached: findings still open, and the aid granted."""
+    aid = state.state_aid
+    granted_reports = {a.aid_id.rsplit("-", 1)[0] for a in aid.granted}
+    open_findings = [c for report, check in aid.checks.items() if report not in granted_reports for c in check.over]
+    if not open_findings and not aid.granted:
+        return
+    print("\nStöd av mindre betydelse:")
+    for company in open_findings:
+        print(f"  över taket: {company.finding_sv()}")
+    for a in aid.granted:
+        print(f"  {a.granted_on}  {a.name} ({a.org_number})  {format_kronor(a.value)} ({format_euro(a.value_eur)})"
+              f"  {a.regulation}")
 
 
 def _print_payments(state: CaseState, ledger: list[LedgerPayout]) -> None:

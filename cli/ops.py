@@ -56,8 +56,10 @@ def serve_http(args: argparse.Namespace, settings: Settings, build: Callable[[An
 
 def cmd_api(args: argparse.Namespace) -> int:
     from api.app import create_app
+    from infra.tracing import start_from_env
 
     settings = client_settings()
+    start_from_env("grantflow-api")  # traces, if an OTLP endpoint is configured
 
     async def build(pool: Any) -> Any:
         return create_app(settings, client=await connect(settings), pool=pool)

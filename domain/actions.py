@@ -178,6 +178,11 @@ def roles_for(action: type[Action]) -> frozenset[Role]:
     return roles if isinstance(roles, frozenset) else frozenset({roles})
 
 
+def stages_for(action: type[Action]) -> frozenset[Stage]:
+    """The stages in which an action of this type may be taken (the case still checks the rest)."""
+    return _STAGES[action]
+
+
 def _after_decision(state: CaseState, command: Command) -> bool:
     if isinstance(command, Withdraw | ReplyToCommunication):
         return state.stage in _AFTER_DECISION
@@ -280,4 +285,4 @@ def deadline_passed(state: CaseState, now: datetime) -> None:
     deadline_passed_records(state, now)
 
 
-__all__ = ["ROLE_LABELS_SV", "Command", "apply", "deadline_passed", "fingerprint", "refusal", "roles_for"]
+__all__ = ["ROLE_LABELS_SV", "Command", "apply", "deadline_passed", "fingerprint", "refusal", "roles_for", "stages_for"]

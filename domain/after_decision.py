@@ -29,6 +29,7 @@ from domain.case import (
     save_document,
 )
 from domain.clock import end_of_day, format_deadline_sv, format_instant_sv, stockholm_date
+from domain.company_aid import FINAL_REPORT, filing_refusal, grant_state_aid, payment_request_key, review_refusal
 from domain.interest import ReferenceRates, Repayment
 from domain.letters import appeal_text
 from domain.lifecycle import Outcome, Stage, transition, withdrawal_target
@@ -53,6 +54,7 @@ from domain.payment import (
     review_problem,
 )
 from domain.reclaim import BASIS_SV, Claim, Hearing, PreparedReclaim, Reclaim, ReclaimBasis, Revocation
+from domain.state_aid import StateAidResolution
 
 # --- the actions ---------------------------------------------------------------------------
 
@@ -64,6 +66,8 @@ class FilePaymentRequest(Action):
 class ReviewPaymentRequest(Action):
     request_number: Annotated[int, Field(ge=1, le=1000)]
     costs: Annotated[list[CostReview], Field(max_length=200)]
+    # How a reported company over its de minimis ceiling is resolved (domain/state_aid.py).
+    state_aid: Annotated[list[StateAidResolution], Field(max_length=500)] = Field(default_factory=list)
 
 
 class SubmitFinalReport(Action):
@@ -73,6 +77,7 @@ class SubmitFinalReport(Action):
 class ReviewFinalReport(Action):
     costs: Annotated[list[CostReview], Field(max_length=200)] = Field(default_factory=list)
     assessment: Text
+    state_aid: Annotated[list[StateAidResolution], Field(max_length=500)] = Field(default_factory=list)
 
 
 class PrepareRevocation(Action):
@@ -203,7 +208,8 @@ def refusal_after_decision(state: CaseState, command: AfterDecision | Withdraw |
                 return f"Det finns ingen ansökan om utbetalning nummer {number}."
             if filed.reviews is not None:
                 return f"Ansökan om utbetalning {number} är redan prövad."
-            return review_problem(filed.request.costs, reviews)
+            return review_problem(filed.request.costs, reviews) or review_refusal(
+                state, payment_request_key(number), filed.request.companies, command.state_aid)
         case SubmitFinalReport(report=report):
             assert payments is not None
             if problem := _costs_refusal(state, payments, report.costs):
@@ -214,6 +220,8 @@ def refusal_after_decision(state: CaseState, command: AfterDecision | Withdraw |
                 return "Ange hur många av de deltagande företagen som företräds av kvinnor respektive män."
             if report.costs and not (report.payee_bankgiro or payments.payee_bankgiro):
                 return "Ange bankgiro för slutbetalningen."
+            return filing_refusal(state, report.companies, payments.period_start, payments.period_end,
+                                  "projektperioden")
         case ReviewFinalReport(costs=reviews):
             assert payments is not None and payments.final_report is not None
             if payments.final_report.reviews is not None:
@@ -221,7 +229,8 @@ def refusal_after_decision(state: CaseState, command: AfterDecision | Withdraw |
                 return "Slutrapporten är redan granskad."
             if payments.unreviewed:
                 return f"Pröva först ansökan om utbetalning {payments.unreviewed[0].number}."
-            return review_problem(payments.final_report.report.costs, reviews)
+            return review_problem(payments.final_report.report.costs, reviews) or review_refusal(
+                state, FINAL_REPORT, payments.final_report.report.companies, command.state_aid)
         case PrepareRevocation(revoked_amount=amount):
             assert state.granted is not None
             if state.revocation is not None and state.revocation.pending:
@@ -317,6 +326,8 @@ def _request_refusal(state: CaseState, payments: Payments, request: PaymentReque
             return f"Perioden överlappar ansökan om utbetalning {earlier.number} ({r.period_start} – {r.period_end})."
     if problem := _costs_refusal(state, payments, request.costs):
         return problem
+    if problem := filing_refusal(state, request.companies, request.period_start, request.period_end, "perioden"):
+        return problem
     left = payments.granted - payments.ordered
     if request.requested > left:
         return (f"Begärt belopp {format_kronor(request.requested)} är mer än det som återstår av stödet, "
@@ -384,7 +395,8 @@ def apply_after_decision(state: CaseState, command: AfterDecision | Withdraw | R
                 paid_total=format_kronor(payments.ordered), granted=format_kronor(payments.granted),
                 decided_by=f"handläggare {who}", decision_date=format_instant_sv(now),
             )
-            return f"Ansökan om utbetalning {number} är prövad: {format_kronor(amount)} betalas ut."
+            aid = grant_state_aid(state, payment_request_key(number), now)
+            return f"Ansökan om utbetalning {number} är prövad: {format_kronor(amount)} betalas ut.{aid}"
         case SubmitFinalReport(report=report):
             assert payments is not None
             payments.final_report = FiledFinalReport(filed_at=now, filed_by=who, report=report)
@@ -395,7 +407,9 @@ def apply_after_decision(state: CaseState, command: AfterDecision | Withdraw | R
             return "Slutrapporten är mottagen och granskas."
         case ReviewFinalReport(costs=reviews, assessment=assessment):
             assert payments is not None and payments.final_report is not None
-            return _review_final_report(state, payments, payments.final_report, list(reviews), assessment, who, now)
+            aid = grant_state_aid(state, FINAL_REPORT, now)
+            return _review_final_report(state, payments, payments.final_report, list(reviews), assessment, who,
+                                        now) + aid
         case PrepareRevocation(revoked_amount=amount, reasons=reasons, material=material, reply_days=days):
             assert state.granted is not None
             days = days or state.call.deadlines.communication_reply_days

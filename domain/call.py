@@ -65,7 +65,8 @@ class Call(CallTerms):
 
     @model_validator(mode="after")
     def _consistent(self) -> Call:
-        _unique_ids([r.id for r in self.rules] + [c.id for c in self.assessment.criteria], "rule and criterion")
+        _unique_ids([r.id for r in self.rules] + [c.id for c in self.assessment.criteria]
+                    + [c.id for c in self.state_aid.ceilings], "rule and criterion")
         if sum(isinstance(r, CoFinancingShare) for r in self.rules) > 1:
             raise ValueError("a call has at most one co_financing_share rule: it defines the support rate")
         for rule in self.rules:

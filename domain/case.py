@@ -28,6 +28,7 @@ from domain.paths import resolve, section_parts, walk
 from domain.payment import Bankgiro, Payments, PayoutKind
 from domain.privacy import mask_text
 from domain.reclaim import Hearing, Reclaim, Revocation
+from domain.state_aid import CaseStateAid, GrantedAid
 from domain.text import Clean
 
 CaseNumber = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{5}$")]
@@ -264,8 +265,16 @@ class AdjustGrant(Model):
     amount: Decimal
 
 
+class RecordStateAid(Model):
+    """Aid granted to companies the project reached, for the state-aid record (activities/state_aid.py)."""
+
+    kind: Literal["state_aid"] = "state_aid"
+    aid: list[GrantedAid]
+
+
 Effect = Annotated[
-    RecordEvent | SendLetter | SaveDocument | RunChecks | TellCall | Pay | AdjustGrant | ArchiveEndedRuns,
+    RecordEvent | SendLetter | SaveDocument | RunChecks | TellCall | Pay | AdjustGrant | ArchiveEndedRuns
+    | RecordStateAid,
     Field(discriminator="kind"),
 ]
 
@@ -354,6 +363,7 @@ STEP_LABELS_SV = {
     "pay": "utbetalningen",
     "adjust_grant": "justeringen av utlysningens budget",
     "archive": "arkiveringen",
+    "state_aid": "registreringen av stöd av mindre betydelse",
 }
 
 
@@ -458,6 +468,8 @@ class CaseState(Model):
     records_requests: list[RecordsRequest] = []  # requests for public documents (domain.records)
     # The `public_release` documents registered: each distinct version released is registered once.
     public_releases: list[str] = []
+    # Aid to the companies the project reached: each report's check and the aid granted (domain.state_aid).
+    state_aid: CaseStateAid = CaseStateAid()
 
     @property
     def officer(self) -> str | None:

@@ -39,6 +39,8 @@ class LetterKind(StrEnum):
     GRANT_REDUCED = "grant_reduced"  # a partial revocation that leaves nothing to pay back
     CLAIM_OVERDUE = "claim_overdue"
     CASE_CLOSED = "case_closed"
+    # To a company the project reached, not to the applicant: intyg om stöd av mindre betydelse.
+    DE_MINIMIS_CERTIFICATE = "de_minimis_certificate"
     # To someone who asked for a public document (TF 2 kap.), not to the applicant.
     RECORDS_RELEASE = "records_release"  # the document, when it could not be given at once
     RECORDS_REFUSAL = "records_refusal"  # beslut om avslag, helt eller delvis (OSL 6 kap. 7-8 §§)
@@ -241,6 +243,17 @@ _TEMPLATES: Mapping[LetterKind, tuple[Template, Template]] = MappingProxyType(
             "Lagrum: $legal_ground",
             "Beslutet har fattats $decision_date av $decided_by.",
             "Hur man överklagar\n$appeal",
+        ),
+        LetterKind.DE_MINIMIS_CERTIFICATE: _letter(
+            "Intyg om stöd av mindre betydelse – $case_number",
+            "$company_name ($org_number) har fått stöd av mindre betydelse (försumbart stöd, de minimis-stöd)"
+            " genom projektet ”$project_title” i utlysningen ”$call_title”, som $agency finansierar.",
+            "Stödet: $aid. Stödets värde: $value, det vill säga $value_eur omräknat med $rate."
+            " Stödet beviljades $granted_on.",
+            "Stödet har lämnats enligt $regulation. Ett företag får sammanlagt få högst $ceiling i stöd av mindre"
+            " betydelse under $aid_period.",
+            "Spara intyget. När ni söker annat stöd av mindre betydelse ska ni kunna redovisa allt sådant stöd"
+            " som ni har fått under perioden, och detta stöd ska då räknas med.",
         ),
         LetterKind.CASE_CLOSED: _letter(
             "Ärendet är avslutat – $case_number",

@@ -24,6 +24,7 @@ from domain.call import Call
 from domain.clock import end_of_day
 from domain.money import Kronor, Share, apply_share, total
 from domain.rules.funding import CostTypesAllowed
+from domain.state_aid import CompanyAid
 from domain.text import Clean
 
 
@@ -64,6 +65,8 @@ class PaymentRequest(Model):
     cofinancing_received: Kronor
     progress_report: LongText
     payee_bankgiro: Bankgiro
+    # The companies the project reached in the period and the aid each received (domain/state_aid.py).
+    companies: Annotated[list[CompanyAid], Field(max_length=500)] = []
 
     @model_validator(mode="after")
     def _period(self) -> PaymentRequest:
@@ -97,6 +100,8 @@ class FinalReport(Model):
     costs: Annotated[list[CostClaim], Field(max_length=200)] = []
     cofinancing_received_total: Kronor
     payee_bankgiro: Bankgiro | None = None
+    # The companies reached since the last payment request and the aid each received (domain/state_aid.py).
+    companies: Annotated[list[CompanyAid], Field(max_length=500)] = []
 
 
 # --- what the officer decides --------------------------------------------------------------

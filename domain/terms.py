@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from domain.clock import end_of_day, require_utc
 from domain.money import Kronor, Share
+from domain.state_aid import DeMinimisCeiling
 
 Heading = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
@@ -65,6 +66,9 @@ class StateAid(Terms):
     grant: StateAidScheme
     participating_companies: bool
     section: Heading
+    # The de minimis regulations that apply to the aid companies receive, each for the days it
+    # covers (domain/state_aid.py). A call stored before they were written down has none.
+    ceilings: Annotated[list[DeMinimisCeiling], Field(max_length=10)] = []
 
 
 class Appeal(Terms):

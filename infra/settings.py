@@ -174,6 +174,12 @@ class Settings(BaseModel):
     # flight only make each of them slower, until a burst of new cases times tasks out (10 s)
     # and every timed-out task is done again. The slots also cover local activities' I/O.
     worker_workflow_tasks: int = Field(default=20, ge=2, le=1000)
+    # Activity tasks from the task queue (payments, bank files, the archive) a worker runs at once:
+    # the SDK's default. Register writes and letters are local activities, inside workflow tasks.
+    worker_activity_tasks: int = Field(default=100, ge=1, le=10_000)
+    # Connections a worker's pool to PostgreSQL may hold. Each worker has its own pool: the sum over
+    # the workers (and the API processes) must stay below the server's max_connections.
+    worker_database_pool: int = Field(default=10, ge=1, le=1000)
     log_format: LogFormat = "json"
     # The agency as payer in its bank files. The defaults serve the embedded demo (the
     # bankgiro number only has a valid check digit); a real agency sets its own.

@@ -14,6 +14,7 @@ from temporalio.service import TLSConfig
 from infra.converter import data_converter
 from infra.errors import Unavailable
 from infra.settings import Settings
+from infra.tracing import client_interceptors
 
 T = TypeVar("T")
 
@@ -72,6 +73,7 @@ async def connect(settings: Settings) -> Client:
             namespace=settings.temporal_namespace,
             tls=tls_config(settings),
             data_converter=converter,
+            interceptors=client_interceptors(),  # none unless tracing is on (infra/tracing.py)
         )
     except RuntimeError as exc:  # what the SDK raises for any failed connect
         raise TemporalUnavailable(f"cannot connect to Temporal at {settings.temporal_address}: {exc}") from exc

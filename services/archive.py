@@ -60,6 +60,17 @@ class ArchivedGrant(BaseModel):
     granted_at: datetime | None
 
 
+class ArchivedAid(BaseModel):
+    """De minimis aid the case gave a company, as the state-aid record held it when the case was archived."""
+
+    org_number: str | None
+    company_name: str | None
+    granted_on: str | None
+    value_sek: Decimal | None
+    value_eur: Decimal | None
+    regulation: str | None
+
+
 class RegisterSummary(BaseModel):
     call_id: str | None
     subject: str | None
@@ -71,6 +82,7 @@ class RegisterSummary(BaseModel):
     # None: the archive was written before payouts and grants were archived (not: there were none).
     payouts: list[ArchivedPayout] | None = None
     budget_grants: list[ArchivedGrant] | None = None
+    state_aid: list[ArchivedAid] | None = None  # None: archived before the state-aid record existed
 
     @property
     def paid(self) -> Decimal:
@@ -212,6 +224,7 @@ def summarize(archive: ArchivedCase) -> ArchiveSummary:
             letters=len(register.get("letters") or []),
             payouts=_rows(register, "payouts", _payout),
             budget_grants=_rows(register, "budget_grants", _grant),
+            state_aid=_rows(register, "state_aid", _aid),
         ),
     )
 
@@ -256,6 +269,16 @@ def _payout(row: dict[str, Any]) -> ArchivedPayout:
         paid_at=_instant(row.get("paid_at")),
         bank_file_id=_int(row.get("bank_file_id")),
     )
+
+
+def _aid(row: dict[str, Any]) -> ArchivedAid:
+    def text(key: str) -> str | None:
+        value = row.get(key)
+        return value if isinstance(value, str) else None
+
+    return ArchivedAid(org_number=text("org_number"), company_name=text("company_name"),
+                       granted_on=text("granted_on"), value_sek=_amount(row.get("value_sek")),
+                       value_eur=_amount(row.get("value_eur")), regulation=text("regulation"))
 
 
 def _grant(row: dict[str, Any]) -> ArchivedGrant:

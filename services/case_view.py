@@ -29,6 +29,8 @@ from domain.case import (
     CaseState,
     Declaration,
     PreparedDecision,
+    PublicDocument,
+    RecordsStatus,
     Role,
     SecrecyReview,
     SectionRuling,
@@ -43,6 +45,7 @@ from domain.paths import value_at
 from domain.payment import Payments, PayoutKind
 from domain.reclaim import Hearing, Reclaim, Revocation
 from domain.records import REQUESTER_LETTERS, records_request_deadline
+from domain.state_aid import CaseStateAid
 from infra.calls import CallCatalog
 from services.archive import final_state
 from services.cases import CaseNotFound, case_state
@@ -75,6 +78,19 @@ class FindingView(BaseModel):
     message: str
     rule_text: str | None  # the rule in the call's (or the form's) own words
     call_section: str | None  # the heading of the call text the rule comes from
+
+
+class RecordsRequestView(BaseModel):
+    """A request for a public document in the case, as the officer answering it sees it (no requester data)."""
+
+    request_id: str
+    document: PublicDocument
+    requested_at: datetime
+    deadline: datetime  # the same day, in Stockholm
+    status: RecordsStatus
+    answered_at: datetime | None
+    answered_by: str | None
+    overdue: bool
 
 
 class Criterion(BaseModel):
@@ -119,6 +135,8 @@ class StaffCaseView(BaseModel):
     decision: CaseDecision | None
     payments: Payments | None
     payouts: list[LedgerPayout]  # the payment ledger's rows: what has gone, or waits for, a bank file
+    # De minimis aid to the companies the project reached: each report's check and the aid granted.
+    state_aid: CaseStateAid = CaseStateAid()
     revocation: Revocation | None
     reclaim: Reclaim | None
     claim_balance: ClaimBalance | None
@@ -130,6 +148,7 @@ class StaffCaseView(BaseModel):
     history: list[CaseEvent]
     # Only for auditors and administrators; None for everyone else.
     secret_readings: list[SecretReading] | None = None
+    records_requests: list[RecordsRequestView] = []
 
 
 class CaseHistory(BaseModel):
@@ -255,7 +274,7 @@ async def staff_view(client: Client, pool: AsyncConnectionPool, catalog: CallCat
                   if c.id in state.applicable_criteria()],
         secrecy=state.secrecy, declarations=state.declarations, assessment=state.assessment,
         prepared=state.prepared, communication=state.communication, decision=state.decision,
-        payments=state.payments, payouts=ledger, revocation=state.revocation,
+        payments=state.payments, payouts=ledger, state_aid=state.state_aid, revocation=state.revocation,
         reclaim=state.reclaim.model_copy(update={"rates": None}) if state.reclaim else None,
         claim_balance=balance[0] if balance else None, claim_balance_note=balance[1] if balance else None,
         deadlines=deadlines(state), stalled=state.stalled,
@@ -263,6 +282,10 @@ async def staff_view(client: Client, pool: AsyncConnectionPool, catalog: CallCat
         letters=await list_letters(pool, case_number),
         history=await case_events(pool, case_number),
         secret_readings=await secret_readings(pool, case_number) if reader_role in READS_SECRET_READINGS else None,
+        records_requests=[RecordsRequestView(
+            request_id=r.request_id, document=r.document, requested_at=r.requested_at, deadline=r.deadline,
+            status=r.status, answered_at=r.answered_at, answered_by=r.answered_by, overdue=r.overdue)
+            for r in state.records_requests],
     )
 
 

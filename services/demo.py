@@ -175,7 +175,11 @@ async def _load_cases(client: Client, task_queue: str, catalog: CallCatalog, cal
                        "amount": "40000.00", "vouchers": ["LÖN-1"]}],
             "requested": "20000.00", "cofinancing_received": "10000.00",
             "progress_report": "Projektet har startat med ett första möte med företagen.",
-            "payee_bankgiro": DEMO_BANKGIRO})
+            "payee_bankgiro": DEMO_BANKGIRO,
+            # The coaching a company received is de minimis aid, checked when the officer reviews the request.
+            "companies": [{"org_number": "556012-3456", "name": "Exempel Mekaniska AB",
+                           "aid": "Coachning i exportstrategi, 8 timmar", "value": "12000.00",
+                           "granted_on": today.isoformat(), "earlier_aid_eur": "15000.00"}]})
         await demo.prepare(rejected, "reject", reasons="Projektet bidrar i lägre grad till utlysningens mål.")
         await demo.decide(rejected)
         await demo.prepare(deciding, "reject", reasons="Svag regional förankring.",

@@ -46,6 +46,7 @@ from infra.settings import (
     write_stack_record,
 )
 from infra.temporal import TemporalUnavailable, connect
+from infra.tracing import start_from_env
 from services import operations
 from services.cases import ensure_call_workflow
 from services.demo import load_demo
@@ -365,7 +366,7 @@ async def up(
                 f"port {wanted} on {HOST} ({what}) is already in use: is another `grantflow up` or "
                 "`temporal server start-dev` running? Stop it first."
             )
-    parts = components or default_components()
+    parts = components or default_components(settings)
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = with_development_key(settings, data_dir)
     codec_keys(settings)  # keys that cannot be used stop `up` here, before anything starts
@@ -451,6 +452,7 @@ def main_up(settings: Settings, demo: bool = False, *, port: int = DEFAULT_PORT,
             api_port: int = DEFAULT_API_PORT, codec_port: int = DEFAULT_CODEC_PORT) -> int:
     """`grantflow up [--demo]`: run the stack until Ctrl-C or SIGTERM; return the exit code."""
     configure_logging(settings.log_format)
+    start_from_env("grantflow")  # traces, if an OTLP endpoint is configured
     try:
         run_until_signalled(lambda stop: up(settings, demo=demo, stop=stop, port=port, ui_port=ui_port,
                                             api_port=api_port, codec_port=codec_port))

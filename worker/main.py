@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import signal
 import sys
@@ -18,6 +19,7 @@ from temporalio.worker import Worker, WorkflowRunner
 from infra.errors import InputError
 from infra.settings import Settings, SettingsError
 from infra.temporal import TemporalUnavailable, collect_clients, connect
+from infra.tracing import start_from_env, worker_interceptors
 from worker.interceptors import LogContextInterceptor
 from worker.logging import configure_logging
 
@@ -44,7 +46,7 @@ class Components:
     upgrade: Callable[[str], Awaitable[object]]  # database migrations, for `grantflow up`
 
 
-def default_components() -> Components:
+def default_components(settings: Settings | None = None) -> Components:
     # Imported on use, not at module level: these pull in every workflow and activity module,
     # which CLI commands that never run a worker should neither pay for nor fail on.
     import activities.db
@@ -54,7 +56,9 @@ def default_components() -> Components:
         workflows=registry.workflows,
         workflow_runner=registry.workflow_runner,
         activities=registry.activities,
-        open_pool=activities.db.open_pool,
+        # The pool's size is a setting (GRANTFLOW_WORKER_DATABASE_POOL): every worker holds its own.
+        open_pool=(activities.db.open_pool if settings is None
+                   else functools.partial(activities.db.open_pool, max_size=settings.worker_database_pool)),
         upgrade=activities.db.upgrade,
     )
 
@@ -76,7 +80,7 @@ async def run_worker(
         raise SettingsError.one(
             "GRANTFLOW_DATABASE_URL", "required to run a worker (`grantflow up` starts a database of its own)"
         )
-    parts = components or default_components()
+    parts = components or default_components(settings)
     log = structlog.stdlib.get_logger("grantflow.worker").bind(
         task_queue=settings.task_queue, namespace=settings.temporal_namespace
     )
@@ -93,9 +97,10 @@ async def run_worker(
             activities=parts.activities(pool, settings, client),
             max_cached_workflows=settings.worker_cached_cases,
             max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
+            max_concurrent_activities=settings.worker_activity_tasks,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
             # Every activity's log lines carry its case number, stage and workflow ids.
-            interceptors=[LogContextInterceptor()],
+            interceptors=[LogContextInterceptor(), *worker_interceptors(client)],
         )
         # What the worker has built so far (its modules, the calls' rules, pydantic's validators)
         # lives as long as it does. Frozen, it is left out of the collector's full passes, which
@@ -159,6 +164,7 @@ def print_input_error(exc: InputError) -> None:
 def main_worker(settings: Settings) -> int:
     """`grantflow worker`: run a worker until Ctrl-C or SIGTERM; return the exit code."""
     configure_logging(settings.log_format)
+    start_from_env("grantflow-worker")  # traces, if an OTLP endpoint is configured
     try:
         run_until_signalled(lambda stop: run_worker(settings, stop=stop))
     except InputError as exc:

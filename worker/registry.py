@@ -21,6 +21,7 @@ from activities.letters import Letters, SmtpSettings
 from activities.payments import PaymentLedger
 from activities.rates import read_reference_rates
 from activities.register import Register
+from activities.state_aid import StateAidRecord, read_exchange_rates
 from infra.settings import Settings, SmtpConfig
 from workflows.archive import ArchiveWorkflow
 from workflows.call import CallWorkflow
@@ -71,6 +72,7 @@ def activities(pool: AsyncConnectionPool, settings: Settings, client: Client) ->
     ledger = BudgetLedger(pool)
     payments = PaymentLedger(pool)
     archive = Archive(pool, client)
+    state_aid = StateAidRecord(pool)
     return [
         register.register_application,
         register.open_case,
@@ -84,4 +86,7 @@ def activities(pool: AsyncConnectionPool, settings: Settings, client: Client) ->
         archive.archive_case,
         check_application,
         read_reference_rates,
+        read_exchange_rates,
+        state_aid.totals,
+        state_aid.record,
     ]

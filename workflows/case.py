@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentLedger, PayoutOrder
     from activities.rates import read_reference_rates
     from activities.register import CaseSnapshot, Register, RegisterWrite
+    from activities.state_aid import RatesRequest, RecordRequest, StateAidRecord, TotalsRequest, read_exchange_rates
     from domain.actions import Command, apply, deadline_passed, refusal
     from domain.after_decision import (
         DecideReclaim,
@@ -62,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         Receipt,
         RecordEvent,
         RecordSecrecyReview,
+        RecordStateAid,
         ReplyToCommunication,
         RequestCompletion,
         RequestDecision,
@@ -77,9 +79,11 @@ with workflow.unsafe.imports_passed_through():
         checks_done,
         note_event,
     )
+    from domain.company_aid import reported_companies
     from domain.lifecycle import STAGE_LABELS_SV, Stage
     from domain.money import format_kronor
     from domain.records import RefusePublicDocument, ReleasePublicDocument, RequestPublicDocument
+    from domain.state_aid import check_companies, queries
     from workflows import search_attributes as sa
     from workflows.archive import ARCHIVE_TIMEOUT, ArchiveWorkflow, archive_workflow_id
     from workflows.call import CallWorkflow, call_workflow_id
@@ -89,11 +93,13 @@ with workflow.unsafe.imports_passed_through():
 ANSWER_FIRST = timedelta(milliseconds=1)
 # Decision makers declare no conflict of interest before they decide (decision 21).
 DECISION_MAKERS_DECLARE = "decision-makers-declare"
+# A reviewed report's companies are checked against their de minimis ceilings (decision 33).
+STATE_AID_CHECK = "state-aid-check"
 # What makes a letter fail for good (activities.letters): the officer gets it to the applicant another way.
 _LETTER_FAILURES = frozenset({"LetterTemplateError", "LetterUndeliverable"})
 # Each kind of effect as the step it is (domain.case.STEP_LABELS_SV), when one is stopped.
 _STEPS: dict[type, str] = {SendLetter: "letter", RunChecks: "checks", TellCall: "call", Pay: "pay",
-                           AdjustGrant: "adjust_grant", ArchiveEndedRuns: "archive"}
+                           AdjustGrant: "adjust_grant", ArchiveEndedRuns: "archive", RecordStateAid: "state_aid"}
 
 
 @workflow.defn
@@ -345,7 +351,8 @@ class CaseWorkflow:
         self._refuse_if_not_allowed(command)
 
     @workflow.update
-    def review_payment_request(self, command: ReviewPaymentRequest) -> Receipt:
+    async def review_payment_request(self, command: ReviewPaymentRequest) -> Receipt:
+        await self._check_state_aid(command, command.request_number)
         return self._act(command)
 
     @review_payment_request.validator
@@ -361,7 +368,8 @@ class CaseWorkflow:
         self._refuse_if_not_allowed(command)
 
     @workflow.update
-    def review_final_report(self, command: ReviewFinalReport) -> Receipt:
+    async def review_final_report(self, command: ReviewFinalReport) -> Receipt:
+        await self._check_state_aid(command, None)
         return self._act(command)
 
     @review_final_report.validator
@@ -473,6 +481,35 @@ class CaseWorkflow:
     def budget_remaining(self, news: BudgetRemaining) -> None:
         self.state.budget_remaining = news.remaining
 
+    async def _check_state_aid(self, command: ReviewPaymentRequest | ReviewFinalReport, number: int | None) -> None:
+        """The reviewed report's companies against their de minimis ceilings, before the review is acted on.
+
+        A company over its ceiling is a finding the officer resolves in the review (`state_aid`): until
+        then the review is refused with the figures, and the case keeps the check. The rates and the
+        record's totals are read by activities, so a replay checks with the figures the case had, whatever
+        rates are installed by then. A report that names no companies (every report recorded before this
+        check) does nothing here (docs/decisions/0033-state-aid-to-participating-companies.md).
+        """
+        report, companies = reported_companies(self.state, number)
+        if command.action_id in self.state.receipts or not companies or not workflow.patched(STATE_AID_CHECK):
+            return
+        ceilings = self.state.call.state_aid.ceilings
+        rates = await workflow.execute_local_activity(
+            read_exchange_rates, RatesRequest(days=[c.granted_on for c in companies]),
+            start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY, summary="läs in eurokurser för stödets dagar",
+        )
+        totals = await workflow.execute_local_activity_method(
+            StateAidRecord.totals, TotalsRequest(queries=queries(ceilings, companies)),
+            start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY,
+            summary="hämta företagens stöd av mindre betydelse i alla ärenden",
+        )
+        checked = check_companies(report, ceilings, companies, rates.rates, totals.totals, command.state_aid,
+                                  workflow.now())
+        if isinstance(checked, str):
+            raise ApplicationError(checked, type="Refused")
+        self.state.state_aid.checks[report] = checked
+        self._refuse_if_not_allowed(command)  # a company over its ceiling, unresolved: refused with the finding
+
     def _refuse_if_not_allowed(self, command: Command, *, declarations: bool = True) -> None:
         if (reason := refusal(self.state, command, workflow.now(), declarations=declarations)) is not None:
             # Raised in a validator: the update is refused and nothing reaches the history.
@@ -545,6 +582,13 @@ class CaseWorkflow:
                 await self._pay(effect)
             case AdjustGrant():
                 await self._adjust_grant(effect)
+            case RecordStateAid():
+                await workflow.execute_local_activity_method(
+                    StateAidRecord.record,
+                    RecordRequest(case_number=self.state.case_number, call_id=self.state.call.id, aid=effect.aid),
+                    start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY,
+                    summary="registrera stöd av mindre betydelse",
+                )
             case ArchiveEndedRuns():
                 await workflow.execute_activity_method(
                     Archive.archive_case, ArchiveRequest(case_number=self.state.case_number, so_far=True),

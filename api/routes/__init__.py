@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import actions, applicants, calls, cases, finance, inbox, records
+from api.routes import actions, applicants, calls, cases, finance, inbox, records, state_aid
 
 ROUTERS: list[APIRouter] = [applicants.router, cases.router, actions.router, records.router, finance.router,
-                            calls.router, inbox.router]
+                            calls.router, inbox.router, state_aid.router]

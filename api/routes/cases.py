@@ -18,7 +18,8 @@ from api.app import Ctx
 from api.auth import READERS, ApiRole, Principal, allowed
 from api.problems import PROBLEM_RESPONSES, not_found
 from domain.case import Role
-from services import case_view, submissions
+from services import audit_history, case_view, submissions
+from services.audit_history import Story
 from services.case_view import ApplicantCaseView, CaseHistory, StaffCaseView
 from services.submissions import StoredAttachment
 
@@ -46,6 +47,17 @@ async def read_case(ctx: Ctx, principal: Annotated[Principal, Depends(allowed(*R
 async def read_history(ctx: Ctx, principal: Annotated[Principal, Depends(allowed(*READERS))],
                        case_number: VisibleCaseNumber) -> CaseHistory:
     return await case_view.case_history(ctx.pool, case_number, Role(principal.role.value))
+
+
+@router.get("/cases/{case_number}/story", response_model=Story, responses=PROBLEM_RESPONSES,
+            summary="The story of a case for auditors: every step from the recorded history and the register, "
+                    "where they disagree marked")
+async def read_story(ctx: Ctx,
+                     principal: Annotated[Principal, Depends(allowed(ApiRole.AUDITOR, ApiRole.ADMINISTRATOR))],
+                     case_number: VisibleCaseNumber) -> Story:
+    """What `grantflow audit history NUMBER --format json` prints: read from Temporal while the case is there, from
+    the archive after retention has removed it (`source` says which)."""
+    return await audit_history.story(ctx.client, ctx.pool, case_number)
 
 
 @router.get("/cases/{case_number}/attachments", responses=PROBLEM_RESPONSES,

@@ -6,7 +6,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from activities.db import open_pool
-from tests.activities.support import RecordingHandler, free_port, start_smtp
+from tests.activities.support import RecordingHandler, create_database, drop_database, free_port, start_smtp
 
 
 @pytest.fixture
@@ -16,6 +16,16 @@ async def pool(db: str) -> AsyncIterator[AsyncConnectionPool]:
         yield pool
     finally:
         await pool.close()
+
+
+@pytest.fixture
+async def empty_db(database_url: str) -> AsyncIterator[str]:
+    """A database of its own with no migrations applied."""
+    url = await create_database(database_url)
+    try:
+        yield url
+    finally:
+        await drop_database(database_url, url)
 
 
 @pytest.fixture

@@ -53,6 +53,16 @@ FULL_CONTEXT = {
     "content": "project.title: Exportsamverkan för livsmedel i Östergötland",
     "secrecy_note": "Inga delar av handlingen omfattas av sekretess.",
     "legal_ground": "OSL 30 kap. 23 §",
+    "company_name": "Exportmejeriet AB",
+    "org_number": "556677-8899",
+    "aid": "Coachning i exportstrategi, 20 timmar",
+    "granted_on": "2026-12-10",
+    "value": "40 000 kr",
+    "value_eur": "3 643,65 euro",
+    "rate": "10,978 kr per euro (Europeiska centralbankens referenskurs 2026-10-30)",
+    "regulation": "kommissionens förordning (EU) 2023/2831",
+    "ceiling": "300 000 euro",
+    "aid_period": "en rullande period om 3 år",
 }
 # Letters to someone who asked for a public document: they may be anonymous, so no name in the greeting.
 TO_REQUESTER = (LetterKind.RECORDS_RELEASE, LetterKind.RECORDS_REFUSAL)
@@ -122,3 +132,11 @@ def test_kind_may_be_given_as_its_value():
 def test_a_dollar_sign_in_a_value_is_left_as_written():
     letter = render_letter(LetterKind.RECEIPT, FULL_CONTEXT | {"project_title": "Kostnad $5 per $name"})
     assert "”Kostnad $5 per $name”" in letter.body
+
+
+def test_the_de_minimis_certificate_names_the_aid_its_value_the_regulation_and_the_date():
+    body = render_letter(LetterKind.DE_MINIMIS_CERTIFICATE, FULL_CONTEXT).body
+    assert "Exportmejeriet AB (556677-8899) har fått stöd av mindre betydelse" in body
+    assert "Stödets värde: 40\u00a0000\u00a0kr, det vill säga 3\u00a0643,65\u00a0euro" in body
+    assert "enligt kommissionens förordning (EU) 2023/2831" in body and "beviljades 2026-12-10" in body
+    assert "högst 300\u00a0000\u00a0euro i stöd av mindre betydelse under en rullande period om 3 år" in body

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC
 
 import psycopg
@@ -9,7 +8,6 @@ import pytest
 
 from activities import db as db_module
 from activities.db import Migration, migrations, open_pool, upgrade
-from tests.activities.support import create_database, drop_database
 
 TABLES = {
     "case_numbers", "cases", "case_events", "case_documents", "letters", "budget_grants", "call_budgets",
@@ -19,16 +17,8 @@ TABLES = {
     "submissions",  # 0009
     "attachments",  # 0008
     "case_counts",  # 0005
+    "state_aid",  # 0011
 }
-
-
-@pytest.fixture
-async def empty_db(database_url: str) -> AsyncIterator[str]:
-    url = await create_database(database_url)
-    try:
-        yield url
-    finally:
-        await drop_database(database_url, url)
 
 
 async def tables(url: str) -> set[str]:

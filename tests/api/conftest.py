@@ -113,9 +113,9 @@ class Api:
         return await self.http.request(method, url, headers=headers, **kwargs)
 
 
-async def serve_api(db: str, **settings: Any) -> AsyncIterator[Api]:
+async def serve_api(db: str, harness_options: dict[str, Any] | None = None, **settings: Any) -> AsyncIterator[Api]:
     """The app with the real authenticator, over a harness; `settings` adds to its Settings (e.g. oidc=...)."""
-    async for harness in _harness(db):
+    async for harness in _harness(db, **(harness_options or {})):
         app = create_app(Settings(database_url=db, task_queue=harness.task_queue, **settings),
                          client=harness.client, pool=harness.pool, catalog=harness.catalog)
         helper = Users(db)

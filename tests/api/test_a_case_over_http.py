@@ -404,6 +404,15 @@ async def closed(case: Case) -> None:
     assert {("ScoreApplication", "anna", "officer"), ("Decide", "bo", "decision_maker"),
             ("FilePaymentRequest", "sokanden", "applicant"), ("ReviewFinalReport", "anna", "officer")} <= actors
 
+    # The auditor's story of the case: the recorded history and the register together, nothing disagreeing.
+    story = await case.read(case.auditor, f"/cases/{case.number}/story")
+    assert (story["source"], story["stage"], story["findings"]) == ("temporal", "closed", [])
+    assert [s["text"].split(":")[0] for s in story["steps"] if s["kind"] == "payout"] == [
+        "Utbetalning nr 1 (utbetalning)", "Utbetalning nr 2 (slutbetalning)"]
+    assert {("Decide", "bo", "both"), ("ReviewFinalReport", "anna", "both")} <= {
+        (s["kind"], s["actor_id"], s["origin"]) for s in story["steps"]}
+    assert (await case.request(case.officer, "GET", f"/cases/{case.number}/story")).status_code == 403
+
     # A closed case takes no more actions: the case's own answer, in Swedish.
     detail = await case.refused(case.applicant, "withdraw", {"reason": "För sent."}, 409)
     assert detail == "Ärendet är avslutat och kan inte ändras."

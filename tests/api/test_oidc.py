@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from api.signin import OidcVerifier
+from api.auth import Principal
+from api.signin import TRUSTED_FOR, TRUSTED_MAX, OidcVerifier, VerifiedTokens
 from domain.users import ApiRole
 from infra.errors import Unavailable
 from infra.settings import OidcConfig, Settings, SettingsError
@@ -222,3 +223,26 @@ def test_the_oidc_settings_come_from_the_environment_and_name_each_bad_variable(
         "GRANTFLOW_OIDC_ORG_CLAIM": "required when GRANTFLOW_OIDC_ROLE_MAP maps a role to applicant"}
     assert problems(**base, ROLE_MAP="x=officer", JWKS_URL="file:///etc/passwd") == {
         "GRANTFLOW_OIDC_JWKS_URL": "must be an https:// URL"}
+
+
+def test_a_verified_token_is_taken_again_until_its_expiry_but_at_most_a_minute() -> None:
+    now = [1_000_000.0]
+    verified = VerifiedTokens(clock=lambda: now[0])
+    anna = Principal(id="anna", name="Anna", role=ApiRole.OFFICER)
+    verified.keep("token-a", anna, expires=now[0] + 20)
+    verified.keep("token-b", anna, expires=now[0] + 3600)
+    assert verified.get("token-a") == anna and verified.get("token-b") == anna
+    assert verified.get("token-c") is None
+    now[0] += 20  # token-a's exp: verified again from now on, so refused as expired
+    assert verified.get("token-a") is None and verified.get("token-b") == anna
+    now[0] += TRUSTED_FOR  # token-b is still valid, but its signature is checked again
+    assert verified.get("token-b") is None
+
+
+def test_verified_tokens_are_bounded_oldest_first() -> None:
+    verified = VerifiedTokens()
+    anna = Principal(id="anna", name="Anna", role=ApiRole.OFFICER)
+    for i in range(TRUSTED_MAX + 5):
+        verified.keep(f"token-{i}", anna, expires=time.time() + 300)
+    assert verified.get("token-0") is None and verified.get("token-4") is None
+    assert verified.get("token-5") == anna and verified.get(f"token-{TRUSTED_MAX + 4}") == anna

@@ -51,7 +51,7 @@ def headings(text: str) -> set[str]:
 
 
 def cited_sections(call) -> list[tuple[str, str]]:
-    cited = [(r.id, r.section) for r in call.rules]
+    cited = [(r.id, r.section) for r in call.rules] + [(c.id, c.section) for c in call.state_aid.ceilings]
     cited += [("window", call.window.section), ("legal_basis", call.legal_basis.section),
               ("state_aid", call.state_aid.section), ("funding", call.funding.budget_section),
               ("timeline", call.timeline.section), ("assessment", call.assessment.section),

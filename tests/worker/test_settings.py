@@ -144,6 +144,8 @@ def test_a_client_certificate_turns_tls_on(pem):
         ({"GRANTFLOW_LOG_FORMAT": "xml"}, {"GRANTFLOW_LOG_FORMAT": "'json' or 'console'"}),
         ({"GRANTFLOW_WORKER_WORKFLOW_TASKS": "1"}, {"GRANTFLOW_WORKER_WORKFLOW_TASKS": "greater than or equal to 2"}),
         ({"GRANTFLOW_WORKER_CACHED_CASES": "many"}, {"GRANTFLOW_WORKER_CACHED_CASES": "valid integer"}),
+        ({"GRANTFLOW_WORKER_ACTIVITY_TASKS": "0"}, {"GRANTFLOW_WORKER_ACTIVITY_TASKS": "greater than or equal to 1"}),
+        ({"GRANTFLOW_WORKER_DATABASE_POOL": "x"}, {"GRANTFLOW_WORKER_DATABASE_POOL": "valid integer"}),
         ({"GRANTFLOW_DATABASE_URL": "mysql://root:hemligt@db/x"}, {"GRANTFLOW_DATABASE_URL": "postgresql://"}),
         ({"GRANTFLOW_SMTP_PORT": "25"}, {
             "GRANTFLOW_SMTP_HOST": "required when any other GRANTFLOW_SMTP_* variable is set",

@@ -12,6 +12,7 @@ import json
 import shutil
 import sys
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Interceptor as ClientInterceptor
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.testing._timeskipping import TimeSkippingConfig
@@ -113,7 +115,9 @@ class Harness:
         raise AssertionError(f"case {number} did not settle")
 
 
-async def _harness(db, *dynamic_config: str, settings: Settings | None = None):
+async def _harness(db, *dynamic_config: str, settings: Settings | None = None, strict: bool = True,
+                   interceptors: Sequence[ClientInterceptor] = ()):
+    """`strict=False`: the deployed worker's runner (no sandbox); `interceptors`: the client's (and so the worker's)."""
     search_attributes = [f"{key.name}={SA_TYPES[key.indexed_value_type.name]}" for key in sa.ALL]
     env = await WorkflowEnvironment.start_time_skipping_v2(
         ts_config=TimeSkippingConfig(enabled=False),
@@ -127,17 +131,20 @@ async def _harness(db, *dynamic_config: str, settings: Settings | None = None):
     )
     pool = await open_pool(db)
     task_queue = f"test-{uuid.uuid4().hex}"
+    client = env.client if not interceptors else Client(
+        env.client.service_client, namespace=env.client.namespace, data_converter=CONVERTER,
+        interceptors=interceptors)
     # The worker's own lists: a workflow or activity left out of the registry fails here too.
     worker = Worker(
-        env.client,
+        client,
         task_queue=task_queue,
         workflows=registry.workflows(),
-        workflow_runner=registry.workflow_runner(strict=True),
-        activities=registry.activities(pool, settings or Settings(), env.client),
+        workflow_runner=registry.workflow_runner(strict=strict),
+        activities=registry.activities(pool, settings or Settings(), client),
         interceptors=[LogContextInterceptor()],
     )
     async with worker:
-        yield Harness(env=env, client=env.client, catalog=load_catalog(), task_queue=task_queue,
+        yield Harness(env=env, client=client, catalog=load_catalog(), task_queue=task_queue,
                       database_url=db, pool=pool)
     await pool.close()
 

@@ -62,3 +62,37 @@ async def test_record_a_case_assigned_with_a_records_request_overdue_then_decide
     history = await harness.handle(number).fetch_history()
     path = HISTORIES / "case-assigned-records-overdue-0024.json"
     path.write_text(json.dumps(json.loads(history.to_json()), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+async def test_record_a_case_whose_reports_name_companies_one_over_its_de_minimis_ceiling(harness):
+    """Decision 33: a payment request naming companies, its review refused while one is over its ceiling
+    (the rates and the record's totals read in the update), resolved and approved with certificates, then a
+    final report naming a company, reviewed, the case closed."""
+    from services.cases import ActionRefused
+    from tests.factories import ASSOCIATION, COMPANY, application_2022
+    from tests.workflows.test_after_decision import approve_all, cost, final_report
+    from tests.workflows.test_state_aid import company, granted, request_with
+
+    number, start = await granted(harness, "saker-digitalisering-2022", application_2022())
+    day = start + timedelta(days=5)
+    await harness.fast_forward(number, timedelta(days=21))
+    await harness.act(number, "file-payment-request", "applicant:region-exempel", **request_with(
+        start, "50000.00", company(COMPANY, "Exempel Mekaniska AB", "100000.00", day, "295000"),
+        company(ASSOCIATION, "Exempel Ekonomisk Förening", "30000.00", day)))
+    with pytest.raises(ActionRefused, match="går över taket"):
+        await harness.act(number, "review-payment-request", OFFICER, request_number=1, costs=approve_all("100000.00"))
+    await harness.act(number, "review-payment-request", OFFICER, request_number=1, costs=approve_all("100000.00"),
+                      state_aid=[{"org_number": COMPANY, "value": "40000.00", "reason": "Resten betalar företaget."}])
+    await harness.fast_forward(number, timedelta(days=42))
+    report = final_report(cost("personnel", "300000.00", "V9"))
+    report["report"]["companies"] = [company(ASSOCIATION, "Exempel Ekonomisk Förening", "20000.00",
+                                             start + timedelta(days=40))]
+    report["report"] |= {"companies_women": 6, "companies_men": 8}  # the 2022 call asks for the split
+    await harness.act(number, "submit-final-report", "applicant:region-exempel", **report)
+    await harness.act(number, "review-final-report", OFFICER, costs=approve_all("300000.00"), assessment="Klart.")
+    await harness.handle(number).result()
+    state = await harness.state(number)
+    assert state.stage is Stage.CLOSED and len(state.state_aid.granted) == 3
+    history = await harness.handle(number).fetch_history()
+    path = HISTORIES / "state-aid-case-0033.json"
+    path.write_text(json.dumps(json.loads(history.to_json()), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -33,4 +33,7 @@ def test_there_are_histories_to_replay():
                                            "case-resumed-before-0017", "case-approved-revoked-before-0021",
                                            # assigned; a records request overdue, released, another refused in
                                            # part; rejected: the shapes of the records updates (decision 24)
-                                           "case-assigned-records-overdue-0024"}
+                                           "case-assigned-records-overdue-0024",
+                                           # reports naming companies, one over its de minimis ceiling until
+                                           # resolved; certificates; the final report's company (decision 33)
+                                           "state-aid-case-0033"}

@@ -1,0 +1,270 @@
+"""What an auditor checks: the register's chain of hashes, and the register against the recorded history.
+
+Pure: the rows and facts are read elsewhere (activities/audit.py, services/audit_*.py) and handed in.
+Every finding names its case and its row and says in Swedish what is wrong, as the auditor reads it.
+
+The chain (migration 0010, docs/decisions/0029-a-chained-register.md): each event row of a case
+has its place `seq` (1, 2, ...), the hash of the row before it (`prev_hash`, "" for the first)
+and its own `hash`, over its content and `prev_hash`. `event_hash` is the one definition in
+Python; the database's `case_event_hash` computes the same when the register writes the row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.clock import format_instant_sv
+from domain.money import format_kronor
+
+# The register's ids for the events the case notes itself (domain.case.next_effect_id); every other
+# event id is the action id of an action a person took, which the history records as an update.
+_SYSTEM_EVENT_ID = re.compile(r"^event-[0-9]+$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def event_hash(prev_hash: str, case_number: str, seq: int, event_id: str, at: datetime, actor_id: str,
+               actor_role: str, kind: str, stage: str, summary: str) -> str:
+    """sha256 (hex) of each field as <length in characters>:<field>, in this order (as case_event_hash)."""
+    instant = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    fields = (prev_hash, case_number, str(seq), event_id, instant, actor_id, actor_role, kind, stage, summary)
+    return hashlib.sha256("".join(f"{len(f)}:{f}" for f in fields).encode()).hexdigest()
+
+
+def is_action_event(event_id: str) -> bool:
+    return not _SYSTEM_EVENT_ID.fullmatch(event_id)
+
+
+class ChainRow(_Model):
+    """One row of case_events, with its place in the chain (None where the register did not write it)."""
+
+    case_number: str
+    event_id: str
+    at: datetime
+    actor_id: str
+    actor_role: str
+    kind: str
+    stage: str
+    summary: str
+    seq: int | None
+    prev_hash: str | None
+    hash: str | None
+
+    @property
+    def recomputed(self) -> str | None:
+        if self.seq is None or self.prev_hash is None:
+            return None
+        return event_hash(self.prev_hash, self.case_number, self.seq, self.event_id, self.at, self.actor_id,
+                          self.actor_role, self.kind, self.stage, self.summary)
+
+
+class Head(_Model):
+    """The last row of a case's chain: what `grantflow audit heads` prints and verify compares with."""
+
+    case_number: str
+    seq: int
+    hash: str
+
+
+class Finding(_Model):
+    case_number: str
+    row: str  # the row concerned: an event id with its place, a payout, the case's row
+    problem: str  # Swedish
+
+    def line(self) -> str:
+        return f"{self.case_number}: {self.row}: {self.problem}"
+
+
+def head(rows: Sequence[ChainRow]) -> Head | None:
+    chained = [r for r in rows if r.seq is not None and r.hash is not None]
+    if not chained:
+        return None
+    last = max(chained, key=lambda r: r.seq or 0)
+    assert last.seq is not None and last.hash is not None
+    return Head(case_number=last.case_number, seq=last.seq, hash=last.hash)
+
+
+def _label(row: ChainRow) -> str:
+    return f"händelse {row.event_id}" + (f" (nr {row.seq})" if row.seq is not None else "")
+
+
+def chain_findings(case_number: str, rows: Sequence[ChainRow], saved: Head | None = None) -> list[Finding]:
+    """Every break in a case's chain: a row changed, deleted, inserted or rewritten since `saved`."""
+    found: list[Finding] = []
+
+    def finding(row: str, problem: str) -> None:
+        found.append(Finding(case_number=case_number, row=row, problem=problem))
+
+    for row in rows:
+        if row.seq is None or row.hash is None or row.prev_hash is None:
+            finding(_label(row), "saknar plats och hash i kedjan: raden är inte skriven av diariet (infogad för hand)")
+    chained = sorted((r for r in rows if r.seq is not None and r.hash is not None and r.prev_hash is not None),
+                     key=lambda r: r.seq or 0)
+    expected, previous = 1, ""
+    for row in chained:
+        assert row.seq is not None
+        if row.seq > expected:
+            missing = (f"nr {expected}" if row.seq == expected + 1 else f"nr {expected}–{row.seq - 1}")
+            finding(f"händelse {missing}", f"saknas i kedjan före {_label(row)} (borttagen)")
+        elif row.prev_hash != previous:
+            finding(_label(row), "pekar inte på hashen för raden före: en rad före den är ändrad, "
+                                 "borttagen eller infogad")
+        if row.recomputed != row.hash:
+            finding(_label(row), "innehållet stämmer inte med radens hash: raden är ändrad efter att den skrevs")
+        expected, previous = row.seq + 1, row.hash or ""
+    if saved is not None:
+        found += _against_saved(case_number, chained, saved)
+    return found
+
+
+def _against_saved(case_number: str, chained: Sequence[ChainRow], saved: Head) -> list[Finding]:
+    at = next((r for r in chained if r.seq == saved.seq), None)
+    row = f"händelse nr {saved.seq}"
+    if at is None:
+        return [Finding(case_number=case_number, row=row, problem=(
+            "finns inte längre: kedjan är kortare än huvudet som sparades utanför databasen (rader borttagna)"))]
+    if at.hash != saved.hash:
+        return [Finding(case_number=case_number, row=f"{row} ({at.event_id})", problem=(
+            f"har hashen {at.hash[:16] if at.hash else '–'}…, men huvudet som sparades utanför databasen "
+            f"är {saved.hash[:16]}…: kedjan är omskriven"))]
+    return []
+
+
+# --- the register against the recorded history --------------------------------------------------
+
+
+class HistoryAction(_Model):
+    """An action a person took, as the case's recorded history holds it (an update and its receipt)."""
+
+    action_id: str
+    update: str  # the update's name, e.g. "decide"
+    actor_id: str
+    actor_role: str
+    accepted_at: datetime | None  # the receipt's; None if the update did not complete (refused, or still running)
+    action: str | None  # the receipt's action, e.g. "Decide": what the register records as the event's kind
+    message: str | None  # the receipt's message (Swedish): what the register records as the event's summary
+    details: dict[str, object] = {}  # what the action said, besides who took it
+
+
+class HistoryPayout(_Model):
+    request_number: int
+    kind: str
+    amount: Decimal
+    paid_at: datetime | None  # the ledger's, as its activity answered; None while it has not
+
+
+class LedgerPayout(_Model):
+    request_number: int
+    kind: str
+    amount: Decimal
+    paid_at: datetime
+
+
+class Outcome(_Model):
+    """The case's outcome and granted amount: as the history's last state has it, or the register's row."""
+
+    outcome: str | None
+    granted: Decimal | None
+
+
+def _money(amount: Decimal | None) -> str:
+    return format_kronor(amount) if amount is not None else "–"
+
+
+def cross_check(case_number: str, actions: Sequence[HistoryAction], events: Sequence[ChainRow], *,
+                history_complete: bool, history_outcome: Outcome | None, register_outcome: Outcome | None,
+                history_payouts: Sequence[HistoryPayout], ledger: Sequence[LedgerPayout]) -> list[Finding]:
+    """Where the register and the payment ledger say other than the recorded history.
+
+    Every action in the history must be in the register as its event (same person, role, time, kind
+    and text, which holds what was decided and the amounts); every action event in the register must
+    be in the history (when the history is complete); the outcome and the granted amount must agree;
+    every payout ordered in the history must be in the ledger with its kind and amount, and nothing
+    else; and the register must note each payout of the ledger.
+    """
+    found: list[Finding] = []
+
+    def finding(row: str, problem: str) -> None:
+        found.append(Finding(case_number=case_number, row=row, problem=problem))
+
+    by_id = {e.event_id: e for e in events}
+    taken = {a.action_id: a for a in actions if a.accepted_at is not None}
+    for action in taken.values():
+        event = by_id.get(action.action_id)
+        if event is None:
+            when = f" ({format_instant_sv(action.accepted_at)})" if action.accepted_at is not None else ""
+            finding(f"händelse {action.action_id}", f"åtgärden {action.action} av {action.actor_id}{when} finns i "
+                                                    "historiken men inte i diariet (borttagen)")
+            continue
+        for what, register, history in (
+            ("aktören", event.actor_id, action.actor_id), ("rollen", event.actor_role, action.actor_role),
+            ("åtgärden", event.kind, action.action), ("texten", event.summary, action.message),
+        ):
+            if register != history:
+                finding(_label(event), f"{what} är {register!r} i diariet men {history!r} i historiken")
+        if action.accepted_at is not None and event.at != action.accepted_at:
+            finding(_label(event), f"tiden är {format_instant_sv(event.at)} i diariet men "
+                                   f"{format_instant_sv(action.accepted_at)} i historiken")
+    if history_complete:
+        for event in events:
+            if is_action_event(event.event_id) and event.event_id not in taken:
+                finding(_label(event), f"åtgärden {event.kind} av {event.actor_id} finns i diariet men inte i "
+                                       "historiken (infogad)")
+    if history_outcome is not None and register_outcome is not None:
+        if history_outcome.outcome != register_outcome.outcome:
+            finding("ärendets rad", f"utfallet är {register_outcome.outcome or '–'} i diariet men "
+                                    f"{history_outcome.outcome or '–'} i historiken")
+        if history_outcome.granted != register_outcome.granted:
+            finding("ärendets rad", f"beviljat belopp är {_money(register_outcome.granted)} i diariet men "
+                                    f"{_money(history_outcome.granted)} i historiken")
+    found += _payouts(case_number, history_payouts, ledger, events)
+    return found
+
+
+def _payouts(case_number: str, ordered: Sequence[HistoryPayout], ledger: Sequence[LedgerPayout],
+             events: Sequence[ChainRow]) -> list[Finding]:
+    found: list[Finding] = []
+    in_history = {p.request_number: p for p in ordered}
+    in_ledger = {p.request_number: p for p in ledger}
+    for number in sorted(in_history.keys() | in_ledger.keys()):
+        row = f"utbetalning nr {number}"
+        history, paid = in_history.get(number), in_ledger.get(number)
+        if paid is None:
+            assert history is not None
+            found.append(Finding(case_number=case_number, row=row, problem=(
+                f"{_money(history.amount)} beordrades enligt historiken men saknas i betalregistret")))
+        elif history is None:
+            found.append(Finding(case_number=case_number, row=row, problem=(
+                f"{_money(paid.amount)} finns i betalregistret men beordrades aldrig enligt historiken")))
+        elif (history.kind, history.amount) != (paid.kind, paid.amount):
+            found.append(Finding(case_number=case_number, row=row, problem=(
+                f"betalregistret säger {paid.kind} {_money(paid.amount)}, historiken "
+                f"{history.kind} {_money(history.amount)}")))
+    noted = [e.summary for e in events if e.kind == "paid"]
+    for paid in sorted(ledger, key=lambda p: p.request_number):
+        amount = format_kronor(paid.amount)
+        if not any(amount in summary for summary in noted):
+            found.append(Finding(case_number=case_number, row=f"utbetalning nr {paid.request_number}", problem=(
+                f"diariet har ingen händelse om utbetalningen på {amount}")))
+        else:
+            noted.remove(next(s for s in noted if amount in s))
+    return found
+
+
+def findings_by_row(findings: Iterable[Finding]) -> dict[str, list[str]]:
+    by_row: dict[str, list[str]] = {}
+    for f in findings:
+        by_row.setdefault(f.row, []).append(f.problem)
+    return by_row
+
+
+__all__ = ["ChainRow", "Finding", "Head", "HistoryAction", "HistoryPayout", "LedgerPayout", "Outcome",
+           "chain_findings", "cross_check", "event_hash", "head", "is_action_event"]

@@ -1,0 +1,102 @@
+"""Verify the register: every case's chain of hashes, and the register and the ledger against the history.
+
+`heads` lists each case's last chained row: printed daily to the log collector (deploy/README.md),
+kept outside the database, and handed back to `verify` so that a chain rewritten whole, hashes and
+all, is found too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client
+
+from activities.audit import case_numbers, chain_rows, heads
+from domain.audit import Finding, Head, chain_findings
+from infra.errors import InputError
+from infra.settings import Settings
+from infra.temporal import connect
+from services.archive import check_case_number
+from services.audit_history import findings, read_history, read_register, recorded
+from services.register import read_pool
+
+
+class Verification(BaseModel):
+    cases: int
+    rows: int
+    findings: list[Finding]
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def read_heads(path: Path) -> dict[str, Head]:
+    """Heads as `grantflow audit heads` printed them, one JSON object a line; the last line of a case counts."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError.one("--heads", f"cannot read {path}: {exc.strerror}") from None
+    saved: dict[str, Head] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            head = Head.model_validate(json.loads(line))
+        except (ValueError, ValidationError):
+            raise InputError.one("--heads", f"line {number} of {path} is not a head as `audit heads` prints it"
+                                 ) from None
+        saved[head.case_number] = head
+    return saved
+
+
+async def current_heads(settings: Settings) -> list[Head]:
+    async with read_pool(settings) as pool:
+        return await heads(pool)
+
+
+def head_lines(found: Iterable[Head]) -> list[str]:
+    return [json.dumps(h.model_dump(mode="json"), ensure_ascii=False, sort_keys=True) for h in found]
+
+
+async def verify(settings: Settings, case_number: str | None, *, saved: dict[str, Head] | None = None) -> Verification:
+    """Check one case (or every case, `case_number` None): its chain, against `saved` heads if given,
+    and its register and ledger against its recorded history."""
+    numbers = [check_case_number(case_number)] if case_number is not None else None
+    client = await connect(settings)
+    async with read_pool(settings) as pool:
+        if numbers is None:
+            numbers = await case_numbers(pool)
+            gone = sorted(set(saved or {}) - set(numbers))
+        else:
+            gone = []
+        found = [Finding(case_number=n, row="hela ärendet", problem=(
+            "har ett sparat huvud men inga rader i diariet: ärendet är borttaget")) for n in gone]
+        rows = 0
+        for number in numbers:
+            checked, count = await _verify_case(client, pool, number, (saved or {}).get(number))
+            found += checked
+            rows += count
+    return Verification(cases=len(numbers), rows=rows, findings=found)
+
+
+async def _verify_case(client: Client, pool: AsyncConnectionPool, number: str,
+                       saved: Head | None) -> tuple[list[Finding], int]:
+    try:
+        history = await recorded(client, pool, number)
+    except InputError:
+        # No history to cross-check with: the chain (and its saved head) is all that can be checked.
+        rows = await chain_rows(pool, number)
+        missing = Finding(case_number=number, row="hela ärendet", problem=(
+            "ingen inspelad historik finns (varken i Temporal eller i arkivet): bara kedjan är kontrollerad"))
+        return [*chain_findings(number, rows, saved), missing], len(rows)
+    facts = await read_history(client, history)
+    register = await read_register(pool, number)
+    return findings(number, history, facts, register, saved), len(register.events)
+
+
+__all__ = ["Verification", "current_heads", "head_lines", "read_heads", "verify"]

@@ -1,0 +1,161 @@
+"""State aid to the companies a project reaches: a case of each call reports companies with its payment
+requests, one company goes over its de minimis ceiling across the two cases, the officer resolves it,
+and each company gets its certificate and has its record (docs/decisions/0033).
+
+Today's rates: aid granted in December 2026 takes the last installed ECB rate, 10.978 kr per euro of
+2026-10-30 (domain/exchange_rates.toml), so every euro figure below can be checked by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from temporalio.worker import Replayer
+
+import activities.state_aid as state_aid_module
+from activities.letters import list_letters
+from activities.state_aid import aid_rows, as_csv, load_exchange_rates
+from cli.cases import _print_state_aid
+from domain.lifecycle import Stage
+from infra.errors import InputError
+from services.cases import ActionRefused
+from tests.factories import ASSOCIATION, COMPANY, application_2021, application_2022
+from tests.keys import CONVERTER
+from tests.workflows.test_after_decision import (
+    APPLICANT,
+    BANKGIRO,
+    approve_all,
+    archived,
+    cost,
+    final_report,
+    today,
+)
+from tests.workflows.test_case_workflow import DECIDER, OFFICER, assess, refused
+from worker import registry
+
+D = Decimal
+EARLIER = "250000.00"  # euro: what Exempel Mekaniska AB declares it had from other grantors
+
+
+async def granted(harness, call_id: str, data: dict) -> tuple[str, object]:
+    call, days = harness.call(call_id)
+    number = await harness.submit(harness.application(data, call, days))
+    await assess(harness, number)
+    start = today()
+    await harness.act(number, "prepare-decision", OFFICER, kind="approve", amount="300000.00",
+                      period_start=start.isoformat(), period_end=(start + timedelta(days=60)).isoformat(),
+                      final_report_due=(start + timedelta(days=90)).isoformat())
+    assert (await harness.act(number, "decide", DECIDER)).stage is Stage.PAYMENTS
+    return number, start
+
+
+def company(org_number: str, name: str, value: str, day, earlier: str = "0", **extra) -> dict:
+    return {"org_number": org_number, "name": name, "aid": "Coachning i exportstrategi, 20 timmar",
+            "value": value, "granted_on": day.isoformat(), "earlier_aid_eur": earlier, **extra}
+
+
+def request_with(start, requested: str, *companies: dict) -> dict:
+    return {"request": {
+        "period_start": start.isoformat(), "period_end": (start + timedelta(days=20)).isoformat(),
+        "costs": [cost("personnel", "100000.00", f"V{len(companies)}")], "requested": requested,
+        "cofinancing_received": "50000.00", "progress_report": "Företagen har fått coachning.",
+        "payee_bankgiro": BANKGIRO, "companies": list(companies),
+    }}
+
+
+async def certificates(harness, number):
+    await harness.settled(number)
+    return [x for x in await list_letters(harness.pool, number) if x.kind == "de_minimis_certificate"]
+
+
+async def test_a_company_over_its_ceiling_across_two_cases_is_resolved_certified_and_recorded(harness, monkeypatch,
+                                                                                              capsys):
+    first, start = await granted(harness, "export-samverkan-2021", application_2021())
+    second, _ = await granted(harness, "saker-digitalisering-2022", application_2022())
+    day = start + timedelta(days=5)
+    await harness.fast_forward(first, timedelta(days=21))
+    await harness.fast_forward(second, timedelta(days=21))
+
+    # A date outside the request's period, or a personnummer, is refused when the request is filed.
+    outside = request_with(start, "75000.00", company(COMPANY, "Exempel Mekaniska AB", "1000.00",
+                                                      start + timedelta(days=30)))
+    assert "utanför perioden" in await refused(harness, first, "file-payment-request", APPLICANT, **outside)
+    with pytest.raises(InputError, match=r"companies\[0\]\.org_number: ange ett organisationsnummer"):
+        await harness.act(first, "file-payment-request", APPLICANT, **request_with(
+            start, "75000.00", company("850101-1236", "Enskild firma", "1000.00", day)))
+
+    # The 2021 call's case: 400 000 kr is 36 436,51 euro; with the declared 250 000 euro, under 300 000.
+    await harness.act(first, "file-payment-request", APPLICANT, **request_with(
+        start, "75000.00", company(COMPANY, "Exempel Mekaniska AB", "400000.00", day, EARLIER,
+                                   email="vd@mekaniska.example"),
+        company(ASSOCIATION, "Exempel Ekonomisk Förening", "30000.00", day)))
+    receipt = await harness.act(first, "review-payment-request", OFFICER, request_number=1,
+                                costs=approve_all("100000.00"))
+    assert "Stöd av mindre betydelse till 2 företag" in receipt.message
+    letters = await certificates(harness, first)
+    assert sorted(x.recipient_name for x in letters) == ["Exempel Ekonomisk Förening", "Exempel Mekaniska AB"]
+    [to_company] = [x for x in letters if x.recipient_name == "Exempel Mekaniska AB"]
+    assert to_company.recipient_email == "vd@mekaniska.example"
+    assert "Stödets värde: 400\u00a0000\u00a0kr, det vill säga 36\u00a0436,51\u00a0euro" in to_company.body
+    assert "10,978 kr per euro (Europeiska centralbankens referenskurs 2026-10-30)" in to_company.body
+    assert "kommissionens förordning (EU) 2023/2831" in to_company.body and f"beviljades {day}" in to_company.body
+
+    # The 2022 call's case: 200 000 kr more (18 218,25 euro) would be 304 654,76 euro with the first case's
+    # aid; alone it would not be over. The review is refused with the figures, and the case keeps the finding.
+    await harness.act(second, "file-payment-request", APPLICANT, **request_with(
+        start, "50000.00", company(COMPANY, "Exempel Mekaniska AB", "200000.00", day, EARLIER)))
+    with pytest.raises(ActionRefused) as caught:
+        await harness.act(second, "review-payment-request", OFFICER, request_number=1, costs=approve_all("100000.00"))
+    finding = str(caught.value)
+    assert "Exempel Mekaniska AB (556012-3456) går över taket för stöd av mindre betydelse" in finding
+    assert "stöd genom myndighetens ärenden 400\u00a0000\u00a0kr (36\u00a0436,51\u00a0euro)" in finding
+    assert "304\u00a0654,76\u00a0euro" in finding and "överskridandet är 4\u00a0654,76\u00a0euro" in finding
+    assert "300\u00a0000\u00a0euro (3\u00a0293\u00a0400\u00a0kr)" in finding and "SD22-DE-MINIMIS-2831" in finding
+    state = await harness.settled(second)
+    [over] = state.state_aid.checks["payment-request-1"].over
+    assert over.total_eur == D("304654.76") and state.payments.requests[0].reviews is None
+    _print_state_aid(state)  # `grantflow case` shows the open finding
+    assert "över taket: Exempel Mekaniska AB (556012-3456) går över taket" in capsys.readouterr().out
+    # Asked again without a resolution, it is refused at once, writing nothing.
+    assert "går över taket" in await refused(harness, second, "review-payment-request", OFFICER,
+                                             request_number=1, costs=approve_all("100000.00"))
+    # Resolved: the company receives 100 000 kr of coaching (9 109,13 euro), which fits.
+    receipt = await harness.act(second, "review-payment-request", OFFICER, request_number=1,
+                                costs=approve_all("100000.00"), state_aid=[{
+                                    "org_number": "16556012-3456", "value": "100000.00",
+                                    "reason": "Företaget betalar själv för halva coachningen."}])
+    assert "Stöd av mindre betydelse till 1 företag" in receipt.message
+    [letter] = await certificates(harness, second)
+    assert "Stödets värde: 100\u00a0000\u00a0kr, det vill säga 9\u00a0109,13\u00a0euro" in letter.body
+
+    # The company's record, across both cases and calls, and the 2022 call's export.
+    rows = await aid_rows(harness.pool, org_number=COMPANY)
+    assert [(r.case_number, r.value_sek, r.value_eur) for r in rows] == [
+        (first, D("400000.00"), D("36436.51")), (second, D("100000.00"), D("9109.13"))]
+    export = as_csv(await aid_rows(harness.pool, call_id=rows[1].call_id)).splitlines()
+    assert len(export) == 2 and export[1].startswith("556012-3456,Exempel Mekaniska AB,")
+
+    # A later release installs other rates: the recorded case replays unchanged, with the rates it read.
+    history = await harness.handle(second).fetch_history()
+    installed = load_exchange_rates()
+    other = installed.model_copy(update={"rates": tuple(r + 1 for r in installed.rates)})
+    monkeypatch.setattr(state_aid_module, "load_exchange_rates", lambda: other)
+    replayer = Replayer(workflows=registry.workflows(), workflow_runner=registry.workflow_runner(strict=True),
+                        data_converter=CONVERTER)
+    await replayer.replay_workflow(history)
+
+    # The final report names a company too; its review checks and certifies it, and the archive keeps the record.
+    await harness.fast_forward(first, timedelta(days=42))
+    report = final_report(cost("personnel", "300000.00", "V9"))
+    report["report"]["companies"] = [company(ASSOCIATION, "Exempel Ekonomisk Förening", "20000.00",
+                                             start + timedelta(days=40))]
+    await harness.act(first, "submit-final-report", APPLICANT, **report)
+    receipt = await harness.act(first, "review-final-report", OFFICER, costs=approve_all("300000.00"),
+                                assessment="Målen är nådda.")
+    assert "Stöd av mindre betydelse till 1 företag" in receipt.message
+    assert len(await certificates(harness, first)) == 3
+    archive = await archived(harness, first)
+    assert [r["aid_id"] for r in archive.register_rows["state_aid"]] == ["payment-request-1-1", "payment-request-1-2",
+                                                                          "final-report-1"]
