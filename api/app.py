@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -95,8 +95,24 @@ def create_app(settings: Settings, *, authenticate: Authenticator | None = None,
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
         # Not the probes: a load balancer asks every few seconds.
-        FastAPIInstrumentor.instrument_app(app, tracer_provider=traces, excluded_urls="/healthz,/readyz")
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=traces, excluded_urls="/healthz,/readyz",
+                                           server_request_hook=_without_query)
     return app
+
+
+def _without_query(span: Any, scope: dict[str, Any]) -> None:
+    """The request's span without its query string: an inbox search holds applicants' names, and the
+    identity provider's callback its one-time code and state; neither belongs in a trace collector."""
+    if not scope.get("query_string") or not span.is_recording():
+        return
+    from opentelemetry.instrumentation.asgi import get_host_port_url_tuple
+
+    url = get_host_port_url_tuple(scope)[2]  # type: ignore[no-untyped-call]
+    span.set_attribute("http.target", scope.get("path", ""))
+    span.set_attribute("http.url", url)
+    if "url.query" in (getattr(span, "attributes", None) or {}):  # the stable conventions, when opted in
+        span.set_attribute("url.query", "")
+        span.set_attribute("url.full", url)
 
 
 class Readiness(BaseModel):

@@ -414,7 +414,7 @@ def verdict(met: bool) -> str:
 
 
 async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, sample: int, bytecode: bool,
-               codec: bool = True) -> int:
+               metrics: float | None = None, codec: bool = True) -> int:
     root = _use_root()
     # A SIGTERM (or SIGHUP, unless ignored as under nohup) cancels the run instead of killing it,
     # so that the cleanup below still stops the workers, the dev server and PostgreSQL.
@@ -446,6 +446,12 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
     worker_env = {**{k: v for k, v in os.environ.items() if k not in CODEC_VARIABLES}, **codec_env,
                   "GRANTFLOW_TEMPORAL_ADDRESS": address, "GRANTFLOW_DATABASE_URL": url,
                   "GRANTFLOW_TASK_QUEUE": QUEUE, "GRANTFLOW_LOG_FORMAT": "json"}
+    from metrics_scraper import Scraper  # beside this file
+
+    from infra.telemetry import free_loopback_port
+
+    if metrics is not None:  # the worker serves /metrics, scraped every `metrics` seconds
+        worker_env |= {"GRANTFLOW_METRICS_PORT": str(free_loopback_port()), "GRANTFLOW_METRICS_HOST": "127.0.0.1"}
     worker_settings = Settings.from_env(worker_env)
     cached = worker_settings.worker_cached_cases
     if bytecode:
@@ -462,6 +468,7 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
                             cwd=root, env=worker_env, stdout=subprocess.DEVNULL,
                             stderr=bare_log)
     pg = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    scraper = Scraper.start(worker_settings.metrics_port, metrics)
     failed = False
     try:
         postmaster_pid = work / "pg" / "postmaster.pid"
@@ -557,7 +564,7 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
               f"worker cache {cached} workflows, {worker_settings.worker_workflow_tasks} task slots; "
               f"workers import {how_compiled}; payloads {'encrypted' if codec else 'in clear (--no-codec)'}; "
               f"{os.cpu_count()} CPUs, "
-              f"load average {os.getloadavg()[0]:.2f} at start", flush=True)
+              f"load average {os.getloadavg()[0]:.2f} at start; {scraper.describe()}", flush=True)
 
         # --- 1. intake -------------------------------------------------------------------------------
         bare_starts = await burst([client.start_workflow(BareCase.run, True, id=f"bare-{uuid.uuid4()}",
@@ -736,6 +743,7 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
               f"({n_open / load_submitted:.1f} /s), all waiting after {load_settled:.0f} s")
         print(f"   target: < {TARGET_MEMORY_MB:.0f} MB: {peak:.0f} MB -> {verdict(peak < TARGET_MEMORY_MB)}")
         print(f"load average at end {os.getloadavg()[0]:.2f} (shared machine: figures vary between runs)")
+        print(f"metrics: {scraper.summary()}")
         met = (intake_ratio >= TARGET_INTAKE_RATIO and cached_ratio <= TARGET_LATENCY_RATIO
                and evicted_ratio <= TARGET_LATENCY_RATIO and peak < TARGET_MEMORY_MB)
         print(f"all targets {verdict(met)}", flush=True)
@@ -744,6 +752,7 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
         failed = True
         raise
     finally:
+        await scraper.stop()
         await pg.close()
         for process in (worker, bare):
             process.terminate()
@@ -845,10 +854,13 @@ if __name__ == "__main__":
                         help="leave PYTHONDONTWRITEBYTECODE as it is (by default the workers get bytecode files)")
     parser.add_argument("--no-codec", action="store_true",
                         help="payloads in clear for both workers and the client (to measure what encryption costs)")
+    parser.add_argument("--metrics", type=float, metavar="SECONDS",
+                        help="the grantflow worker serves /metrics, scraped every SECONDS (as Prometheus would); "
+                             "by default it serves none (bench/README.md, the metrics' cost)")
     parser.add_argument("--bare-worker", metavar="ADDRESS", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_worker:
         asyncio.run(run_bare_worker(args.bare_worker))
     else:
         sys.exit(asyncio.run(main(args.cases, args.open, args.actions, args.settle_timeout, args.sample,
-                                  bytecode=not args.no_bytecode, codec=not args.no_codec)))
+                                  bytecode=not args.no_bytecode, metrics=args.metrics, codec=not args.no_codec)))

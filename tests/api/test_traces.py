@@ -108,6 +108,15 @@ async def test_an_officers_click_is_one_trace_down_to_the_sql(traced_api: Api,
     # The chain, end to end: the SQL of the write leads back to the officer's request.
     assert http[0] in _ancestors(sql[0], by_id)
 
+    # A search's words (applicants' names) stay out of the trace; the request is still there.
+    exporter.clear()
+    searched = await api.as_(anna, "GET", "/inbox?q=Kalmar%20Innovation&stage=assessment")
+    assert searched.status_code == 200, searched.json()
+    served = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert [s.name for s in served] == ["GET /inbox"]
+    recorded = " ".join(str(value) for value in (served[0].attributes or {}).values())
+    assert "/inbox" in recorded and "Kalmar" not in recorded and "assessment" not in recorded, recorded
+
 
 async def test_without_an_endpoint_tracing_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in tracing.ENDPOINT_VARIABLES:

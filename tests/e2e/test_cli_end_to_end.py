@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.worker.helpers import free_port, processes_mentioning
+from tests.worker.helpers import free_port, processes_mentioning, up_service_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -412,7 +412,7 @@ def stack() -> Iterator[Stack]:
     with stdout.open("wb") as out, stderr.open("wb") as err:
         up = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "up", "--port", str(port), "--ui-port", str(ui_port),
-             "--api-port", str(free_port()), "--codec-port", str(free_port())],
+             *up_service_ports()],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
         )
 

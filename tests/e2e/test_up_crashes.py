@@ -30,7 +30,7 @@ import pytest
 
 from stack.embedded import PID_FILE, find_temporal_binary
 from tests.e2e.test_cli_end_to_end import ROOT, SUBMITTED, UP_MESSAGE, _environment, _tail, accepted, shown
-from tests.worker.helpers import free_port, processes_mentioning
+from tests.worker.helpers import free_port, processes_mentioning, up_service_ports
 
 CYCLES = 5  # kills and restarts in a row
 STARTUP_TIMEOUT = 60.0  # seconds for `grantflow up` to say it is up
@@ -137,7 +137,7 @@ class Machine:
         with stdout.open("wb") as out, stderr.open("wb") as err:
             process = subprocess.Popen(
                 [sys.executable, "-m", "cli.main", "up", "--port", str(self.port), "--ui-port", str(self.ui_port),
-                 "--api-port", str(free_port()), "--codec-port", str(free_port())],
+                 *up_service_ports()],
                 cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
             )
         return Up(process, stdout, stderr)

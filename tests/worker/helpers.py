@@ -19,6 +19,12 @@ def free_port() -> int:
         return port
 
 
+def up_service_ports() -> list[str]:
+    """`grantflow up`'s arguments for its other listeners, each on a free port: tests run in parallel,
+    and two stacks on the defaults (8000, 9464, ...) would take each other's ports."""
+    return ["--api-port", str(free_port()), "--metrics-port", str(free_port()), "--codec-port", str(free_port())]
+
+
 @dataclass
 class FakePool:
     url: str

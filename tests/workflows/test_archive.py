@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.payment import PayoutKind
     from services import archive as archive_service
     from tests.factories import application_2021
-    from tests.keys import CONVERTER
+    from tests.keys import CONVERTER, KEYS
     from workflows.archive import ArchiveWorkflow, archive_workflow_id
 
 # --- the test's own cases ------------------------------------------------------------------
@@ -257,7 +257,7 @@ async def test_a_closed_case_is_archived_with_every_run_and_replays(archiving):
     replayer = Replayer(workflows=[ContinuingCase], data_converter=CONVERTER)
     for history in histories:
         await replayer.replay_workflow(history)  # raises on any replay failure
-    report = await archive_service.replay_archived(archived, [ContinuingCase], CONVERTER)
+    report = await archive_service.replay_archived(archived, [ContinuingCase], KEYS)
     assert report.ok and [run.run_id for run in report.runs] == archived.run_ids
 
     # The final payout goes out in a bank file after the case was archived: archiving again
@@ -350,7 +350,7 @@ async def test_runs_gone_from_temporal_are_kept_from_the_archive_or_reported_mis
     assert (late.runs, late.complete) == (1, False)
     archived = await archiving.archived(never_archived)
     assert not archived.complete and gone not in archived.run_ids
-    report = await archive_service.replay_archived(archived, [ContinuingCase], CONVERTER)
+    report = await archive_service.replay_archived(archived, [ContinuingCase], KEYS)
     assert report.ok and not report.complete
 
 
@@ -361,7 +361,7 @@ async def test_changed_workflow_code_is_reported_as_nondeterminism(archiving):
     number = await archiving.closed_case()
     await archiving.archive(number)
 
-    report = await archive_service.replay_archived(await archiving.archived(number), [ChangedCase], CONVERTER)
+    report = await archive_service.replay_archived(await archiving.archived(number), [ChangedCase], KEYS)
 
     assert not report.ok
     assert [run.nondeterminism for run in report.runs] == [True, True]
@@ -381,7 +381,7 @@ async def test_a_history_altered_in_the_archive_is_reported_as_nondeterminism(ar
                            (Jsonb(histories), number))
 
     report = await archive_service.replay_archived(await archiving.archived(number), [ContinuingCase],
-                                                   CONVERTER)
+                                                   KEYS)
 
     assert [(run.ok, run.nondeterminism) for run in report.runs] == [(False, True), (True, False)]
 
