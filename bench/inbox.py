@@ -206,20 +206,21 @@ async def bench_action(url: str, settings_kwargs: dict[str, Any], app_pool: Any,
     from api.app import create_app
     from domain.clock import stockholm_date
     from infra.calls import CallCatalog, load_catalog
-    from infra.converter import DATA_CONVERTER
+    from infra.codec import generate_key
+    from infra.converter import data_converter
     from infra.settings import Settings
     from services import cases, users
     from services.demo import demo_application, demo_call
     from workflows import search_attributes as sa
 
+    queue = f"bench-inbox-{uuid.uuid4().hex[:8]}"
+    settings = Settings(database_url=url, task_queue=queue, codec_keys=generate_key("bench"), **settings_kwargs)
     temporal = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
     attrs = [arg for key in sa.ALL
              for arg in ("--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}")]
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal, dev_server_extra_args=attrs,
-                                                data_converter=DATA_CONVERTER, dev_server_log_level="error")
+                                                data_converter=data_converter(settings), dev_server_log_level="error")
     client = env.client
-    queue = f"bench-inbox-{uuid.uuid4().hex[:8]}"
-    settings = Settings(database_url=url, task_queue=queue, **settings_kwargs)
     seeds = load_catalog()
     tomorrow = stockholm_date(datetime.now(UTC)) + timedelta(days=1)
     call = demo_call(seeds.get("export-samverkan-2021"), tomorrow)

@@ -39,6 +39,8 @@ from cases import (
     BareShapedCase,
     _use_root,
     bare_step,
+    bench_converter,
+    codec_environment,
     demo_submission,
     settled,
     start_shaped,
@@ -54,7 +56,6 @@ async def main(replays: int) -> None:
     from temporalio.worker import Replayer, Worker
 
     from activities.db import open_pool, upgrade
-    from infra.converter import DATA_CONVERTER
     from infra.settings import Settings
     from services import cases
     from worker import registry
@@ -63,7 +64,8 @@ async def main(replays: int) -> None:
     db = pgserver.get_server(work / "pg", cleanup_mode="delete")
     url = db.get_uri()
     await upgrade(url)
-    env = await start_temporal()
+    converter = bench_converter(codec_environment())  # encrypted, as deployed
+    env = await start_temporal(converter)
     pool = await open_pool(url)
     try:
         client = env.client
@@ -100,7 +102,7 @@ async def main(replays: int) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     replayer = Replayer(workflows=[*registry.workflows(), BareShapedCase], workflow_runner=registry.workflow_runner(),
-                        data_converter=DATA_CONVERTER)
+                        data_converter=converter)
     warm_up = 20
     order = list(histories) * (replays + warm_up)
     times: dict[str, list[float]] = {name: [] for name in histories}

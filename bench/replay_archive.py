@@ -67,12 +67,25 @@ def archived_cases() -> list[tuple[list[str], list[str]]]:
     return [([p.stem for p in paths], [p.read_text(encoding="utf-8") for p in paths]) for paths in chains.values()]
 
 
+_KEYS: list[Any] = []
+
+
+def _keys() -> Any:
+    """The run's payload key (one for the bare histories, the cases' replays and the bare replays)."""
+    if not _KEYS:
+        from infra.codec import generate_key, parse_keys
+
+        _KEYS.append(parse_keys(generate_key("bench")))
+    return _KEYS[0]
+
+
 async def bare_histories(texts: list[str]) -> dict[int, str]:
     """For each event count among `texts`, a bare workflow's history with that count, as JSON text."""
     sys.path.insert(0, str(ROOT / "bench"))
     from cases import start_temporal
     from temporalio.worker import Worker
 
+    from infra.converter import converter_for
     from worker import registry
 
     wanted: dict[int, int] = {}
@@ -81,7 +94,7 @@ async def bare_histories(texts: list[str]) -> dict[int, str]:
         started = history["events"][0]["workflowExecutionStartedEventAttributes"]
         size = sum(len(p.get("data", "")) for p in started.get("input", {}).get("payloads", []))
         wanted[len(history["events"])] = size
-    env = await start_temporal()
+    env = await start_temporal(converter_for(_keys()))  # encrypted, as deployed
     found: dict[int, str] = {}
     try:
         async with Worker(env.client, task_queue=QUEUE, workflows=[BareArchived],
@@ -113,7 +126,7 @@ async def case_rate(cases: list[tuple[list[str], list[str]]], n: int, jobs: int)
                                run_ids=run_ids, histories_json=f"[{','.join(texts)}]")
 
     started = time.perf_counter()
-    summary = await replay_recorded(feed(), jobs=jobs)
+    summary = await replay_recorded(feed(), keys=_keys(), jobs=jobs)
     elapsed = time.perf_counter() - started
     assert summary.ok and summary.cases == n, [r.runs for r in summary.differ[:3]]
     return summary.runs / elapsed, summary.runs
@@ -123,11 +136,11 @@ async def bare_rate(texts: list[str], n: int) -> float:
     from temporalio.client import WorkflowHistory
     from temporalio.worker import Replayer
 
-    from infra.converter import DATA_CONVERTER
+    from infra.converter import converter_for
     from worker import registry
 
     replayer = Replayer(workflows=[BareArchived], workflow_runner=registry.workflow_runner(),
-                        data_converter=DATA_CONVERTER)
+                        data_converter=converter_for(_keys()))
 
     async def feed() -> Any:
         for i in range(n):

@@ -16,7 +16,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     return main_up(settings, demo=args.demo, port=args.port, ui_port=args.ui_port, api_port=args.api_port,
-                   metrics_port=_metrics_port(args, settings, default=True))
+                   metrics_port=_metrics_port(args, settings, default=True), codec_port=args.codec_port)
 
 
 def _metrics_port(args: argparse.Namespace, settings: Settings, *, default: bool) -> int | None:
@@ -97,6 +97,8 @@ def add_commands(commands: Any) -> None:
     up.add_argument("--api-port", type=port, default=8000, help="the HTTP API's port on 127.0.0.1 (default 8000)")
     up.add_argument("--metrics-port", type=port, help="Prometheus /metrics on 127.0.0.1 (default "
                     "GRANTFLOW_METRICS_PORT, else 9464)")
+    up.add_argument("--codec-port", type=port, default=8234,
+                    help="the codec server's port on 127.0.0.1, where Temporal UI decrypts payloads (default 8234)")
     up.set_defaults(run=cmd_up)
 
     worker = commands.add_parser("worker", help="run a worker against the configured Temporal and database")

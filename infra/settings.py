@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, V
 
 from domain.bank import normalize_bankgiro
 from domain.users import ApiRole
+from infra.codec import parse_keys
 from infra.errors import InputError, InputProblem, Unavailable
 
 PREFIX = "GRANTFLOW_"
@@ -192,6 +193,12 @@ class Settings(BaseModel):
     agency_name: str = Field(default="Tillväxtverket", min_length=1, max_length=140)
     agency_bankgiro: str = Field(default="123-4566", validate_default=True)
     agency_bic: str | None = None
+    # What is sent to Temporal is encrypted (infra/codec.py, docs/decisions/0028): `ID:BASE64` keys, the first
+    # encrypts, all decrypt; in the variable or one per line in the file. Without either, nothing connects to
+    # Temporal unless GRANTFLOW_CODEC_DISABLED=true says payloads may lie there in clear.
+    codec_keys: SecretStr | None = Field(default=None, repr=False)
+    codec_key_file: Path | None = None
+    codec_disabled: bool = Field(default=False, validate_default=True)
 
     @field_validator("temporal_address")
     @classmethod
@@ -260,6 +267,28 @@ class Settings(BaseModel):
             raise ValueError("is not a BIC: 8 or 11 letters and digits, e.g. ESSESESS or HANDSESSXXX")
         return value
 
+    @field_validator("codec_keys")
+    @classmethod
+    def _codec_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_keys(value.get_secret_value())  # KeyFormatError names the key, never its secret
+        return value
+
+    @field_validator("codec_key_file")
+    @classmethod
+    def _codec_key_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and info.data.get("codec_keys") is not None:
+            raise ValueError(f"is set and so is {PREFIX}CODEC_KEYS: give the keys in one place")
+        return _existing_file(value)
+
+    @field_validator("codec_disabled")
+    @classmethod
+    def _codec_off_without_keys(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and (info.data.get("codec_keys") is not None or info.data.get("codec_key_file") is not None):
+            raise ValueError(f"is true, yet {PREFIX}CODEC_KEYS or {PREFIX}CODEC_KEY_FILE is set: "
+                             "remove one or the other")
+        return value
+
     @property
     def tls_enabled(self) -> bool:
         if self.temporal_tls is not None:
@@ -304,6 +333,7 @@ class Settings(BaseModel):
 
 # Where the settings name the stack; when none of them is set, a command looks for a running `up`.
 LOCATION_VARIABLES = (PREFIX + "DATA_DIR", PREFIX + "DATABASE_URL", PREFIX + "TEMPORAL_ADDRESS")
+DEV_KEY_FILE = "codec-keys"  # `grantflow up`'s development key for payloads, in its data directory
 NO_STACK = (
     "no running grantflow found: start `grantflow up`, or set GRANTFLOW_DATA_DIR / GRANTFLOW_DATABASE_URL"
 )
@@ -320,6 +350,8 @@ class StackRecord(BaseModel):
     temporal_namespace: str
     # repr=False: an external database's URL may carry a password (the file is the user's own, 0600).
     database_url: str | None = Field(default=None, repr=False)
+    codec_key_file: Path | None = None  # the payload keys `up` uses, when none were given to it
+    codec_server: str | None = None  # the codec server's URL for Temporal UI
 
 
 def stack_record_path(environ: Mapping[str, str] = os.environ) -> Path:
@@ -394,6 +426,8 @@ def client_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         PREFIX + "DATABASE_URL" not in given and settings.data_dir.resolve() == record.data_dir.resolve()
     )):
         update: dict[str, Any] = {"data_dir": record.data_dir, "database_url": record.database_url}
+        if not codec_configured(settings):
+            update["codec_key_file"] = record.codec_key_file  # the development key `up` made
         if PREFIX + "TEMPORAL_ADDRESS" not in given:
             update["temporal_address"] = record.temporal_address
             update["temporal_tls"] = False  # `up`'s dev server speaks plain gRPC on 127.0.0.1
@@ -402,7 +436,15 @@ def client_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         return settings.model_copy(update=update)
     if not given and not has_embedded_database(settings.data_dir):
         raise Unavailable(NO_STACK)
+    development_key = settings.data_dir / DEV_KEY_FILE
+    if not codec_configured(settings) and has_embedded_database(settings.data_dir) and development_key.is_file():
+        return settings.model_copy(update={"codec_key_file": development_key})  # `up`'s, while it is stopped
     return settings
+
+
+def codec_configured(settings: Settings) -> bool:
+    """Whether the settings say how payloads are encrypted: keys, a key file, or disabled on purpose."""
+    return settings.codec_keys is not None or settings.codec_key_file is not None or settings.codec_disabled
 
 
 def has_embedded_database(data_dir: Path) -> bool:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from temporalio.client import Client
 from temporalio.service import TLSConfig
 
-from infra.converter import DATA_CONVERTER
+from infra.converter import data_converter
 from infra.errors import Unavailable
 from infra.settings import Settings
 from infra.telemetry import temporal_runtime
@@ -65,13 +65,15 @@ class TemporalUnavailable(Unavailable):
 
 
 async def connect(settings: Settings) -> Client:
+    # Always grantflow's converter (infra/converter.py): pydantic models, Decimal, tz-aware datetimes,
+    # encrypted with the configured keys; SettingsError when there are none.
+    converter = data_converter(settings)
     try:
-        # Always grantflow's converter (infra/converter.py): pydantic models, Decimal, tz-aware datetimes.
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
             tls=tls_config(settings),
-            data_converter=DATA_CONVERTER,
+            data_converter=converter,
             interceptors=client_interceptors(),  # none unless tracing is on (infra/tracing.py)
             runtime=temporal_runtime(),  # the process's one runtime (infra/telemetry.py)
         )

@@ -16,11 +16,13 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio.client import WorkflowHistory
+from temporalio.converter import DataConverter
 
 from activities.archive import ArchivedCase, archived_case
 from domain.case import CaseState
 from domain.money import total
-from infra.converter import DATA_CONVERTER
+from infra.codec import Key
+from infra.converter import codec_keys
 from infra.errors import InputError
 from infra.settings import Settings
 from services.register import read_pool
@@ -151,19 +153,21 @@ async def replay(settings: Settings, case_number: str, *, workflows: Sequence[ty
         from worker import registry
 
         workflows = registry.workflows()
-    return await replay_archived(await archived(settings, case_number), workflows)
+    return await replay_archived(await archived(settings, case_number), workflows, codec_keys(settings))
 
 
-async def replay_archived(archive: ArchivedCase, workflows: Sequence[type]) -> ReplayReport:
-    """Replay each run's history; a run that does not replay is reported, never raised."""
+async def replay_archived(archive: ArchivedCase, workflows: Sequence[type],
+                          keys: tuple[Key, ...] | None) -> ReplayReport:
+    """Replay each run's history, its payloads decrypted with `keys`; a run that does not replay is
+    reported, never raised."""
     from services.replay import RecordedCase, new_replayer, replay_case  # services.replay builds on this module
 
     recorded = RecordedCase(case_number=archive.case_number, workflow_id=archive.workflow_id, source="archive",
                             run_ids=archive.run_ids, histories=archive.histories, complete=archive.complete)
-    return await replay_case(recorded, new_replayer(workflows))
+    return await replay_case(recorded, new_replayer(keys, workflows))
 
 
-async def final_state(archive: ArchivedCase) -> CaseState | None:
+async def final_state(archive: ArchivedCase, converter: DataConverter) -> CaseState | None:
     """The state the case's last run completed with, as its recorded history holds it; None when the
     archive has no completed run (an archive is written once the case's workflow has completed)."""
     if not archive.histories:
@@ -173,7 +177,7 @@ async def final_state(archive: ArchivedCase) -> CaseState | None:
     if completed is None or not completed.HasField("workflow_execution_completed_event_attributes"):
         return None
     payloads = completed.workflow_execution_completed_event_attributes.result.payloads
-    [state] = await DATA_CONVERTER.decode(payloads, [CaseState])
+    [state] = await converter.decode(payloads, [CaseState])
     return state if isinstance(state, CaseState) else None
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.archive import archived_case
@@ -45,7 +46,6 @@ from domain.lifecycle import OUTCOME_LABELS_SV, STAGE_LABELS_SV, Stage
 from domain.lifecycle import Outcome as CaseOutcome
 from domain.money import format_kronor
 from domain.payment import PAYOUT_KIND_SV, PayoutKind
-from infra.converter import DATA_CONVERTER
 from infra.settings import Settings
 from infra.temporal import connect
 from services.archive import check_case_number
@@ -197,10 +197,10 @@ def _time(event: HistoryEvent) -> datetime:
     return event.event_time.ToDatetime(tzinfo=UTC)
 
 
-async def _decode(payloads: Payloads, hint: type | None = None) -> Any:
+async def _decode(converter: DataConverter, payloads: Payloads, hint: type | None = None) -> Any:
     if not payloads.payloads:
         return None
-    values = await DATA_CONVERTER.decode(list(payloads.payloads), [hint] if hint else None)
+    values = await converter.decode(list(payloads.payloads), [hint] if hint else None)
     return values[0] if values else None
 
 
@@ -208,17 +208,18 @@ async def read_history(client: Client, history: Recorded) -> HistoryFacts:
     """What the recorded history says: the actions taken, the payouts ordered, the deadlines, the last state."""
     facts = HistoryFacts()
     for history_run in history.runs:
-        await _read_run(history_run, facts)
+        await _read_run(history_run, facts, client.data_converter)
     if history.source == "temporal" and history.running:
         facts.state = await case_state(client, history.case_number)
     elif history.runs and (last := history.runs[-1].events) and last[-1].HasField(
             "workflow_execution_completed_event_attributes"):
-        state = await _decode(last[-1].workflow_execution_completed_event_attributes.result, CaseState)
+        state = await _decode(client.data_converter, last[-1].workflow_execution_completed_event_attributes.result,
+                              CaseState)
         facts.state = state if isinstance(state, CaseState) else None
     return facts
 
 
-async def _read_run(history: WorkflowHistory, facts: HistoryFacts) -> None:
+async def _read_run(history: WorkflowHistory, facts: HistoryFacts, converter: DataConverter) -> None:
     events = history.events
     started = events[0] if events else None
     last = events[-1] if events else None
@@ -238,22 +239,22 @@ async def _read_run(history: WorkflowHistory, facts: HistoryFacts) -> None:
         kind = event.WhichOneof("attributes")
         if kind == "workflow_execution_update_accepted_event_attributes":
             accepted = event.workflow_execution_update_accepted_event_attributes.accepted_request
-            command = await _decode(accepted.input.args)
+            command = await _decode(converter, accepted.input.args)
             if isinstance(command, dict):
                 updates[accepted.meta.update_id] = {"name": accepted.input.name, "command": command}
         elif kind == "workflow_execution_update_completed_event_attributes":
             done = event.workflow_execution_update_completed_event_attributes
             update = updates.get(done.meta.update_id)
             if update is not None and done.outcome.HasField("success"):
-                update["receipt"] = await _decode(done.outcome.success)
+                update["receipt"] = await _decode(converter, done.outcome.success)
         elif kind == "activity_task_scheduled_event_attributes":
             scheduled = event.activity_task_scheduled_event_attributes
             if scheduled.activity_type.name == _PAY:
-                pays[event.event_id] = {"order": await _decode(scheduled.input)}
+                pays[event.event_id] = {"order": await _decode(converter, scheduled.input)}
         elif kind == "activity_task_completed_event_attributes":
             completed = event.activity_task_completed_event_attributes
             if completed.scheduled_event_id in pays:
-                pays[completed.scheduled_event_id]["receipt"] = await _decode(completed.result)
+                pays[completed.scheduled_event_id]["receipt"] = await _decode(converter, completed.result)
         elif kind == "timer_started_event_attributes":
             timer = event.timer_started_event_attributes
             wait = timer.start_to_fire_timeout.ToTimedelta()

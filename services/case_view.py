@@ -296,7 +296,7 @@ async def _state(client: Client, pool: AsyncConnectionPool, case_number: str) ->
         return await case_state(client, case_number), "temporal"
     except CaseNotFound:
         archive = await archived_case(pool, case_number)
-        state = await final_state(archive) if archive is not None else None
+        state = await final_state(archive, client.data_converter) if archive is not None else None
         if state is None:
             raise
         return state, "archive"

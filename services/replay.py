@@ -29,7 +29,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from infra.converter import DATA_CONVERTER
+from infra.codec import Key
+from infra.converter import codec_keys, converter_for
 from infra.errors import InputError
 from infra.settings import Settings
 from services import history_json
@@ -99,13 +100,14 @@ class Summary:
 # --- replaying, in whichever process --------------------------------------------------------------
 
 
-def new_replayer(workflows: Sequence[type] | None = None) -> Replayer:
-    """A Replayer as the deployed worker runs the workflows: its classes, runner and data converter."""
+def new_replayer(keys: tuple[Key, ...] | None, workflows: Sequence[type] | None = None) -> Replayer:
+    """A Replayer as the deployed worker runs the workflows: its classes, runner and data converter, with
+    `keys` to decrypt the payloads (infra.converter.codec_keys; None: recorded in clear)."""
     from worker import registry  # on use: it imports every workflow module
 
     # A build id given: else every replay worker hashes every loaded module for one (a fifth of a second).
     return Replayer(workflows=list(workflows if workflows is not None else registry.workflows()),
-                    workflow_runner=registry.workflow_runner(), data_converter=DATA_CONVERTER,
+                    workflow_runner=registry.workflow_runner(), data_converter=converter_for(keys),
                     build_id="grantflow-replay")
 
 
@@ -232,11 +234,11 @@ _replayer: Replayer | None = None
 _loop: asyncio.AbstractEventLoop | None = None
 
 
-def _start_process(workflows: Sequence[type] | None) -> None:
+def _start_process(keys: tuple[Key, ...] | None, workflows: Sequence[type] | None) -> None:
     global _replayer, _loop
     _quiet()
     _loop = asyncio.new_event_loop()
-    _replayer = new_replayer(workflows)
+    _replayer = new_replayer(keys, workflows)
 
 
 def _replay_batch(cases: list[RecordedCase]) -> list[ReplayReport]:
@@ -268,7 +270,8 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-async def replay_recorded(cases: AsyncIterable[RecordedCase], *, jobs: int | None = None,
+async def replay_recorded(cases: AsyncIterable[RecordedCase], *, keys: tuple[Key, ...] | None,
+                          jobs: int | None = None,
                           workflows: Sequence[type] | None = None,
                           on_report: Callable[[ReplayReport], None] | None = None,
                           batch: int = BATCH) -> Summary:
@@ -284,14 +287,14 @@ async def replay_recorded(cases: AsyncIterable[RecordedCase], *, jobs: int | Non
 
     if jobs == 1:
         _quiet()
-        replayer = new_replayer(workflows)
+        replayer = new_replayer(keys, workflows)
         async for chunk in _batches(cases, batch):
             done(await replay_cases(chunk, replayer))
         return summary
     loop = asyncio.get_running_loop()
     context = multiprocessing.get_context("spawn")  # never fork a process that holds a Temporal client
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_process,
-                                                initargs=(workflows,)) as pool:
+                                                initargs=(keys, workflows)) as pool:
         pending: set[asyncio.Future[list[ReplayReport]]] = set()
         async for chunk in _batches(cases, batch):
             pending.add(loop.run_in_executor(pool, _replay_batch, chunk))
@@ -469,7 +472,8 @@ async def replay(settings: Settings, selection: Selection, *, source: Source = "
     types = [getattr(cls, "__temporal_workflow_definition").name for cls in registry.workflows()]
     if selection.number is not None:
         jobs = 1  # one case: not worth starting processes for
-    return await replay_recorded(recorded(settings, selection, source, types), jobs=jobs, on_report=on_report)
+    return await replay_recorded(recorded(settings, selection, source, types), keys=codec_keys(settings), jobs=jobs,
+                                 on_report=on_report)
 
 
 __all__ = [

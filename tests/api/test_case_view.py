@@ -9,11 +9,11 @@ from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 
 from domain.lifecycle import Stage
-from infra.converter import DATA_CONVERTER
 from tests.activities.support import scalar
 from tests.api.conftest import Api
 from tests.api.test_actions import post, scores
 from tests.factories import REGION, application_2021
+from tests.keys import CONVERTER
 from tests.workflows.test_after_decision import archived
 
 SECTION = "$.change_logic.planned_work"
@@ -159,7 +159,7 @@ async def test_a_closed_case_is_read_from_its_archive_once_temporal_has_let_it_g
     await client.workflow_service.register_namespace(RegisterNamespaceRequest(
         namespace="retention-passed", workflow_execution_retention_period=Duration(seconds=86400)))
     api.app.state.ctx.client = await Client.connect(
-        client.service_client.config.target_host, namespace="retention-passed", data_converter=DATA_CONVERTER)
+        client.service_client.config.target_host, namespace="retention-passed", data_converter=CONVERTER)
     assert (await api.harness.handle(number).describe()).status is not None  # still in the first namespace
 
     case = await get(api, api.token("auditor", "revisor"), f"/cases/{number}")

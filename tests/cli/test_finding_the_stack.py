@@ -194,3 +194,16 @@ def test_the_calls_the_running_installation_opened_are_known_from_any_folder(sta
         assert "export-samverkan-2021-demo" in capsys.readouterr().out
     finally:
         default_catalog.cache_clear()
+
+
+def test_a_command_finds_the_development_key_of_a_stopped_up_in_its_data_directory(tmp_path):
+    from infra.settings import DEV_KEY_FILE, client_settings
+
+    data_dir = tmp_path / "data"
+    (data_dir / "postgres").mkdir(parents=True)
+    (data_dir / "postgres" / "PG_VERSION").write_text("16\n")
+    (data_dir / DEV_KEY_FILE).write_text("dev:" + "A" * 43 + "=\n")
+    environ = {"GRANTFLOW_DATA_DIR": str(data_dir), "XDG_STATE_HOME": str(tmp_path / "state")}
+    assert client_settings(environ).codec_key_file == data_dir / DEV_KEY_FILE
+    # Keys given win over it.
+    assert client_settings(environ | {"GRANTFLOW_CODEC_DISABLED": "true"}).codec_key_file is None

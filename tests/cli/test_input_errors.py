@@ -20,13 +20,13 @@ from temporalio.testing import WorkflowEnvironment
 from cli.main import main
 from domain.case import AcceptForReview
 from infra.calls import load_catalog
-from infra.converter import DATA_CONVERTER
 from infra.errors import InputError, from_validation_error
 from infra.messages import json_reason, reason
 from services import cases
 from services.applications import check_imported_received, parse_instant, read_application
 from services.inputs import json_object
 from tests.factories import application_2021
+from tests.keys import CONVERTER
 
 TEMPORAL = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
 
@@ -238,7 +238,7 @@ def test_a_receipt_a_little_ahead_of_our_clock_is_accepted_as_clock_skew():
 async def test_the_service_refuses_a_future_import_before_any_case_is_started():
     # The same rule for every interface: the service itself refuses, not only the CLI.
     async with await WorkflowEnvironment.start_local(dev_server_existing_path=TEMPORAL,
-                                                     data_converter=DATA_CONVERTER) as env:
+                                                     data_converter=CONVERTER) as env:
         future = parse_instant("2030-01-01T00:00:00+01:00")
         # No worker polls "nobody": a submission that were accepted would wait for ever.
         with pytest.raises(InputError) as caught:

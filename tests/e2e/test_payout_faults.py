@@ -76,6 +76,7 @@ from services import cases
 from stack.embedded import DevServer, find_temporal_binary, start_dev_server, wait_until_ready
 from tests.e2e import crashing_worker
 from tests.e2e.test_cli_end_to_end import ROOT, SUBMITTED, _environment, _tail, accepted, shown
+from tests.keys import CODEC_KEYS
 from tests.worker.helpers import free_port, processes_mentioning
 from worker import registry
 from worker.search_attributes import register_search_attributes
@@ -479,9 +480,10 @@ async def test_payouts_are_made_exactly_once_while_the_worker_is_killed_at_rando
     with data_directory() as data_dir:
         port, ui_port = free_port(), free_port()
         task_queue = f"faults-{uuid.uuid4().hex[:8]}"
-        env = _environment(data_dir, port) | {"GRANTFLOW_DATABASE_URL": db, "GRANTFLOW_TASK_QUEUE": task_queue}
+        env = _environment(data_dir, port) | {"GRANTFLOW_DATABASE_URL": db, "GRANTFLOW_TASK_QUEUE": task_queue,
+                                              "GRANTFLOW_CODEC_KEYS": CODEC_KEYS}
         settings = Settings.model_validate({"temporal_address": f"127.0.0.1:{port}", "database_url": db,
-                                            "task_queue": task_queue})
+                                            "task_queue": task_queue, "codec_keys": CODEC_KEYS})
         # The worker's own kills: a plan of their own, so that a seed's external kills stay what they were.
         crash_rng = random.Random(f"{seed}-crashes")
         crash_plan = sorted(crash_rng.sample(range(1, CASES + 1), crash_rng.randint(*CRASHES)))

@@ -34,10 +34,10 @@ from activities.db import open_pool
 from activities.register import find_case
 from domain.lifecycle import Stage
 from infra.calls import load_catalog
-from infra.converter import DATA_CONVERTER
 from stack.embedded import find_temporal_binary
 from tests.e2e.test_cli_end_to_end import ROOT, _tail
 from tests.factories import application_2021
+from tests.keys import CONVERTER
 from tests.workflows.conftest import TEMPORAL, Harness
 from workflows import search_attributes as sa
 
@@ -84,7 +84,7 @@ def task_queue() -> str:
 @pytest.fixture
 async def server() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=TEMPORAL, search_attributes=sa.ALL, data_converter=DATA_CONVERTER)
+        dev_server_existing_path=TEMPORAL, search_attributes=sa.ALL, data_converter=CONVERTER)
     try:
         yield env
     finally:

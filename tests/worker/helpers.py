@@ -22,7 +22,7 @@ def free_port() -> int:
 def up_service_ports() -> list[str]:
     """`grantflow up`'s arguments for its other listeners, each on a free port: tests run in parallel,
     and two stacks on the defaults (8000, 9464, ...) would take each other's ports."""
-    return ["--api-port", str(free_port()), "--metrics-port", str(free_port())]
+    return ["--api-port", str(free_port()), "--metrics-port", str(free_port()), "--codec-port", str(free_port())]
 
 
 @dataclass

@@ -11,6 +11,7 @@ import structlog
 
 from infra.settings import Settings
 from stack.embedded import find_temporal_binary, main_up
+from tests.keys import CODEC_KEYS
 from tests.worker.helpers import free_port
 from worker.main import EXIT_CONFIG, EXIT_UNAVAILABLE, main_worker
 
@@ -31,7 +32,8 @@ def test_a_worker_without_a_database_url_names_the_variable(capsys):
 
 
 def test_a_worker_that_cannot_reach_temporal_says_where_it_tried(capsys):
-    settings = Settings(temporal_address=f"127.0.0.1:{free_port()}", database_url="postgresql://x/y", log_format="json")
+    settings = Settings(temporal_address=f"127.0.0.1:{free_port()}", database_url="postgresql://x/y", log_format="json",
+                        codec_keys=CODEC_KEYS)
     assert main_worker(settings) == EXIT_UNAVAILABLE
     err = capsys.readouterr().err
     assert f"error: cannot connect to Temporal at {settings.temporal_address}" in err

@@ -21,9 +21,9 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner
 
 from domain.lifecycle import Stage
-from infra.converter import DATA_CONVERTER
 from infra.settings import Settings
 from stack.embedded import find_temporal_binary
+from tests.keys import CONVERTER
 from tests.worker.helpers import FakePool
 from worker.interceptors import activity_log_context
 from worker.logging import (
@@ -257,7 +257,7 @@ async def test_lines_logged_in_a_real_activity_carry_the_case_and_workflow_ids_a
     settings = Settings(task_queue=f"logging-{uuid.uuid4()}", database_url="postgresql://unused/test")
     note = LetterNote(case_number="2021-00123", stage=Stage.ASSESSMENT, recipient="Anna, 850101-1234")
     async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=TEMPORAL, data_converter=DATA_CONVERTER
+        dev_server_existing_path=TEMPORAL, data_converter=CONVERTER
     ) as env:
         stop, ready = asyncio.Event(), asyncio.Event()
         # The worker as `grantflow worker` builds it, interceptors included.
@@ -376,7 +376,7 @@ async def test_a_failing_activity_logs_no_input_from_a_database_or_validation_er
     )
     settings = Settings(task_queue=f"logging-{uuid.uuid4()}", database_url="postgresql://unused/test")
     async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=TEMPORAL, data_converter=DATA_CONVERTER
+        dev_server_existing_path=TEMPORAL, data_converter=CONVERTER
     ) as env:
         stop, ready = asyncio.Event(), asyncio.Event()
         worker = asyncio.create_task(

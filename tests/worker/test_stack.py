@@ -71,7 +71,7 @@ async def running(settings: Settings, port: int, ui_port: int, components: Compo
                   api_port: int | None = None, demo: bool = False) -> AsyncIterator[None]:
     ready, stop = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(up(settings, ready=ready, stop=stop, port=port, ui_port=ui_port, components=components,
-                                  api_port=api_port or free_port(), demo=demo))
+                                  api_port=api_port or free_port(), codec_port=free_port(), demo=demo))
     waiting = asyncio.create_task(ready.wait())
     await asyncio.wait([task, waiting], timeout=40, return_when=asyncio.FIRST_COMPLETED)
     waiting.cancel()
@@ -115,7 +115,11 @@ async def test_up_serves_cases_stops_everything_and_resumes_on_the_next_start(da
     settings = Settings(data_dir=data_dir, task_queue="stack-test", log_format="json")
     port, ui_port, api_port = free_port(), free_port(), free_port()
     api = f"http://127.0.0.1:{api_port}"
-    client_settings = local_settings(port)
+    # `up` encrypts payloads with the development key it makes in the data directory (none is configured).
+
+    def client_settings() -> Settings:  # once `up` has made the key
+        return local_settings(port, codec_key_file=data_dir / stack.DEV_KEY_FILE)
+
     recorder = RecordingComponents()
     workflow_id = f"echo-{uuid.uuid4()}"
 
@@ -124,7 +128,8 @@ async def test_up_serves_cases_stops_everything_and_resumes_on_the_next_start(da
 
     monkeypatch.setattr(stack, "load_demo", no_cases)
     async with running(settings, port, ui_port, recorder.components(), api_port=api_port, demo=True):
-        client = await connect(client_settings)
+        assert (data_dir / stack.DEV_KEY_FILE).stat().st_mode & 0o777 == 0o600
+        client = await connect(client_settings())
         result = await client.execute_workflow(EchoWorkflow.run, "hej", id=workflow_id, task_queue="stack-test")
         assert result == "hej"
         # The search attributes are registered: a case query is valid.
@@ -150,7 +155,7 @@ async def test_up_serves_cases_stops_everything_and_resumes_on_the_next_start(da
 
     # Started again on the same data: the finished workflow is still there, and the demo's people have new tokens.
     async with running(settings, port, ui_port, recorder.components(), api_port=api_port, demo=True):
-        client = await connect(client_settings)
+        client = await connect(client_settings())
         assert await client.get_workflow_handle(workflow_id).result() == "hej"
         again = _demo_tokens(capsys.readouterr().out)
         assert set(again) == set(tokens) and not set(again.values()) & set(tokens.values())

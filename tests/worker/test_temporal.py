@@ -26,9 +26,9 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from infra.converter import DATA_CONVERTER
 from infra.settings import Settings, SettingsError
 from stack.embedded import find_temporal_binary
+from tests.keys import CONVERTER
 from tests.worker.echo import EchoWorkflow
 from tests.worker.helpers import EchoComponents, FakePool
 from worker.main import run_worker
@@ -59,7 +59,7 @@ CASE_QUERY = (
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=TEMPORAL,
-        data_converter=DATA_CONVERTER,
+        data_converter=CONVERTER,
         dev_server_extra_args=["--namespace", "conflicting"],
     ) as env:
         yield env

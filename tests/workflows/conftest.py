@@ -32,10 +32,10 @@ from domain.call import Call, shifted
 from domain.case import CaseState, Receipt
 from domain.clock import stockholm_date
 from infra.calls import CallCatalog, load_catalog
-from infra.converter import DATA_CONVERTER
 from infra.settings import Settings, SmtpConfig
 from services import cases
 from tests.activities.support import RecordingHandler, free_port, start_smtp
+from tests.keys import CONVERTER
 from worker import registry
 from worker.interceptors import LogContextInterceptor
 from workflows import search_attributes as sa
@@ -127,12 +127,12 @@ async def _harness(db, *dynamic_config: str, settings: Settings | None = None, s
               for arg in ("--dynamic-config-value", value)],
             *[arg for pair in search_attributes for arg in ("--search-attribute", pair)],
         ],
-        data_converter=DATA_CONVERTER,
+        data_converter=CONVERTER,
     )
     pool = await open_pool(db)
     task_queue = f"test-{uuid.uuid4().hex}"
     client = env.client if not interceptors else Client(
-        env.client.service_client, namespace=env.client.namespace, data_converter=DATA_CONVERTER,
+        env.client.service_client, namespace=env.client.namespace, data_converter=CONVERTER,
         interceptors=interceptors)
     # The worker's own lists: a workflow or activity left out of the registry fails here too.
     worker = Worker(

@@ -25,8 +25,8 @@ from domain.after_decision import ReviewFinalReport
 from domain.clock import stockholm_date
 from domain.lifecycle import Stage
 from domain.reclaim import ReclaimBasis
-from infra.converter import DATA_CONVERTER
 from services.cases import ActionRefused
+from tests.keys import CONVERTER
 from tests.workflows.test_case_workflow import APPLICANT, DECIDER, OFFICER, OTHER_OFFICER, assessed_case, refused
 from worker import registry
 from workflows import search_attributes as sa
@@ -445,7 +445,7 @@ async def test_interest_is_computed_with_the_rates_the_case_read_so_a_replay_agr
         r.model_copy(update={"percent": r.percent + 3}) for r in load_reference_rates().rates]})
     monkeypatch.setattr(rates_module, "load_reference_rates", lambda: other)
     replayer = Replayer(workflows=registry.workflows(), workflow_runner=registry.workflow_runner(strict=True),
-                        data_converter=DATA_CONVERTER)
+                        data_converter=CONVERTER)
     await replayer.replay_workflow(history)
 
 

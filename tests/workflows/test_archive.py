@@ -30,8 +30,6 @@ from temporalio.worker import (
     Worker,
 )
 
-from infra.converter import DATA_CONVERTER
-
 # The workflows below run in Temporal's sandbox, which imports this module afresh for every
 # run it executes or replays: what they do not use is passed through, not imported again.
 with workflow.unsafe.imports_passed_through():
@@ -47,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.payment import PayoutKind
     from services import archive as archive_service
     from tests.factories import application_2021
+    from tests.keys import CONVERTER, KEYS
     from workflows.archive import ArchiveWorkflow, archive_workflow_id
 
 # --- the test's own cases ------------------------------------------------------------------
@@ -255,10 +254,10 @@ async def test_a_closed_case_is_archived_with_every_run_and_replays(archiving):
 
     # Replayable from the archived JSON alone, as Temporal's own tools read it.
     histories = [WorkflowHistory.from_json(number, history) for history in archived.histories]
-    replayer = Replayer(workflows=[ContinuingCase], data_converter=DATA_CONVERTER)
+    replayer = Replayer(workflows=[ContinuingCase], data_converter=CONVERTER)
     for history in histories:
         await replayer.replay_workflow(history)  # raises on any replay failure
-    report = await archive_service.replay_archived(archived, [ContinuingCase])
+    report = await archive_service.replay_archived(archived, [ContinuingCase], KEYS)
     assert report.ok and [run.run_id for run in report.runs] == archived.run_ids
 
     # The final payout goes out in a bank file after the case was archived: archiving again
@@ -351,7 +350,7 @@ async def test_runs_gone_from_temporal_are_kept_from_the_archive_or_reported_mis
     assert (late.runs, late.complete) == (1, False)
     archived = await archiving.archived(never_archived)
     assert not archived.complete and gone not in archived.run_ids
-    report = await archive_service.replay_archived(archived, [ContinuingCase])
+    report = await archive_service.replay_archived(archived, [ContinuingCase], KEYS)
     assert report.ok and not report.complete
 
 
@@ -362,7 +361,7 @@ async def test_changed_workflow_code_is_reported_as_nondeterminism(archiving):
     number = await archiving.closed_case()
     await archiving.archive(number)
 
-    report = await archive_service.replay_archived(await archiving.archived(number), [ChangedCase])
+    report = await archive_service.replay_archived(await archiving.archived(number), [ChangedCase], KEYS)
 
     assert not report.ok
     assert [run.nondeterminism for run in report.runs] == [True, True]
@@ -381,7 +380,8 @@ async def test_a_history_altered_in_the_archive_is_reported_as_nondeterminism(ar
         await conn.execute("UPDATE case_archive SET histories = %s WHERE case_number = %s",
                            (Jsonb(histories), number))
 
-    report = await archive_service.replay_archived(await archiving.archived(number), [ContinuingCase])
+    report = await archive_service.replay_archived(await archiving.archived(number), [ContinuingCase],
+                                                   KEYS)
 
     assert [(run.ok, run.nondeterminism) for run in report.runs] == [(False, True), (True, False)]
 

@@ -22,12 +22,12 @@ from activities.letters import LetterRequest, list_letters
 from activities.register import case_events, list_cases
 from domain.clock import stockholm_date
 from domain.lifecycle import Outcome, Stage
-from infra.converter import DATA_CONVERTER
 from infra.settings import Settings
 from services import cases
 from services.cases import ActionRefused, build_command
 from tests.activities.support import scalar
 from tests.factories import SHA, application_2021, application_2022
+from tests.keys import CONVERTER
 from worker import registry
 from workflows import search_attributes as sa
 from workflows.call import CallWorkflow, call_workflow_id
@@ -534,7 +534,7 @@ async def _same_commands_with_an_update_in_the_first_task_or_after(harness) -> N
     assert kinds(after).index("WORKFLOW_EXECUTION_UPDATE_ACCEPTED") > first_completed + 1, kinds(after)
     assert commands(together) == commands(after), "\n".join(map(str, (commands(together), commands(after))))
     replayer = Replayer(workflows=registry.workflows(), workflow_runner=registry.workflow_runner(strict=True),
-                        data_converter=DATA_CONVERTER)
+                        data_converter=CONVERTER)
     await replayer.replay_workflow(together)
     await replayer.replay_workflow(after)
 

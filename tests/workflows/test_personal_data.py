@@ -6,8 +6,8 @@ from typing import Any
 
 from activities.register import list_cases
 from domain.privacy import MASK
-from infra.converter import DATA_CONVERTER
 from tests.factories import application_2021
+from tests.keys import CONVERTER
 from tests.workflows.test_case_workflow import assess
 from workflows.intake import intake_workflow_id
 
@@ -15,8 +15,8 @@ PNR = "19121212-1212"
 DIGITS = ("19121212", "121212-1212", "1212121212")
 
 
-def _decoded(payload: Any) -> str:
-    return str(DATA_CONVERTER.payload_converter.from_payload(payload)) if payload.ByteSize() else ""
+async def _decoded(payload: Any) -> str:
+    return str((await CONVERTER.decode([payload]))[0]) if payload.ByteSize() else ""
 
 
 async def _shown_in_temporal(handle: Any) -> list[str]:
@@ -30,7 +30,7 @@ async def _shown_in_temporal(handle: Any) -> list[str]:
     async for event in handle.fetch_history_events():
         # Each command's summary (activities, timers, child workflows) and a child's static details.
         if event.HasField("user_metadata"):
-            texts += [_decoded(event.user_metadata.summary), _decoded(event.user_metadata.details)]
+            texts += [await _decoded(event.user_metadata.summary), await _decoded(event.user_metadata.details)]
     return texts
 
 

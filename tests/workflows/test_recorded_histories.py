@@ -16,8 +16,8 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from infra.converter import DATA_CONVERTER
 from services.replay import RecordedCase, replay_recorded
+from tests.keys import CONVERTER, KEYS
 from worker import registry
 from workflows.case import DECISION_MAKERS_DECLARE
 from workflows.intake import OPENS_THE_CASE
@@ -29,7 +29,7 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 async def test_a_recorded_history_replays(path: Path):
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
     replayer = Replayer(workflows=registry.workflows(), workflow_runner=registry.workflow_runner(strict=True),
-                        data_converter=DATA_CONVERTER)
+                        data_converter=CONVERTER)
     await replayer.replay_workflow(history)
 
 
@@ -87,6 +87,6 @@ async def test_the_audits_replay_reproduces_every_recorded_history():
                            run_ids=[p.stem for p in chain],
                            histories=[json.loads(p.read_text(encoding="utf-8")) for p in chain])
 
-    summary = await replay_recorded(cases(), jobs=1)
+    summary = await replay_recorded(cases(), keys=KEYS, jobs=1)
     assert summary.ok, [r.runs for r in summary.differ]
     assert summary.cases == len(HISTORIES) - len(chain) + 1 and summary.runs == len(HISTORIES)

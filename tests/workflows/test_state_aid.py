@@ -19,10 +19,10 @@ from activities.letters import list_letters
 from activities.state_aid import aid_rows, as_csv, load_exchange_rates
 from cli.cases import _print_state_aid
 from domain.lifecycle import Stage
-from infra.converter import DATA_CONVERTER
 from infra.errors import InputError
 from services.cases import ActionRefused
 from tests.factories import ASSOCIATION, COMPANY, application_2021, application_2022
+from tests.keys import CONVERTER
 from tests.workflows.test_after_decision import (
     APPLICANT,
     BANKGIRO,
@@ -143,7 +143,7 @@ async def test_a_company_over_its_ceiling_across_two_cases_is_resolved_certified
     other = installed.model_copy(update={"rates": tuple(r + 1 for r in installed.rates)})
     monkeypatch.setattr(state_aid_module, "load_exchange_rates", lambda: other)
     replayer = Replayer(workflows=registry.workflows(), workflow_runner=registry.workflow_runner(strict=True),
-                        data_converter=DATA_CONVERTER)
+                        data_converter=CONVERTER)
     await replayer.replay_workflow(history)
 
     # The final report names a company too; its review checks and certifies it, and the archive keeps the record.
