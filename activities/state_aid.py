@@ -188,13 +188,26 @@ CSV_FIELDS = ("org_number", "company_name", "granted_on", "value_sek", "value_eu
               "rate_published_on", "regulation", "rule_id", "aid", "case_number", "call_id", "aid_id")
 
 
+# Cells whose text the applicant or a call file wrote: a spreadsheet must show them, never run them.
+_TEXT_FIELDS = frozenset({"company_name", "aid", "regulation", "rule_id", "case_number", "call_id", "aid_id"})
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(text: str) -> str:
+    """A text cell a spreadsheet reads as text: one starting like a formula (=, +, -, @, tab, CR) gets a
+    leading single quote, so that a company named '=HYPERLINK(...)' cannot run in the officer's sheet."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def as_csv(rows: list[AidRow]) -> str:
-    """The rows as CSV for reporting to the state-aid register: organisation numbers as NNNNNN-NNNN."""
+    """The rows as CSV for reporting to the state-aid register: organisation numbers as NNNNNN-NNNN,
+    applicant-typed text made safe to open in a spreadsheet (`spreadsheet_text`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_FIELDS)
     for row in rows:
         values = row.model_dump()
         values["org_number"] = f"{row.org_number[:6]}-{row.org_number[6:]}"
-        writer.writerow([str(values[f]) for f in CSV_FIELDS])
+        writer.writerow([spreadsheet_text(str(values[f])) if f in _TEXT_FIELDS else str(values[f])
+                         for f in CSV_FIELDS])
     return out.getvalue()
