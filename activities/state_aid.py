@@ -1,6 +1,7 @@
 """The state-aid record and the euro rates: what a case reads and writes about aid to companies.
 
-Rates: the ECB's EUR/SEK reference rates as this release ships them (domain/exchange_rates.toml).
+Rates: the ECB's EUR/SEK reference rates as this release ships them (domain/exchange_rates.toml),
+or as the file GRANTFLOW_EXCHANGE_RATES_FILE names has them (`ExchangeRateReader`).
 A case reads the rates of the days it needs through a local activity, so that the rates it
 checked a ceiling with are in its history: a replay after a release that installs newer or
 corrected rates reads the same figures, as `activities/rates.py` does for interest.
@@ -16,8 +17,9 @@ import csv
 import io
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
+from pathlib import Path
 from typing import Annotated
 
 from psycopg.rows import class_row
@@ -45,6 +47,17 @@ def load_exchange_rates() -> ExchangeRates:
     return parse_exchange_rates(text, f"domain/{RATES_FILE}")
 
 
+def read_rates_file(path: Path) -> ExchangeRates:
+    """An installed rates file (GRANTFLOW_EXCHANGE_RATES_FILE), read again whenever it has changed."""
+    stat = path.stat()
+    return _parse_rates_file(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _parse_rates_file(path: Path, mtime_ns: int, size: int) -> ExchangeRates:
+    return parse_exchange_rates(path.read_text(encoding="utf-8"), str(path))
+
+
 class RatesRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -58,11 +71,21 @@ class RatesRead(BaseModel):
     rates: list[RateOfDay] = Field(description="One per day asked that has a rate (the day's or the last earlier)")
 
 
-@activity.defn
-async def read_exchange_rates(request: RatesRequest) -> RatesRead:
-    installed = load_exchange_rates()
-    found = (installed.rate_for(day) for day in sorted(set(request.days)))
-    return RatesRead(source=installed.source, rates=[r for r in found if r is not None])
+class ExchangeRateReader:
+    """The rates a worker converts aid with: the file GRANTFLOW_EXCHANGE_RATES_FILE names (newer rates
+    installed between releases, or a test's own), else the bundled domain/exchange_rates.toml."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path
+
+    def installed(self) -> ExchangeRates:
+        return load_exchange_rates() if self._path is None else read_rates_file(self._path)
+
+    @activity.defn(name="read_exchange_rates")
+    async def read(self, request: RatesRequest) -> RatesRead:
+        installed = self.installed()
+        found = (installed.rate_for(day) for day in sorted(set(request.days)))
+        return RatesRead(source=installed.source, rates=[r for r in found if r is not None])
 
 
 class TotalsRequest(BaseModel):

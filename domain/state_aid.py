@@ -11,9 +11,10 @@ activity; nothing here reads a clock, a file or a database
 (docs/decisions/0033-state-aid-to-participating-companies.md).
 
 Amounts: the aid is reported in kronor and converted to euro at the rate of the day it is
-granted (a day without a rate takes the last earlier rate). The company declares its earlier
-de minimis aid in euro, as the certificates of other grantors state it; aid through grantflow's
-own cases is counted here and must not be in the declaration.
+granted (a weekend or holiday without a rate takes the last earlier rate, at most a week old;
+a day further after the last rate installed has none, and the check asks for the rates). The
+company declares its earlier de minimis aid in euro, as the certificates of other grantors
+state it; aid through grantflow's own cases is counted here and must not be in the declaration.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from domain.text import Clean
 
 RATES_FILE = "exchange_rates.toml"
 CENT = Decimal("0.01")
+# How long a day without a rate may take the last earlier one. The ECB publishes none on weekends and
+# TARGET holidays (the longest run, Good Friday to Easter Monday, is four days); a week covers them all.
+# A day further from the last rate is after the rates installed: no rate, not a stale one.
+CARRY_FORWARD = timedelta(days=7)
 _RATE_MAX_PLACES = 6
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$", max_length=40)]
@@ -191,11 +196,12 @@ class ExchangeRates(Model):
     rates: tuple[Decimal, ...]
 
     def rate_for(self, day: date) -> RateOfDay | None:
-        """The rate of `day`, or the last earlier one; None before the first rate installed."""
+        """The rate of `day`, or the last earlier one within `CARRY_FORWARD`; None before the first
+        rate installed and more than `CARRY_FORWARD` after the last (the rates are not installed yet)."""
         from bisect import bisect_right
 
         i = bisect_right(self.days, day)
-        if i == 0:
+        if i == 0 or day - self.days[i - 1] > CARRY_FORWARD:
             return None
         return RateOfDay(day=day, published_on=self.days[i - 1], sek_per_eur=self.rates[i - 1])
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
 from domain.bank import normalize_bankgiro
+from domain.state_aid import ExchangeRatesError, parse_exchange_rates
 from domain.users import ApiRole
 from infra.errors import InputError, InputProblem, Unavailable
 
@@ -192,6 +193,8 @@ class Settings(BaseModel):
     agency_name: str = Field(default="Tillväxtverket", min_length=1, max_length=140)
     agency_bankgiro: str = Field(default="123-4566", validate_default=True)
     agency_bic: str | None = None
+    # EUR/SEK rates for the state-aid check (domain/exchange_rates.toml's format); unset: the bundled file.
+    exchange_rates_file: Path | None = None
 
     @field_validator("temporal_address")
     @classmethod
@@ -227,6 +230,16 @@ class Settings(BaseModel):
         if value is False and given:
             names = " and ".join(env_name([name]) for name in given)
             raise ValueError(f"is false, yet {names} {'is' if len(given) == 1 else 'are'} set: remove one or the other")
+        return value
+
+    @field_validator("exchange_rates_file")
+    @classmethod
+    def _rates_file(cls, value: Path | None) -> Path | None:
+        if (value := _existing_file(value)) is not None:
+            try:
+                parse_exchange_rates(value.read_text(encoding="utf-8"), str(value))
+            except (OSError, UnicodeDecodeError, ExchangeRatesError) as error:
+                raise ValueError(str(error)) from None
         return value
 
     @field_validator("database_url")

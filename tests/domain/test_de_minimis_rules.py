@@ -34,11 +34,14 @@ def test_the_regulation_follows_the_day_the_aid_is_granted_and_counts_its_own_pe
     assert new.window(date(2028, 2, 29)) == (date(2025, 3, 1), date(2028, 2, 29))
 
 
-def test_a_day_without_a_rate_takes_the_last_earlier_one_and_a_bad_file_is_named():
+def test_a_day_without_a_rate_takes_the_last_earlier_one_within_a_week_and_a_bad_file_is_named():
     rates = parse_exchange_rates('source = "ECB"\n[sek_per_eur]\n2024-03-01 = "11.1948"\n2024-03-04 = "11.20"\n',
                                  "rates.toml")
     assert rates.rate_for(date(2024, 3, 3)).published_on == date(2024, 3, 1)
     assert rates.rate_for(date(2024, 2, 29)) is None
+    # After the last rate: a week carries it (a weekend, Easter); a day further has none, not a stale rate.
+    assert rates.rate_for(date(2024, 3, 11)).published_on == date(2024, 3, 4)
+    assert rates.rate_for(date(2024, 3, 12)) is None
     with pytest.raises(ValueError, match=r"rates.toml: sek_per_eur.2024-03-01: write the rate as a string"):
         parse_exchange_rates("[sek_per_eur]\n2024-03-01 = 11.19\n", "rates.toml")
 

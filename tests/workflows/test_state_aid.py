@@ -2,27 +2,30 @@
 requests, one company goes over its de minimis ceiling across the two cases, the officer resolves it,
 and each company gets its certificate and has its record (docs/decisions/0033).
 
-Today's rates: aid granted in December 2026 takes the last installed ECB rate, 10.978 kr per euro of
-2026-10-30 (domain/exchange_rates.toml), so every euro figure below can be checked by hand.
+The worker converts with rates this test installs (GRANTFLOW_EXCHANGE_RATES_FILE): 11 kr per euro for
+every day around today, so every euro figure below can be checked by hand, whatever the date and
+whatever rates the release bundles.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from temporalio.worker import Replayer
 
-import activities.state_aid as state_aid_module
 from activities.letters import list_letters
-from activities.state_aid import aid_rows, as_csv, load_exchange_rates
+from activities.state_aid import aid_rows, as_csv
 from cli.cases import _print_state_aid
 from domain.lifecycle import Stage
 from infra.converter import DATA_CONVERTER
 from infra.errors import InputError
+from infra.settings import Settings
 from services.cases import ActionRefused
 from tests.factories import ASSOCIATION, COMPANY, application_2021, application_2022
+from tests.workflows.conftest import _harness
 from tests.workflows.test_after_decision import (
     APPLICANT,
     BANKGIRO,
@@ -37,6 +40,28 @@ from worker import registry
 
 D = Decimal
 EARLIER = "250000.00"  # euro: what Exempel Mekaniska AB declares it had from other grantors
+RATE, NEW_RATE = D("11.0000"), D("12.5")
+
+
+def install_rates(path: Path, rate: Decimal) -> None:
+    """A rates file in domain/exchange_rates.toml's format: `rate` for every day the cases below need."""
+    first = today() - timedelta(days=30)
+    days = (first + timedelta(days=i) for i in range(180))
+    path.write_text('source = "Testkurs"\n[sek_per_eur]\n' + "".join(f'{d} = "{rate}"\n' for d in days),
+                    encoding="utf-8")
+
+
+@pytest.fixture
+def rates_file(tmp_path) -> Path:
+    path = tmp_path / "exchange_rates.toml"
+    install_rates(path, RATE)
+    return path
+
+
+@pytest.fixture
+async def harness(db, rates_file):
+    async for h in _harness(db, settings=Settings(exchange_rates_file=rates_file)):
+        yield h
 
 
 async def granted(harness, call_id: str, data: dict) -> tuple[str, object]:
@@ -70,7 +95,7 @@ async def certificates(harness, number):
     return [x for x in await list_letters(harness.pool, number) if x.kind == "de_minimis_certificate"]
 
 
-async def test_a_company_over_its_ceiling_across_two_cases_is_resolved_certified_and_recorded(harness, monkeypatch,
+async def test_a_company_over_its_ceiling_across_two_cases_is_resolved_certified_and_recorded(harness, rates_file,
                                                                                               capsys):
     first, start = await granted(harness, "export-samverkan-2021", application_2021())
     second, _ = await granted(harness, "saker-digitalisering-2022", application_2022())
@@ -86,7 +111,7 @@ async def test_a_company_over_its_ceiling_across_two_cases_is_resolved_certified
         await harness.act(first, "file-payment-request", APPLICANT, **request_with(
             start, "75000.00", company("850101-1236", "Enskild firma", "1000.00", day)))
 
-    # The 2021 call's case: 400 000 kr is 36 436,51 euro; with the declared 250 000 euro, under 300 000.
+    # The 2021 call's case: 400 000 kr is 36 363,64 euro; with the declared 250 000 euro, under 300 000.
     await harness.act(first, "file-payment-request", APPLICANT, **request_with(
         start, "75000.00", company(COMPANY, "Exempel Mekaniska AB", "400000.00", day, EARLIER,
                                    email="vd@mekaniska.example"),
@@ -98,11 +123,11 @@ async def test_a_company_over_its_ceiling_across_two_cases_is_resolved_certified
     assert sorted(x.recipient_name for x in letters) == ["Exempel Ekonomisk Förening", "Exempel Mekaniska AB"]
     [to_company] = [x for x in letters if x.recipient_name == "Exempel Mekaniska AB"]
     assert to_company.recipient_email == "vd@mekaniska.example"
-    assert "Stödets värde: 400\u00a0000\u00a0kr, det vill säga 36\u00a0436,51\u00a0euro" in to_company.body
-    assert "10,978 kr per euro (Europeiska centralbankens referenskurs 2026-10-30)" in to_company.body
+    assert "Stödets värde: 400\u00a0000\u00a0kr, det vill säga 36\u00a0363,64\u00a0euro" in to_company.body
+    assert f"11 kr per euro (Europeiska centralbankens referenskurs {day})" in to_company.body
     assert "kommissionens förordning (EU) 2023/2831" in to_company.body and f"beviljades {day}" in to_company.body
 
-    # The 2022 call's case: 200 000 kr more (18 218,25 euro) would be 304 654,76 euro with the first case's
+    # The 2022 call's case: 200 000 kr more (18 181,82 euro) would be 304 545,46 euro with the first case's
     # aid; alone it would not be over. The review is refused with the figures, and the case keeps the finding.
     await harness.act(second, "file-payment-request", APPLICANT, **request_with(
         start, "50000.00", company(COMPANY, "Exempel Mekaniska AB", "200000.00", day, EARLIER)))
@@ -110,38 +135,36 @@ async def test_a_company_over_its_ceiling_across_two_cases_is_resolved_certified
         await harness.act(second, "review-payment-request", OFFICER, request_number=1, costs=approve_all("100000.00"))
     finding = str(caught.value)
     assert "Exempel Mekaniska AB (556012-3456) går över taket för stöd av mindre betydelse" in finding
-    assert "stöd genom myndighetens ärenden 400\u00a0000\u00a0kr (36\u00a0436,51\u00a0euro)" in finding
-    assert "304\u00a0654,76\u00a0euro" in finding and "överskridandet är 4\u00a0654,76\u00a0euro" in finding
-    assert "300\u00a0000\u00a0euro (3\u00a0293\u00a0400\u00a0kr)" in finding and "SD22-DE-MINIMIS-2831" in finding
+    assert "stöd genom myndighetens ärenden 400\u00a0000\u00a0kr (36\u00a0363,64\u00a0euro)" in finding
+    assert "304\u00a0545,46\u00a0euro" in finding and "överskridandet är 4\u00a0545,46\u00a0euro" in finding
+    assert "300\u00a0000\u00a0euro (3\u00a0300\u00a0000\u00a0kr)" in finding and "SD22-DE-MINIMIS-2831" in finding
     state = await harness.settled(second)
     [over] = state.state_aid.checks["payment-request-1"].over
-    assert over.total_eur == D("304654.76") and state.payments.requests[0].reviews is None
+    assert over.total_eur == D("304545.46") and state.payments.requests[0].reviews is None
     _print_state_aid(state)  # `grantflow case` shows the open finding
     assert "över taket: Exempel Mekaniska AB (556012-3456) går över taket" in capsys.readouterr().out
     # Asked again without a resolution, it is refused at once, writing nothing.
     assert "går över taket" in await refused(harness, second, "review-payment-request", OFFICER,
                                              request_number=1, costs=approve_all("100000.00"))
-    # Resolved: the company receives 100 000 kr of coaching (9 109,13 euro), which fits.
+    # Resolved: the company receives 100 000 kr of coaching (9 090,91 euro), which fits.
     receipt = await harness.act(second, "review-payment-request", OFFICER, request_number=1,
                                 costs=approve_all("100000.00"), state_aid=[{
                                     "org_number": "16556012-3456", "value": "100000.00",
                                     "reason": "Företaget betalar själv för halva coachningen."}])
     assert "Stöd av mindre betydelse till 1 företag" in receipt.message
     [letter] = await certificates(harness, second)
-    assert "Stödets värde: 100\u00a0000\u00a0kr, det vill säga 9\u00a0109,13\u00a0euro" in letter.body
+    assert "Stödets värde: 100\u00a0000\u00a0kr, det vill säga 9\u00a0090,91\u00a0euro" in letter.body
 
     # The company's record, across both cases and calls, and the 2022 call's export.
     rows = await aid_rows(harness.pool, org_number=COMPANY)
     assert [(r.case_number, r.value_sek, r.value_eur) for r in rows] == [
-        (first, D("400000.00"), D("36436.51")), (second, D("100000.00"), D("9109.13"))]
+        (first, D("400000.00"), D("36363.64")), (second, D("100000.00"), D("9090.91"))]
     export = as_csv(await aid_rows(harness.pool, call_id=rows[1].call_id)).splitlines()
     assert len(export) == 2 and export[1].startswith("556012-3456,Exempel Mekaniska AB,")
 
     # A later release installs other rates: the recorded case replays unchanged, with the rates it read.
     history = await harness.handle(second).fetch_history()
-    installed = load_exchange_rates()
-    other = installed.model_copy(update={"rates": tuple(r + 1 for r in installed.rates)})
-    monkeypatch.setattr(state_aid_module, "load_exchange_rates", lambda: other)
+    install_rates(rates_file, NEW_RATE)
     replayer = Replayer(workflows=registry.workflows(), workflow_runner=registry.workflow_runner(strict=True),
                         data_converter=DATA_CONVERTER)
     await replayer.replay_workflow(history)
