@@ -4,22 +4,32 @@ and each company gets its certificate and has its record (docs/decisions/0033).
 
 The worker converts with rates this test installs (GRANTFLOW_EXCHANGE_RATES_FILE): 11 kr per euro for
 every day around today, so every euro figure below can be checked by hand, whatever the date and
-whatever rates the release bundles.
+whatever rates the release bundles. Later it installs 12,5 kr per euro, as a release with new rates would.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
-from temporalio.worker import Replayer
+from temporalio import workflow
+from temporalio.worker import (
+    HandleUpdateInput,
+    Interceptor,
+    Replayer,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+)
 
 from activities.letters import list_letters
-from activities.state_aid import aid_rows, as_csv
+from activities.state_aid import RatesRead, aid_rows, as_csv
 from cli.cases import _print_state_aid
 from domain.lifecycle import Stage
+from domain.state_aid import CaseStateAid
 from infra.converter import DATA_CONVERTER
 from infra.errors import InputError
 from infra.settings import Settings
@@ -162,12 +172,20 @@ async def test_a_company_over_its_ceiling_across_two_cases_is_resolved_certified
     export = as_csv(await aid_rows(harness.pool, call_id=rows[1].call_id)).splitlines()
     assert len(export) == 2 and export[1].startswith("556012-3456,Exempel Mekaniska AB,")
 
-    # A later release installs other rates: the recorded case replays unchanged, with the rates it read.
-    history = await harness.handle(second).fetch_history()
+    # Newer rates are installed. (a) The recorded case replays, (b) with the rates it read then: the
+    # local activity's result in its history, and the replayed case's check, still have 11 kr per euro.
     install_rates(rates_file, NEW_RATE)
+    history = await harness.handle(second).fetch_history()
+    # Two reads: the review refused with the finding, and the one with the resolution.
+    assert [[(r.day, r.sek_per_eur) for r in read.rates] for read in recorded_rates(history)] == [[(day, RATE)]] * 2
+    seen = ReplayedStateAid()
     replayer = Replayer(workflows=registry.workflows(), workflow_runner=registry.workflow_runner(strict=True),
-                        data_converter=DATA_CONVERTER)
+                        data_converter=DATA_CONVERTER, interceptors=[seen])
     await replayer.replay_workflow(history)
+    replayed = seen.after_updates[-1].checks["payment-request-1"].companies[0]
+    assert (replayed.rate.sek_per_eur, replayed.value_eur, replayed.total_eur) == (RATE, D("9090.91"),
+                                                                                     D("295454.55"))
+    assert [g.rate.sek_per_eur for g in seen.after_updates[-1].granted] == [RATE]
 
     # The final report names a company too; its review checks and certifies it, and the archive keeps the record.
     await harness.fast_forward(first, timedelta(days=42))
@@ -178,7 +196,48 @@ async def test_a_company_over_its_ceiling_across_two_cases_is_resolved_certified
     receipt = await harness.act(first, "review-final-report", OFFICER, costs=approve_all("300000.00"),
                                 assessment="Målen är nådda.")
     assert "Stöd av mindre betydelse till 1 företag" in receipt.message
-    assert len(await certificates(harness, first)) == 3
+    letters = await certificates(harness, first)
+    assert len(letters) == 3
+    # (c) A check after the new rates were installed converts with them: 20 000 kr is 1 600 euro.
+    [newest] = [x for x in letters if "12,5 kr per euro" in x.body]
+    assert "Stödets värde: 20\u00a0000\u00a0kr, det vill säga 1\u00a0600\u00a0euro" in newest.body
+    rows = await aid_rows(harness.pool, case_number=first)
+    assert [(r.aid_id, r.sek_per_eur, r.value_eur) for r in rows] == [
+        ("payment-request-1-1", RATE, D("36363.64")), ("payment-request-1-2", RATE, D("2727.27")),
+        ("final-report-1", NEW_RATE, D("1600.00"))]
     archive = await archived(harness, first)
     assert [r["aid_id"] for r in archive.register_rows["state_aid"]] == ["payment-request-1-1", "payment-request-1-2",
                                                                           "final-report-1"]
+
+
+def recorded_rates(history: Any) -> list[RatesRead]:
+    """What the case's `read_exchange_rates` local activities returned, as its history records them."""
+    out = []
+    for event in history.events:
+        marker = event.marker_recorded_event_attributes
+        if marker.marker_name != "core_local_activity":
+            continue
+        [data] = marker.details["data"].payloads
+        if json.loads(data.data)["activity_type"] == "read_exchange_rates":
+            [result] = marker.details["result"].payloads
+            out.append(DATA_CONVERTER.payload_converter.from_payload(result, RatesRead))
+    return out
+
+
+class ReplayedStateAid(Interceptor):
+    """The case's state aid after each update a replay carries out: what the replayed case holds."""
+
+    def __init__(self) -> None:
+        self.after_updates: list[CaseStateAid] = []
+
+    def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput) -> type[WorkflowInboundInterceptor]:
+        seen = self.after_updates
+
+        class Inbound(WorkflowInboundInterceptor):
+            async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
+                try:
+                    return await super().handle_update_handler(input)
+                finally:
+                    seen.append(workflow.instance().state.state_aid.model_copy(deep=True))
+
+        return Inbound
