@@ -30,6 +30,7 @@ from temporalio import activity
 from activities.db import fails_for_good
 from domain.state_aid import (
     RATES_FILE,
+    AidOfDay,
     AidTotal,
     ExchangeRates,
     GrantedAid,
@@ -108,11 +109,13 @@ class RecordRequest(BaseModel):
     aid: list[GrantedAid]
 
 
-# One company's aid in a window of days, in every case: an index range scan of state_aid_company.
+# One company's aid in a range of days, day by day, in every case: an index range scan of state_aid_company.
 AID_TOTAL = """
-SELECT count(*) AS count, COALESCE(sum(value_eur), 0) AS eur, COALESCE(sum(value_sek), 0) AS sek
+SELECT granted_on, count(*) AS count, sum(value_eur) AS eur, sum(value_sek) AS sek
 FROM state_aid
 WHERE org_number = %(org_number)s AND granted_on BETWEEN %(first)s AND %(last)s
+GROUP BY granted_on
+ORDER BY granted_on
 """
 
 _INSERT = """
@@ -132,16 +135,17 @@ class StateAidRecord:
     @activity.defn(name="state_aid_totals")
     @fails_for_good
     async def totals(self, request: TotalsRequest) -> TotalsRead:
-        """Each company's aid in its window: one indexed query per company, on one connection."""
+        """Each company's aid in its range, day by day: one indexed query per company, on one connection."""
         out = []
         async with self._pool.connection() as conn:
             for q in request.queries:
                 cursor = await conn.execute(AID_TOTAL, {"org_number": q.org_number, "first": q.first,
                                                         "last": q.last})
-                row = await cursor.fetchone()
-                assert row is not None
-                out.append(AidTotal(org_number=q.org_number, first=q.first, last=q.last, count=row[0],
-                                    eur=row[1], sek=row[2]))
+                days = [AidOfDay(granted_on=row[0], count=row[1], eur=row[2], sek=row[3])
+                        for row in await cursor.fetchall()]
+                out.append(AidTotal(org_number=q.org_number, first=q.first, last=q.last,
+                                    count=sum(d.count for d in days), eur=sum((d.eur for d in days), Decimal(0)),
+                                    sek=sum((d.sek for d in days), Decimal(0)), days=days))
         return TotalsRead(totals=out)
 
     @activity.defn(name="state_aid_record")

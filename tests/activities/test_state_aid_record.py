@@ -89,6 +89,10 @@ async def test_totals_count_every_case_and_only_the_window_and_a_record_is_writt
     assert [(t.count, t.eur, t.sek) for t in read.totals] == [
         (2, Decimal("15000.00"), Decimal("165000.00")), (1, Decimal("5000.00"), Decimal("55000.00")),
         (0, Decimal(0), Decimal(0))]
+    # Day by day, for the check to find the heaviest window containing the aid's day.
+    assert [[(d.granted_on, d.count, d.eur) for d in t.days] for t in read.totals] == [
+        [(date(2025, 3, 1), 1, Decimal("10000.00")), (date(2026, 6, 1), 1, Decimal("5000.00"))],
+        [(date(2026, 6, 1), 1, Decimal("5000.00"))], []]
     rows = await aid_rows(pool, org_number="16556677-8899")
     assert [(r.case_number, r.call_id) for r in rows] == [("2026-00001", "call-a"), ("2026-00002", "call-b")]
     csv = as_csv(await aid_rows(pool, call_id="call-b"))
