@@ -1,6 +1,7 @@
 """The state-aid record and the euro rates: what a case reads and writes about aid to companies.
 
-Rates: the ECB's EUR/SEK reference rates as this release ships them (domain/exchange_rates.toml).
+Rates: the ECB's EUR/SEK reference rates as this release ships them (domain/exchange_rates.toml),
+or as the file GRANTFLOW_EXCHANGE_RATES_FILE names has them (`ExchangeRateReader`).
 A case reads the rates of the days it needs through a local activity, so that the rates it
 checked a ceiling with are in its history: a replay after a release that installs newer or
 corrected rates reads the same figures, as `activities/rates.py` does for interest.
@@ -16,8 +17,9 @@ import csv
 import io
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
+from pathlib import Path
 from typing import Annotated
 
 from psycopg.rows import class_row
@@ -28,6 +30,7 @@ from temporalio import activity
 from activities.db import fails_for_good
 from domain.state_aid import (
     RATES_FILE,
+    AidOfDay,
     AidTotal,
     ExchangeRates,
     GrantedAid,
@@ -45,6 +48,17 @@ def load_exchange_rates() -> ExchangeRates:
     return parse_exchange_rates(text, f"domain/{RATES_FILE}")
 
 
+def read_rates_file(path: Path) -> ExchangeRates:
+    """An installed rates file (GRANTFLOW_EXCHANGE_RATES_FILE), read again whenever it has changed."""
+    stat = path.stat()
+    return _parse_rates_file(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _parse_rates_file(path: Path, mtime_ns: int, size: int) -> ExchangeRates:
+    return parse_exchange_rates(path.read_text(encoding="utf-8"), str(path))
+
+
 class RatesRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -58,11 +72,21 @@ class RatesRead(BaseModel):
     rates: list[RateOfDay] = Field(description="One per day asked that has a rate (the day's or the last earlier)")
 
 
-@activity.defn
-async def read_exchange_rates(request: RatesRequest) -> RatesRead:
-    installed = load_exchange_rates()
-    found = (installed.rate_for(day) for day in sorted(set(request.days)))
-    return RatesRead(source=installed.source, rates=[r for r in found if r is not None])
+class ExchangeRateReader:
+    """The rates a worker converts aid with: the file GRANTFLOW_EXCHANGE_RATES_FILE names (newer rates
+    installed between releases, or a test's own), else the bundled domain/exchange_rates.toml."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path
+
+    def installed(self) -> ExchangeRates:
+        return load_exchange_rates() if self._path is None else read_rates_file(self._path)
+
+    @activity.defn(name="read_exchange_rates")
+    async def read(self, request: RatesRequest) -> RatesRead:
+        installed = self.installed()
+        found = (installed.rate_for(day) for day in sorted(set(request.days)))
+        return RatesRead(source=installed.source, rates=[r for r in found if r is not None])
 
 
 class TotalsRequest(BaseModel):
@@ -85,11 +109,13 @@ class RecordRequest(BaseModel):
     aid: list[GrantedAid]
 
 
-# One company's aid in a window of days, in every case: an index range scan of state_aid_company.
+# One company's aid in a range of days, day by day, in every case: an index range scan of state_aid_company.
 AID_TOTAL = """
-SELECT count(*) AS count, COALESCE(sum(value_eur), 0) AS eur, COALESCE(sum(value_sek), 0) AS sek
+SELECT granted_on, count(*) AS count, sum(value_eur) AS eur, sum(value_sek) AS sek
 FROM state_aid
 WHERE org_number = %(org_number)s AND granted_on BETWEEN %(first)s AND %(last)s
+GROUP BY granted_on
+ORDER BY granted_on
 """
 
 _INSERT = """
@@ -109,16 +135,17 @@ class StateAidRecord:
     @activity.defn(name="state_aid_totals")
     @fails_for_good
     async def totals(self, request: TotalsRequest) -> TotalsRead:
-        """Each company's aid in its window: one indexed query per company, on one connection."""
+        """Each company's aid in its range, day by day: one indexed query per company, on one connection."""
         out = []
         async with self._pool.connection() as conn:
             for q in request.queries:
                 cursor = await conn.execute(AID_TOTAL, {"org_number": q.org_number, "first": q.first,
                                                         "last": q.last})
-                row = await cursor.fetchone()
-                assert row is not None
-                out.append(AidTotal(org_number=q.org_number, first=q.first, last=q.last, count=row[0],
-                                    eur=row[1], sek=row[2]))
+                days = [AidOfDay(granted_on=row[0], count=row[1], eur=row[2], sek=row[3])
+                        for row in await cursor.fetchall()]
+                out.append(AidTotal(org_number=q.org_number, first=q.first, last=q.last,
+                                    count=sum(d.count for d in days), eur=sum((d.eur for d in days), Decimal(0)),
+                                    sek=sum((d.sek for d in days), Decimal(0)), days=days))
         return TotalsRead(totals=out)
 
     @activity.defn(name="state_aid_record")
@@ -188,13 +215,26 @@ CSV_FIELDS = ("org_number", "company_name", "granted_on", "value_sek", "value_eu
               "rate_published_on", "regulation", "rule_id", "aid", "case_number", "call_id", "aid_id")
 
 
+# Cells whose text the applicant or a call file wrote: a spreadsheet must show them, never run them.
+_TEXT_FIELDS = frozenset({"company_name", "aid", "regulation", "rule_id", "case_number", "call_id", "aid_id"})
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(text: str) -> str:
+    """A text cell a spreadsheet reads as text: one starting like a formula (=, +, -, @, tab, CR) gets a
+    leading single quote, so that a company named '=HYPERLINK(...)' cannot run in the officer's sheet."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def as_csv(rows: list[AidRow]) -> str:
-    """The rows as CSV for reporting to the state-aid register: organisation numbers as NNNNNN-NNNN."""
+    """The rows as CSV for reporting to the state-aid register: organisation numbers as NNNNNN-NNNN,
+    applicant-typed text made safe to open in a spreadsheet (`spreadsheet_text`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_FIELDS)
     for row in rows:
         values = row.model_dump()
         values["org_number"] = f"{row.org_number[:6]}-{row.org_number[6:]}"
-        writer.writerow([str(values[f]) for f in CSV_FIELDS])
+        writer.writerow([spreadsheet_text(str(values[f])) if f in _TEXT_FIELDS else str(values[f])
+                         for f in CSV_FIELDS])
     return out.getvalue()

@@ -11,9 +11,10 @@ activity; nothing here reads a clock, a file or a database
 (docs/decisions/0033-state-aid-to-participating-companies.md).
 
 Amounts: the aid is reported in kronor and converted to euro at the rate of the day it is
-granted (a day without a rate takes the last earlier rate). The company declares its earlier
-de minimis aid in euro, as the certificates of other grantors state it; aid through grantflow's
-own cases is counted here and must not be in the declaration.
+granted (a weekend or holiday without a rate takes the last earlier rate, at most a week old;
+a day further after the last rate installed has none, and the check asks for the rates). The
+company declares its earlier de minimis aid in euro, as the certificates of other grantors
+state it; aid through grantflow's own cases is counted here and must not be in the declaration.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from domain.text import Clean
 
 RATES_FILE = "exchange_rates.toml"
 CENT = Decimal("0.01")
+# How long a day without a rate may take the last earlier one. The ECB publishes none on weekends and
+# TARGET holidays (the longest run, Good Friday to Easter Monday, is four days); a week covers them all.
+# A day further from the last rate is after the rates installed: no rate, not a stale one.
+CARRY_FORWARD = timedelta(days=7)
 _RATE_MAX_PLACES = 6
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$", max_length=40)]
@@ -149,6 +154,27 @@ class DeMinimisCeiling(Model):
             start = day.replace(year=day.year - self.years, day=28)
         return start + timedelta(days=1), day
 
+    def reach(self, day: date) -> tuple[date, date]:
+        """The days any window containing `day` covers: the record's rows the check needs, in one range.
+
+        Aid recorded later may be dated later than `day` (another case's report): every window that
+        contains `day` counts this aid, so each of them must stay under the ceiling."""
+        if self.period == "fiscal_years":
+            return self.window(day)[0], date(day.year + self.years - 1, 12, 31)
+        try:
+            end = day.replace(year=day.year + self.years)
+        except ValueError:  # 29 February
+            end = day.replace(year=day.year + self.years, month=3, day=1)
+        return self.window(day)[0], end - timedelta(days=1)
+
+    def windows_containing(self, day: date, later: Iterable[date]) -> list[tuple[date, date]]:
+        """The windows containing `day` in which a total can be largest: the one ending on `day` (the
+        fiscal years of `day`) and those ending on each later day with aid (each later fiscal year)."""
+        ends = [date(day.year + k, 1, 1) for k in range(1, self.years)] if self.period == "fiscal_years" else sorted(
+            {d for d in later if d > day})
+        windows = [self.window(day)] + [self.window(end) for end in ends]
+        return [(first, last) for first, last in windows if first <= day <= last]
+
     def period_sv(self) -> str:
         if self.period == "fiscal_years":
             return f"innevarande och de {self.years - 1} föregående beskattningsåren"
@@ -191,11 +217,12 @@ class ExchangeRates(Model):
     rates: tuple[Decimal, ...]
 
     def rate_for(self, day: date) -> RateOfDay | None:
-        """The rate of `day`, or the last earlier one; None before the first rate installed."""
+        """The rate of `day`, or the last earlier one within `CARRY_FORWARD`; None before the first
+        rate installed and more than `CARRY_FORWARD` after the last (the rates are not installed yet)."""
         from bisect import bisect_right
 
         i = bisect_right(self.days, day)
-        if i == 0:
+        if i == 0 or day - self.days[i - 1] > CARRY_FORWARD:
             return None
         return RateOfDay(day=day, published_on=self.days[i - 1], sek_per_eur=self.rates[i - 1])
 
@@ -237,8 +264,19 @@ def parse_exchange_rates(text: str, source: str) -> ExchangeRates:
 # --- the check ------------------------------------------------------------------------------------------
 
 
+class AidOfDay(Model):
+    """A company's aid granted on one day, in every case."""
+
+    granted_on: date
+    count: int
+    eur: Decimal
+    sek: Decimal
+
+
 class AidTotal(Model):
-    """What the state-aid record holds for one company in one window: one indexed query's answer."""
+    """What the state-aid record holds for one company from `first` through `last`: one indexed query's
+    answer, with the aid of each day (`days`; None in a check recorded before it was asked for, whose
+    `first` .. `last` was the one window it counted)."""
 
     org_number: str
     first: date
@@ -246,6 +284,25 @@ class AidTotal(Model):
     count: int = 0
     eur: Decimal = Decimal(0)
     sek: Decimal = Decimal(0)
+    days: list[AidOfDay] | None = None
+
+
+def heaviest_window(rule: DeMinimisCeiling, day: date, days: list[AidOfDay], org_number: str) -> AidTotal:
+    """Of the rule's windows that contain `day`, the one whose recorded aid is largest, with its figures.
+
+    Aid granted on `day` counts in each window that contains it: under the rolling rule, aid another
+    case recorded earlier but dated later can put a window ending after `day` over the ceiling, and
+    under the fiscal-year rule any three fiscal years that include the day's year count. The earliest
+    window wins a tie, so a company with no later aid is shown the window ending on `day`."""
+    best: AidTotal | None = None
+    for first, last in rule.windows_containing(day, (d.granted_on for d in days)):
+        inside = [d for d in days if first <= d.granted_on <= last]
+        total = AidTotal(org_number=org_number, first=first, last=last, count=sum(d.count for d in inside),
+                         eur=sum((d.eur for d in inside), Decimal(0)), sek=sum((d.sek for d in inside), Decimal(0)))
+        if best is None or total.eur > best.eur:
+            best = total
+    assert best is not None  # the window ending on `day` always contains it
+    return best
 
 
 class StateAidResolution(Model):
@@ -324,13 +381,14 @@ class StateAidQuery(Model):
 
 
 def queries(ceilings: Iterable[DeMinimisCeiling], companies: list[CompanyAid]) -> list[StateAidQuery]:
-    """One query per reported company whose day a ceiling of the call covers."""
+    """One query per reported company whose day a ceiling of the call covers: every day any window
+    containing the aid's day covers (`DeMinimisCeiling.reach`)."""
     ceilings = list(ceilings)
     out = []
     for company in companies:
         rule = ceiling_for(ceilings, company.granted_on)
         if rule is not None:
-            first, last = rule.window(company.granted_on)
+            first, last = rule.reach(company.granted_on)
             out.append(StateAidQuery(org_number=org_digits(company.org_number), first=first, last=last))
     return out
 
@@ -341,7 +399,7 @@ def check_companies(report: str, ceilings: Iterable[DeMinimisCeiling], companies
     """Each company against its ceiling; a Swedish reason instead when a figure is missing."""
     ceilings = list(ceilings)
     by_day = {r.day: r for r in rates}
-    by_org = {(t.org_number, t.first, t.last): t for t in totals}
+    by_org = {t.org_number: t for t in totals}
     resolved = {org_digits(r.org_number): r for r in resolutions}
     reported = {org_digits(c.org_number) for c in companies}
     for key, given in resolved.items():
@@ -358,7 +416,11 @@ def check_companies(report: str, ceilings: Iterable[DeMinimisCeiling], companies
             return f"Växelkurs för euro saknas för {company.granted_on} ({company.name}); installera kurserna."
         key = org_digits(company.org_number)
         first, last = rule.window(company.granted_on)
-        total = by_org.get((key, first, last), AidTotal(org_number=key, first=first, last=last))
+        total = by_org.get(key, AidTotal(org_number=key, first=first, last=last))
+        if total.days is not None:
+            total = heaviest_window(rule, company.granted_on, total.days, key)
+        # else: a check recorded before the record was asked for each day, replayed: its one window's sums.
+        first, last = total.first, total.last
         resolution = resolved.get(key)
         if resolution is not None and resolution.value > company.value:
             return (f"{company.name}: stödet kan inte sättas högre än det redovisade"

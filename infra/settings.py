@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
 from domain.bank import normalize_bankgiro
+from domain.state_aid import ExchangeRatesError, parse_exchange_rates
 from domain.users import ApiRole
 from infra.codec import parse_keys
 from infra.errors import InputError, InputProblem, Unavailable
@@ -199,6 +200,8 @@ class Settings(BaseModel):
     codec_keys: SecretStr | None = Field(default=None, repr=False)
     codec_key_file: Path | None = None
     codec_disabled: bool = Field(default=False, validate_default=True)
+    # EUR/SEK rates for the state-aid check (domain/exchange_rates.toml's format); unset: the bundled file.
+    exchange_rates_file: Path | None = None
 
     @field_validator("temporal_address")
     @classmethod
@@ -234,6 +237,16 @@ class Settings(BaseModel):
         if value is False and given:
             names = " and ".join(env_name([name]) for name in given)
             raise ValueError(f"is false, yet {names} {'is' if len(given) == 1 else 'are'} set: remove one or the other")
+        return value
+
+    @field_validator("exchange_rates_file")
+    @classmethod
+    def _rates_file(cls, value: Path | None) -> Path | None:
+        if (value := _existing_file(value)) is not None:
+            try:
+                parse_exchange_rates(value.read_text(encoding="utf-8"), str(value))
+            except (OSError, UnicodeDecodeError, ExchangeRatesError) as error:
+                raise ValueError(str(error)) from None
         return value
 
     @field_validator("database_url")

@@ -21,7 +21,7 @@ from activities.letters import Letters, SmtpSettings
 from activities.payments import PaymentLedger
 from activities.rates import read_reference_rates
 from activities.register import Register
-from activities.state_aid import StateAidRecord, read_exchange_rates
+from activities.state_aid import ExchangeRateReader, StateAidRecord
 from infra.settings import Settings, SmtpConfig
 from workflows.archive import ArchiveWorkflow
 from workflows.call import CallWorkflow
@@ -73,6 +73,7 @@ def activities(pool: AsyncConnectionPool, settings: Settings, client: Client) ->
     payments = PaymentLedger(pool)
     archive = Archive(pool, client)
     state_aid = StateAidRecord(pool)
+    exchange_rates = ExchangeRateReader(settings.exchange_rates_file)
     return [
         register.register_application,
         register.open_case,
@@ -86,7 +87,7 @@ def activities(pool: AsyncConnectionPool, settings: Settings, client: Client) ->
         archive.archive_case,
         check_application,
         read_reference_rates,
-        read_exchange_rates,
+        exchange_rates.read,
         state_aid.totals,
         state_aid.record,
     ]

@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentLedger, PayoutOrder
     from activities.rates import read_reference_rates
     from activities.register import CaseSnapshot, Register, RegisterWrite
-    from activities.state_aid import RatesRequest, RecordRequest, StateAidRecord, TotalsRequest, read_exchange_rates
+    from activities.state_aid import ExchangeRateReader, RatesRequest, RecordRequest, StateAidRecord, TotalsRequest
     from domain.actions import Command, apply, deadline_passed, refusal
     from domain.after_decision import (
         DecideReclaim,
@@ -494,8 +494,8 @@ class CaseWorkflow:
         if command.action_id in self.state.receipts or not companies or not workflow.patched(STATE_AID_CHECK):
             return
         ceilings = self.state.call.state_aid.ceilings
-        rates = await workflow.execute_local_activity(
-            read_exchange_rates, RatesRequest(days=[c.granted_on for c in companies]),
+        rates = await workflow.execute_local_activity_method(  # "read_exchange_rates", as before
+            ExchangeRateReader.read, RatesRequest(days=[c.granted_on for c in companies]),
             start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=RETRY, summary="läs in eurokurser för stödets dagar",
         )
         totals = await workflow.execute_local_activity_method(

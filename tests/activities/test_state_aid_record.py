@@ -6,9 +6,11 @@ from datetime import date
 from decimal import Decimal
 
 import psycopg
+import pytest
 
 from activities.state_aid import (
     AID_TOTAL,
+    ExchangeRateReader,
     RatesRequest,
     RecordRequest,
     StateAidRecord,
@@ -16,9 +18,9 @@ from activities.state_aid import (
     aid_rows,
     as_csv,
     load_exchange_rates,
-    read_exchange_rates,
 )
 from domain.state_aid import GrantedAid, RateOfDay, StateAidQuery
+from infra.settings import Settings, SettingsError
 
 COMPANY = "556677-8899"
 
@@ -87,6 +89,10 @@ async def test_totals_count_every_case_and_only_the_window_and_a_record_is_writt
     assert [(t.count, t.eur, t.sek) for t in read.totals] == [
         (2, Decimal("15000.00"), Decimal("165000.00")), (1, Decimal("5000.00"), Decimal("55000.00")),
         (0, Decimal(0), Decimal(0))]
+    # Day by day, for the check to find the heaviest window containing the aid's day.
+    assert [[(d.granted_on, d.count, d.eur) for d in t.days] for t in read.totals] == [
+        [(date(2025, 3, 1), 1, Decimal("10000.00")), (date(2026, 6, 1), 1, Decimal("5000.00"))],
+        [(date(2026, 6, 1), 1, Decimal("5000.00"))], []]
     rows = await aid_rows(pool, org_number="16556677-8899")
     assert [(r.case_number, r.call_id) for r in rows] == [("2026-00001", "call-a"), ("2026-00002", "call-b")]
     csv = as_csv(await aid_rows(pool, call_id="call-b"))
@@ -95,9 +101,36 @@ async def test_totals_count_every_case_and_only_the_window_and_a_record_is_writt
 
 
 async def test_a_day_without_a_rate_takes_the_last_earlier_one():
-    read = await read_exchange_rates(RatesRequest(days=[date(2024, 3, 2), date(2024, 3, 1), date(2020, 12, 31)]))
+    read = await ExchangeRateReader().read(RatesRequest(days=[date(2024, 3, 2), date(2024, 3, 1),
+                                                              date(2020, 12, 31)]))
     assert [(r.day, r.published_on, r.sek_per_eur) for r in read.rates] == [
         (date(2024, 3, 1), date(2024, 3, 1), Decimal("11.1948")),
         (date(2024, 3, 2), date(2024, 3, 1), Decimal("11.1948")),  # a Saturday: Friday's rate
     ]  # 2020-12-31: before the first rate installed, so none
     assert load_exchange_rates().days[0] == date(2021, 1, 4)
+
+
+async def test_a_rates_file_named_in_the_settings_is_read_and_read_again_when_replaced(tmp_path):
+    path = tmp_path / "rates.toml"
+    path.write_text('source = "Test"\n[sek_per_eur]\n2026-12-01 = "11.0000"\n', encoding="utf-8")
+    settings = Settings.from_env({"GRANTFLOW_EXCHANGE_RATES_FILE": str(path)})
+    reader = ExchangeRateReader(settings.exchange_rates_file)
+    asked = RatesRequest(days=[date(2026, 12, 1), date(2026, 12, 8), date(2026, 12, 9)])
+    read = await reader.read(asked)
+    assert (read.source, [(r.day, r.sek_per_eur) for r in read.rates]) == (
+        "Test", [(date(2026, 12, 1), Decimal("11.0000")), (date(2026, 12, 8), Decimal("11.0000"))])
+    # Newer rates installed: the next read has them (2026-12-09 is within a week of the new last rate).
+    path.write_text('source = "Test"\n[sek_per_eur]\n2026-12-01 = "12.5"\n2026-12-02 = "12.5"\n', encoding="utf-8")
+    read = await reader.read(asked)
+    assert [(r.day, r.sek_per_eur) for r in read.rates] == [
+        (date(2026, 12, 1), Decimal("12.5")), (date(2026, 12, 8), Decimal("12.5")),
+        (date(2026, 12, 9), Decimal("12.5"))]
+
+
+def test_a_rates_file_that_cannot_be_used_is_named_when_the_settings_are_read(tmp_path):
+    with pytest.raises(SettingsError, match=r"GRANTFLOW_EXCHANGE_RATES_FILE: .*missing.toml is not a readable file"):
+        Settings.from_env({"GRANTFLOW_EXCHANGE_RATES_FILE": str(tmp_path / "missing.toml")})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[sek_per_eur]\n2026-12-01 = 11.0\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"GRANTFLOW_EXCHANGE_RATES_FILE: .*bad.toml: sek_per_eur.2026-12-01"):
+        Settings.from_env({"GRANTFLOW_EXCHANGE_RATES_FILE": str(bad)})
