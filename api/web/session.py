@@ -30,18 +30,46 @@ def csrf_ok(session_token: str, sent: object) -> bool:
     return isinstance(sent, str) and hmac.compare_digest(csrf_token(session_token), sent)
 
 
+def public_url(request: Request) -> str | None:
+    """GRANTFLOW_PUBLIC_URL, the address people use (e.g. https://grantflow.myndigheten.se), when set."""
+    ctx = getattr(request.app.state, "ctx", None)
+    return ctx.settings.public_url if ctx is not None else None
+
+
+def site(request: Request) -> str:
+    """This site's origin: GRANTFLOW_PUBLIC_URL, else the request's (its scheme as a trusted proxy says)."""
+    return public_url(request) or f"{request.url.scheme}://{request.url.netloc}"
+
+
+def over_https(request: Request) -> bool:
+    """Whether people reach this site over https: cookies are then Secure."""
+    return site(request).startswith("https://")
+
+
 def same_origin(request: Request) -> bool:
     """A browser's POST names the page it came from in Origin: it must be this site (when sent at all)."""
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return origin is None
-    return origin.rstrip("/") == f"{request.url.scheme}://{request.url.netloc}"
+    return origin.rstrip("/") == site(request)
+
+
+def from_this_site(request: Request) -> bool:
+    """A POST a browser sent from this site's own page, proven without a session (the sign-in form).
+
+    The Origin header must name this site; a browser that sends none must say `Sec-Fetch-Site:
+    same-origin` (or `none`: the person's own doing). A POST with neither is refused: it may be another
+    site's page signing the person in as someone else (login CSRF).
+    """
+    if request.headers.get("origin") is not None:
+        return same_origin(request)
+    return request.headers.get("sec-fetch-site") in ("same-origin", "none")
 
 
 def sign_in(request: Request, response: Response, session_token: str) -> None:
     response.set_cookie(COOKIE, session_token, max_age=MAX_AGE, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path="/")
+                        secure=over_https(request), path="/")
 
 
 def sign_out(request: Request, response: Response) -> None:
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=over_https(request))
