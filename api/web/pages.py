@@ -171,9 +171,10 @@ async def sign_in_page(request: Request, orsak: str | None = None) -> HTMLRespon
 async def sign_in(request: Request) -> Response:
     async with request.form() as data:
         token = str(data.get("token", "")).strip()
-    if not session.same_origin(request):
-        return _page(request, "sign_in.html", None, None, status=403,
-                     reason="Inloggningen kom inte från den här sidan.")
+    if not session.from_this_site(request):  # no session yet to hold a CSRF token: the browser's word
+        return _page(request, "sign_in.html", None, None, status=403, error=True,
+                     reason="Inloggningen kom inte från den här sidan. Ladda om sidan och försök igen.",
+                     oidc=_oidc_config(request) is not None)
     me = await Api(request, token).get("/me") if token else None
     if me is None or not me.ok:
         reason = me.detail if me is not None else "Fyll i din token."

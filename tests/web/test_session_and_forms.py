@@ -32,6 +32,9 @@ async def api(db: str) -> AsyncIterator[Api]:
         yield served
 
 
+FROM_THE_PAGE = {"Origin": "http://grantflow.test"}  # what a browser sends with the sign-in form
+
+
 async def a_case(api: Api) -> str:
     call, days = open_call(api, EXPORT_2021)
     data = application_for(api, REGIONAL_2021, call, days)
@@ -44,7 +47,7 @@ async def a_case(api: Api) -> str:
 
 async def browser(api: Api, role: str, person: str) -> httpx.AsyncClient:
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=api.app), base_url="http://grantflow.test")
-    signed = await client.post("/logga-in", data={"token": api.token(role, person)})
+    signed = await client.post("/logga-in", data={"token": api.token(role, person)}, headers=FROM_THE_PAGE)
     assert signed.status_code == 303 and signed.headers["location"] == "/", signed.text
     cookie = signed.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
@@ -64,9 +67,25 @@ async def test_signed_out_pages_lead_to_the_sign_in_and_a_bad_token_is_refused_i
         for path in ("/", "/utlysningar", "/ekonomi", "/arenden/2026-00001"):
             response = await c.get(path)
             assert response.status_code == 303 and response.headers["location"].startswith("/logga-in"), path
-        refused = await c.post("/logga-in", data={"token": "gf_fel"})
+        refused = await c.post("/logga-in", data={"token": "gf_fel"}, headers=FROM_THE_PAGE)
         assert refused.status_code == 401 and "Token är ogiltig" in refused.text
         assert session.COOKIE not in refused.headers.get("set-cookie", "")
+
+
+async def test_a_sign_in_not_sent_from_this_sites_page_is_refused(api: Api) -> None:
+    """Login CSRF: another site's page must not sign the person in as someone else."""
+    token = api.token("officer", "anna")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api.app), base_url="http://grantflow.test") as c:
+        for headers in ({}, {"Origin": "https://evil.example"}, {"Origin": "null"},
+                        {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                        {"Origin": "https://evil.example", "Sec-Fetch-Site": "same-origin"}):
+            refused = await c.post("/logga-in", data={"token": token}, headers=headers)
+            assert refused.status_code == 403, headers
+            assert "Inloggningen kom inte från den här sidan" in refused.text
+            assert session.COOKIE not in refused.headers.get("set-cookie", "")
+        for headers in (FROM_THE_PAGE, {"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"}):
+            signed = await c.post("/logga-in", data={"token": token}, headers=headers)
+            assert signed.status_code == 303 and session.COOKIE in signed.headers["set-cookie"], headers
 
 
 async def test_a_form_sent_twice_is_one_action_and_a_form_without_its_csrf_token_is_none(api: Api) -> None:
