@@ -265,15 +265,36 @@ async def inbox(request: Request, signed: Signed) -> Response:
 CaseNumber = Annotated[str, PathParam(pattern=CASE_NUMBER)]
 
 
+@dataclass
+class Refused:
+    """An action the case refused: what was sent, and the API's answer."""
+
+    action: str
+    sent: dict[str, str]
+    answer: Answer
+
+
+def _form_for(view: dict[str, Any], me: dict[str, Any], action: str) -> forms.ActionForm:
+    form = next((f for f in forms.offered(view, me["role"], me["id"], kr) if f.action == action), None)
+    # No longer offered (the case moved on, or the role never had it): the case's own reason, from the API.
+    return form or forms.ActionForm(action, forms.ACTION_LABELS_SV.get(action, action))
+
+
 async def _case_page(request: Request, api: Api, me: dict[str, Any], csrf: str, number: str, *,
-                     tried: forms.ActionForm | None = None, status: int = 200) -> HTMLResponse:
+                     refused: Refused | None = None, status: int = 200) -> HTMLResponse:
+    # The whole case, secret-marked parts and all: this page shows them, so the API logs the reading.
     answer = await api.get(f"/cases/{number}")
     if not answer.ok:
         return _error_page(request, me, csrf, answer)
     view = answer.body
     attachments = await api.get(f"/cases/{number}/attachments")
     offered = forms.offered(view, me["role"], me["id"], kr)
-    if tried is not None:
+    tried = None
+    if refused is not None:
+        tried = _form_for(view, me, refused.action)
+        forms.read(tried, refused.sent)  # shown again as it was sent
+        tried.refusal = refused.answer.detail
+        forms.show_errors(tried, refused.answer.field_errors)
         offered = [tried if f.action == tried.action else f for f in offered]
         if not any(f.action == tried.action for f in offered):
             offered.insert(0, tried)
@@ -311,14 +332,12 @@ async def take_action(request: Request, number: CaseNumber,
     if isinstance(checked, Response):
         return checked
     api, me, csrf, sent = checked
-    view = await api.get(f"/cases/{number}")
+    # The case's shape, to read the form back by: not its secret-marked parts, which nobody sees here,
+    # so no reading of them is logged (the page shown next logs its own).
+    view = await api.get(f"/cases/{number}", secret_parts="false")
     if not view.ok:
         return _error_page(request, me, csrf, view)
-    form = next((f for f in forms.offered(view.body, me["role"], me["id"], kr) if f.action == action), None)
-    if form is None:
-        # No longer offered (the case moved on, or the role never had it): the case's own reason, from the API.
-        form = forms.ActionForm(action, forms.ACTION_LABELS_SV.get(action, action))
-    body = forms.read(form, sent)
+    body = forms.read(_form_for(view.body, me, action), sent)
     key = sent.get("idempotency_key") or uuid.uuid4().hex
     request.state.web_key = key
     answer = await api.call("POST", f"/cases/{number}/actions/{action}", json=body,
@@ -326,9 +345,8 @@ async def take_action(request: Request, number: CaseNumber,
     if answer.ok:
         message = str(answer.body.get("message", ""))[:500]
         return RedirectResponse(f"/arenden/{number}?klart={quote(message)}#handelser", status_code=303)
-    form.refusal = answer.detail
-    forms.show_errors(form, answer.field_errors)
-    return await _case_page(request, api, me, csrf, number, tried=form, status=answer.status)
+    return await _case_page(request, api, me, csrf, number, refused=Refused(action, sent, answer),
+                            status=answer.status)
 
 
 # --- calls ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from api.web import session
+from tests.activities.support import scalar
 from tests.api.conftest import Api, serve_api
 from tests.api.submitting import (
     EXPORT_2021,
@@ -24,6 +25,7 @@ from tests.api.submitting import (
     submit_json,
     submit_multipart,
 )
+from tests.api.test_case_view import open_case
 
 
 @pytest.fixture
@@ -167,5 +169,38 @@ async def test_the_applications_attachments_are_listed_and_downloaded_through_th
         download = await officer.get(f"/arenden/{number}/bilagor/0")
         assert download.status_code == 200 and download.content == content
         assert download.headers["content-disposition"].startswith("attachment")
+    finally:
+        await officer.aclose()
+
+
+async def readings(api: Api, number: str) -> int:
+    return int(await scalar(api.harness.pool, "SELECT count(*) FROM secret_readings WHERE case_number = %s",
+                            (number,)))
+
+
+async def test_only_a_page_that_shows_the_secret_marked_parts_logs_a_reading(api: Api) -> None:
+    number = await open_case(api)  # a case with a section the applicant marked as a business secret
+    assert await readings(api, number) == 0
+    officer = await browser(api, "officer", "anna")
+    try:
+        page = (await officer.get(f"/arenden/{number}")).text
+        assert await readings(api, number) == 1  # the case page, which shows the marked section
+        target = f"/arenden/{number}/record-secrecy-review"
+        csrf = hidden(page, target, "csrf")
+
+        # Refused (no reason given): the case page is shown again with the form, and that is one reading.
+        refused = await officer.post(target, data={"csrf": csrf, "rulings.0.secret": "true"})
+        assert refused.status_code == 422 and "Metoden är vår affärshemlighet." in refused.text
+        assert await readings(api, number) == 2
+
+        # Taken: an answer that shows nothing of the case, and no reading; the page it leads to is one.
+        taken = await officer.post(target, data={"csrf": csrf, "rulings.0.secret": "true",
+                                                 "rulings.0.legal_ground": "OSL 30 kap. 23 §",
+                                                 "rulings.0.reason": "Skulle skada bolaget."})
+        assert taken.status_code == 303, taken.text
+        assert await readings(api, number) == 2
+        await api.harness.settled(number)
+        assert (await officer.get(taken.headers["location"])).status_code == 200
+        assert await readings(api, number) == 3
     finally:
         await officer.aclose()
