@@ -8,6 +8,7 @@ and an idempotency key made when the form was shown, so a double submit is one a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -302,9 +303,24 @@ async def _case_page(request: Request, api: Api, me: dict[str, Any], csrf: str, 
         form.key = uuid.uuid4().hex  # a new idempotency key for each form shown
     if tried is not None:
         tried.key = request.state.web_key  # the same action if sent again
-    done = request.query_params.get("klart")
-    return _page(request, "case.html", me, csrf, status=status, case=view, forms=offered, done=done,
-                 attachments=attachments.body if attachments.ok else [], title=f"Ärende {view['case_number']}")
+    return _with_receipt(request, lambda done: _page(
+        request, "case.html", me, csrf, status=status, case=view, forms=offered, done=done,
+        attachments=attachments.body if attachments.ok else [], title=f"Ärende {view['case_number']}"))
+
+
+def _with_receipt(request: Request, page: Callable[[str | None], HTMLResponse]) -> HTMLResponse:
+    """The page, with the receipt the person's last action left for it (shown once)."""
+    done = session.receipt(request)
+    response = page(done)
+    if request.cookies.get(session.RECEIPT):
+        session.forget_receipt(request, response)
+    return response
+
+
+def _receipt_redirect(request: Request, path: str, text: str, fragment: str = "") -> RedirectResponse:
+    response = RedirectResponse(path + fragment, status_code=303)
+    session.give_receipt(request, response, session.token(request) or "", path, text)
+    return response
 
 
 @router.get("/arenden/{number}/bilagor/{position}")
@@ -344,7 +360,7 @@ async def take_action(request: Request, number: CaseNumber,
                             headers={"Idempotency-Key": key})
     if answer.ok:
         message = str(answer.body.get("message", ""))[:500]
-        return RedirectResponse(f"/arenden/{number}?klart={quote(message)}#handelser", status_code=303)
+        return _receipt_redirect(request, f"/arenden/{number}", message, "#handelser")
     return await _case_page(request, api, me, csrf, number, refused=Refused(action, sent, answer),
                             status=answer.status)
 
@@ -390,9 +406,9 @@ async def finance_page(request: Request, signed: Signed) -> Response:
         return _error_page(request, me, csrf, waiting)
     sent = await api.get("/payouts", status="in_bank_file")
     files = sorted({p["bank_file_id"] for p in (sent.body if sent.ok else []) if p["bank_file_id"]}, reverse=True)
-    return _page(request, "finance.html", me, csrf, waiting=waiting.body, files=files,
-                 total=sum((Decimal(str(p["amount"])) for p in waiting.body), Decimal(0)),
-                 message=request.query_params.get("klart"))
+    return _with_receipt(request, lambda done: _page(
+        request, "finance.html", me, csrf, waiting=waiting.body, files=files,
+        total=sum((Decimal(str(p["amount"])) for p in waiting.body), Decimal(0)), message=done))
 
 
 @router.post("/ekonomi/bankfiler")
@@ -406,7 +422,7 @@ async def make_bank_file(request: Request) -> Response:
         return _error_page(request, me, csrf, answer)
     made = answer.body
     message = f"Bankfil {made['id']} skapad: {made['transactions']} betalningar, {kr(made['control_sum'])}."
-    return RedirectResponse(f"/ekonomi?klart={quote(message)}", status_code=303)
+    return _receipt_redirect(request, "/ekonomi", message)
 
 
 @router.get("/ekonomi/bankfiler/{file_id}")

@@ -6,6 +6,8 @@ server, worker and PostgreSQL.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import AsyncIterator
 
@@ -204,3 +206,29 @@ async def test_only_a_page_that_shows_the_secret_marked_parts_logs_a_reading(api
         assert await readings(api, number) == 3
     finally:
         await officer.aclose()
+
+
+async def test_a_receipt_is_the_actions_own_and_never_text_from_the_address(api: Api) -> None:
+    number = await a_case(api)
+    spoof = "Beviljat 1 000 000 kr. Ring 070-123 45 67 för utbetalning."
+    officer, finance = await browser(api, "officer", "anna"), await browser(api, "finance", "ekonomen")
+    try:
+        page = await officer.get(f"/arenden/{number}", params={"klart": spoof})
+        assert page.status_code == 200 and "Ring 070" not in page.text and 'data-testid="receipt"' not in page.text
+        money = await finance.get("/ekonomi", params={"klart": spoof})
+        assert money.status_code == 200 and "Ring 070" not in money.text
+
+        csrf = hidden(page.text, f"/arenden/{number}/record-secrecy-review", "csrf")
+        taken = await officer.post(f"/arenden/{number}/record-secrecy-review", data={"csrf": csrf})
+        assert taken.status_code == 303 and taken.headers["location"] == f"/arenden/{number}#handelser"
+        shown = await officer.get(f"/arenden/{number}")
+        assert 'data-testid="receipt"' in shown.text
+        assert 'data-testid="receipt"' not in (await officer.get(f"/arenden/{number}")).text  # shown once
+
+        # A receipt cookie not signed for this session (or for another page) is no receipt.
+        forged = json.dumps([f"/arenden/{number}", spoof, "0" * 64]).encode()
+        officer.cookies.set(session.RECEIPT, base64.urlsafe_b64encode(forged).decode())
+        assert "Ring 070" not in (await officer.get(f"/arenden/{number}")).text
+    finally:
+        await officer.aclose()
+        await finance.aclose()
