@@ -439,11 +439,20 @@ async def download_bank_file(request: Request, signed: Signed,
 # --- requests for public documents ---------------------------------------------------------------------
 
 
+RECORDS_PAGES = 50  # 10 000 waiting requests: far beyond any day's, and a bound on one page's work
+
+
 @router.get("/allmanna-handlingar", response_class=HTMLResponse)
 async def records_page(request: Request, signed: Signed) -> Response:
     api, me, csrf = signed.api, signed.me, signed.csrf
-    answer = await api.get("/inbox", limit=200)
-    if not answer.ok:
-        return _error_page(request, me, csrf, answer)
-    waiting = [c for c in answer.body["cases"] if c.get("records_pending_since")]
+    waiting: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(RECORDS_PAGES):  # every waiting request, oldest first (the inbox's own order for them)
+        answer = await api.get("/inbox", records_pending="true", limit=200, cursor=cursor)
+        if not answer.ok:
+            return _error_page(request, me, csrf, answer)
+        waiting += answer.body["cases"]
+        cursor = answer.body.get("next_cursor")
+        if not cursor:
+            break
     return _page(request, "records.html", me, csrf, waiting=waiting)
