@@ -48,6 +48,7 @@ class InboxFilters:
     overdue: bool = False  # only cases with a deadline passed (or a records request waiting too long)
     due_within: timedelta | None = None  # only cases whose nearest deadline is still ahead, within this
     words: Sequence[str] = field(default=())  # each a prefix of a word of the title or the sender's name
+    records_pending: bool = False  # only cases with a request for a public document waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,8 @@ def _conditions(f: InboxFilters, *, with_stage: bool) -> tuple[sql.Composable, d
     if f.due_within is not None:
         parts.append(sql.SQL("deadline_at > %(now)s AND deadline_at <= %(due_by)s"))
         params["now"], params["due_by"] = now, now + f.due_within
+    if f.records_pending:
+        parts.append(sql.SQL("records_pending_since IS NOT NULL"))
     if f.words:
         parts.append(sql.SQL("{} @@ to_tsquery('simple', %(tsquery)s)").format(_TEXT))
         params["tsquery"] = tsquery(f.words)
@@ -142,7 +145,8 @@ def counts_query(filters: InboxFilters) -> tuple[sql.Composed, dict[str, object]
     Under no filter but the call and the officer, the counts the database keeps (`case_counts`,
     migration 0005) answer; under any other, the cases themselves are counted."""
     f = filters
-    if f.min_amount is None and f.max_amount is None and not f.overdue and f.due_within is None and not f.words:
+    if f.min_amount is None and f.max_amount is None and not f.overdue and f.due_within is None and not f.words \
+            and not f.records_pending:
         parts: list[sql.Composable] = [sql.SQL("true")]
         params: dict[str, object] = {}
         if f.call_id is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from infra.settings import Settings, client_settings
+from infra.settings import Settings, client_settings, forwarded_allow_ips
 from infra.temporal import connect, run_command
 
 EXIT_OK = 0
@@ -43,6 +43,22 @@ def port(text: str) -> int:
     return int(text)
 
 
+def trusted_proxies(text: str) -> str:
+    try:
+        return forwarded_allow_ips(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def uvicorn_config(app: Any, args: argparse.Namespace, settings: Settings) -> Any:
+    """uvicorn's settings for `grantflow api`: X-Forwarded-* believed only from the proxies named."""
+    import uvicorn
+
+    trusted = args.forwarded_allow_ips or settings.forwarded_allow_ips
+    return uvicorn.Config(app, host=args.host, port=args.port, log_level="info", proxy_headers=True,
+                          forwarded_allow_ips=trusted)
+
+
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -65,8 +81,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         pool = await open_register_pool(settings)
         try:
             app = create_app(settings, client=client, pool=pool)
-            config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
-            await uvicorn.Server(config).serve()
+            await uvicorn.Server(uvicorn_config(app, args, settings)).serve()
         finally:
             await pool.close()
             if metrics is not None:
@@ -111,6 +126,9 @@ def add_commands(commands: Any) -> None:
     api.add_argument("--port", type=port, default=8000, help="port to listen on (default 8000)")
     api.add_argument("--metrics-port", type=port, help="serve Prometheus /metrics on this port "
                      "(default GRANTFLOW_METRICS_PORT; none when unset)")
+    api.add_argument("--forwarded-allow-ips", type=trusted_proxies, metavar="IPS",
+                     help="the TLS proxy's addresses (comma-separated IPs or networks, or *), whose "
+                     "X-Forwarded-Proto/-For are believed (default GRANTFLOW_FORWARDED_ALLOW_IPS, else 127.0.0.1)")
     api.set_defaults(run=cmd_api)
 
     db = commands.add_parser("db", help="database administration")

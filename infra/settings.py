@@ -7,12 +7,14 @@ An empty variable counts as unset (systemd and compose files often write `X=`).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
@@ -93,6 +95,34 @@ def _http_url(value: str) -> str:
     if not value.startswith(("https://", "http://")) or len(value) < 10:
         raise ValueError("must be an https:// URL")
     return value
+
+
+def forwarded_allow_ips(value: str) -> str:
+    """Addresses whose X-Forwarded-Proto/-For uvicorn believes: IPs or networks, comma-separated, or *."""
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        raise ValueError("names no address: IPs or networks separated by commas, e.g. 10.0.0.5,10.1.0.0/16, or *")
+    for item in items:
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network, e.g. 10.0.0.5 or 10.1.0.0/16") from None
+    return ",".join(items)
+
+
+def public_url(value: str) -> str:
+    """The address people type, e.g. https://grantflow.myndigheten.se: scheme and host, no path."""
+    parts = urlsplit(value.strip().rstrip("/"))
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.path or parts.query or parts.fragment \
+            or parts.username or parts.password:
+        raise ValueError("must be the site's address, scheme and host only, e.g. https://grantflow.myndigheten.se")
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        raise ValueError("has a port that is not a number") from None
+    return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 class OidcConfig(BaseModel):
@@ -202,6 +232,13 @@ class Settings(BaseModel):
     codec_disabled: bool = Field(default=False, validate_default=True)
     # EUR/SEK rates for the state-aid check (domain/exchange_rates.toml's format); unset: the bundled file.
     exchange_rates_file: Path | None = None
+    # `grantflow api` behind a TLS proxy on another host: the proxy's addresses, whose X-Forwarded-Proto
+    # and X-Forwarded-For uvicorn believes (--forwarded-allow-ips); `*` trusts everyone who reaches the port.
+    forwarded_allow_ips: str = "127.0.0.1"
+    # The address people use, e.g. https://grantflow.myndigheten.se. When set, the web pages' same-origin
+    # check, their cookies' Secure flag and the sign-in's OIDC redirect_uri are built from it, not from
+    # the request (docs/decisions/0032).
+    public_url: str | None = None
 
     @field_validator("temporal_address")
     @classmethod
@@ -263,6 +300,16 @@ class Settings(BaseModel):
         if value.exists() and not value.is_dir():
             raise ValueError(f"{value} exists and is not a directory")
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _forwarded_allow_ips(cls, value: str) -> str:
+        return forwarded_allow_ips(value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        return None if value is None else public_url(value)
 
     @field_validator("agency_bankgiro")
     @classmethod

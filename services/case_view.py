@@ -249,13 +249,21 @@ class ApplicantCaseView(BaseModel):
 
 
 async def staff_view(client: Client, pool: AsyncConnectionPool, catalog: CallCatalog, case_number: str,
-                     reader_id: str, reader_role: Role) -> StaffCaseView:
+                     reader_id: str, reader_role: Role, *, secret_parts: bool = True) -> StaffCaseView:
     """The whole case for a member of staff. Showing it shows the secret-marked parts, so the reading is
-    logged first: if the log cannot be written, nothing is shown."""
+    logged first: if the log cannot be written, nothing is shown.
+
+    Without `secret_parts` the case comes without what the marked parts could tell (the application, and
+    each marked section's content and the applicant's reason for the mark), and no reading is logged:
+    for a client that needs the case's shape, not its content (the web pages, to read back a form)."""
     state, read_from = await _state(client, pool, case_number)
     marked = _marked_sections(state)
-    if marked:
+    if marked and secret_parts:
         await record_secret_reading(pool, case_number, reader_id, reader_role.value, [m.section for m in marked])
+    application = state.application.model_dump(mode="json")
+    if not secret_parts and marked:
+        application = {}
+        marked = [m.model_copy(update={"content": None, "applicant_reason": ""}) for m in marked]
     ledger = await list_payouts(pool, case_number) if state.payments is not None else []
     claim = state.reclaim.claim if state.reclaim else None
     rates = state.reclaim.rates if state.reclaim else None
@@ -267,7 +275,7 @@ async def staff_view(client: Client, pool: AsyncConnectionPool, catalog: CallCat
         received_at=state.received_at, late=state.late, imported=state.imported, stage=state.stage,
         stage_label=STAGE_LABELS_SV[state.stage], outcome=state.outcome, officer=state.officer,
         assigned_officer=state.assigned_officer, requested_amount=state.application.requested_amount,
-        granted=state.granted, application=state.application.model_dump(mode="json"),
+        granted=state.granted, application=application,
         application_versions=state.application_versions, secret_sections=marked,
         findings=_findings(state, catalog),
         criteria=[Criterion(id=c.id, text=c.text) for c in state.call.assessment.criteria

@@ -45,6 +45,8 @@ class InboxQuery(BaseModel):
     max_amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)] | None = Field(
         default=None, description="Amount applied for, at most (kronor)")
     overdue: bool = Field(default=False, description="Only cases with a deadline that has passed")
+    records_pending: bool = Field(default=False,
+                                  description="Only cases with a request for a public document waiting for an answer")
     due_within_days: Annotated[int, Field(ge=1, le=366)] | None = Field(
         default=None, description="Only cases whose nearest deadline is still ahead and within this many days")
     q: Annotated[str, StringConstraints(max_length=200)] | None = Field(
@@ -130,7 +132,7 @@ def filters(query: InboxQuery, now: datetime) -> InboxFilters:
         now=now, stages=[s.value for s in query.stage], call_id=query.call, officer=query.officer,
         min_amount=query.min_amount, max_amount=query.max_amount, overdue=query.overdue,
         due_within=timedelta(days=query.due_within_days) if query.due_within_days is not None else None,
-        words=words,
+        words=words, records_pending=query.records_pending,
     )
 
 

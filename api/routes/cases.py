@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Path as FastApiPath
 from pydantic import Field
 
@@ -31,7 +31,11 @@ CaseView = Annotated[StaffCaseView | ApplicantCaseView, Field(discriminator="vie
 @router.get("/cases/{case_number}", response_model=CaseView, responses=PROBLEM_RESPONSES,
             summary="The case: all of it for staff, the applicant's view for the applicant")
 async def read_case(ctx: Ctx, principal: Annotated[Principal, Depends(allowed(*READERS, ApiRole.APPLICANT))],
-                    case_number: VisibleCaseNumber) -> StaffCaseView | ApplicantCaseView:
+                    case_number: VisibleCaseNumber,
+                    secret_parts: Annotated[bool, Query(description=(
+                        "false: staff get the case without what its secret-marked parts could tell (no "
+                        "application, no marked section's content or reason), and no reading is logged"))] = True,
+                    ) -> StaffCaseView | ApplicantCaseView:
     """Staff (officers, decision makers, finance, auditors, administrators) get the whole case: the application
     with the sections the applicant marked secret (each reading of them is logged), findings with the call's
     rule text, documents, letters, payments, claim, history and deadlines. An applicant gets their own case's
@@ -39,7 +43,7 @@ async def read_case(ctx: Ctx, principal: Annotated[Principal, Depends(allowed(*R
     if principal.role is ApiRole.APPLICANT:
         return await case_view.applicant_view(ctx.client, ctx.pool, case_number)
     return await case_view.staff_view(ctx.client, ctx.pool, ctx.catalog, case_number, principal.id,
-                                      Role(principal.role.value))
+                                      Role(principal.role.value), secret_parts=secret_parts)
 
 
 @router.get("/cases/{case_number}/history", response_model=CaseHistory, responses=PROBLEM_RESPONSES,

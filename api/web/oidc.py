@@ -27,6 +27,7 @@ import structlog
 from fastapi import Request, Response
 from jwt import PyJWKClient
 
+from api.web import session
 from infra.settings import OidcConfig
 
 log = structlog.stdlib.get_logger("grantflow.api.web")
@@ -80,6 +81,10 @@ def _b64(data: bytes) -> str:
 
 
 def _callback_url(request: Request) -> str:
+    """Where the provider sends the person back: on GRANTFLOW_PUBLIC_URL when set (behind a proxy)."""
+    public = session.public_url(request)
+    if public is not None:
+        return public + str(request.app.url_path_for("oidc_callback"))
     return str(request.url_for("oidc_callback"))
 
 
@@ -95,7 +100,7 @@ async def start(request: Request, config: OidcConfig) -> Response:
     response = Response(status_code=303, headers={"Location": f"{found.authorization}{separator}{query}"})
     # Lax, not Strict: the provider's redirect back is a navigation from another site.
     response.set_cookie(FLOW_COOKIE, _b64(json.dumps([state, nonce, verifier]).encode()), max_age=FLOW_SECONDS,
-                        httponly=True, samesite="lax", secure=request.url.scheme == "https", path=FLOW_PATH)
+                        httponly=True, samesite="lax", secure=session.over_https(request), path=FLOW_PATH)
     return response
 
 
@@ -148,4 +153,4 @@ async def _check_id_token(found: Endpoints, config: OidcConfig, id_token: str, n
 
 def forget_flow(request: Request, response: Response) -> None:
     response.delete_cookie(FLOW_COOKIE, path=FLOW_PATH, httponly=True, samesite="lax",
-                           secure=request.url.scheme == "https")
+                           secure=session.over_https(request))

@@ -8,6 +8,7 @@ and an idempotency key made when the form was shown, so a double submit is one a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -171,9 +172,10 @@ async def sign_in_page(request: Request, orsak: str | None = None) -> HTMLRespon
 async def sign_in(request: Request) -> Response:
     async with request.form() as data:
         token = str(data.get("token", "")).strip()
-    if not session.same_origin(request):
-        return _page(request, "sign_in.html", None, None, status=403,
-                     reason="Inloggningen kom inte från den här sidan.")
+    if not session.from_this_site(request):  # no session yet to hold a CSRF token: the browser's word
+        return _page(request, "sign_in.html", None, None, status=403, error=True,
+                     reason="Inloggningen kom inte från den här sidan. Ladda om sidan och försök igen.",
+                     oidc=_oidc_config(request) is not None)
     me = await Api(request, token).get("/me") if token else None
     if me is None or not me.ok:
         reason = me.detail if me is not None else "Fyll i din token."
@@ -264,15 +266,36 @@ async def inbox(request: Request, signed: Signed) -> Response:
 CaseNumber = Annotated[str, PathParam(pattern=CASE_NUMBER)]
 
 
+@dataclass
+class Refused:
+    """An action the case refused: what was sent, and the API's answer."""
+
+    action: str
+    sent: dict[str, str]
+    answer: Answer
+
+
+def _form_for(view: dict[str, Any], me: dict[str, Any], action: str) -> forms.ActionForm:
+    form = next((f for f in forms.offered(view, me["role"], me["id"], kr) if f.action == action), None)
+    # No longer offered (the case moved on, or the role never had it): the case's own reason, from the API.
+    return form or forms.ActionForm(action, forms.ACTION_LABELS_SV.get(action, action))
+
+
 async def _case_page(request: Request, api: Api, me: dict[str, Any], csrf: str, number: str, *,
-                     tried: forms.ActionForm | None = None, status: int = 200) -> HTMLResponse:
+                     refused: Refused | None = None, status: int = 200) -> HTMLResponse:
+    # The whole case, secret-marked parts and all: this page shows them, so the API logs the reading.
     answer = await api.get(f"/cases/{number}")
     if not answer.ok:
         return _error_page(request, me, csrf, answer)
     view = answer.body
     attachments = await api.get(f"/cases/{number}/attachments")
     offered = forms.offered(view, me["role"], me["id"], kr)
-    if tried is not None:
+    tried = None
+    if refused is not None:
+        tried = _form_for(view, me, refused.action)
+        forms.read(tried, refused.sent)  # shown again as it was sent
+        tried.refusal = refused.answer.detail
+        forms.show_errors(tried, refused.answer.field_errors)
         offered = [tried if f.action == tried.action else f for f in offered]
         if not any(f.action == tried.action for f in offered):
             offered.insert(0, tried)
@@ -280,9 +303,24 @@ async def _case_page(request: Request, api: Api, me: dict[str, Any], csrf: str, 
         form.key = uuid.uuid4().hex  # a new idempotency key for each form shown
     if tried is not None:
         tried.key = request.state.web_key  # the same action if sent again
-    done = request.query_params.get("klart")
-    return _page(request, "case.html", me, csrf, status=status, case=view, forms=offered, done=done,
-                 attachments=attachments.body if attachments.ok else [], title=f"Ärende {view['case_number']}")
+    return _with_receipt(request, lambda done: _page(
+        request, "case.html", me, csrf, status=status, case=view, forms=offered, done=done,
+        attachments=attachments.body if attachments.ok else [], title=f"Ärende {view['case_number']}"))
+
+
+def _with_receipt(request: Request, page: Callable[[str | None], HTMLResponse]) -> HTMLResponse:
+    """The page, with the receipt the person's last action left for it (shown once)."""
+    done = session.receipt(request)
+    response = page(done)
+    if request.cookies.get(session.RECEIPT):
+        session.forget_receipt(request, response)
+    return response
+
+
+def _receipt_redirect(request: Request, path: str, text: str, fragment: str = "") -> RedirectResponse:
+    response = RedirectResponse(path + fragment, status_code=303)
+    session.give_receipt(request, response, session.token(request) or "", path, text)
+    return response
 
 
 @router.get("/arenden/{number}/bilagor/{position}")
@@ -310,24 +348,21 @@ async def take_action(request: Request, number: CaseNumber,
     if isinstance(checked, Response):
         return checked
     api, me, csrf, sent = checked
-    view = await api.get(f"/cases/{number}")
+    # The case's shape, to read the form back by: not its secret-marked parts, which nobody sees here,
+    # so no reading of them is logged (the page shown next logs its own).
+    view = await api.get(f"/cases/{number}", secret_parts="false")
     if not view.ok:
         return _error_page(request, me, csrf, view)
-    form = next((f for f in forms.offered(view.body, me["role"], me["id"], kr) if f.action == action), None)
-    if form is None:
-        # No longer offered (the case moved on, or the role never had it): the case's own reason, from the API.
-        form = forms.ActionForm(action, forms.ACTION_LABELS_SV.get(action, action))
-    body = forms.read(form, sent)
+    body = forms.read(_form_for(view.body, me, action), sent)
     key = sent.get("idempotency_key") or uuid.uuid4().hex
     request.state.web_key = key
     answer = await api.call("POST", f"/cases/{number}/actions/{action}", json=body,
                             headers={"Idempotency-Key": key})
     if answer.ok:
         message = str(answer.body.get("message", ""))[:500]
-        return RedirectResponse(f"/arenden/{number}?klart={quote(message)}#handelser", status_code=303)
-    form.refusal = answer.detail
-    forms.show_errors(form, answer.field_errors)
-    return await _case_page(request, api, me, csrf, number, tried=form, status=answer.status)
+        return _receipt_redirect(request, f"/arenden/{number}", message, "#handelser")
+    return await _case_page(request, api, me, csrf, number, refused=Refused(action, sent, answer),
+                            status=answer.status)
 
 
 # --- calls ---------------------------------------------------------------------------------------------
@@ -371,9 +406,9 @@ async def finance_page(request: Request, signed: Signed) -> Response:
         return _error_page(request, me, csrf, waiting)
     sent = await api.get("/payouts", status="in_bank_file")
     files = sorted({p["bank_file_id"] for p in (sent.body if sent.ok else []) if p["bank_file_id"]}, reverse=True)
-    return _page(request, "finance.html", me, csrf, waiting=waiting.body, files=files,
-                 total=sum((Decimal(str(p["amount"])) for p in waiting.body), Decimal(0)),
-                 message=request.query_params.get("klart"))
+    return _with_receipt(request, lambda done: _page(
+        request, "finance.html", me, csrf, waiting=waiting.body, files=files,
+        total=sum((Decimal(str(p["amount"])) for p in waiting.body), Decimal(0)), message=done))
 
 
 @router.post("/ekonomi/bankfiler")
@@ -387,7 +422,7 @@ async def make_bank_file(request: Request) -> Response:
         return _error_page(request, me, csrf, answer)
     made = answer.body
     message = f"Bankfil {made['id']} skapad: {made['transactions']} betalningar, {kr(made['control_sum'])}."
-    return RedirectResponse(f"/ekonomi?klart={quote(message)}", status_code=303)
+    return _receipt_redirect(request, "/ekonomi", message)
 
 
 @router.get("/ekonomi/bankfiler/{file_id}")
@@ -404,11 +439,20 @@ async def download_bank_file(request: Request, signed: Signed,
 # --- requests for public documents ---------------------------------------------------------------------
 
 
+RECORDS_PAGES = 50  # 10 000 waiting requests: far beyond any day's, and a bound on one page's work
+
+
 @router.get("/allmanna-handlingar", response_class=HTMLResponse)
 async def records_page(request: Request, signed: Signed) -> Response:
     api, me, csrf = signed.api, signed.me, signed.csrf
-    answer = await api.get("/inbox", limit=200)
-    if not answer.ok:
-        return _error_page(request, me, csrf, answer)
-    waiting = [c for c in answer.body["cases"] if c.get("records_pending_since")]
+    waiting: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(RECORDS_PAGES):  # every waiting request, oldest first (the inbox's own order for them)
+        answer = await api.get("/inbox", records_pending="true", limit=200, cursor=cursor)
+        if not answer.ok:
+            return _error_page(request, me, csrf, answer)
+        waiting += answer.body["cases"]
+        cursor = answer.body.get("next_cursor")
+        if not cursor:
+            break
     return _page(request, "records.html", me, csrf, waiting=waiting)

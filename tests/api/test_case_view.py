@@ -167,3 +167,14 @@ async def test_a_closed_case_is_read_from_its_archive_once_temporal_has_let_it_g
     own = await get(api, applicant, f"/cases/{number}")
     assert (own["read_from"], own["stage"]) == ("archive", "closed")
     assert (await api.as_(applicant, "GET", "/cases/2020-99999")).status_code == 404  # neither here nor archived
+
+
+async def test_without_its_secret_parts_the_case_tells_nothing_of_them_and_no_reading_is_logged(api: Api) -> None:
+    number = await open_case(api)
+    anna = api.token("officer", "anna")
+    case = await get(api, anna, f"/cases/{number}?secret_parts=false")
+    assert case["application"] == {} and case["stage"] == "secrecy_review" and case["criteria"]
+    assert case["secret_sections"] == [{"section": SECTION, "secret_claimed": True, "applicant_reason": "",
+                                        "content": None, "ruling": None}]
+    assert await scalar(api.harness.pool, "SELECT count(*) FROM secret_readings WHERE case_number = %s",
+                        (number,)) == 0

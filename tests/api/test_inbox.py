@@ -11,6 +11,7 @@ from domain.inbox import Deadline, DeadlineKind
 from domain.lifecycle import Stage
 from tests.api.conftest import Api
 from tests.factories import application_2021
+from tests.web.test_session_and_forms import browser
 from tests.workflows.test_case_workflow import OFFICER
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -182,3 +183,31 @@ async def test_a_case_with_a_records_request_waiting_tops_the_inbox(api: Api) ->
     top = page["cases"][0]
     assert top["records_pending_since"] == state.records_pending_since.isoformat().replace("+00:00", "Z")
     assert top["next_deadline"]["kind"] == "records_request" and top["overdue"] == []
+
+
+async def test_the_cases_with_a_records_request_waiting_are_a_filter_of_their_own(api: Api) -> None:
+    numbers = [await write_case(api, 100 + i, deadlines=[Deadline(kind=DeadlineKind.FINAL_REPORT, at=NOW)])
+               for i in range(4)]
+    async with api.harness.pool.connection() as conn:
+        for number, days in ((numbers[1], 1), (numbers[3], 2), (numbers[2], 5)):
+            await conn.execute("UPDATE cases SET records_pending_since = %s WHERE case_number = %s",
+                               (NOW - timedelta(days=days), number))
+    token = api.token(ApiRole.OFFICER)
+    seen: list[dict] = []
+    params: dict[str, object] = {"records_pending": "true", "limit": 1}
+    while True:  # page by page: every waiting request, the oldest first
+        page = await inbox(api, token, **params)
+        seen += page["cases"]
+        assert page["total"] == 3
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert [c["case_number"] for c in seen] == [numbers[2], numbers[3], numbers[1]]
+
+    # The web's records queue is the same list, however long the inbox.
+    officer = await browser(api, "officer", "anna")
+    try:
+        queue = (await officer.get("/allmanna-handlingar")).text
+        assert all(n in queue for n in (numbers[1], numbers[2], numbers[3])) and numbers[0] not in queue
+    finally:
+        await officer.aclose()

@@ -26,6 +26,7 @@ AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = os.environ.get("GRANTFLOW_CHROMIUM", "/usr/bin/chromium")
 # Each browser test module marks its tests with this: they run in the loop the session's browser lives in.
 IN_THE_BROWSERS_LOOP = pytest.mark.asyncio(loop_scope="session")
+VIEWPORT = {"width": 1280, "height": 900}
 TIMEOUT_MS = 60_000  # a loaded CI machine: a page with a Temporal update behind it may take a while
 
 
@@ -47,7 +48,7 @@ class Web:
 
     async def browser_page(self) -> Any:
         context = await self.browser.new_context(base_url=self.base_url, locale="sv-SE",
-                                                 viewport={"width": 1280, "height": 900})
+                                                 viewport=VIEWPORT)
         context.set_default_timeout(TIMEOUT_MS)
         self.contexts.append(context)
         return await context.new_page()

@@ -6,6 +6,8 @@ server, worker and PostgreSQL.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import AsyncIterator
 
@@ -13,6 +15,7 @@ import httpx
 import pytest
 
 from api.web import session
+from tests.activities.support import scalar
 from tests.api.conftest import Api, serve_api
 from tests.api.submitting import (
     EXPORT_2021,
@@ -24,12 +27,16 @@ from tests.api.submitting import (
     submit_json,
     submit_multipart,
 )
+from tests.api.test_case_view import open_case
 
 
 @pytest.fixture
 async def api(db: str) -> AsyncIterator[Api]:
     async for served in serve_api(db):
         yield served
+
+
+FROM_THE_PAGE = {"Origin": "http://grantflow.test"}  # what a browser sends with the sign-in form
 
 
 async def a_case(api: Api) -> str:
@@ -44,7 +51,7 @@ async def a_case(api: Api) -> str:
 
 async def browser(api: Api, role: str, person: str) -> httpx.AsyncClient:
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=api.app), base_url="http://grantflow.test")
-    signed = await client.post("/logga-in", data={"token": api.token(role, person)})
+    signed = await client.post("/logga-in", data={"token": api.token(role, person)}, headers=FROM_THE_PAGE)
     assert signed.status_code == 303 and signed.headers["location"] == "/", signed.text
     cookie = signed.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
@@ -64,9 +71,25 @@ async def test_signed_out_pages_lead_to_the_sign_in_and_a_bad_token_is_refused_i
         for path in ("/", "/utlysningar", "/ekonomi", "/arenden/2026-00001"):
             response = await c.get(path)
             assert response.status_code == 303 and response.headers["location"].startswith("/logga-in"), path
-        refused = await c.post("/logga-in", data={"token": "gf_fel"})
+        refused = await c.post("/logga-in", data={"token": "gf_fel"}, headers=FROM_THE_PAGE)
         assert refused.status_code == 401 and "Token är ogiltig" in refused.text
         assert session.COOKIE not in refused.headers.get("set-cookie", "")
+
+
+async def test_a_sign_in_not_sent_from_this_sites_page_is_refused(api: Api) -> None:
+    """Login CSRF: another site's page must not sign the person in as someone else."""
+    token = api.token("officer", "anna")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api.app), base_url="http://grantflow.test") as c:
+        for headers in ({}, {"Origin": "https://evil.example"}, {"Origin": "null"},
+                        {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                        {"Origin": "https://evil.example", "Sec-Fetch-Site": "same-origin"}):
+            refused = await c.post("/logga-in", data={"token": token}, headers=headers)
+            assert refused.status_code == 403, headers
+            assert "Inloggningen kom inte från den här sidan" in refused.text
+            assert session.COOKIE not in refused.headers.get("set-cookie", "")
+        for headers in (FROM_THE_PAGE, {"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"}):
+            signed = await c.post("/logga-in", data={"token": token}, headers=headers)
+            assert signed.status_code == 303 and session.COOKIE in signed.headers["set-cookie"], headers
 
 
 async def test_a_form_sent_twice_is_one_action_and_a_form_without_its_csrf_token_is_none(api: Api) -> None:
@@ -150,3 +173,62 @@ async def test_the_applications_attachments_are_listed_and_downloaded_through_th
         assert download.headers["content-disposition"].startswith("attachment")
     finally:
         await officer.aclose()
+
+
+async def readings(api: Api, number: str) -> int:
+    return int(await scalar(api.harness.pool, "SELECT count(*) FROM secret_readings WHERE case_number = %s",
+                            (number,)))
+
+
+async def test_only_a_page_that_shows_the_secret_marked_parts_logs_a_reading(api: Api) -> None:
+    number = await open_case(api)  # a case with a section the applicant marked as a business secret
+    assert await readings(api, number) == 0
+    officer = await browser(api, "officer", "anna")
+    try:
+        page = (await officer.get(f"/arenden/{number}")).text
+        assert await readings(api, number) == 1  # the case page, which shows the marked section
+        target = f"/arenden/{number}/record-secrecy-review"
+        csrf = hidden(page, target, "csrf")
+
+        # Refused (no reason given): the case page is shown again with the form, and that is one reading.
+        refused = await officer.post(target, data={"csrf": csrf, "rulings.0.secret": "true"})
+        assert refused.status_code == 422 and "Metoden är vår affärshemlighet." in refused.text
+        assert await readings(api, number) == 2
+
+        # Taken: an answer that shows nothing of the case, and no reading; the page it leads to is one.
+        taken = await officer.post(target, data={"csrf": csrf, "rulings.0.secret": "true",
+                                                 "rulings.0.legal_ground": "OSL 30 kap. 23 §",
+                                                 "rulings.0.reason": "Skulle skada bolaget."})
+        assert taken.status_code == 303, taken.text
+        assert await readings(api, number) == 2
+        await api.harness.settled(number)
+        assert (await officer.get(taken.headers["location"])).status_code == 200
+        assert await readings(api, number) == 3
+    finally:
+        await officer.aclose()
+
+
+async def test_a_receipt_is_the_actions_own_and_never_text_from_the_address(api: Api) -> None:
+    number = await a_case(api)
+    spoof = "Beviljat 1 000 000 kr. Ring 070-123 45 67 för utbetalning."
+    officer, finance = await browser(api, "officer", "anna"), await browser(api, "finance", "ekonomen")
+    try:
+        page = await officer.get(f"/arenden/{number}", params={"klart": spoof})
+        assert page.status_code == 200 and "Ring 070" not in page.text and 'data-testid="receipt"' not in page.text
+        money = await finance.get("/ekonomi", params={"klart": spoof})
+        assert money.status_code == 200 and "Ring 070" not in money.text
+
+        csrf = hidden(page.text, f"/arenden/{number}/record-secrecy-review", "csrf")
+        taken = await officer.post(f"/arenden/{number}/record-secrecy-review", data={"csrf": csrf})
+        assert taken.status_code == 303 and taken.headers["location"] == f"/arenden/{number}#handelser"
+        shown = await officer.get(f"/arenden/{number}")
+        assert 'data-testid="receipt"' in shown.text
+        assert 'data-testid="receipt"' not in (await officer.get(f"/arenden/{number}")).text  # shown once
+
+        # A receipt cookie not signed for this session (or for another page) is no receipt.
+        forged = json.dumps([f"/arenden/{number}", spoof, "0" * 64]).encode()
+        officer.cookies.set(session.RECEIPT, base64.urlsafe_b64encode(forged).decode())
+        assert "Ring 070" not in (await officer.get(f"/arenden/{number}")).text
+    finally:
+        await officer.aclose()
+        await finance.aclose()
