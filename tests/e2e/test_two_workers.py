@@ -37,7 +37,7 @@ from infra.calls import load_catalog
 from stack.embedded import find_temporal_binary
 from tests.e2e.test_cli_end_to_end import ROOT, _tail
 from tests.factories import application_2021
-from tests.keys import CONVERTER
+from tests.keys import CODEC_KEYS, CONVERTER
 from tests.workflows.conftest import TEMPORAL, Harness
 from workflows import search_attributes as sa
 
@@ -104,6 +104,7 @@ def workers(server: WorkflowEnvironment, db: str, task_queue: str, tmp_path: Pat
         "GRANTFLOW_WORKER_ACTIVITY_TASKS": "5",
         "GRANTFLOW_WORKER_DATABASE_POOL": "3",
         "GRANTFLOW_DATA_DIR": str(tmp_path / "data"),
+        "GRANTFLOW_CODEC_KEYS": CODEC_KEYS,  # the run's payload key, as this process's client has it
     }
     started = []
     for n in (1, 2):

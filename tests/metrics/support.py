@@ -23,6 +23,7 @@ from temporalio.client import Client
 from infra.settings import Settings
 from stack.embedded import find_temporal_binary, start_dev_server, wait_until_ready
 from tests.e2e.test_cli_end_to_end import ROOT, _environment, _tail
+from tests.keys import CODEC_KEYS
 from tests.worker.helpers import free_port
 from worker.search_attributes import register_search_attributes
 
@@ -131,9 +132,11 @@ async def dev_stack(db: str, name: str) -> AsyncIterator[DevStack]:
     with data_directory(name) as data_dir:
         port = free_port()
         task_queue = f"{name}-{uuid.uuid4().hex[:8]}"
-        env = _environment(data_dir, port) | {"GRANTFLOW_DATABASE_URL": db, "GRANTFLOW_TASK_QUEUE": task_queue}
+        # The run's payload key (tests/keys.py), for this process's client and the workers it starts.
+        env = _environment(data_dir, port) | {"GRANTFLOW_DATABASE_URL": db, "GRANTFLOW_TASK_QUEUE": task_queue,
+                                              "GRANTFLOW_CODEC_KEYS": CODEC_KEYS}
         settings = Settings.model_validate({"temporal_address": f"127.0.0.1:{port}", "database_url": db,
-                                            "task_queue": task_queue})
+                                            "task_queue": task_queue, "codec_keys": CODEC_KEYS})
         server = await start_dev_server(binary, data_dir, settings.temporal_namespace, port, free_port())
         try:
             client = await wait_until_ready(server, settings)
