@@ -241,7 +241,8 @@ async def bench_action(url: str, settings_kwargs: dict[str, Any], app_pool: Any,
     # write) would fall on what comes next here, the HTTP response for one kind and nothing for the other.
     address = client.service_client.config.target_host
     worker_env = {**os.environ, "GRANTFLOW_TEMPORAL_ADDRESS": address, "GRANTFLOW_DATABASE_URL": url,
-                  "GRANTFLOW_TASK_QUEUE": queue, "GRANTFLOW_LOG_FORMAT": "json"}
+                  "GRANTFLOW_TASK_QUEUE": queue, "GRANTFLOW_LOG_FORMAT": "json",
+                  "GRANTFLOW_CODEC_KEYS": settings.codec_keys.get_secret_value() if settings.codec_keys else ""}
     worker_log = tempfile.TemporaryFile()  # noqa: SIM115  # read if the worker dies; closed with the process
     worker = subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], cwd=ROOT, env=worker_env,
                               stdout=subprocess.DEVNULL, stderr=worker_log)
