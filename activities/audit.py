@@ -6,6 +6,7 @@ and the ledgers wrote, as they are in PostgreSQL now, so that verify can tell wh
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from psycopg.rows import class_row
@@ -53,20 +54,32 @@ async def heads(pool: AsyncConnectionPool) -> list[Head]:
 
 class CaseRow(BaseModel):
     case_number: str
+    submission_id: str
+    call_id: str
+    received_at: datetime
+    imported: bool
+    sender_name: str
+    sender_org_number: str | None
+    subject: str
+    requested_amount: Decimal
     stage: str
     outcome: str | None
     granted_amount: Decimal | None
-    subject: str
-    sender_name: str
-    call_id: str
 
 
 async def case_row(pool: AsyncConnectionPool, case_number: str) -> CaseRow | None:
     async with pool.connection() as conn:
         cursor = conn.cursor(row_factory=class_row(CaseRow))
         await cursor.execute(
-            "SELECT case_number, stage, outcome, granted_amount, subject, sender_name, call_id"
-            " FROM cases WHERE case_number = %s",
+            "SELECT case_number, submission_id, call_id, received_at, imported, sender_name, sender_org_number,"
+            " subject, requested_amount, stage, outcome, granted_amount FROM cases WHERE case_number = %s",
             (case_number,),
         )
         return await cursor.fetchone()
+
+
+async def case_number_counters(pool: AsyncConnectionPool) -> dict[int, int]:
+    """Each year's last case number handed out: every number up to it is a case (decision 4)."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute("SELECT year, last FROM case_numbers")
+        return {year: last for year, last in await cursor.fetchall()}

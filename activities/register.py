@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.db import fails_for_good
 from activities.letters import LetterRequest
+from domain.application import Application
 from domain.case import CaseState, RecordEvent, SaveDocument, SendLetter, received_document
 from domain.clock import STOCKHOLM, require_utc
 from domain.identity import InvalidIdentityNumber, parse_identity_number
@@ -62,6 +63,15 @@ class RegisterApplication(_Model):
     )
     subject: Public = Field(description="The project title")
     requested_amount: Kronor
+
+    @classmethod
+    def received(cls, submission_id: str, call_id: str, application: Application, received_at: datetime,
+                 imported: bool) -> RegisterApplication:
+        """The register's row of an application received: what the intake registers, and what the audit
+        expects of the row (services/audit_history.py)."""
+        return cls(submission_id=submission_id, call_id=call_id, received_at=received_at, imported=imported,
+                   sender_name=application.applicant.name, sender_org_number=application.applicant.org_number,
+                   subject=application.project.title, requested_amount=application.requested_amount)
 
     @field_validator("sender_org_number")
     @classmethod

@@ -2,8 +2,9 @@
 
 verify checks each case's chain of hashes in the register (a row changed, deleted or inserted by
 hand), against the heads saved outside the database when given (a chain rewritten whole), and the
-register and the payment ledger against the recorded history. Each finding names the case, the row
-and what is wrong. Exit 0 when nothing is found, 1 on any finding, 2 on bad input.
+register and the payment ledger against the recorded history (the case's row and who each payout
+goes to included); with --all, a case deleted whole. Each finding names the case, the row and what is
+wrong. Exit 0 when nothing is found, 1 on any finding, 2 on bad input.
 
 heads prints each case's last chained row, one JSON object a line, for the log collector to keep
 (deploy/README.md).

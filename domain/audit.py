@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
 from domain.clock import format_instant_sv
-from domain.money import format_kronor
+from domain.money import amounts_in, format_kronor
 
 # The register's ids for the events the case notes itself (domain.case.next_effect_id); every other
 # event id is the action id of an action a person took, which the history records as an update.
@@ -155,16 +155,26 @@ class HistoryAction(_Model):
 
 
 class HistoryPayout(_Model):
+    """A payout as the case ordered it (the payment activity's input) and the ledger answered (its result)."""
+
     request_number: int
     kind: str
     amount: Decimal
+    payee_name: str
+    payee_bankgiro: str
+    reference: str
     paid_at: datetime | None  # the ledger's, as its activity answered; None while it has not
 
 
 class LedgerPayout(_Model):
+    """A row of the payment ledger: what the bank file is built from."""
+
     request_number: int
     kind: str
     amount: Decimal
+    payee_name: str
+    payee_bankgiro: str
+    reference: str
     paid_at: datetime
 
 
@@ -175,20 +185,68 @@ class Outcome(_Model):
     granted: Decimal | None
 
 
+class Registration(_Model):
+    """The case's row as the intake registered it (OSL 5 kap. 2 §, FL 22 §): as the case's recorded start
+    holds it (the same application and received instant the intake registered), or as the row has it now.
+    `sender_org_number` decides which applicant may see the case."""
+
+    submission_id: str
+    call_id: str
+    received_at: datetime
+    imported: bool
+    sender_name: str
+    sender_org_number: str | None  # None for a natural person: a personnummer is never in the register
+    subject: str
+    requested_amount: Decimal
+
+
+# The fields of the case's row the history vouches for, as the auditor reads them.
+_REGISTRATION_SV = {
+    "received_at": "tiden då ansökan kom in", "sender_org_number": "avsändarens organisationsnummer",
+    "sender_name": "avsändarens namn", "subject": "ärendemeningen (projektets titel)", "call_id": "utlysningen",
+    "requested_amount": "sökt belopp", "submission_id": "inlämningens id", "imported": "importerad",
+}
+# The fields of a payout besides its kind and amount, which say who is paid.
+_PAYEE_SV = {"payee_name": "betalningsmottagarens namn", "payee_bankgiro": "betalningsmottagarens bankgiro",
+             "reference": "referensen till mottagaren"}
+
+
 def _money(amount: Decimal | None) -> str:
     return format_kronor(amount) if amount is not None else "–"
 
 
+def _shown(value: object, other: object) -> str:
+    """A value of a finding as the auditor reads it; an instant to the microsecond where the minute is the
+    same as the other's, so that the two never read alike."""
+    if isinstance(value, datetime):
+        minute = format_instant_sv(value)
+        if isinstance(other, datetime) and format_instant_sv(other) == minute:
+            return value.astimezone(UTC).isoformat(timespec="microseconds")
+        return minute
+    if isinstance(value, bool):
+        return "ja" if value else "nej"
+    if isinstance(value, Decimal):
+        return _money(value)
+    return "–" if value is None else repr(value)
+
+
+def _differs(what: str, in_register: object, in_history: object, register: str = "diariet") -> str:
+    return (f"{what} är {_shown(in_register, in_history)} i {register} men {_shown(in_history, in_register)} "
+            "i historiken")
+
+
 def cross_check(case_number: str, actions: Sequence[HistoryAction], events: Sequence[ChainRow], *,
                 history_complete: bool, history_outcome: Outcome | None, register_outcome: Outcome | None,
+                history_registration: Registration | None, register_registration: Registration | None,
                 history_payouts: Sequence[HistoryPayout], ledger: Sequence[LedgerPayout]) -> list[Finding]:
     """Where the register and the payment ledger say other than the recorded history.
 
     Every action in the history must be in the register as its event (same person, role, time, kind
     and text, which holds what was decided and the amounts); every action event in the register must
-    be in the history (when the history is complete); the outcome and the granted amount must agree;
-    every payout ordered in the history must be in the ledger with its kind and amount, and nothing
-    else; and the register must note each payout of the ledger.
+    be in the history (when the history is complete); the case's row must be there, with what the
+    intake registered (received, sender, subject, call, amount applied for) and the outcome and granted
+    amount of the history; every payout ordered in the history must be in the ledger with its kind,
+    amount, payee and time paid, and nothing else; and the register must note each payout of the ledger.
     """
     found: list[Finding] = []
 
@@ -218,6 +276,13 @@ def cross_check(case_number: str, actions: Sequence[HistoryAction], events: Sequ
             if is_action_event(event.event_id) and event.event_id not in taken:
                 finding(_label(event), f"åtgärden {event.kind} av {event.actor_id} finns i diariet men inte i "
                                        "historiken (infogad)")
+    if register_registration is None:
+        finding("ärendets rad", "saknas i diariet, men ärendet finns i historiken (raden är borttagen)")
+    elif history_registration is not None:
+        for name, what in _REGISTRATION_SV.items():
+            in_register, in_history = getattr(register_registration, name), getattr(history_registration, name)
+            if in_register != in_history:
+                finding("ärendets rad", _differs(what, in_register, in_history))
     if history_outcome is not None and register_outcome is not None:
         if history_outcome.outcome != register_outcome.outcome:
             finding("ärendets rad", f"utfallet är {register_outcome.outcome or '–'} i diariet men "
@@ -244,19 +309,49 @@ def _payouts(case_number: str, ordered: Sequence[HistoryPayout], ledger: Sequenc
         elif history is None:
             found.append(Finding(case_number=case_number, row=row, problem=(
                 f"{_money(paid.amount)} finns i betalregistret men beordrades aldrig enligt historiken")))
-        elif (history.kind, history.amount) != (paid.kind, paid.amount):
-            found.append(Finding(case_number=case_number, row=row, problem=(
-                f"betalregistret säger {paid.kind} {_money(paid.amount)}, historiken "
-                f"{history.kind} {_money(history.amount)}")))
-    noted = [e.summary for e in events if e.kind == "paid"]
-    for paid in sorted(ledger, key=lambda p: p.request_number):
-        amount = format_kronor(paid.amount)
-        if not any(amount in summary for summary in noted):
-            found.append(Finding(case_number=case_number, row=f"utbetalning nr {paid.request_number}", problem=(
-                f"diariet har ingen händelse om utbetalningen på {amount}")))
         else:
-            noted.remove(next(s for s in noted if amount in s))
+            if (history.kind, history.amount) != (paid.kind, paid.amount):
+                found.append(Finding(case_number=case_number, row=row, problem=(
+                    f"betalregistret säger {paid.kind} {_money(paid.amount)}, historiken "
+                    f"{history.kind} {_money(history.amount)}")))
+            # Who is paid: the bank file is built from the ledger's row.
+            for name, what in _PAYEE_SV.items():
+                if getattr(paid, name) != getattr(history, name):
+                    found.append(Finding(case_number=case_number, row=row, problem=_differs(
+                        what, getattr(paid, name), getattr(history, name), "betalregistret")))
+            if history.paid_at is not None and paid.paid_at != history.paid_at:
+                found.append(Finding(case_number=case_number, row=row, problem=_differs(
+                    "tiden då utbetalningen registrerades", paid.paid_at, history.paid_at, "betalregistret")))
+    # Each payout noted by an event of its own, with its exact amount (not "1 000 kr" inside "11 000 kr").
+    noted = [amounts_in(e.summary) for e in events if e.kind == "paid"]
+    for paid in sorted(ledger, key=lambda p: p.request_number):
+        note = next((amounts for amounts in noted if paid.amount in amounts), None)
+        if note is None:
+            found.append(Finding(case_number=case_number, row=f"utbetalning nr {paid.request_number}", problem=(
+                f"diariet har ingen händelse om utbetalningen på {format_kronor(paid.amount)}")))
+        else:
+            noted.remove(note)
     return found
+
+
+def gone_cases(listed: Iterable[str], *, counters: Mapping[int, int], in_temporal: Iterable[str],
+               saved: Iterable[str]) -> list[Finding]:
+    """Each case that is not in the register although something outside its rows says it was: its number
+    was handed out (numbers have no gaps within a year, decision 4), Temporal has its workflow, or a head
+    of it was saved outside the database. One finding a case, with every sign of it."""
+    signs: dict[str, list[str]] = {}
+    for year, last in counters.items():
+        for n in range(1, last + 1):
+            # As the register writes them: five digits, more from the 100 000th case of a year.
+            signs.setdefault(f"{year}-{n:05d}", []).append(f"numret är utdelat (räknaren för {year} står på {last})")
+    for number in in_temporal:
+        signs.setdefault(number, []).append("Temporal har ärendets arbetsflöde")
+    for number in saved:
+        signs.setdefault(number, []).append("ett huvud av dess kedja är sparat utanför databasen")
+    present = set(listed)
+    return [Finding(case_number=number, row="hela ärendet", problem=(
+        "finns inte i diariet, men " + "; ".join(why) + ": ärendet är borttaget"))
+        for number, why in sorted(signs.items()) if number not in present]
 
 
 def findings_by_row(findings: Iterable[Finding]) -> dict[str, list[str]]:
@@ -266,5 +361,5 @@ def findings_by_row(findings: Iterable[Finding]) -> dict[str, list[str]]:
     return by_row
 
 
-__all__ = ["ChainRow", "Finding", "Head", "HistoryAction", "HistoryPayout", "LedgerPayout", "Outcome",
-           "chain_findings", "cross_check", "event_hash", "head", "is_action_event"]
+__all__ = ["ChainRow", "Finding", "Head", "HistoryAction", "HistoryPayout", "LedgerPayout", "Outcome", "Registration",
+           "chain_findings", "cross_check", "event_hash", "gone_cases", "head", "is_action_event"]

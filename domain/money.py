@@ -97,6 +97,17 @@ def format_kronor(amount: Decimal) -> str:
     return f"{sign}{text}\u00a0kr"
 
 
+# An amount as format_kronor writes it, whole: not preceded by a digit, a group space or a comma, so that
+# "1 000 kr" is not read inside "11 000 kr".
+_WRITTEN_KRONOR = re.compile(r"(?<![0-9\u00a0,])(-?)([0-9]{1,3}(?:\u00a0[0-9]{3})*)(?:,([0-9]{2}))?\u00a0kr\b")
+
+
+def amounts_in(text: str) -> list[Decimal]:
+    """Every amount written in `text` as `format_kronor` writes it, exactly, in order."""
+    return [Decimal(sign + whole.replace("\u00a0", "") + "." + (ore or "00"))
+            for sign, whole, ore in _WRITTEN_KRONOR.findall(text)]
+
+
 def format_share(share: Fraction) -> str:
     """A share as an officer writes it: "25 %", "33,3 %" (one decimal when not whole)."""
     percent = share * 100

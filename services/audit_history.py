@@ -25,8 +25,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.archive import archived_case
 from activities.audit import CaseRow, case_row, chain_rows
 from activities.letters import StoredLetter, list_letters
-from activities.payments import Payout, list_payouts
+from activities.payments import Payout, PayoutOrder, list_payouts
 from activities.readings import SecretReading, secret_readings
+from activities.register import RegisterApplication
 from domain.actions import ROLE_LABELS_SV
 from domain.audit import (
     ChainRow,
@@ -36,6 +37,7 @@ from domain.audit import (
     HistoryPayout,
     LedgerPayout,
     Outcome,
+    Registration,
     chain_findings,
     cross_check,
     is_action_event,
@@ -51,6 +53,7 @@ from infra.temporal import connect
 from services.archive import check_case_number
 from services.cases import CaseNotFound, case_state
 from services.register import read_pool
+from workflows.messages import CaseInput, CaseStart
 
 Source = Literal["temporal", "archive"]
 SOURCE_SV = {"temporal": "Temporal (ärendets arbetsflöde finns kvar där)",
@@ -146,6 +149,7 @@ class HistoryFacts:
     timers: list[Timer] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
     state: CaseState | None = None
+    registration: Registration | None = None  # from the first run's start; None when that run is not recorded
 
 
 async def recorded(client: Client, pool: AsyncConnectionPool, case_number: str) -> Recorded:
@@ -237,7 +241,10 @@ async def _read_run(history: WorkflowHistory, facts: HistoryFacts, converter: Da
     timers: dict[str, Timer] = {}
     for event in events:
         kind = event.WhichOneof("attributes")
-        if kind == "workflow_execution_update_accepted_event_attributes":
+        if kind == "workflow_execution_started_event_attributes":
+            facts.registration = facts.registration or await _registration(
+                converter, event.workflow_execution_started_event_attributes.input)
+        elif kind == "workflow_execution_update_accepted_event_attributes":
             accepted = event.workflow_execution_update_accepted_event_attributes.accepted_request
             command = await _decode(converter, accepted.input.args)
             if isinstance(command, dict):
@@ -268,14 +275,36 @@ async def _read_run(history: WorkflowHistory, facts: HistoryFacts, converter: Da
     for update in updates.values():
         facts.actions.append(_action(update))
     for pay in pays.values():
-        order, receipt = pay.get("order") or {}, pay.get("receipt") or {}
+        receipt = pay.get("receipt") or {}
         try:
+            # Read as the activity read it, so that the payee is compared as the ledger stored it.
+            order = PayoutOrder.model_validate(pay.get("order"))
             facts.payouts.append(HistoryPayout(
-                request_number=int(order["request_number"]), kind=str(order["kind"]), amount=Decimal(order["amount"]),
+                request_number=order.request_number, kind=order.kind.value, amount=order.amount,
+                payee_name=order.payee_name, payee_bankgiro=order.payee_bankgiro, reference=order.reference,
                 paid_at=datetime.fromisoformat(receipt["paid_at"]) if receipt.get("paid_at") else None,
             ))
         except (KeyError, TypeError, ValueError, ArithmeticError):
             continue  # not an order this code reads: the ledger's row stands alone, and is named
+
+
+async def _registration(converter: DataConverter, payloads: Payloads) -> Registration | None:
+    """What the intake registered, as the case's first run was started with it: the intake builds the
+    register's row and the case's start from the same application and received instant
+    (workflows/intake.py), and the case's history, unlike the intake's, is archived with it."""
+    try:
+        started = await _decode(converter, payloads, CaseInput)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(started, CaseInput) or started.start is None:
+        return None  # a run continued as new: its state may hold a completed application, not the one received
+    start: CaseStart = started.start
+    try:
+        registered = RegisterApplication.received(start.submission_id, start.call.id, start.application,
+                                                  start.received_at, start.imported)
+    except ValueError:
+        return None
+    return Registration(**registered.model_dump())
 
 
 def _action(update: dict[str, Any]) -> HistoryAction:
@@ -372,8 +401,15 @@ def findings(case_number: str, history: Recorded, facts: HistoryFacts, register:
         history_outcome=Outcome(outcome=state.outcome.value if state.outcome else None, granted=state.granted)
         if state is not None else None,
         register_outcome=Outcome(outcome=row.outcome, granted=row.granted_amount) if row is not None else None,
+        history_registration=facts.registration,
+        register_registration=Registration(
+            submission_id=row.submission_id, call_id=row.call_id, received_at=row.received_at, imported=row.imported,
+            sender_name=row.sender_name, sender_org_number=row.sender_org_number, subject=row.subject,
+            requested_amount=row.requested_amount) if row is not None else None,
         history_payouts=facts.payouts,
-        ledger=[LedgerPayout(request_number=p.request_number, kind=p.kind.value, amount=p.amount, paid_at=p.paid_at)
+        ledger=[LedgerPayout(request_number=p.request_number, kind=p.kind.value, amount=p.amount,
+                             payee_name=p.payee_name, payee_bankgiro=p.payee_bankgiro, reference=p.reference,
+                             paid_at=p.paid_at)
                 for p in register.payouts],
     )
 

@@ -19,7 +19,6 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.checks import CheckRequest, check_application
     from activities.register import Register, RegisterApplication, RegisterWrite
-    from domain.identity import InvalidIdentityNumber, parse_identity_number
     from domain.money import format_kronor
     from workflows import search_attributes as sa
     from workflows.messages import CaseInput, CaseStart, Intake, Submission
@@ -47,15 +46,6 @@ def not_registered(error: ActivityError | ApplicationError) -> ApplicationError:
                             non_retryable=True)
 
 
-def _public_org_number(text: str) -> str | None:
-    """The sender's number for the public register; a personnummer is never written there."""
-    try:
-        number = parse_identity_number(text)
-    except InvalidIdentityNumber:
-        return None
-    return None if number.is_personal else number.formatted()
-
-
 @workflow.defn
 class IntakeWorkflow:
     @workflow.run
@@ -70,12 +60,8 @@ class IntakeWorkflow:
         try:
             registered = await workflow.execute_local_activity_method(
                 Register.register_application,
-                RegisterApplication(
-                    submission_id=submission.submission_id, call_id=submission.call.id, received_at=received_at,
-                    imported=imported, sender_name=application.applicant.name,
-                    sender_org_number=_public_org_number(application.applicant.org_number),
-                    subject=application.project.title, requested_amount=application.requested_amount,
-                ),
+                RegisterApplication.received(submission.submission_id, submission.call.id, application, received_at,
+                                             imported),
                 start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
                 summary="registrera ansökan i diariet",
             )

@@ -1,10 +1,12 @@
-"""The register's chain, checked without a database: each break named by its row."""
+"""The register's chain, and the ledger against the history, checked without a database: each break named by its row."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
-from domain.audit import ChainRow, chain_findings, event_hash
+from domain.audit import ChainRow, HistoryPayout, LedgerPayout, chain_findings, cross_check, event_hash, gone_cases
+from domain.money import amounts_in, format_kronor
 
 
 def test_the_chain_names_each_break_without_a_database():
@@ -29,3 +31,46 @@ def test_the_chain_names_each_break_without_a_database():
         ("händelse nr 2", "saknas i kedjan före händelse event-00003")]
     forged = edited.model_copy(update={"hash": event_hash("", "x", 0, "x", at, "x", "x", "x", "x", "x")})
     assert "pekar inte på hashen" in chain_findings("2026-00001", [first, forged, third])[-1].problem
+
+
+def test_amounts_are_read_whole_from_a_text():
+    text = (f"Utbetalning beordrad: {format_kronor(Decimal('11000'))} (förskott), "
+            f"och {format_kronor(Decimal('1250.5'))}.")
+    assert amounts_in(text) == [Decimal("11000.00"), Decimal("1250.50")]
+    assert Decimal("1000") not in amounts_in(text)  # "1 000 kr" is not read inside "11 000 kr"
+    assert amounts_in(format_kronor(Decimal("1100000"))) == [Decimal("1100000")]
+
+
+def test_a_payout_is_checked_by_its_exact_amount_and_its_payee():
+    at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    ordered = HistoryPayout(request_number=0, kind="advance", amount=Decimal("1000.00"), payee_name="Region Exempel",
+                            payee_bankgiro="54029681", reference="2026-00001", paid_at=at)
+    ledger = LedgerPayout(**ordered.model_dump(exclude={"paid_at"}), paid_at=at)
+    note = ChainRow(case_number="2026-00001", event_id="event-00009", at=at, actor_id="finance", actor_role="system",
+                    kind="paid", stage="payments", seq=None, prev_hash=None, hash=None,
+                    summary=f"Utbetalning beordrad: {format_kronor(Decimal('11000'))} (förskott).")
+
+    def problems(paid: LedgerPayout) -> list[str]:
+        return [f.problem for f in cross_check(
+            "2026-00001", [], [note], history_complete=True, history_outcome=None, register_outcome=None,
+            history_registration=None, register_registration=None, history_payouts=[ordered], ledger=[paid])
+            if f.row == "utbetalning nr 0"]
+
+    assert problems(ledger) == [f"diariet har ingen händelse om utbetalningen på {format_kronor(Decimal('1000'))}"]
+    note = note.model_copy(update={"summary": f"Utbetalning beordrad: {format_kronor(Decimal('1000'))} (förskott)."})
+    assert problems(ledger) == []
+    moved = ledger.model_copy(update={"payee_bankgiro": "56781234", "paid_at": at + timedelta(seconds=1)})
+    assert problems(moved) == [
+        "betalningsmottagarens bankgiro är '56781234' i betalregistret men '54029681' i historiken",
+        "tiden då utbetalningen registrerades är 2026-03-01T09:30:01.000000+00:00 i betalregistret men "
+        "2026-03-01T09:30:00.000000+00:00 i historiken",
+    ]
+
+
+def test_a_case_deleted_whole_is_named_by_what_is_kept_outside_its_rows():
+    found = gone_cases(["2026-00001", "2026-00003"], counters={2026: 3}, in_temporal={"2026-00002", "2026-00003"},
+                       saved={"2026-00002": None})
+    assert [(f.case_number, f.row) for f in found] == [("2026-00002", "hela ärendet")]
+    assert found[0].problem == ("finns inte i diariet, men numret är utdelat (räknaren för 2026 står på 3); Temporal "
+                                "har ärendets arbetsflöde; ett huvud av dess kedja är sparat utanför databasen: "
+                                "ärendet är borttaget")

@@ -266,3 +266,98 @@ async def test_the_story_follows_a_case_that_continued_as_new_and_a_deadline_tha
     assert passed and "gick ut" in passed[0]["text"]
     code, out, _ = await cli("audit", "verify", number)
     assert code == 0, out
+
+
+async def one_row(harness, sql: str, *params: object) -> dict:
+    async with harness.pool.connection() as conn:
+        cursor = await conn.execute(sql, params)
+        names = [c.name for c in cursor.description]
+        row = await cursor.fetchone()
+        assert row is not None
+        return dict(zip(names, row, strict=True))
+
+
+async def test_verify_finds_who_is_paid_and_the_case_row_changed_by_hand_and_a_case_deleted_whole(harness, cli_at):
+    cli = cli_at(harness)
+    number, _start = await granted_case(harness, advance="100000.00")
+    await harness.settled(number)
+    code, out, _ = await cli("audit", "verify", number)
+    assert code == 0, out
+    payout = await one_row(harness, "SELECT payee_name, payee_bankgiro, reference, paid_at FROM payouts"
+                                    " WHERE case_number = %s AND request_number = 0", number)
+    case = await one_row(harness, "SELECT received_at, sender_org_number, sender_name, subject, call_id,"
+                                  " requested_amount FROM cases WHERE case_number = %s", number)
+
+    async def tampered(table: str, changes: str, *found: str) -> None:
+        """`changes` made by hand in `table` is each of `found`, named with the case; then undone."""
+        key = "case_number = %s" + (" AND request_number = 0" if table == "payouts" else "")
+        await execute(harness, f"UPDATE {table} SET {changes} WHERE {key}", number)
+        code, out, _ = await cli("audit", "verify", number)
+        assert code == 1, out
+        for line in found:
+            assert f"{number}: {line}" in out, out
+        original = payout if table == "payouts" else case
+        await execute(harness, f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in original)} WHERE {key}",
+                      *original.values(), number)
+
+    # Who is paid: the bank file is built from the ledger's row.
+    await tampered("payouts", "payee_bankgiro = '56781234', payee_name = 'Mallory AB'",
+                   "utbetalning nr 0: betalningsmottagarens namn är 'Mallory AB' i betalregistret men",
+                   "utbetalning nr 0: betalningsmottagarens bankgiro är '56781234' i betalregistret men "
+                   f"{payout['payee_bankgiro']!r} i historiken")
+    await tampered("payouts", "reference = 'Faktura 17'",
+                   "utbetalning nr 0: referensen till mottagaren är 'Faktura 17' i betalregistret")
+    await tampered("payouts", "paid_at = paid_at - interval '1 day'",
+                   "utbetalning nr 0: tiden då utbetalningen registrerades är")
+    # The case's own row: what the intake registered.
+    await tampered("cases", "received_at = received_at - interval '3 days'",
+                   "ärendets rad: tiden då ansökan kom in är")
+    await tampered("cases", "received_at = received_at + interval '1 second'",  # the same minute
+                   "ärendets rad: tiden då ansökan kom in är")
+    await tampered("cases", "sender_org_number = '556036-0793'",
+                   "ärendets rad: avsändarens organisationsnummer är '556036-0793' i diariet men "
+                   f"{case['sender_org_number']!r} i historiken")
+    await tampered("cases", "sender_name = 'Mallory AB', subject = 'Annat projekt'",
+                   "ärendets rad: avsändarens namn är 'Mallory AB' i diariet men",
+                   "ärendets rad: ärendemeningen (projektets titel) är 'Annat projekt' i diariet men")
+    await tampered("cases", "requested_amount = requested_amount + 1000",
+                   "ärendets rad: sökt belopp är")
+    await tampered("cases", "call_id = 'annan-utlysning'", "ärendets rad: utlysningen är 'annan-utlysning' i diariet")
+    code, out, _ = await cli("audit", "verify", number)
+    assert code == 0, out
+
+    # The payout's note rewritten to an amount that holds the paid one as text ("100 000 kr" in "1 100 000 kr"),
+    # and the chain made to fit: the note must name the exact amount.
+    note = next(r for r in await rows(harness, number) if r["kind"] == "paid")
+    await execute(harness, "UPDATE case_events SET summary = replace(summary, %s, %s) WHERE case_number = %s"
+                  " AND event_id = %s", "100\u00a0000\u00a0kr", "1\u00a0100\u00a0000\u00a0kr", number,
+                  note["event_id"])
+    async with harness.pool.connection() as conn:
+        await conn.execute(REWRITE_CHAIN, {"n": number})
+    code, out, _ = await cli("audit", "verify", number)
+    assert code == 1
+    assert f"{number}: utbetalning nr 0: diariet har ingen händelse om utbetalningen på 100\u00a0000\u00a0kr" in out
+    await execute(harness, "UPDATE case_events SET summary = %s WHERE case_number = %s AND event_id = %s",
+                  note["summary"], number, note["event_id"])
+    async with harness.pool.connection() as conn:
+        await conn.execute(REWRITE_CHAIN, {"n": number})
+    code, out, _ = await cli("audit", "verify", "--all")
+    assert code == 0, out
+
+    # The case's row deleted, with the foreign keys switched off: its rows and its history remain.
+    async with harness.pool.connection() as conn, conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        await conn.execute("DELETE FROM cases WHERE case_number = %s", (number,))
+    code, out, _ = await cli("audit", "verify", number)
+    assert code == 1
+    assert f"{number}: ärendets rad: saknas i diariet, men ärendet finns i historiken" in out, out
+    # The case deleted whole, every row that names it: its number was handed out, and Temporal has it.
+    async with harness.pool.connection() as conn, conn.transaction():
+        cursor = await conn.execute("SELECT conrelid::regclass::text FROM pg_constraint"
+                                    " WHERE contype = 'f' AND confrelid = 'cases'::regclass")
+        for (table,) in await cursor.fetchall():
+            await conn.execute(f"DELETE FROM {table} WHERE case_number = %s", (number,))
+    code, out, _ = await cli("audit", "verify", "--all")
+    assert code == 1
+    assert (f"{number}: hela ärendet: finns inte i diariet, men numret är utdelat (räknaren för {number[:4]} står "
+            "på 1); Temporal har ärendets arbetsflöde: ärendet är borttaget") in out, out
