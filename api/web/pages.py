@@ -176,6 +176,10 @@ async def sign_in(request: Request) -> Response:
         return _page(request, "sign_in.html", None, None, status=403, error=True,
                      reason="Inloggningen kom inte från den här sidan. Ladda om sidan och försök igen.",
                      oidc=_oidc_config(request) is not None)
+    if token and not session.usable(token):
+        return _page(request, "sign_in.html", None, None, status=401, error=True,
+                     reason="Token är ogiltig, har gått ut eller har återkallats.",
+                     oidc=_oidc_config(request) is not None)
     me = await Api(request, token).get("/me") if token else None
     if me is None or not me.ok:
         reason = me.detail if me is not None else "Fyll i din token."

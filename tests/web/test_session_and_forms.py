@@ -71,9 +71,15 @@ async def test_signed_out_pages_lead_to_the_sign_in_and_a_bad_token_is_refused_i
         for path in ("/", "/utlysningar", "/ekonomi", "/arenden/2026-00001"):
             response = await c.get(path)
             assert response.status_code == 303 and response.headers["location"].startswith("/logga-in"), path
-        refused = await c.post("/logga-in", data={"token": "gf_fel"}, headers=FROM_THE_PAGE)
-        assert refused.status_code == 401 and "Token är ogiltig" in refused.text
-        assert session.COOKIE not in refused.headers.get("set-cookie", "")
+        # Text no HTTP header can carry (typed, or pasted with a stray character) is an invalid token too.
+        for typed in ("gf_fel", "gf_åäö", "gf_a\u200bb", "x" * 20000):
+            refused = await c.post("/logga-in", data={"token": typed}, headers=FROM_THE_PAGE)
+            assert refused.status_code == 401 and "Token är ogiltig" in refused.text, typed[:20]
+            assert session.COOKIE not in refused.headers.get("set-cookie", "")
+        # A session cookie someone edited to hold such text is no session: the page asks to sign in.
+        c.cookies.set(session.COOKIE, '"gf_\\303\\245"')
+        edited = await c.get("/")
+        assert edited.status_code == 303 and edited.headers["location"].startswith("/logga-in")
 
 
 async def test_a_sign_in_not_sent_from_this_sites_page_is_refused(api: Api) -> None:
