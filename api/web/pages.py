@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,7 +25,7 @@ from api.web import forms, oidc, session
 from api.web.client import Answer, Api
 from domain.actions import ROLE_LABELS_SV
 from domain.case import Role
-from domain.clock import format_instant_sv
+from domain.clock import STOCKHOLM, format_deadline_sv, format_instant_sv
 from domain.lifecycle import STAGE_LABELS_SV, Stage
 
 HERE = Path(__file__).parent
@@ -61,6 +61,20 @@ def when(value: Any) -> str:
         return str(value)
 
 
+def due(value: Any) -> str:
+    """A deadline as the officer reads it. One that ends a day (domain.clock.end_of_day: the next
+    midnight in Stockholm) is that last day, "2022-11-30", not the instant after it, "2022-12-01 kl. 00:00"."""
+    if not value:
+        return "–"
+    try:
+        instant = datetime.fromisoformat(str(value)).astimezone(UTC)
+    except ValueError:
+        return str(value)
+    if instant.astimezone(STOCKHOLM).time() == time(0):
+        return format_deadline_sv(instant)
+    return format_instant_sv(instant)
+
+
 def day(value: Any) -> str:
     if not value:
         return "–"
@@ -84,7 +98,7 @@ def role_label(value: Any) -> str:
         return str(value)
 
 
-templates.env.filters.update(kr=kr, when=when, day=day, stage=stage_label, role=role_label)
+templates.env.filters.update(kr=kr, when=when, due=due, day=day, stage=stage_label, role=role_label)
 templates.env.globals.update(stages=[(s.value, STAGE_LABELS_SV[s]) for s in Stage])
 
 
