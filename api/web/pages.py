@@ -319,8 +319,11 @@ async def _case_page(request: Request, api: Api, me: dict[str, Any], csrf: str, 
             offered.insert(0, tried)
     for form in offered:
         form.key = uuid.uuid4().hex  # a new idempotency key for each form shown
-    if tried is not None:
-        tried.key = request.state.web_key  # the same action if sent again
+    if refused is not None and tried is not None and refused.answer.status >= 500:
+        # Whether it was carried out is unknown: sent again, it must be the same action. A refusal is
+        # final for its key (the case answers an update it has seen with its first answer), so the
+        # form corrected after one is sent with a new key.
+        tried.key = request.state.web_key
     return _with_receipt(request, lambda done: _page(
         request, "case.html", me, csrf, status=status, case=view, forms=offered, done=done,
         attachments=attachments.body if attachments.ok else [], title=f"Ärende {view['case_number']}"))
