@@ -33,8 +33,9 @@ from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import Payload, Payloads
 
 from api import problems
-from api.auth import READERS, Authenticator, Principal, allowed, signed_in
+from api.auth import READERS, ApiRole, Authenticator, Principal, allowed, signed_in
 from api.problems import PROBLEM_RESPONSES, ProblemError
+from api.web import session
 from infra.codec import EncryptionCodec, PayloadDecryptionError
 from infra.converter import codec_keys
 from infra.errors import InputProblem
@@ -62,6 +63,9 @@ COOKIE = "grantflow_codec"  # the sign-in page's: the token itself, HttpOnly, fo
 COOKIE_SECONDS = 8 * 3600  # a working day
 _bearer = HTTPBearer(auto_error=False, description="A development token or the identity provider's access token")
 _may_read_cases = allowed(*READERS)
+# Encrypting makes a payload a worker will take as ours: only for roles that change cases. An auditor
+# reads everything and changes nothing.
+_may_change_cases = allowed(*(READERS - {ApiRole.AUDITOR}))
 
 
 async def reader(request: Request,
@@ -72,8 +76,13 @@ async def reader(request: Request,
     return await _may_read_cases(await signed_in(request, credentials))
 
 
-# A person whose role may read cases; the namespace Temporal UI says it shows.
+async def writer(reader: Annotated[Principal, Depends(reader)]) -> Principal:
+    return await _may_change_cases(reader)
+
+
+# A person whose role may read cases, one whose role may change them; the namespace Temporal UI says it shows.
 Reader = Annotated[Principal, Depends(reader)]
+Writer = Annotated[Principal, Depends(writer)]
 Namespace = Annotated[str | None, Header(alias="X-Namespace", max_length=1000)]
 
 
@@ -117,7 +126,7 @@ def _router(codec: EncryptionCodec) -> APIRouter:
                  payloads=len(decoded))
         return _answer(decoded)
 
-    async def encode(body: JsonPayloads, principal: Reader) -> dict[str, Any]:
+    async def encode(body: JsonPayloads, principal: Writer) -> dict[str, Any]:
         return _answer(await codec.encode(_parse(body)))
 
     # Only the path's last part counts (the protocol): also e.g. /default/decode.
@@ -149,6 +158,9 @@ def _signin_pages() -> APIRouter:
 
     @router.post("/signin")
     async def signin(request: Request, token: Annotated[str, Form(max_length=16 * 1024)]) -> HTMLResponse:
+        if not session.from_this_site(request):  # login CSRF: another site signing the browser in as someone else
+            return HTMLResponse(_PAGE.format(body="<p>Inloggningen kom inte från den här sidan. Ladda om sidan och "
+                                                  "försök igen.</p>"), status_code=403)
         principal = await reader(request, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token))
         page = HTMLResponse(_PAGE.format(body=f"<p>Inloggad som {html.escape(principal.name)} "
                                               f"({html.escape(principal.role.value)}). Du kan stänga sidan.</p>"))

@@ -22,8 +22,10 @@ def cmd_codec_server(args: argparse.Namespace) -> int:
 
     from api.codec_server import codec_for, create_codec_app
     from services.register import open_register_pool
+    from worker.logging import configure_logging
 
     settings = client_settings()
+    configure_logging(settings.log_format)  # as `grantflow api`: masked, in the configured format
     codec_for(settings)  # keys that cannot be used: one line naming the variable, before anything starts
     origins = args.ui_origin or ["http://127.0.0.1:8233", "http://localhost:8233"]
 
@@ -31,7 +33,7 @@ def cmd_codec_server(args: argparse.Namespace) -> int:
         pool = await open_register_pool(settings)  # sign-in; unreachable: one line and exit 3 (cli.main)
         try:
             config = uvicorn.Config(create_codec_app(settings, ui_origins=origins, pool=pool), host=args.host,
-                                    port=args.port, log_level="info", proxy_headers=True)
+                                    port=args.port, log_level="info", log_config=None, proxy_headers=True)
             await uvicorn.Server(config).serve()
         finally:
             await pool.close()

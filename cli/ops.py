@@ -55,8 +55,10 @@ def uvicorn_config(app: Any, args: argparse.Namespace, settings: Settings) -> An
     import uvicorn
 
     trusted = args.forwarded_allow_ips or settings.forwarded_allow_ips
-    return uvicorn.Config(app, host=args.host, port=args.port, log_level="info", proxy_headers=True,
-                          forwarded_allow_ips=trusted)
+    # log_config=None: uvicorn's lines go through the process's own logging (worker.logging), masked
+    # and in the configured format, not through uvicorn's handlers.
+    return uvicorn.Config(app, host=args.host, port=args.port, log_level="info", log_config=None,
+                          proxy_headers=True, forwarded_allow_ips=trusted)
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -65,8 +67,12 @@ def cmd_api(args: argparse.Namespace) -> int:
     from api.app import create_app
     from infra.tracing import start_from_env
     from services.register import open_register_pool
+    from worker.logging import configure_logging
 
     settings = client_settings()
+    # Before anything can fail: an error's traceback is then text without its frames' values, its
+    # message withheld where it may quote what someone sent, and personnummer masked.
+    configure_logging(settings.log_format)
     start_from_env("grantflow-api")  # traces, if an OTLP endpoint is configured
 
     async def serve() -> None:

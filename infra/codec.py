@@ -38,6 +38,7 @@ CIPHER = "encryption-cipher"  # metadata: how; only one so far, but a reader can
 AES_256_GCM = b"AES-256-GCM"
 KEY_BYTES = 32
 NONCE_BYTES = 12  # GCM's standard nonce: random for every payload
+TAG_BYTES = 16  # GCM's authentication tag, after the ciphertext
 _KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 
 
@@ -130,6 +131,10 @@ class EncryptionCodec(PayloadCodec):
                 "GRANTFLOW_CODEC_KEY_FILE", key_id)
         if payload.metadata.get(CIPHER, AES_256_GCM) != AES_256_GCM:
             raise PayloadDecryptionError(f"a payload under key id {key_id!r} names an unknown cipher", key_id)
+        if len(payload.data) < NONCE_BYTES + TAG_BYTES:  # cut short: AES-GCM would refuse the nonce, unnamed
+            raise PayloadDecryptionError(
+                f"a payload under key id {key_id!r} is {len(payload.data)} bytes, too short to be one this codec "
+                "sealed: it was cut short or altered", key_id)
         try:
             plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], raw_id)
         except InvalidTag:

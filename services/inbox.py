@@ -22,6 +22,7 @@ from activities.inbox import InboxFilters, InboxKey, InboxRow, inbox
 from domain.clock import require_utc
 from domain.inbox import DEADLINE_LABELS_SV, Deadline, DeadlineKind, nearest, overdue, records_request_deadline
 from domain.lifecycle import STAGE_LABELS_SV, Stage
+from domain.text import Clean
 from infra.errors import InputError
 
 MAX_LIMIT = 200
@@ -36,7 +37,7 @@ class InboxQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     stage: list[Stage] = Field(default=[], max_length=len(Stage), description="Only cases in these stages")
-    call: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+    call: Annotated[str, StringConstraints(min_length=1, max_length=200), Clean] | None = Field(
         default=None, description="Only the call with this id")
     officer: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,100}$")] | None = Field(
         default=None, description="Only cases assigned to this officer; `me` for the signed-in person")
@@ -49,7 +50,7 @@ class InboxQuery(BaseModel):
                                   description="Only cases with a request for a public document waiting for an answer")
     due_within_days: Annotated[int, Field(ge=1, le=366)] | None = Field(
         default=None, description="Only cases whose nearest deadline is still ahead and within this many days")
-    q: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+    q: Annotated[str, StringConstraints(max_length=200), Clean] | None = Field(
         default=None, description="Words that begin words of the project title or the applicant's name")
     cursor: Annotated[str, StringConstraints(max_length=500)] | None = Field(
         default=None, description="`next_cursor` of the page before")

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from activities.state_aid import AidRow, aid_rows, as_csv
 from domain.money import total
 from domain.state_aid import organisation_number as domain_organisation_number
+from domain.text import refused_character
 from infra.calls import CallCatalog
 from infra.errors import InputError
 from infra.settings import Settings
@@ -48,7 +49,8 @@ async def call_aid_with(pool: AsyncConnectionPool, catalog: CallCatalog, call_id
                         field: str = "call_id") -> list[AidRow]:
     """Every aid of a call, also of one no longer in the catalog; a call unknown here and without aid is an
     input error naming `field`."""
-    rows = await aid_rows(pool, call_id=call_id)
+    # No call's id holds a character PostgreSQL's text cannot (NUL): such an id is no call, not a query.
+    rows = [] if refused_character(call_id) is not None else await aid_rows(pool, call_id=call_id)
     if not rows and call_id not in catalog.calls:
         raise InputError.one(field, f"det finns ingen utlysning {call_id!r}")
     return rows

@@ -149,6 +149,21 @@ def flatten_temporal_details(logger: WrappedLogger, method_name: str, event_dict
 QUIET_LOGGERS = ("pgserver",)
 
 
+class PathWithoutQuery(logging.Filter):
+    """uvicorn's access log with each request's path but not its query string.
+
+    A query carries what people typed and what a sign-in hands back: an inbox search names an
+    applicant, the identity provider's callback carries its one-time code. The traces leave the
+    query out for the same reason (api.app)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn's access record: (client address, method, path with query, HTTP version, status).
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], args[2].split("?", 1)[0], args[3], args[4])
+        return True
+
+
 def _shared_processors() -> list[Processor]:
     return [
         # What worker.interceptors binds for the activity running now: its case and workflow ids.
@@ -186,6 +201,9 @@ def configure_logging(log_format: LogFormat, *, level: int = logging.INFO, strea
     root.setLevel(level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, PathWithoutQuery) for f in access.filters):
+        access.addFilter(PathWithoutQuery())
     structlog.configure(
         processors=[*_shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,7 +25,7 @@ from api.web import forms, oidc, session
 from api.web.client import Answer, Api
 from domain.actions import ROLE_LABELS_SV
 from domain.case import Role
-from domain.clock import format_instant_sv
+from domain.clock import STOCKHOLM, format_deadline_sv, format_instant_sv
 from domain.lifecycle import STAGE_LABELS_SV, Stage
 
 HERE = Path(__file__).parent
@@ -61,6 +61,20 @@ def when(value: Any) -> str:
         return str(value)
 
 
+def due(value: Any) -> str:
+    """A deadline as the officer reads it. One that ends a day (domain.clock.end_of_day: the next
+    midnight in Stockholm) is that last day, "2022-11-30", not the instant after it, "2022-12-01 kl. 00:00"."""
+    if not value:
+        return "–"
+    try:
+        instant = datetime.fromisoformat(str(value)).astimezone(UTC)
+    except ValueError:
+        return str(value)
+    if instant.astimezone(STOCKHOLM).time() == time(0):
+        return format_deadline_sv(instant)
+    return format_instant_sv(instant)
+
+
 def day(value: Any) -> str:
     if not value:
         return "–"
@@ -84,7 +98,7 @@ def role_label(value: Any) -> str:
         return str(value)
 
 
-templates.env.filters.update(kr=kr, when=when, day=day, stage=stage_label, role=role_label)
+templates.env.filters.update(kr=kr, when=when, due=due, day=day, stage=stage_label, role=role_label)
 templates.env.globals.update(stages=[(s.value, STAGE_LABELS_SV[s]) for s in Stage])
 
 
@@ -175,6 +189,10 @@ async def sign_in(request: Request) -> Response:
     if not session.from_this_site(request):  # no session yet to hold a CSRF token: the browser's word
         return _page(request, "sign_in.html", None, None, status=403, error=True,
                      reason="Inloggningen kom inte från den här sidan. Ladda om sidan och försök igen.",
+                     oidc=_oidc_config(request) is not None)
+    if token and not session.usable(token):
+        return _page(request, "sign_in.html", None, None, status=401, error=True,
+                     reason="Token är ogiltig, har gått ut eller har återkallats.",
                      oidc=_oidc_config(request) is not None)
     me = await Api(request, token).get("/me") if token else None
     if me is None or not me.ok:
@@ -301,8 +319,11 @@ async def _case_page(request: Request, api: Api, me: dict[str, Any], csrf: str, 
             offered.insert(0, tried)
     for form in offered:
         form.key = uuid.uuid4().hex  # a new idempotency key for each form shown
-    if tried is not None:
-        tried.key = request.state.web_key  # the same action if sent again
+    if refused is not None and tried is not None and refused.answer.status >= 500:
+        # Whether it was carried out is unknown: sent again, it must be the same action. A refusal is
+        # final for its key (the case answers an update it has seen with its first answer), so the
+        # form corrected after one is sent with a new key.
+        tried.key = request.state.web_key
     return _with_receipt(request, lambda done: _page(
         request, "case.html", me, csrf, status=status, case=view, forms=offered, done=done,
         attachments=attachments.body if attachments.ok else [], title=f"Ärende {view['case_number']}"))

@@ -15,15 +15,25 @@ import json
 
 from fastapi import Request, Response
 
+from api.signin import MAX_TOKEN_CHARS
+
 COOKIE = "grantflow_session"
 MAX_AGE = 8 * 3600  # a working day; the token's own lifetime still applies
 RECEIPT = "grantflow_kvitto"
 RECEIPT_SECONDS = 120  # from the action's answer to the page that shows its receipt
 
 
+def usable(value: str) -> bool:
+    """Whether `value` can be a bearer token at all: an HTTP header carries only printable ASCII.
+
+    Anything else (typed into the sign-in form, or a cookie someone edited) is refused as an invalid
+    token, instead of failing when it is put in the API's Authorization header."""
+    return 0 < len(value) <= MAX_TOKEN_CHARS and value.isascii() and value.isprintable()
+
+
 def token(request: Request) -> str | None:
     value = request.cookies.get(COOKIE)
-    return value or None
+    return value if value and usable(value) else None
 
 
 def csrf_token(session_token: str) -> str:

@@ -105,6 +105,28 @@ async def test_a_payload_under_an_unknown_key_is_a_problem_naming_the_key_id(cod
     assert "'k1999'" in answer.json()["detail"] and "Traceback" not in answer.text
 
 
+async def test_an_auditor_decodes_but_may_not_encrypt(codec: Codec):
+    """Encrypting makes a payload a worker takes as grantflow's own; an auditor changes nothing."""
+    plain = {"payloads": [_json_payload("hej")]}
+    encoded = await codec.post("/encode", "officer", plain)
+    assert encoded.status_code == 200
+    assert (await codec.post("/decode", "auditor", encoded.json())).status_code == 200
+    refused = await codec.post("/encode", "auditor", plain)
+    assert refused.status_code == 403 and refused.json()["title"] == "Forbidden"
+
+
+async def test_a_payload_cut_short_is_a_problem_naming_the_key_id(codec: Codec):
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
+
+    for data in (b"", b"1234567", b"x" * 27):
+        body = {"payloads": [{"metadata": {"encoding": b64(ENCODING), KEY_ID: b64(KEY_ID_OF_RUN.encode())},
+                              "data": b64(data)}]}
+        answer = await codec.post("/decode", "officer", body)
+        assert answer.status_code == 400 and answer.headers["content-type"] == "application/problem+json", answer.text
+        assert f"'{KEY_ID_OF_RUN}' is {len(data)} bytes, too short" in answer.json()["detail"]
+
+
 @pytest.mark.parametrize(("content", "status"), [
     (b"{not json", 422),
     (b'{"payloads": "no"}', 422),
@@ -134,15 +156,22 @@ async def test_a_browser_may_ask_from_temporal_uis_origin_only(codec: Codec):
     assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == UI
 
 
+SAME_SITE = {"Origin": "http://codec.test"}  # what a browser sends with the sign-in page's form
+
+
 async def test_a_browser_signs_in_on_the_page_and_the_ui_decodes_with_its_cookie(codec: Codec):
     page = await codec.http.get("/signin")
     assert page.status_code == 200 and "Logga in" in page.text
-    refused = await codec.http.post("/signin", data={"token": codec.tokens["applicant"]})
+    refused = await codec.http.post("/signin", data={"token": codec.tokens["applicant"]}, headers=SAME_SITE)
     assert refused.status_code == 403 and "grantflow_codec" not in refused.headers.get("set-cookie", "")
-    assert (await codec.http.post("/signin", data={"token": "gf_forged"})).status_code == 401
+    assert (await codec.http.post("/signin", data={"token": "gf_forged"}, headers=SAME_SITE)).status_code == 401
+    # Login CSRF: another site's page (or a POST that names no site at all) cannot sign the browser in.
+    for elsewhere in ({"Origin": "https://evil.example"}, {}, {"Sec-Fetch-Site": "cross-site"}):
+        forged = await codec.http.post("/signin", data={"token": codec.tokens["officer"]}, headers=elsewhere)
+        assert forged.status_code == 403 and "grantflow_codec" not in forged.headers.get("set-cookie", ""), elsewhere
     codec.http.cookies.clear()
 
-    signed_in = await codec.http.post("/signin", data={"token": codec.tokens["officer"]})
+    signed_in = await codec.http.post("/signin", data={"token": codec.tokens["officer"]}, headers=SAME_SITE)
     assert signed_in.status_code == 200 and "Inloggad som officer-1" in signed_in.text
     cookie = signed_in.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie

@@ -147,7 +147,7 @@ async def test_bad_filters_are_problems_naming_the_field(api: Api) -> None:
         ({"stage": "klar"}, "stage.0"), ({"cursor": "inte-en-markör"}, "cursor"), ({"cursor": "W10"}, "cursor"),
         ({"q": "!!!"}, "q"), ({"due_within_days": 0}, "due_within_days"), ({"overdue": "kanske"}, "overdue"),
         ({"overdue": "true", "due_within_days": 3}, "due_within_days"), ({"officer": "an na"}, "officer"),
-        ({"sort": "name"}, "sort"),
+        ({"sort": "name"}, "sort"), ({"call": "a\x00b"}, "call"), ({"q": "Anna\x00"}, "q"),
     ]:
         response = await api.as_(token, "GET", "/inbox", params=params)
         assert response.status_code == 422, (params, response.text)

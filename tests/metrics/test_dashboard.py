@@ -69,10 +69,12 @@ def alert_queries() -> list[tuple[str, str]]:
 
 
 @contextlib.contextmanager
-def api_process(env: dict[str, str], log: Path, metrics_port: int) -> Iterator[subprocess.Popen[bytes]]:
+def api_process(env: dict[str, str], log: Path, metrics_port: int,
+                port: int | None = None) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "api", "--port", str(free_port()), "--metrics-port", str(metrics_port)],
+            [sys.executable, "-m", "cli.main", "api", "--port", str(port or free_port()),
+             "--metrics-port", str(metrics_port)],
             cwd=ROOT, env=env | {"GRANTFLOW_METRICS_HOST": "127.0.0.1"}, stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.STDOUT)
     try:

@@ -71,9 +71,15 @@ async def test_signed_out_pages_lead_to_the_sign_in_and_a_bad_token_is_refused_i
         for path in ("/", "/utlysningar", "/ekonomi", "/arenden/2026-00001"):
             response = await c.get(path)
             assert response.status_code == 303 and response.headers["location"].startswith("/logga-in"), path
-        refused = await c.post("/logga-in", data={"token": "gf_fel"}, headers=FROM_THE_PAGE)
-        assert refused.status_code == 401 and "Token är ogiltig" in refused.text
-        assert session.COOKIE not in refused.headers.get("set-cookie", "")
+        # Text no HTTP header can carry (typed, or pasted with a stray character) is an invalid token too.
+        for typed in ("gf_fel", "gf_åäö", "gf_a\u200bb", "x" * 20000):
+            refused = await c.post("/logga-in", data={"token": typed}, headers=FROM_THE_PAGE)
+            assert refused.status_code == 401 and "Token är ogiltig" in refused.text, typed[:20]
+            assert session.COOKIE not in refused.headers.get("set-cookie", "")
+        # A session cookie someone edited to hold such text is no session: the page asks to sign in.
+        c.cookies.set(session.COOKIE, '"gf_\\303\\245"')
+        edited = await c.get("/")
+        assert edited.status_code == 303 and edited.headers["location"].startswith("/logga-in")
 
 
 async def test_a_sign_in_not_sent_from_this_sites_page_is_refused(api: Api) -> None:
@@ -134,6 +140,12 @@ async def test_a_form_sent_twice_is_one_action_and_a_form_without_its_csrf_token
         await officer.aclose()
 
 
+def _criteria(page: str, number: str) -> list[str]:
+    form = page[page.index(f'action="/arenden/{number}/score"'):]
+    form = form[:form.index("</form>")]
+    return re.findall(r'name="scores\.\d+\.criterion" value="([^"]*)"', form)
+
+
 async def test_a_field_the_api_refuses_is_named_beside_it_and_keeps_what_was_typed(api: Api) -> None:
     number = await a_case(api)
     officer = await browser(api, "officer", "anna")
@@ -144,13 +156,23 @@ async def test_a_field_the_api_refuses_is_named_beside_it_and_keeps_what_was_typ
         assert (await officer.post(f"/arenden/{number}/declare-no-conflict", data={"csrf": csrf})).status_code == 303
         page = (await officer.get(f"/arenden/{number}")).text
         criterion = hidden(page, f"/arenden/{number}/score", "scores.0.criterion")
+        first_key = hidden(page, f"/arenden/{number}/score", "idempotency_key")
         sent = await officer.post(f"/arenden/{number}/score", data={
-            "csrf": csrf, "scores.0.score": "mycket", "scores.0.motivation": "Bra, men poängen är ett ord."})
+            "csrf": csrf, "idempotency_key": first_key, "scores.0.score": "mycket",
+            "scores.0.motivation": "Bra, men poängen är ett ord."})
         assert sent.status_code == 422
         beside = re.search(r'id="f-scores-0-score-fel">([^<]+)<', sent.text)
         assert beside and "heltal" in beside[1], sent.text[:2000]
         assert 'value="mycket"' in sent.text and "Bra, men poängen är ett ord." in sent.text
         assert f'value="{criterion}"' in sent.text
+        # Corrected, the form goes as a new action: the refused one's key would get the refusal back.
+        second_key = hidden(sent.text, f"/arenden/{number}/score", "idempotency_key")
+        assert second_key != first_key
+        scores = {f"scores.{i}.{part}": value for i, c in enumerate(_criteria(sent.text, number))
+                  for part, value in (("criterion", c), ("score", "4"), ("motivation", "Väl motiverat."))}
+        corrected = await officer.post(f"/arenden/{number}/score", data={
+            "csrf": csrf, "idempotency_key": second_key, **scores})
+        assert corrected.status_code == 303, corrected.text[:2000]
     finally:
         await officer.aclose()
 

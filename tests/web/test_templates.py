@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
-from api.web.pages import kr, templates
+from api.web.pages import due, kr, templates
+from domain.clock import end_of_day
 
 
 def render(name: str, **context: Any) -> str:
@@ -42,3 +44,18 @@ def test_amounts_are_written_the_swedish_way() -> None:
     assert kr("400000") == "400\u00a0000,00\u00a0kr"
     assert kr("1234567.5") == "1\u00a0234\u00a0567,50\u00a0kr"
     assert kr(None) == "–"
+
+
+def test_a_deadline_that_ends_a_day_is_shown_as_that_last_day() -> None:
+    """The register keeps "by 30 November" as the first instant of 1 December in Stockholm (end_of_day)."""
+    last_day = end_of_day(date(2022, 11, 30))
+    assert due(last_day.isoformat()) == "2022-11-30"
+    assert due(end_of_day(date(2026, 7, 1)).isoformat()) == "2026-07-01"  # summer time: 22:00 UTC
+    assert due("2026-03-02T09:15:00Z") == "2026-03-02 kl. 10:15"  # an instant that ends no day keeps its time
+    assert due(None) == "–"
+    page = {"cases": [inbox_case("2026-00001", [], "Slutrapport") | {
+        "next_deadline": {"kind": "final_report", "label": "Slutrapport", "at": last_day.isoformat(),
+                          "overdue": False}}], "counts": [], "total": 1, "next_cursor": None}
+    html = render("inbox.html", page=page, problem=None, errors={}, q=QueryParams(""), calls=[],
+                  chosen_stages=set(), next_query=None)
+    assert "Slutrapport: 2022-11-30" in html and "2022-12-01" not in html

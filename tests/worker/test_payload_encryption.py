@@ -89,6 +89,11 @@ async def test_another_key_under_the_same_id_or_an_altered_payload_does_not_decr
     relabelled = Payload(metadata={**mine.metadata, KEY_ID: b"k2"}, data=mine.data)
     with pytest.raises(PayloadDecryptionError, match="'k2'"):
         await two.decode([relabelled])
+    # Cut short, down to nothing: named as such, not the cipher library's complaint about a nonce.
+    for length in (0, 7, 12, 27):
+        cut = Payload(metadata=dict(mine.metadata), data=mine.data[:length])
+        with pytest.raises(PayloadDecryptionError, match=f"'k1' is {length} bytes, too short"):
+            await two.decode([cut])
 
 
 async def test_a_failures_details_are_encrypted_and_its_message_stays_in_clear_for_operations():
