@@ -15,20 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import logging
 import multiprocessing
 import os
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from activities.archive import ArchivedCase, archived_case
 from infra.codec import Key
 from infra.converter import codec_keys, converter_for
 from infra.errors import InputError
@@ -350,7 +353,7 @@ def _visibility_query(selection: Selection, workflow_types: Sequence[str]) -> st
 
 async def from_temporal(client: Client, selection: Selection, workflow_types: Sequence[str],
                         *, skip: set[str] | None = None, seen: set[str] | None = None,
-                        fetches: int = 8) -> AsyncIterator[RecordedCase]:
+                        fetches: int = 8, archived: ArchiveLookup | None = None) -> AsyncIterator[RecordedCase]:
     """Each selected workflow's chain of runs, as Temporal holds them now.
 
     Visibility names the workflows (by the case's search attributes); each chain is then read
@@ -368,7 +371,7 @@ async def from_temporal(client: Client, selection: Selection, workflow_types: Se
 
     async def fetch() -> None:
         for workflow_id in todo:
-            case = await _chain(client, workflow_id)
+            case = await _chain(client, workflow_id, archived)
             if case is not None:
                 await queue.put(case)
         await queue.put(None)
@@ -389,7 +392,11 @@ async def from_temporal(client: Client, selection: Selection, workflow_types: Se
             worker.cancel()
 
 
-async def _chain(client: Client, workflow_id: str) -> RecordedCase | None:
+# What the archive holds of a case, by its number: the runs that ended, kept before retention removes them.
+ArchiveLookup = Callable[[str], Awaitable[ArchivedCase | None]]
+
+
+async def _chain(client: Client, workflow_id: str, archived: ArchiveLookup | None = None) -> RecordedCase | None:
     run_ids: list[str] = []
     histories: list[dict[str, Any]] = []
     complete = True
@@ -406,7 +413,15 @@ async def _chain(client: Client, workflow_id: str) -> RecordedCase | None:
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND or not run_ids:
                 raise
-            complete = False  # the earlier runs have left Temporal: their histories are in the archive
+            # The earlier runs have left Temporal (retention counts from each run's end); the case
+            # archived them when it went on in a new run (ArchiveEndedRuns), so they are replayed too.
+            complete = False
+            kept = await archived(workflow_id) if archived is not None else None
+            if kept is not None and run_id in kept.run_ids:
+                upto = kept.run_ids.index(run_id) + 1
+                run_ids += reversed(kept.run_ids[:upto])
+                histories += reversed(kept.histories[:upto])
+                complete = kept.complete
             break
         run_ids.append(run_id)
         histories.append(history.to_json_dict())
@@ -451,9 +466,20 @@ async def recorded(settings: Settings, selection: Selection, source: Source,
         from infra.temporal import connect
 
         client = await connect(settings)
-        async for case in from_temporal(client, selection, workflow_types, seen=seen):
-            found += 1
-            yield case
+        async with contextlib.AsyncExitStack() as opened:
+            pool: AsyncConnectionPool | None = None
+
+            async def archived(number: str) -> ArchivedCase | None:
+                # Opened only for a case whose earlier runs have left Temporal: a replay of cases that
+                # are all there whole needs no database.
+                nonlocal pool
+                if pool is None:
+                    pool = await opened.enter_async_context(read_pool(settings))
+                return await archived_case(pool, number)
+
+            async for case in from_temporal(client, selection, workflow_types, seen=seen, archived=archived):
+                found += 1
+                yield case
     if source in ("archive", "auto"):
         async for case in from_archive(settings, selection, skip=seen):
             found += 1

@@ -198,6 +198,20 @@ async def test_the_story_of_an_open_case_and_a_register_that_cannot_be_changed_s
     assert "kedjan är omskriven" in out
 
 
+async def removed_by_retention(harness, number: str, run_id: str) -> None:
+    """One run of a case deleted from Temporal, as retention deletes it once it has ended."""
+    await harness.client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
+        namespace=harness.client.namespace, workflow_execution=WorkflowExecution(workflow_id=number, run_id=run_id)))
+    for _ in range(480):  # the dev server deletes in the background, after half a minute or so
+        try:
+            await harness.client.get_workflow_handle(number, run_id=run_id).describe()
+        except RPCError as exc:
+            assert exc.status == RPCStatusCode.NOT_FOUND
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"run {run_id} of {number} was not deleted from Temporal")
+
+
 async def test_the_story_of_a_closed_case_read_from_the_archive(harness, cli_at):
     cli = cli_at(harness)
     _call, number = await open_case(harness)
@@ -211,18 +225,7 @@ async def test_the_story_of_a_closed_case_read_from_the_archive(harness, cli_at)
     assert code == 0 and json.loads(out)["source"] == "temporal"
 
     # Retention removes the case from Temporal: its story is read from the archive.
-    run_id = (await harness.handle(number).describe()).run_id
-    await harness.client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
-        namespace=harness.client.namespace, workflow_execution=WorkflowExecution(workflow_id=number, run_id=run_id)))
-    for _ in range(480):  # the dev server deletes in the background, after half a minute or so
-        try:
-            await harness.handle(number).describe()
-        except RPCError as exc:
-            assert exc.status == RPCStatusCode.NOT_FOUND
-            break
-        await asyncio.sleep(0.25)
-    else:
-        raise AssertionError(f"{number} was not deleted from Temporal")
+    await removed_by_retention(harness, number, (await harness.handle(number).describe()).run_id)
 
     code, out, _ = await cli("audit", "history", number)
     assert code == 0, out
@@ -266,6 +269,16 @@ async def test_the_story_follows_a_case_that_continued_as_new_and_a_deadline_tha
     assert passed and "gick ut" in passed[0]["text"]
     code, out, _ = await cli("audit", "verify", number)
     assert code == 0, out
+
+    # Retention removes the first run while the case goes on: the case archived it when it went on in
+    # a new run, so its story and its replay from Temporal still take in both runs.
+    await removed_by_retention(harness, number, first_run)
+    code, out, _ = await cli("audit", "history", number, "--format", "json")
+    assert code == 0 and len(json.loads(out)["runs"]) == 2, out
+    code, out, _ = await cli("audit", "replay", number, "--from", "temporal", "--verbose")
+    assert code == 0, out
+    assert out.splitlines()[0] == f"{number} (temporal): ok, 2 runs", out
+    assert "without their oldest" not in out, out
 
 
 async def one_row(harness, sql: str, *params: object) -> dict:
