@@ -19,6 +19,7 @@ from activities import teams as stored
 from domain.case import PersonId
 from infra.errors import InputError, InputProblem
 from infra.settings import Settings
+from services import demo
 from services.register import read_pool
 
 # The inbox's word for "the teams I am in" (services/inbox.py): never a team's name.
@@ -126,6 +127,17 @@ async def teams_of(pool: AsyncConnectionPool, person: str) -> list[str]:
     return await stored.teams_of(pool, person)
 
 
+# --- the demo's team -------------------------------------------------------------------------------
+
+# `up --demo`: the demo officer and her colleague (services/demo.py), so that her team's view has cases.
+DEMO_TEAM = "handlaggning-demo"
+
+
+async def add_demo_team(settings: Settings) -> TeamChange:
+    async with read_pool(settings) as pool:
+        return await add(pool, DEMO_TEAM, [demo.OFFICER["id"], demo.COLLEAGUE["id"]], demo.ADMINISTRATOR["id"])
+
+
 # --- for the CLI: a small pool of its own ---------------------------------------------------------
 
 async def add_with(settings: Settings, team: str, persons: list[str], added_by: str, **fields: str) -> TeamChange:
@@ -143,5 +155,6 @@ async def list_with(settings: Settings) -> list[Team]:
         return await teams(pool)
 
 
-__all__ = ["MINE", "TEAM_PATTERN", "Team", "TeamChange", "TeamMember", "TeamName", "add", "add_with", "check_person",
-           "check_team", "list_with", "remove", "remove_with", "teams", "teams_of"]
+__all__ = ["DEMO_TEAM", "MINE", "TEAM_PATTERN", "Team", "TeamChange", "TeamMember", "TeamName", "add",
+           "add_demo_team", "add_with", "check_person", "check_team", "list_with", "remove", "remove_with", "teams",
+           "teams_of"]
