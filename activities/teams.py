@@ -54,11 +54,4 @@ async def members(pool: AsyncConnectionPool, team: str | None = None) -> list[Me
         return await cursor.fetchall()
 
 
-async def teams_of(pool: AsyncConnectionPool, person: str) -> list[str]:
-    """The teams the person is in."""
-    async with pool.connection() as conn:
-        cursor = await conn.execute("SELECT team FROM team_members WHERE person = %s ORDER BY team", (person,))
-        return [team for (team,) in await cursor.fetchall()]
-
-
-__all__ = ["MemberRow", "add_members", "members", "remove_member", "teams_of"]
+__all__ = ["MemberRow", "add_members", "members", "remove_member"]

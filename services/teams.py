@@ -122,11 +122,6 @@ async def teams(pool: AsyncConnectionPool) -> list[Team]:
     return [_team(name, rows) for name in sorted({r.team for r in rows})]
 
 
-async def teams_of(pool: AsyncConnectionPool, person: str) -> list[str]:
-    """The teams the person is in."""
-    return await stored.teams_of(pool, person)
-
-
 # --- the demo's team -------------------------------------------------------------------------------
 
 # `up --demo`: the demo officer and her colleague (services/demo.py), so that her team's view has cases.
@@ -156,5 +151,4 @@ async def list_with(settings: Settings) -> list[Team]:
 
 
 __all__ = ["DEMO_TEAM", "MINE", "TEAM_PATTERN", "Team", "TeamChange", "TeamMember", "TeamName", "add",
-           "add_demo_team", "add_with", "check_person", "check_team", "list_with", "remove", "remove_with", "teams",
-           "teams_of"]
+           "add_demo_team", "add_with", "check_person", "check_team", "list_with", "remove", "remove_with", "teams"]
