@@ -19,7 +19,7 @@ from tests.factories import application_2021
 from tests.web.conftest import IN_THE_BROWSERS_LOOP, Web
 from tests.web.test_officers_in_a_browser import kr, open_case_from_inbox, press, sign_out
 from tests.workflows.test_after_decision import granted_case, today
-from tests.workflows.test_case_workflow import APPLICANT
+from tests.workflows.test_case_workflow import APPLICANT, assess
 
 pytestmark = IN_THE_BROWSERS_LOOP
 
@@ -215,3 +215,62 @@ async def test_a_completion_reply_past_its_deadline_stands_out_in_the_inbox(web:
     await press(page, page.get_by_role("button", name="Visa"))
     await expect(row).to_be_visible()
     await expect(page.get_by_role("heading", name="Ärenden (1)")).to_be_visible()
+
+    # No reply came: the officer proposes to dismiss the application, and a decision maker decides.
+    await open_case_from_inbox(page, number)
+    prepare = page.locator("#atgard-prepare-decision")
+    await prepare.get_by_label("Typ av beslut").select_option(label="Avvisning")
+    await prepare.get_by_label("Skäl", exact=True).fill("Ansökan har inte kompletterats inom svarstiden.")
+    await press(page, prepare.get_by_role("button", name="Förbered beslut"))
+    await expect(page.get_by_test_id("stage")).to_have_text("Beslut")
+    await sign_out(page)
+    page = await web.sign_in("decision_maker", "bo", page)
+    await open_case_from_inbox(page, number)
+    await press(page, page.locator("#atgard-declare-no-conflict").get_by_role("button"))
+    await press(page, page.locator("#atgard-decide").get_by_role("button", name="Fatta beslut"))
+    await expect(page.get_by_test_id("outcome")).to_have_text("Avvisning")
+    await expect(page.get_by_test_id("decision")).to_contain_text("av bo (förberett av anna)")
+
+
+async def test_a_rejection_on_material_the_applicant_has_not_seen_is_communicated_before_it_is_decided(
+        web: Web) -> None:
+    harness = web.api.harness
+    number = await _in_secrecy_review(web)
+    await assess(harness, number)  # anna assessed it; bo has declared no conflict of interest
+
+    # The officer prepares a rejection resting on a statement the applicant has not seen, and sends it.
+    page = await web.sign_in("officer", "anna")
+    await open_case_from_inbox(page, number)
+    prepare = page.locator("#atgard-prepare-decision")
+    await prepare.get_by_label("Typ av beslut").select_option(label="Avslag")
+    await prepare.get_by_label("Skäl", exact=True).fill("Projektet bidrar svagt till utlysningens mål.")
+    await prepare.get_by_label("Underlag som sökanden inte har sett (FL 25 §)").fill(
+        "Yttrande från Region Exempel om projektets förankring.")
+    await press(page, prepare.get_by_role("button", name="Förbered beslut"))
+    await expect(page.get_by_test_id("stage")).to_have_text("Beslut")
+    communicate = page.locator("#atgard-communicate")
+    await expect(communicate).to_contain_text("FL 25 §")
+    await communicate.get_by_label("Svarstid i dagar").fill("21")
+    await press(page, communicate.get_by_role("button", name="Kommunicera före beslut"))
+    await expect(page.get_by_test_id("receipt")).to_be_visible()
+    await harness.settled(number)
+    await page.reload()
+    await expect(page.locator("ul.deadlines")).to_contain_text("Svar på kommunicering")
+    await sign_out(page)
+
+    # The decision maker may not decide while the applicant may still reply: the case says why.
+    page = await web.sign_in("decision_maker", "bo", page)
+    await open_case_from_inbox(page, number)
+    await press(page, page.locator("#atgard-decide").get_by_role("button", name="Fatta beslut"))
+    await expect(page.locator("#atgard-decide").get_by_test_id("refusal")).to_contain_text("svarstid")
+    await expect(page.get_by_test_id("stage")).to_have_text("Beslut")
+
+    # The applicant replies; now the decision is taken, and the letters tell the story.
+    await harness.act(number, "reply-to-communication", APPLICANT, text="Vi har förankrat projektet brett.")
+    await open_case_from_inbox(page, number)  # not a reload: the page shown answers the refused POST
+    await press(page, page.locator("#atgard-decide").get_by_role("button", name="Fatta beslut"))
+    await expect(page.get_by_test_id("outcome")).to_have_text("Avslag")
+    await harness.settled(number)
+    await page.reload()
+    letters = page.get_by_role("heading", name="Brev").locator("xpath=following-sibling::details")
+    await expect(letters).to_have_count(3)  # the receipt, the communication, the decision
