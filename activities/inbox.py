@@ -49,6 +49,8 @@ class InboxFilters:
     due_within: timedelta | None = None  # only cases whose nearest deadline is still ahead, within this
     words: Sequence[str] = field(default=())  # each a prefix of a word of the title or the sender's name
     records_pending: bool = False  # only cases with a request for a public document waiting
+    team: str | None = None  # only cases assigned to a member of this team (migration 0012)
+    teams_of: str | None = None  # only cases assigned to this person or a member of any team they are in
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,19 @@ class InboxRow:
                         at=self.records_pending_since or self.deadline_at, case_number=self.case_number)
 
 
+def _team_conditions(f: InboxFilters, parts: list[sql.Composable], params: dict[str, object]) -> None:
+    """The team filters, as a set of officers read in the same statement: by the primary key of
+    team_members for one team, by its index on person for the teams a person is in."""
+    if f.team is not None:
+        parts.append(sql.SQL("officer IN (SELECT person FROM team_members WHERE team = %(team)s)"))
+        params["team"] = f.team
+    if f.teams_of is not None:
+        parts.append(sql.SQL(
+            "officer IN (SELECT person FROM team_members WHERE team IN "
+            "(SELECT team FROM team_members WHERE person = %(teams_of)s) UNION ALL SELECT %(teams_of)s)"))
+        params["teams_of"] = f.teams_of
+
+
 def _conditions(f: InboxFilters, *, with_stage: bool) -> tuple[sql.Composable, dict[str, object]]:
     now = require_utc(f.now)
     parts: list[sql.Composable] = []
@@ -87,6 +102,7 @@ def _conditions(f: InboxFilters, *, with_stage: bool) -> tuple[sql.Composable, d
     if f.officer is not None:
         parts.append(sql.SQL("officer = %(officer)s"))
         params["officer"] = f.officer
+    _team_conditions(f, parts, params)
     if f.min_amount is not None:
         parts.append(sql.SQL("requested_amount >= %(min_amount)s"))
         params["min_amount"] = f.min_amount
@@ -142,7 +158,7 @@ def page_query(filters: InboxFilters, *, after: InboxKey | None, limit: int) -> 
 def counts_query(filters: InboxFilters) -> tuple[sql.Composed, dict[str, object]]:
     """The statement that counts the cases of each stage under every filter but the stage's own.
 
-    Under no filter but the call and the officer, the counts the database keeps (`case_counts`,
+    Under no filter but the call, the officer and the team, the counts the database keeps (`case_counts`,
     migration 0005) answer; under any other, the cases themselves are counted."""
     f = filters
     if f.min_amount is None and f.max_amount is None and not f.overdue and f.due_within is None and not f.words \
@@ -155,6 +171,7 @@ def counts_query(filters: InboxFilters) -> tuple[sql.Composed, dict[str, object]
         if f.officer is not None:
             parts.append(sql.SQL("officer = %(officer)s"))
             params["officer"] = f.officer
+        _team_conditions(f, parts, params)
         return sql.SQL("SELECT stage, sum(n)::bigint FROM case_counts WHERE {} GROUP BY stage").format(
             sql.SQL(" AND ").join(parts)), params
     where, params = _conditions(filters, with_stage=False)

@@ -5,9 +5,10 @@ It holds one Temporal client and one database pool for its whole life; every req
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -35,6 +36,9 @@ class Context:
     client: Client
     pool: AsyncConnectionPool
     catalog: CallCatalog
+    # What "now" is where a read compares deadlines with it (the inbox's overdue flags): the wall
+    # clock, except in tests that move a case's virtual time and the inbox's together.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 async def context(request: Request) -> Context:
@@ -48,9 +52,10 @@ Ctx = Annotated[Context, Depends(context)]
 
 def create_app(settings: Settings, *, authenticate: Authenticator | None = None,
                client: Client | None = None, pool: AsyncConnectionPool | None = None,
-               catalog: CallCatalog | None = None) -> FastAPI:
+               catalog: CallCatalog | None = None, clock: Callable[[], datetime] | None = None) -> FastAPI:
     """The application. A given client or pool is the caller's to close; otherwise the app opens and
-    closes its own. `authenticate` defaults to development tokens and, when configured, OIDC."""
+    closes its own. `authenticate` defaults to development tokens and, when configured, OIDC; `clock`
+    to the wall clock (Context.clock)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,6 +65,8 @@ def create_app(settings: Settings, *, authenticate: Authenticator | None = None,
             the_client = client if client is not None else await connect(settings)
             app.state.ctx = Context(settings=settings, client=the_client, pool=the_pool,
                                     catalog=catalog or default_catalog(settings.data_dir))
+            if clock is not None:
+                app.state.ctx.clock = clock
             if authenticate is not None:
                 app.state.authenticate = authenticate
             else:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
-from cli import archive, audit, cases, codec, ops, payments, state_aid, users
+from cli import archive, audit, cases, codec, ops, payments, state_aid, teams, users
 from cli.inputs import read_input
 from domain.application import Application
 from domain.call import CallFileError
@@ -156,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_commands(commands)
     ops.add_commands(commands)
     users.add_commands(commands)
+    teams.add_commands(commands)
     codec.add_commands(commands)
     state_aid.add_commands(commands)
     return parser

@@ -50,7 +50,7 @@ def _run(work: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     try:
         return run_command(work(settings))
     except psycopg.errors.UndefinedTable:
-        raise _DatabaseProblem("database: tabellen för användare saknas; kör `grantflow db upgrade`") from None
+        raise _DatabaseProblem("database: tabellen saknas; kör `grantflow db upgrade`") from None
     except psycopg.OperationalError as exc:  # also the pool's timeout: the server is not there
         raise _DatabaseProblem(f"database: {exc}") from None
 

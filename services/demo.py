@@ -34,6 +34,10 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 OFFICER = {"role": "officer", "id": "anna.handlaggare"}
 DECIDER = {"role": "decision_maker", "id": "bo.beslutsfattare"}
 APPLICANT = {"role": "applicant", "id": "demo-sokande"}
+ADMINISTRATOR = {"role": "administrator", "id": "ada.admin"}
+# The demo officer's colleague in her team (services/teams.py: DEMO_TEAM): the cases assigned to him are
+# what "Mitt teams ärenden" shows her beside her own. He has no token: a member is a person id.
+COLLEAGUE = {"role": "officer", "id": "erik.handlaggare"}
 
 log = structlog.stdlib.get_logger("grantflow.demo")
 
@@ -155,6 +159,7 @@ async def _load_cases(client: Client, task_queue: str, catalog: CallCatalog, cal
     today = stockholm_date(datetime.now(UTC))
     demo = _Demo(client, catalog, task_queue)
     numbers: list[str] = []
+    for_colleague: list[str] = []
     for seed_id, call in calls.items():
         examples = _examples(seed_id)
         eligible = [data for name, data in examples.items() if name.startswith("eligible-")]
@@ -191,6 +196,10 @@ async def _load_cases(client: Client, task_queue: str, catalog: CallCatalog, cal
         await demo.prepare(dismissed, "dismiss", reasons="Ansökan uppfyller inte utlysningens krav.")
         await demo.decide(dismissed)
         log.info("demo cases ready", call_id=call.id, cases=len(submitted), reviewing=reviewing)
+        for_colleague.append(reviewing)
+    # Last, so that the actions before keep the ids an earlier demo gave them.
+    for number in for_colleague:
+        await demo.act(number, "assign", ADMINISTRATOR, officer=COLLEAGUE["id"])
     return numbers
 
 

@@ -24,6 +24,7 @@ from domain.inbox import DEADLINE_LABELS_SV, Deadline, DeadlineKind, nearest, ov
 from domain.lifecycle import STAGE_LABELS_SV, Stage
 from domain.text import Clean
 from infra.errors import InputError
+from services.teams import MINE, check_team
 
 MAX_LIMIT = 200
 _WORD = re.compile(r"[^\W_]+")
@@ -50,6 +51,9 @@ class InboxQuery(BaseModel):
                                   description="Only cases with a request for a public document waiting for an answer")
     due_within_days: Annotated[int, Field(ge=1, le=366)] | None = Field(
         default=None, description="Only cases whose nearest deadline is still ahead and within this many days")
+    team: Annotated[str, StringConstraints(max_length=50)] | None = Field(
+        default=None, description="Only cases assigned to a member of this team; `mine` for the teams of the "
+                                  "signed-in person, their own cases included")
     q: Annotated[str, StringConstraints(max_length=200), Clean] | None = Field(
         default=None, description="Words that begin words of the project title or the applicant's name")
     cursor: Annotated[str, StringConstraints(max_length=500)] | None = Field(
@@ -115,8 +119,10 @@ def decode_cursor(cursor: str) -> InboxKey:
     return InboxKey(records_last=bool(records_last), at=instant, case_number=number)
 
 
-def filters(query: InboxQuery, now: datetime) -> InboxFilters:
-    """The query's filters as the register reads them; an InputError names a filter that cannot be used."""
+def filters(query: InboxQuery, now: datetime, me: str | None = None) -> InboxFilters:
+    """The query's filters as the register reads them; an InputError names a filter that cannot be used.
+
+    `me` is the signed-in person, whose teams `team=mine` means."""
     if query.min_amount is not None and query.max_amount is not None and query.min_amount > query.max_amount:
         raise InputError.one("max_amount", "får inte vara mindre än min_amount")
     if query.overdue and query.due_within_days is not None:
@@ -129,8 +135,16 @@ def filters(query: InboxQuery, now: datetime) -> InboxFilters:
             raise InputError.one("q", "ska innehålla minst ett ord av bokstäver eller siffror")
         if len(words) > 10:
             raise InputError.one("q", "för många ord: högst 10")
+    team = teams_of = None
+    if query.team == MINE:
+        if me is None:
+            raise InputError.one("team", f"{MINE!r} gäller den inloggades team; ange ett teams namn")
+        teams_of = me
+    elif query.team is not None:
+        team = check_team(query.team)
     return InboxFilters(
         now=now, stages=[s.value for s in query.stage], call_id=query.call, officer=query.officer,
+        team=team, teams_of=teams_of,
         min_amount=query.min_amount, max_amount=query.max_amount, overdue=query.overdue,
         due_within=timedelta(days=query.due_within_days) if query.due_within_days is not None else None,
         words=words, records_pending=query.records_pending,
@@ -155,9 +169,10 @@ def _case(row: InboxRow, now: datetime) -> InboxCase:
     )
 
 
-async def read_inbox(pool: AsyncConnectionPool, query: InboxQuery, now: datetime) -> InboxPage:
-    """One page of the inbox at `now`, the cursor to the next, and the counts per stage."""
-    selected = filters(query, require_utc(now))
+async def read_inbox(pool: AsyncConnectionPool, query: InboxQuery, now: datetime, me: str | None = None) -> InboxPage:
+    """One page of the inbox at `now` as `me` (the signed-in person) sees it, the cursor to the next,
+    and the counts per stage."""
+    selected = filters(query, require_utc(now), me)
     after = decode_cursor(query.cursor) if query.cursor is not None else None
     rows, next_key, counts = await inbox(pool, selected, after=after, limit=query.limit)
     wanted = set(selected.stages) or {s.value for s in Stage}

@@ -159,7 +159,7 @@ DEMO_USERS: tuple[tuple[str, ApiRole, str], ...] = (
     ("eva.ekonomi", ApiRole.FINANCE, "Eva Ekonomi"),
     ("rut.revisor", ApiRole.AUDITOR, "Rut Revisor"),
     ("dan.drift", ApiRole.OPERATIONS, "Dan Drift"),
-    ("ada.admin", ApiRole.ADMINISTRATOR, "Ada Administratör"),
+    (demo.ADMINISTRATOR["id"], ApiRole.ADMINISTRATOR, "Ada Administratör"),
 )
 
 

@@ -50,6 +50,7 @@ from infra.tracing import start_from_env
 from services import operations
 from services.cases import ensure_call_workflow
 from services.demo import load_demo
+from services.teams import add_demo_team
 from services.users import Issued, issue_demo_users
 from worker.logging import configure_logging
 from worker.main import (
@@ -426,6 +427,7 @@ async def up(
             cases = await load_demo(client, local.task_queue, data_dir)
             log.info("demo cases loaded", cases=len(cases))
             tokens = await issue_demo_users(local)
+            await add_demo_team(local)
         api_server, api = await start_api(local, client, api_port)
         cleanup.push_async_callback(_stop_api, api_server, api)
         servers = [api]

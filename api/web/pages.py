@@ -255,13 +255,30 @@ async def sign_out(request: Request) -> Response:
 # --- the inbox -----------------------------------------------------------------------------------------
 
 
+# The inbox's three views (`urval`): the person's own cases, those of everyone in their teams
+# (their own included; teams are kept by administrators, docs/decisions/0035), or all cases.
+VIEWS = (("", "Alla"), ("mina", "Mina ärenden"), ("team", "Mitt teams ärenden"))
+
+
+def _view_links(q: Any) -> list[tuple[str, str, bool]]:
+    """Each view's label, its address (the other filters kept, paging reset) and whether it is the one shown."""
+    chosen = q.get("urval", "")
+    kept = [(k, v) for k, v in q.multi_items() if v and k not in ("urval", "fran")]
+    return [(label, "/?" + urlencode([*kept, *([("urval", value)] if value else [])]), value == chosen)
+            for value, label in VIEWS]
+
+
 @router.get("/", response_class=HTMLResponse)
 async def inbox(request: Request, signed: Signed) -> Response:
     api, me, csrf = signed.api, signed.me, signed.csrf
     q = request.query_params
-    filters = {"call": q.get("utlysning") or None, "stage": q.getlist("steg") or None,
-               "officer": q.get("handlaggare") or None, "min_amount": q.get("minst") or None,
-               "max_amount": q.get("hogst") or None, "overdue": "true" if q.get("forsenade") else None,
+    view = q.get("urval", "")
+    # The form sends `steg=` for "Alla": no stage, not a stage called "".
+    filters = {"call": q.get("utlysning") or None, "stage": [s for s in q.getlist("steg") if s] or None,
+               "team": "mine" if view == "team" else None,
+               "officer": "me" if view == "mina" else (q.get("handlaggare") or None),
+               "min_amount": q.get("minst") or None, "max_amount": q.get("hogst") or None,
+               "overdue": "true" if q.get("forsenade") else None,
                "q": q.get("sok") or None, "cursor": q.get("fran") or None}
     answer = await api.get("/inbox", **filters)
     calls = await api.get("/calls")
@@ -275,6 +292,7 @@ async def inbox(request: Request, signed: Signed) -> Response:
     if page.get("next_cursor"):
         next_query = urlencode([*((k, v) for k, v in q.multi_items() if k != "fran"), ("fran", page["next_cursor"])])
     return _page(request, "inbox.html", me, csrf, page=page, problem=problem, errors=errors, q=q,
+                 views=_view_links(q), view=view,
                  calls=calls.body if calls.ok else [], chosen_stages=set(q.getlist("steg")), next_query=next_query)
 
 

@@ -214,7 +214,14 @@ async def test_the_common_queries_use_indexes_not_a_scan_of_the_register(pool):
     # An agency's officers each have a small share of its cases.
     await load(pool, 4000, seed=11, officers=["anna", *(f"officer-{n}" for n in range(40)), None])
     async with pool.connection() as conn:
+        # Teams of a few officers each (migration 0012); anna is in two.
+        await conn.execute(
+            "INSERT INTO team_members (team, person, added_by) SELECT 'team-' || (n / 5), 'officer-' || n, 'ada' "
+            "FROM generate_series(0, 39) AS n")
+        await conn.execute("INSERT INTO team_members (team, person, added_by) VALUES ('team-0', 'anna', 'ada'), "
+                           "('team-3', 'anna', 'ada')")
         await conn.execute("VACUUM ANALYZE cases")
+        await conn.execute("VACUUM ANALYZE team_members")
     queries = {
         "default": page_query(InboxFilters(now=NOW), after=None, limit=51),
         "next page": page_query(InboxFilters(now=NOW), after=InboxKey(True, NOW, "2022-00100"), limit=51),
@@ -225,6 +232,10 @@ async def test_the_common_queries_use_indexes_not_a_scan_of_the_register(pool):
         "free text counts": counts_query(InboxFilters(now=NOW, words=["vätgas", "123"])),
         "officer counts": counts_query(InboxFilters(now=NOW, officer="anna")),
         "all counts": counts_query(InboxFilters(now=NOW)),
+        "one team": page_query(InboxFilters(now=NOW, team="team-2"), after=None, limit=51),
+        "my teams": page_query(InboxFilters(now=NOW, teams_of="anna"), after=None, limit=51),
+        "my teams overdue": page_query(InboxFilters(now=NOW, teams_of="anna", overdue=True), after=None, limit=51),
+        "my teams counts": counts_query(InboxFilters(now=NOW, teams_of="anna")),
     }
     for name, (query, params) in queries.items():
         explained = await plan(pool, query, params)
@@ -233,5 +244,5 @@ async def test_the_common_queries_use_indexes_not_a_scan_of_the_register(pool):
         assert "Index" in explained or "on case_counts" in explained, f"{name}:\n{explained}"
     # As the service builds the filters from a query: the counts of an unfiltered inbox are the kept ones.
     for query in (service.InboxQuery(), service.InboxQuery(officer="anna", stage=[Stage.ASSESSMENT]),
-                  service.InboxQuery(call=CALLS[0])):
-        assert "on case_counts" in await plan(pool, *counts_query(service.filters(query, NOW))), query
+                  service.InboxQuery(call=CALLS[0]), service.InboxQuery(team="mine")):
+        assert "on case_counts" in await plan(pool, *counts_query(service.filters(query, NOW, "anna"))), query

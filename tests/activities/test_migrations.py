@@ -18,6 +18,7 @@ TABLES = {
     "attachments",  # 0008
     "case_counts",  # 0005
     "state_aid",  # 0011
+    "team_members",  # 0012
 }
 
 

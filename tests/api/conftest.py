@@ -12,6 +12,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -79,11 +80,26 @@ def _written_as_stored(org_number: str) -> str:
 
 
 @dataclass
+class Clock:
+    """The app's clock (api.app.Context.clock): the wall clock, moved on by a test together with a case's
+    virtual time (`harness.fast_forward`), so that the inbox sees the deadlines the case has passed."""
+
+    ahead: timedelta = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.ahead
+
+    def advance(self, by: timedelta) -> None:
+        self.ahead += by
+
+
+@dataclass
 class Api:
     app: FastAPI
     http: httpx.AsyncClient
     harness: Harness
     users: Users
+    clock: Clock = field(default_factory=Clock)
     _tokens: dict[tuple[str, ApiRole], tuple[str, str | None]] = field(default_factory=dict)
 
     def token(self, role: ApiRole | str, person: str | None = None, *, org_number: str | None = None) -> str:
@@ -116,14 +132,15 @@ class Api:
 async def serve_api(db: str, harness_options: dict[str, Any] | None = None, **settings: Any) -> AsyncIterator[Api]:
     """The app with the real authenticator, over a harness; `settings` adds to its Settings (e.g. oidc=...)."""
     async for harness in _harness(db, **(harness_options or {})):
+        clock = Clock()
         app = create_app(Settings(database_url=db, task_queue=harness.task_queue, **settings),
-                         client=harness.client, pool=harness.pool, catalog=harness.catalog)
+                         client=harness.client, pool=harness.pool, catalog=harness.catalog, clock=clock.now)
         helper = Users(db)
         try:
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
                 async with httpx.AsyncClient(transport=transport, base_url="http://grantflow.test") as http:
-                    yield Api(app=app, http=http, harness=harness, users=helper)
+                    yield Api(app=app, http=http, harness=harness, users=helper, clock=clock)
         finally:
             await asyncio.to_thread(helper.close)
 

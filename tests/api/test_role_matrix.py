@@ -112,6 +112,10 @@ EXPECTED: dict[tuple[str, str], frozenset[ApiRole] | str] = {
     # The state-aid record: a company's de minimis aid, and a call's aid for the state-aid register.
     ("GET", "/state-aid/{org_number}"): READERS,
     ("GET", "/calls/{call_id}/state-aid.csv"): READERS,
+    # Teams are register data kept by administrators ("users and assignments"); the inbox reads them.
+    ("GET", "/teams"): frozenset({ADMINISTRATOR}),
+    ("PUT", "/teams/{team}/members/{person}"): frozenset({ADMINISTRATOR}),
+    ("DELETE", "/teams/{team}/members/{person}"): frozenset({ADMINISTRATOR}),
 }
 
 # Rows whose path names something the test does not create: there 404 is an allowed answer.
@@ -159,7 +163,8 @@ async def _registered_case(api: Api) -> tuple[str, str, dict[str, Any]]:
 
 def _url(path: str, number: str, call_id: str) -> str:
     return (path.replace("{case_number}", number).replace("{call_id}", call_id).replace("{file_id}", "1")
-            .replace("{request_id}", "no-such-request").replace("{org_number}", CLUSTER))
+            .replace("{request_id}", "no-such-request").replace("{org_number}", CLUSTER)
+            .replace("{team}", "handlaggning-norr").replace("{person}", "anna"))
 
 
 async def _send(api: Api, method: str, url: str, headers: dict[str, str], body: Any = None) -> httpx.Response:

@@ -145,6 +145,11 @@ async def test_up_serves_cases_stops_everything_and_resumes_on_the_next_start(da
         tokens = _demo_tokens(printed)
         assert set(tokens) == {role.value for role in ApiRole}
         assert {role: await _signed_in_as(api, token) for role, token in tokens.items()} == {r: r for r in tokens}
+        # The demo officer is in a team, so that "Mitt teams ärenden" has cases.
+        async with httpx.AsyncClient(base_url=api) as http:
+            teams = await http.get("/teams", headers={"Authorization": f"Bearer {tokens['administrator']}"})
+        assert [(t["name"], [m["person"] for m in t["members"]]) for t in teams.json()] == [
+            ("handlaggning-demo", ["anna.handlaggare", "erik.handlaggare"])]
 
     # Stopped: the worker's pool closed, no dev server left, PostgreSQL shut down, the port free again.
     assert recorder.upgraded and recorder.upgraded[0].startswith("postgresql://")

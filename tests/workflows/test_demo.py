@@ -23,6 +23,8 @@ async def test_the_demo_takes_cases_to_different_stages(harness, tmp_path):
     paying = [s for s in states if s.stage.value == "payments"]
     assert all(s.payments.paid == 100000 and len(s.payments.requests) == 1 for s in paying)
     assert await cases.case_state(harness.client, numbers[0])
+    # A case in each call is assigned to the demo officer's colleague in her team (services/teams.py).
+    assert [s.stage.value for s in states if s.assigned_officer == "erik.handlaggare"] == ["secrecy_review"] * 2
 
 
 async def demo_cases(harness) -> list[str]:
