@@ -29,9 +29,11 @@ class InvalidUser(ValueError):
 def applicant_org_number(text: str) -> str:
     """An applicant user's organisation, written NNNNNN-NNNN as the register writes it.
 
-    A personnummer is refused: the organisation number of a signed-in applicant goes into logs and
-    the register's queries, and a sole trader signs in through the e-service (OIDC), not as a
-    development user.
+    A personnummer is refused, by the development users and the identity provider's sign-in alike:
+    the organisation number of a signed-in applicant goes into logs and the register's queries, where
+    a personnummer must never be. Neither call admits a sole trader (SD22-WHO-SOLE-TRADER excludes
+    them; ES21-WHO-KIND admits promotion bodies only), so no applicant needs one today; a call that
+    admits sole traders needs an applicant bound to the person's pseudonymous id instead.
     """
     try:
         number = parse_identity_number(text)
