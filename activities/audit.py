@@ -63,6 +63,7 @@ class CaseRow(BaseModel):
     subject: str
     requested_amount: Decimal
     stage: str
+    officer: str | None
     outcome: str | None
     granted_amount: Decimal | None
 
@@ -72,7 +73,7 @@ async def case_row(pool: AsyncConnectionPool, case_number: str) -> CaseRow | Non
         cursor = conn.cursor(row_factory=class_row(CaseRow))
         await cursor.execute(
             "SELECT case_number, submission_id, call_id, received_at, imported, sender_name, sender_org_number,"
-            " subject, requested_amount, stage, outcome, granted_amount FROM cases WHERE case_number = %s",
+            " subject, requested_amount, stage, officer, outcome, granted_amount FROM cases WHERE case_number = %s",
             (case_number,),
         )
         return await cursor.fetchone()

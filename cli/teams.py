@@ -20,11 +20,14 @@ FIELDS = {"team": "TEAM", "person": "PERSON", "added_by": "--by"}
 
 def _by(args: argparse.Namespace) -> str:
     # Who adds is recorded; at the terminal, the account running the command unless told otherwise.
-    return args.by or f"cli:{getpass.getuser()}"
+    if args.by is not None:
+        return teams.check_person(args.by, FIELDS["added_by"])  # a person id, never a personnummer
+    return f"cli:{getpass.getuser()}"[:100]
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    change = _run(lambda settings: teams.add_with(settings, args.team, args.persons, _by(args),
+    by = _by(args)
+    change = _run(lambda settings: teams.add_with(settings, args.team, args.persons, by,
                                                   team_field=FIELDS["team"], person_field=FIELDS["person"]))
     already = sorted(set(args.persons) - set(change.changed))
     if change.changed:

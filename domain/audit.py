@@ -179,10 +179,16 @@ class LedgerPayout(_Model):
 
 
 class Outcome(_Model):
-    """The case's outcome and granted amount: as the history's last state has it, or the register's row."""
+    """The case's outcome and granted amount: as the history's last state has it, or the register's row.
+
+    And where it stands: its stage (the call ranks only when no case is still being assessed) and its
+    officer (whose inbox and team view show it). The history's are given only once the case has written
+    the register (its outbox empty): a running case writes its row just after it answers (decision 19)."""
 
     outcome: str | None
     granted: Decimal | None
+    stage: str | None = None
+    officer: str | None = None
 
 
 class Registration(_Model):
@@ -244,8 +250,8 @@ def cross_check(case_number: str, actions: Sequence[HistoryAction], events: Sequ
     Every action in the history must be in the register as its event (same person, role, time, kind
     and text, which holds what was decided and the amounts); every action event in the register must
     be in the history (when the history is complete); the case's row must be there, with what the
-    intake registered (received, sender, subject, call, amount applied for) and the outcome and granted
-    amount of the history; every payout ordered in the history must be in the ledger with its kind,
+    intake registered (received, sender, subject, call, amount applied for) and the outcome, granted
+    amount, stage and officer of the history; every payout ordered in the history must be in the ledger with its kind,
     amount, payee and time paid, and nothing else; and the register must note each payout of the ledger.
     """
     found: list[Finding] = []
@@ -290,6 +296,11 @@ def cross_check(case_number: str, actions: Sequence[HistoryAction], events: Sequ
         if history_outcome.granted != register_outcome.granted:
             finding("ärendets rad", f"beviljat belopp är {_money(register_outcome.granted)} i diariet men "
                                     f"{_money(history_outcome.granted)} i historiken")
+        if history_outcome.stage is not None:
+            for name, what in (("stage", "steget"), ("officer", "handläggaren")):
+                in_register, in_history = getattr(register_outcome, name), getattr(history_outcome, name)
+                if in_register != in_history:
+                    finding("ärendets rad", _differs(what, in_register, in_history))
     found += _payouts(case_number, history_payouts, ledger, events)
     return found
 

@@ -398,9 +398,11 @@ def findings(case_number: str, history: Recorded, facts: HistoryFacts, register:
     row = register.row
     return chain_findings(case_number, register.events, saved) + cross_check(
         case_number, facts.actions, register.events, history_complete=history.complete,
-        history_outcome=Outcome(outcome=state.outcome.value if state.outcome else None, granted=state.granted)
+        history_outcome=Outcome(outcome=state.outcome.value if state.outcome else None, granted=state.granted,
+                                **({"stage": state.stage.value, "officer": state.officer} if not state.outbox else {}))
         if state is not None else None,
-        register_outcome=Outcome(outcome=row.outcome, granted=row.granted_amount) if row is not None else None,
+        register_outcome=Outcome(outcome=row.outcome, granted=row.granted_amount, stage=row.stage, officer=row.officer)
+        if row is not None else None,
         history_registration=facts.registration,
         register_registration=Registration(
             submission_id=row.submission_id, call_id=row.call_id, received_at=row.received_at, imported=row.imported,

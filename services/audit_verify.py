@@ -71,11 +71,15 @@ async def verify(settings: Settings, case_number: str | None, *, saved: dict[str
     async with read_pool(settings) as pool:
         found: list[Finding] = []
         if numbers is None:
-            numbers = await case_numbers(pool)
             # A case deleted whole, with every row of it, leaves no row to check: what is kept outside its
             # rows says it was there (the year's counter, Temporal, the heads saved outside the database).
-            found += gone_cases(numbers, counters=await case_number_counters(pool),
-                                in_temporal=await _case_workflows(client), saved=saved or {})
+            # Read in this order on a live system: a case's row is committed before its counter's
+            # transaction ends and before its workflow starts, so a case received meanwhile is in the
+            # register's list whenever the listing or the counters already name it.
+            in_temporal = await _case_workflows(client)
+            counters = await case_number_counters(pool)
+            numbers = await case_numbers(pool)
+            found += gone_cases(numbers, counters=counters, in_temporal=in_temporal, saved=saved or {})
         rows = 0
         for number in numbers:
             checked, count = await _verify_case(client, pool, number, (saved or {}).get(number))

@@ -273,6 +273,8 @@ async def inbox(request: Request, signed: Signed) -> Response:
     api, me, csrf = signed.api, signed.me, signed.csrf
     q = request.query_params
     view = q.get("urval", "")
+    if view not in dict(VIEWS):
+        view = ""  # only the three views: a crafted value would travel on in every link of the page
     # The form sends `steg=` for "Alla": no stage, not a stage called "".
     filters = {"call": q.get("utlysning") or None, "stage": [s for s in q.getlist("steg") if s] or None,
                "team": "mine" if view == "team" else None,

@@ -34,3 +34,7 @@ async def test_teams_are_added_listed_and_removed_and_bad_names_named(db, tmp_pa
     assert "error: TEAM: ska skrivas med små bokstäver" in bad.stderr
     assert "error: PERSON: '198001011234': ska vara ett användar-id" in bad.stderr
     assert grantflow("teams", "list", env=env).stdout.count("\n  ") == 2  # anna and kim; nothing else written
+    for by in ("x" * 101, "198001011234"):  # too long for the register; a personnummer is never stored
+        refused = grantflow("teams", "add", "handlaggning-norr", "ada", "--by", by, env=env)
+        assert refused.returncode == 2 and "error: --by: ska vara ett användar-id" in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr

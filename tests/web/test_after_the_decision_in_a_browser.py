@@ -8,6 +8,8 @@ Time moves only under the test's hand: `fast_forward` for the case, `web.api.clo
 
 from __future__ import annotations
 
+import asyncio
+import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -91,22 +93,23 @@ async def test_a_revocation_and_reclaim_are_decided_and_finance_registers_the_re
 
     # Finance registers a part payment, then the rest: the balance follows, and the paid claim closes the case.
     page = await web.sign_in("finance", "fia", page)
+    paid_on = today().isoformat()  # once: past midnight a later day would owe a day's more interest
     await open_case_from_inbox(page, number)
     repayment = page.locator("#atgard-register-repayment")
     await repayment.get_by_label("Belopp (kr)").fill("20000")
-    await repayment.get_by_label("Betalt den").fill(today().isoformat())
+    await repayment.get_by_label("Betalt den").fill(paid_on)
     await press(page, repayment.get_by_role("button", name="Registrera återbetalning"))
     await expect(page.get_by_test_id("receipt")).to_be_visible()
-    await expect(page.get_by_test_id("repayments")).to_contain_text(f"{today().isoformat()}: {kr('20000')}")
+    await expect(page.get_by_test_id("repayments")).to_contain_text(f"{paid_on}: {kr('20000')}")
     await expect(page.get_by_test_id("stage")).to_have_text("Återkrav")
     rest = amount(await page.get_by_test_id("total-due").inner_text())
     assert Decimal("30000") <= rest < Decimal("31000"), rest  # the principal left, and any interest so far
     repayment = page.locator("#atgard-register-repayment")
     await repayment.get_by_label("Belopp (kr)").fill(str(rest))
-    await repayment.get_by_label("Betalt den").fill(today().isoformat())
+    await repayment.get_by_label("Betalt den").fill(paid_on)
     await press(page, repayment.get_by_role("button", name="Registrera återbetalning"))
     await expect(page.get_by_test_id("receipt")).to_be_visible()
-    await harness.handle(number).result()  # the case's workflow has ended
+    await asyncio.wait_for(harness.handle(number).result(), 120)  # the case's workflow has ended
     await harness.settled(number)
     await page.reload()
     await expect(page.get_by_test_id("stage")).to_have_text("Avslutad")
@@ -170,7 +173,8 @@ async def test_an_administrator_assigns_a_case_and_the_team_inbox_shows_the_team
     await expect(inbox_row(page, to_erik)).to_contain_text("erik")
     await expect(inbox_row(page, to_anna)).to_be_visible()
     await expect(inbox_row(page, to_kim)).to_have_count(0)
-    await expect(page.get_by_role("list").filter(has_text="Sekretessprövning:")).to_contain_text("2")
+    await expect(page.get_by_role("list").filter(has_text="Sekretessprövning:")).to_contain_text(
+        re.compile(r"Sekretessprövning:\s*2\b"))
     # A filter keeps the view it was chosen in.
     await page.get_by_label("Steg").select_option(label="Sekretessprövning")
     await press(page, page.get_by_role("button", name="Visa"))

@@ -254,3 +254,15 @@ async def test_a_receipt_is_the_actions_own_and_never_text_from_the_address(api:
     finally:
         await officer.aclose()
         await finance.aclose()
+
+
+async def test_a_crafted_view_in_the_inbox_address_is_not_carried_into_its_links(api: Api) -> None:
+    officer = await browser(api, "officer", "anna")
+    try:
+        page = await officer.get("/", params={"urval": "mina&steg=closed&evil=1"})
+        assert page.status_code == 200
+        assert "evil" not in page.text and 'name="urval"' not in page.text
+        mine = await officer.get("/", params={"urval": "mina"})
+        assert 'name="urval" value="mina"' in mine.text
+    finally:
+        await officer.aclose()

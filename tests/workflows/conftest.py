@@ -99,8 +99,11 @@ class Harness:
         return len((await self.handle(number).fetch_history()).events)
 
     async def settled(self, number: str) -> CaseState:
-        """The case's state once its outbox is carried out (the register and letters written)."""
-        for _ in range(200):
+        """The case's state once its outbox is carried out (the register and letters written).
+
+        Polled for up to a minute: on a loaded 2-core CI machine a case's activities may queue behind
+        other tests' for many seconds, and a quiet machine returns in milliseconds all the same."""
+        for _ in range(1200):
             try:
                 state = await self.state(number)
             except RPCError as error:

@@ -299,7 +299,7 @@ async def test_verify_finds_who_is_paid_and_the_case_row_changed_by_hand_and_a_c
     payout = await one_row(harness, "SELECT payee_name, payee_bankgiro, reference, paid_at FROM payouts"
                                     " WHERE case_number = %s AND request_number = 0", number)
     case = await one_row(harness, "SELECT received_at, sender_org_number, sender_name, subject, call_id,"
-                                  " requested_amount FROM cases WHERE case_number = %s", number)
+                                  " requested_amount, stage, officer FROM cases WHERE case_number = %s", number)
 
     async def tampered(table: str, changes: str, *found: str) -> None:
         """`changes` made by hand in `table` is each of `found`, named with the case; then undone."""
@@ -336,6 +336,11 @@ async def test_verify_finds_who_is_paid_and_the_case_row_changed_by_hand_and_a_c
     await tampered("cases", "requested_amount = requested_amount + 1000",
                    "ärendets rad: sökt belopp är")
     await tampered("cases", "call_id = 'annan-utlysning'", "ärendets rad: utlysningen är 'annan-utlysning' i diariet")
+    # Where it stands: a case set closed by hand drops out of its call's ranking; another officer, out of
+    # its officer's inbox and team view.
+    await tampered("cases", "stage = 'closed'", f"ärendets rad: steget är 'closed' i diariet men {case['stage']!r}")
+    await tampered("cases", "officer = 'mallory'",
+                   f"ärendets rad: handläggaren är 'mallory' i diariet men {case['officer']!r} i historiken")
     code, out, _ = await cli("audit", "verify", number)
     assert code == 0, out
 
