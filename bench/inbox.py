@@ -177,6 +177,8 @@ async def bench_inbox(app: Any, http: Any, token: str, requests: int) -> bool:
         "next page (cursor)": {"cursor": second},
         "mine (officer=me)": {"officer": "me"},
         "mine, overdue": {"officer": "me", "overdue": "true"},
+        "my team's (team=mine)": {"team": "mine"},
+        "my team's, overdue": {"team": "mine", "overdue": "true"},
         "stage=assessment": {"stage": "assessment"},
         "overdue": {"overdue": "true"},
         "due within 7 days": {"due_within_days": 7},
@@ -399,7 +401,7 @@ async def main(count: int, requests: int, actions: int) -> int:
     from activities.db import open_pool, upgrade
     from api.app import create_app
     from infra.settings import Settings
-    from services import users
+    from services import teams, users
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     logging.getLogger("temporalio").setLevel(logging.ERROR)
@@ -436,6 +438,8 @@ async def main(count: int, requests: int, actions: int) -> int:
                 settings = Settings(database_url=url)
                 # A real user and token: every request signs in against `api_users`, as deployed.
                 officer = await users.add(app_pool, users.new_user(OFFICERS[7], "officer", name="Handläggare"))
+                # Their team, as an administrator keeps it: three of the fifty officers.
+                await teams.add(app_pool, "bench-team", [OFFICERS[7], OFFICERS[8], OFFICERS[9]], "bench")
                 app = create_app(settings, client=_NoTemporal(), pool=app_pool)  # type: ignore[arg-type]
                 async with app.router.lifespan_context(app):
                     transport = httpx.ASGITransport(app=app)
