@@ -6,12 +6,8 @@ and the ledgers wrote, as they are in PostgreSQL now, so that verify can tell wh
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
-
 from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
-from pydantic import BaseModel
 
 from domain.audit import ChainRow, Head
 
@@ -50,33 +46,6 @@ async def heads(pool: AsyncConnectionPool) -> list[Head]:
             """
         )
         return await cursor.fetchall()
-
-
-class CaseRow(BaseModel):
-    case_number: str
-    submission_id: str
-    call_id: str
-    received_at: datetime
-    imported: bool
-    sender_name: str
-    sender_org_number: str | None
-    subject: str
-    requested_amount: Decimal
-    stage: str
-    officer: str | None
-    outcome: str | None
-    granted_amount: Decimal | None
-
-
-async def case_row(pool: AsyncConnectionPool, case_number: str) -> CaseRow | None:
-    async with pool.connection() as conn:
-        cursor = conn.cursor(row_factory=class_row(CaseRow))
-        await cursor.execute(
-            "SELECT case_number, submission_id, call_id, received_at, imported, sender_name, sender_org_number,"
-            " subject, requested_amount, stage, officer, outcome, granted_amount FROM cases WHERE case_number = %s",
-            (case_number,),
-        )
-        return await cursor.fetchone()
 
 
 async def case_number_counters(pool: AsyncConnectionPool) -> dict[int, int]:

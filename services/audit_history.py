@@ -23,11 +23,11 @@ from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.archive import archived_case
-from activities.audit import CaseRow, case_row, chain_rows
+from activities.audit import chain_rows
 from activities.letters import StoredLetter, list_letters
 from activities.payments import Payout, PayoutOrder, list_payouts
 from activities.readings import SecretReading, secret_readings
-from activities.register import RegisterApplication
+from activities.register import RegisterApplication, RegisterRow, find_case
 from domain.actions import ROLE_LABELS_SV
 from domain.audit import (
     ChainRow,
@@ -378,7 +378,7 @@ def _detail(key: str, value: object) -> str:
 
 @dataclass
 class Register:
-    row: CaseRow | None
+    row: RegisterRow | None
     events: list[ChainRow]
     letters: list[StoredLetter]
     payouts: list[Payout]
@@ -386,7 +386,7 @@ class Register:
 
 
 async def read_register(pool: AsyncConnectionPool, case_number: str) -> Register:
-    return Register(row=await case_row(pool, case_number), events=await chain_rows(pool, case_number),
+    return Register(row=await find_case(pool, case_number), events=await chain_rows(pool, case_number),
                     letters=await list_letters(pool, case_number), payouts=await list_payouts(pool, case_number),
                     readings=await secret_readings(pool, case_number))
 
