@@ -7,9 +7,11 @@ all, is found too.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ValidationError
@@ -23,6 +25,8 @@ from infra.temporal import connect
 from services.archive import check_case_number
 from services.audit_history import findings, read_history, read_register, recorded
 from services.register import read_pool
+
+T = TypeVar("T")
 
 
 class Verification(BaseModel):
@@ -68,7 +72,7 @@ async def verify(settings: Settings, case_number: str | None, *, saved: dict[str
     and its register and ledger against its recorded history."""
     numbers = [check_case_number(case_number)] if case_number is not None else None
     client = await connect(settings)
-    async with read_pool(settings) as pool:
+    async with read_pool(settings, max_size=CHECKED_AT_ONCE) as pool:
         found: list[Finding] = []
         if numbers is None:
             # A case deleted whole, with every row of it, leaves no row to check: what is kept outside its
@@ -80,12 +84,35 @@ async def verify(settings: Settings, case_number: str | None, *, saved: dict[str
             counters = await case_number_counters(pool)
             numbers = await case_numbers(pool)
             found += gone_cases(numbers, counters=counters, in_temporal=in_temporal, saved=saved or {})
-        rows = 0
-        for number in numbers:
-            checked, count = await _verify_case(client, pool, number, (saved or {}).get(number))
-            found += checked
-            rows += count
-    return Verification(cases=len(numbers), rows=rows, findings=found)
+        checked = await _each(numbers, lambda number: _verify_case(client, pool, number, (saved or {}).get(number)))
+    return Verification(cases=len(numbers), rows=sum(count for _, count in checked),
+                        findings=found + [f for case, _ in checked for f in case])
+
+
+# Cases checked at once. Each case is a few round trips to Temporal and to PostgreSQL, one after
+# another: one case at a time, `verify --all` over a large register spends its time waiting on them.
+CHECKED_AT_ONCE = 8
+
+
+async def _each(numbers: list[str], check: Callable[[str], Awaitable[T]]) -> list[T]:
+    """`check` of every case number, CHECKED_AT_ONCE at a time, in the order of `numbers`."""
+    results: list[T | None] = [None] * len(numbers)
+    todo = iter(enumerate(numbers))
+
+    async def checker() -> None:
+        # One shared iterator: each checker takes the next case when it is done with one.
+        for index, number in todo:
+            results[index] = await check(number)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(CHECKED_AT_ONCE, len(numbers))):
+                group.create_task(checker())
+    except ExceptionGroup as failed:
+        # As one case at a time would fail: the first error, which the command reports (Temporal or
+        # PostgreSQL unreachable), not a group of them.
+        raise failed.exceptions[0] from None
+    return [result for result in results if result is not None]
 
 
 async def _case_workflows(client: Client) -> set[str]:

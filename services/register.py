@@ -39,9 +39,9 @@ async def open_register_pool(settings: Settings, *, max_size: int = 10) -> Async
 
 
 @asynccontextmanager
-async def read_pool(settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
+async def read_pool(settings: Settings, *, max_size: int = 2) -> AsyncIterator[AsyncConnectionPool]:
     """A small pool for one command's reads; closed when the command is done."""
-    pool = await open_pool(await database_url(settings), max_size=2)
+    pool = await open_pool(await database_url(settings), max_size=max_size)
     try:
         yield pool
     finally:
