@@ -420,7 +420,7 @@ def unchecked(case_number: str, *, history_complete: bool, row_present: bool, re
     row as the intake registered it, when the first run's start is not recorded or cannot be read; the budget
     ledger, when a run that may have granted is not recorded or a ledger step cannot be read."""
     found: list[Notice] = []
-    oldest = "de äldsta körningarna lämnade Temporal innan ärendet arkiverades"
+    oldest = "de äldsta körningarna finns varken i Temporal eller i arkivet"
     if row_present and not registration_read:
         found.append(Notice(case_number=case_number, row="ärendets rad", note=(
             "det som registrerades när ansökan kom in är inte jämfört med historiken: " + (

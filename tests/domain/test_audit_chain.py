@@ -122,7 +122,7 @@ def test_what_could_not_be_checked_is_a_notice_not_a_finding():
     assert [n.row for n in incomplete] == ["ärendets rad", "budgetreservationen"]
     assert incomplete[0].line() == (
         "2026-00001: ärendets rad: inte kontrollerad: det som registrerades när ansökan kom in är inte jämfört "
-        "med historiken: de äldsta körningarna lämnade Temporal innan ärendet arkiverades")
+        "med historiken: de äldsta körningarna finns varken i Temporal eller i arkivet")
     unread = unchecked("2026-00001", history_complete=True, row_present=True, registration_read=False,
                        ledger_read=True)
     assert [n.note.rsplit(": ", 1)[1] for n in unread] == ["den första körningens start kan inte läsas av denna kod"]
