@@ -327,7 +327,7 @@ def cross_check(case_number: str, actions: Sequence[HistoryAction], events: Sequ
                 in_register, in_history = getattr(register_outcome, name), getattr(history_outcome, name)
                 if in_register != in_history:
                     finding("ärendets rad", _differs(what, in_register, in_history))
-    found += _payouts(case_number, history_payouts, ledger, events)
+    found += _payouts(case_number, history_payouts, ledger, events, history_complete=history_complete)
     if history_grants is not None:
         found += _grants(case_number, history_grants, budget)
     return found
@@ -375,7 +375,7 @@ def held_grants(steps: Sequence[LedgerStep]) -> dict[str, Decimal]:
 
 
 def _payouts(case_number: str, ordered: Sequence[HistoryPayout], ledger: Sequence[LedgerPayout],
-             events: Sequence[ChainRow]) -> list[Finding]:
+             events: Sequence[ChainRow], *, history_complete: bool = True) -> list[Finding]:
     found: list[Finding] = []
     in_history = {p.request_number: p for p in ordered}
     in_ledger = {p.request_number: p for p in ledger}
@@ -387,6 +387,8 @@ def _payouts(case_number: str, ordered: Sequence[HistoryPayout], ledger: Sequenc
             found.append(Finding(case_number=case_number, row=row, problem=(
                 f"{_money(history.amount)} beordrades enligt historiken men saknas i betalregistret")))
         elif history is None:
+            if not history_complete:
+                continue  # ordered, perhaps, in a run no longer recorded: a notice says so (unchecked)
             found.append(Finding(case_number=case_number, row=row, problem=(
                 f"{_money(paid.amount)} finns i betalregistret men beordrades aldrig enligt historiken")))
         else:
@@ -415,10 +417,11 @@ def _payouts(case_number: str, ordered: Sequence[HistoryPayout], ledger: Sequenc
 
 
 def unchecked(case_number: str, *, history_complete: bool, row_present: bool, registration_read: bool,
-              ledger_read: bool) -> list[Notice]:
+              ledger_read: bool, unordered: Iterable[int] = ()) -> list[Notice]:
     """What of the case verify could not check against its history, each with why (see Notice): the case's
     row as the intake registered it, when the first run's start is not recorded or cannot be read; the budget
-    ledger, when a run that may have granted is not recorded or a ledger step cannot be read."""
+    ledger, when a run that may have granted is not recorded or a ledger step cannot be read; and each payout
+    of the payment ledger the recorded runs did not order (`unordered`), when the history is incomplete."""
     found: list[Notice] = []
     oldest = "de äldsta körningarna finns varken i Temporal eller i arkivet"
     if row_present and not registration_read:
@@ -430,6 +433,9 @@ def unchecked(case_number: str, *, history_complete: bool, row_present: bool, re
             "budgetregistret är inte jämfört med historiken: " + (
                 oldest if not history_complete else
                 "ett steg i budgetregistret står i historiken utan svar, eller kan inte läsas av denna kod"))))
+    if not history_complete:
+        found += [Notice(case_number=case_number, row=f"utbetalning nr {number}", note=(
+            f"att den beordrades är inte jämfört med historiken: {oldest}")) for number in sorted(unordered)]
     return found
 
 

@@ -482,8 +482,10 @@ def _history_grants(history: Recorded, facts: HistoryFacts) -> dict[str, Decimal
 def notices(case_number: str, history: Recorded, facts: HistoryFacts, register: Register) -> list[Notice]:
     """What of the case `findings` could not check against the history, and why: not findings (nothing is
     known to be wrong), so that an honest case with an incomplete history does not fail verify."""
+    ordered = {p.request_number for p in facts.payouts}
     return unchecked(case_number, history_complete=history.complete, row_present=register.row is not None,
-                     registration_read=facts.registration is not None, ledger_read=not facts.ledger_unknown)
+                     registration_read=facts.registration is not None, ledger_read=not facts.ledger_unknown,
+                     unordered=[p.request_number for p in register.payouts if p.request_number not in ordered])
 
 
 def compose(history: Recorded, facts: HistoryFacts, register: Register, found: list[Finding],

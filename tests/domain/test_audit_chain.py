@@ -126,6 +126,21 @@ def test_what_could_not_be_checked_is_a_notice_not_a_finding():
     unread = unchecked("2026-00001", history_complete=True, row_present=True, registration_read=False,
                        ledger_read=True)
     assert [n.note.rsplit(": ", 1)[1] for n in unread] == ["den första körningens start kan inte läsas av denna kod"]
+    # A payout ordered, perhaps, in a run no longer recorded is not checked, and not a finding.
+    at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    paid = LedgerPayout(request_number=0, kind="advance", amount=Decimal("1000.00"), payee_name="Region Exempel",
+                        payee_bankgiro="54029681", reference="2026-00001", paid_at=at)
+    note = ChainRow(case_number="2026-00001", event_id="event-00009", at=at, actor_id="finance", actor_role="system",
+                    kind="paid", stage="payments", seq=None, prev_hash=None, hash=None,
+                    summary=f"Utbetalning beordrad: {format_kronor(Decimal('1000'))} (förskott).")
+    never = "1\u00a0000\u00a0kr finns i betalregistret men beordrades aldrig enligt historiken"
+    for complete, found in ((True, [never]), (False, [])):
+        assert [f.problem for f in cross_check(
+            "2026-00001", [], [note], history_complete=complete, history_outcome=None, register_outcome=None,
+            history_registration=None, register_registration=None, history_payouts=[], ledger=[paid])
+            if f.row == "utbetalning nr 0"] == found
+    assert [n.row for n in unchecked("2026-00001", history_complete=False, row_present=True, registration_read=True,
+                                     ledger_read=True, unordered=[0])] == ["budgetreservationen", "utbetalning nr 0"]
     # A case without its row is a finding of its own (cross_check), not a row left unchecked.
     assert unchecked("2026-00001", history_complete=True, row_present=False, registration_read=False,
                      ledger_read=True) == []
