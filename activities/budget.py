@@ -162,3 +162,21 @@ async def set_call_budget(pool: AsyncConnectionPool, call_id: str, budget: Decim
             """,
             (call_id, budget),
         )
+
+
+class HeldGrant(BaseModel):
+    """A row of the ledger: what a case holds of a call's budget."""
+
+    call_id: str
+    case_number: str
+    amount: Decimal
+
+
+async def held_grants(pool: AsyncConnectionPool, case_number: str) -> list[HeldGrant]:
+    """What one case holds in the ledger, for the auditors' check against its history."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT call_id, case_number, amount FROM budget_grants WHERE case_number = %s ORDER BY call_id",
+            (case_number,),
+        )
+        return [HeldGrant(call_id=c, case_number=n, amount=a) for c, n, a in await cursor.fetchall()]

@@ -46,6 +46,7 @@ def text(story: Story) -> str:
         lines += [f"  AVVIKELSE: {f.row}: {f.problem}" for f in rest]
     else:
         lines.append("Historiken och diariet stämmer överens.")
+    lines += [f"  INTE KONTROLLERAT: {n.row}: {n.note}" for n in story.notices]
     return "\n".join(lines) + "\n"
 
 
@@ -89,6 +90,9 @@ def html(story: Story) -> str:
                    + "".join(f"<li>{e(f.row)}: {e(f.problem)}</li>" for f in story.findings) + "</ul>")
     else:
         summary = '<p class="summary">Historiken och diariet stämmer överens.</p>'
+    if story.notices:
+        summary += ("<p>Inte kontrollerat mot historiken:</p><ul>"
+                    + "".join(f"<li>{e(n.row)}: {e(n.note)}</li>" for n in story.notices) + "</ul>")
     outcome = f", utfall: {story.outcome_sv}" if story.outcome_sv else ""
     granted = f", beviljat {format_kronor(story.granted)}" if story.granted is not None else ""
     runs = f"{len(story.runs)} {'körning' if len(story.runs) == 1 else 'körningar'}"

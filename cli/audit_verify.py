@@ -3,8 +3,10 @@
 verify checks each case's chain of hashes in the register (a row changed, deleted or inserted by
 hand), against the heads saved outside the database when given (a chain rewritten whole), and the
 register and the payment ledger against the recorded history (the case's row and who each payout
-goes to included); with --all, a case deleted whole. Each finding names the case, the row and what is
-wrong. Exit 0 when nothing is found, 1 on any finding, 2 on bad input.
+goes to included, and the budget ledger); with --all, a case deleted whole. Each finding names the case,
+the row and what is wrong. A row that could not be checked against the history (its run not recorded)
+is printed as a notice, "inte kontrollerad", and does not fail the run. Exit 0 when nothing is found,
+1 on any finding, 2 on bad input.
 
 heads prints each case's last chained row, one JSON object a line, for the log collector to keep
 (deploy/README.md).
@@ -32,12 +34,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     result = run_command(verify(client_settings(), args.case, saved=saved))
     for finding in result.findings:
         print(finding.line())
+    for notice in result.notices:
+        print(notice.line())
     cases = f"{result.cases} {'ärende' if result.cases == 1 else 'ärenden'}, {result.rows} rader i diariet"
     against = " och mot sparade huvuden" if saved is not None else ""
     if result.findings:
         print(f"{len(result.findings)} avvikelser i {cases} (kedjan, historiken{against})", file=sys.stderr)
         return EXIT_FOUND
-    print(f"ok: {cases}; kedjorna är hela och diariet stämmer med historiken{against}")
+    unchecked = f"; {len(result.notices)} rader inte kontrollerade mot historiken (se ovan)" if result.notices else ""
+    print(f"ok: {cases}; kedjorna är hela och diariet stämmer med historiken{against}{unchecked}")
     return EXIT_OK
 
 

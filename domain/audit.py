@@ -178,6 +178,26 @@ class LedgerPayout(_Model):
     paid_at: datetime
 
 
+class LedgerGrant(_Model):
+    """A row of the budget ledger: what the case holds of its call's budget (activities/budget.py)."""
+
+    call_id: str
+    amount: Decimal
+
+
+class Notice(_Model):
+    """A row verify could not check against the history, and why. Not a finding: nothing is known to be
+    wrong (an honest case whose oldest runs left Temporal before it was archived reads so), so it does not
+    fail the run; but the auditor reads that the row was not checked, rather than that it was and is fine."""
+
+    case_number: str
+    row: str
+    note: str  # Swedish
+
+    def line(self) -> str:
+        return f"{self.case_number}: {self.row}: inte kontrollerad: {self.note}"
+
+
 class Outcome(_Model):
     """The case's outcome and granted amount: as the history's last state has it, or the register's row.
 
@@ -244,7 +264,9 @@ def _differs(what: str, in_register: object, in_history: object, register: str =
 def cross_check(case_number: str, actions: Sequence[HistoryAction], events: Sequence[ChainRow], *,
                 history_complete: bool, history_outcome: Outcome | None, register_outcome: Outcome | None,
                 history_registration: Registration | None, register_registration: Registration | None,
-                history_payouts: Sequence[HistoryPayout], ledger: Sequence[LedgerPayout]) -> list[Finding]:
+                history_payouts: Sequence[HistoryPayout], ledger: Sequence[LedgerPayout],
+                history_grants: Mapping[str, Decimal] | None = None,
+                budget: Sequence[LedgerGrant] = ()) -> list[Finding]:
     """Where the register and the payment ledger say other than the recorded history.
 
     Every action in the history must be in the register as its event (same person, role, time, kind
@@ -253,6 +275,10 @@ def cross_check(case_number: str, actions: Sequence[HistoryAction], events: Sequ
     intake registered (received, sender, subject, call, amount applied for) and the outcome, granted
     amount, stage and officer of the history; every payout ordered in the history must be in the ledger with its kind,
     amount, payee and time paid, and nothing else; and the register must note each payout of the ledger.
+
+    And the budget ledger must hold for the case, in each call, what the history's ledger activities left
+    it holding (`history_grants`, by call; None where the history cannot say: see `held_grants`): a row
+    deleted or shrunk by hand frees the call's budget for other cases, one raised or added takes it.
     """
     found: list[Finding] = []
 
@@ -301,12 +327,55 @@ def cross_check(case_number: str, actions: Sequence[HistoryAction], events: Sequ
                 in_register, in_history = getattr(register_outcome, name), getattr(history_outcome, name)
                 if in_register != in_history:
                     finding("ärendets rad", _differs(what, in_register, in_history))
-    found += _payouts(case_number, history_payouts, ledger, events)
+    found += _payouts(case_number, history_payouts, ledger, events, history_complete=history_complete)
+    if history_grants is not None:
+        found += _grants(case_number, history_grants, budget)
     return found
 
 
+def _grants(case_number: str, held: Mapping[str, Decimal], budget: Sequence[LedgerGrant]) -> list[Finding]:
+    in_ledger = {g.call_id: g.amount for g in budget}
+    found: list[Finding] = []
+    for call_id in sorted(held.keys() | in_ledger.keys()):
+        in_register, in_history = in_ledger.get(call_id), held.get(call_id)
+        if in_register != in_history:
+            found.append(Finding(case_number=case_number, row=f"budgetreservationen i utlysningen {call_id}", problem=(
+                f"är {_money(in_register) if in_register is not None else 'ingen (raden saknas)'} i budgetregistret "
+                f"men {_money(in_history) if in_history is not None else 'ingen'} enligt historiken")))
+    return found
+
+
+# The budget ledger's activities (activities/budget.py), as the history names them.
+BUDGET_GRANT, BUDGET_RELEASE, BUDGET_ADJUST = "budget_grant", "budget_release", "budget_adjust"
+
+
+class LedgerStep(_Model):
+    """One answered call of the budget ledger, as the history records it: its activity, its call, and the
+    amount it sent (an adjustment's target) or got back (what a grant left the case holding; None if refused)."""
+
+    activity: str
+    call_id: str
+    amount: Decimal | None = None
+
+
+def held_grants(steps: Sequence[LedgerStep]) -> dict[str, Decimal]:
+    """What the case holds of each call's budget after `steps`, in the order they were answered, doing what
+    the ledger's activities do: a grant holds what it answered (the first grant's amount on a retry), a release
+    holds nothing, an adjustment lowers to its target (never raises; 0 holds nothing)."""
+    held: dict[str, Decimal] = {}
+    for step in steps:
+        if step.activity == BUDGET_GRANT:
+            if step.amount is not None and step.amount > 0:
+                held[step.call_id] = step.amount
+        elif step.activity == BUDGET_RELEASE or (step.activity == BUDGET_ADJUST and not step.amount):
+            held.pop(step.call_id, None)
+        elif step.activity == BUDGET_ADJUST and step.amount is not None and step.call_id in held:
+            held[step.call_id] = min(held[step.call_id], step.amount)
+    return held
+
+
 def _payouts(case_number: str, ordered: Sequence[HistoryPayout], ledger: Sequence[LedgerPayout],
-             events: Sequence[ChainRow]) -> list[Finding]:
+             events: Sequence[ChainRow], *, history_complete: bool = True) -> list[Finding]:
     found: list[Finding] = []
     in_history = {p.request_number: p for p in ordered}
     in_ledger = {p.request_number: p for p in ledger}
@@ -318,6 +387,8 @@ def _payouts(case_number: str, ordered: Sequence[HistoryPayout], ledger: Sequenc
             found.append(Finding(case_number=case_number, row=row, problem=(
                 f"{_money(history.amount)} beordrades enligt historiken men saknas i betalregistret")))
         elif history is None:
+            if not history_complete:
+                continue  # ordered, perhaps, in a run no longer recorded: a notice says so (unchecked)
             found.append(Finding(case_number=case_number, row=row, problem=(
                 f"{_money(paid.amount)} finns i betalregistret men beordrades aldrig enligt historiken")))
         else:
@@ -342,6 +413,29 @@ def _payouts(case_number: str, ordered: Sequence[HistoryPayout], ledger: Sequenc
                 f"diariet har ingen händelse om utbetalningen på {format_kronor(paid.amount)}")))
         else:
             noted.remove(note)
+    return found
+
+
+def unchecked(case_number: str, *, history_complete: bool, row_present: bool, registration_read: bool,
+              ledger_read: bool, unordered: Iterable[int] = ()) -> list[Notice]:
+    """What of the case verify could not check against its history, each with why (see Notice): the case's
+    row as the intake registered it, when the first run's start is not recorded or cannot be read; the budget
+    ledger, when a run that may have granted is not recorded or a ledger step cannot be read; and each payout
+    of the payment ledger the recorded runs did not order (`unordered`), when the history is incomplete."""
+    found: list[Notice] = []
+    oldest = "de äldsta körningarna finns varken i Temporal eller i arkivet"
+    if row_present and not registration_read:
+        found.append(Notice(case_number=case_number, row="ärendets rad", note=(
+            "det som registrerades när ansökan kom in är inte jämfört med historiken: " + (
+                oldest if not history_complete else "den första körningens start kan inte läsas av denna kod"))))
+    if not history_complete or not ledger_read:
+        found.append(Notice(case_number=case_number, row="budgetreservationen", note=(
+            "budgetregistret är inte jämfört med historiken: " + (
+                oldest if not history_complete else
+                "ett steg i budgetregistret står i historiken utan svar, eller kan inte läsas av denna kod"))))
+    if not history_complete:
+        found += [Notice(case_number=case_number, row=f"utbetalning nr {number}", note=(
+            f"att den beordrades är inte jämfört med historiken: {oldest}")) for number in sorted(unordered)]
     return found
 
 
@@ -372,5 +466,6 @@ def findings_by_row(findings: Iterable[Finding]) -> dict[str, list[str]]:
     return by_row
 
 
-__all__ = ["ChainRow", "Finding", "Head", "HistoryAction", "HistoryPayout", "LedgerPayout", "Outcome", "Registration",
-           "chain_findings", "cross_check", "event_hash", "gone_cases", "head", "is_action_event"]
+__all__ = ["ChainRow", "Finding", "Head", "HistoryAction", "HistoryPayout", "LedgerGrant", "LedgerPayout", "LedgerStep",
+           "Notice", "Outcome", "Registration", "chain_findings", "cross_check", "event_hash", "gone_cases", "head",
+           "held_grants", "is_action_event", "unchecked"]

@@ -24,24 +24,33 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.archive import archived_case
 from activities.audit import chain_rows
+from activities.budget import AdjustRequest, GrantRequest, GrantResult, HeldGrant, ReleaseRequest, held_grants
 from activities.letters import StoredLetter, list_letters
 from activities.payments import Payout, PayoutOrder, list_payouts
 from activities.readings import SecretReading, secret_readings
 from activities.register import RegisterApplication, RegisterRow, find_case
 from domain.actions import ROLE_LABELS_SV
 from domain.audit import (
+    BUDGET_ADJUST,
+    BUDGET_GRANT,
+    BUDGET_RELEASE,
     ChainRow,
     Finding,
     Head,
     HistoryAction,
     HistoryPayout,
+    LedgerGrant,
     LedgerPayout,
+    LedgerStep,
+    Notice,
     Outcome,
     Registration,
     chain_findings,
     cross_check,
     is_action_event,
+    unchecked,
 )
+from domain.audit import held_grants as held_after
 from domain.case import CaseState, Role
 from domain.clock import format_instant_sv
 from domain.lifecycle import OUTCOME_LABELS_SV, STAGE_LABELS_SV, Stage
@@ -64,6 +73,11 @@ ORIGIN_SV = {"both": "historik och diarium", "history": "historiken", "history_o
              "ledger": "betalregistret", "readings": "läsloggen", "letters": "utkorgen"}
 # The payment ledger's activity (activities.payments.PaymentLedger.pay): its input is the order, its result when paid.
 _PAY = "payment_pay"
+# The budget ledger's (activities.budget.BudgetLedger): what the case holds of its call's budget.
+_BUDGET = {BUDGET_GRANT, BUDGET_RELEASE, BUDGET_ADJUST}
+# How an activity ends without an answer.
+_UNANSWERED = {"activity_task_failed_event_attributes", "activity_task_timed_out_event_attributes",
+               "activity_task_canceled_event_attributes"}
 # Timers shorter than this are the workflow's own (answering first, retries), not deadlines.
 _SHORTEST_DEADLINE = timedelta(minutes=1)
 # Timers started again for the same deadline (the case waits anew after every action) end within this.
@@ -119,6 +133,7 @@ class Story(BaseModel):
     granted: Decimal | None
     steps: list[Step]
     findings: list[Finding]  # every disagreement and break, also those marked on a step
+    notices: list[Notice] = []  # what could not be checked against the history, and why
 
 
 @dataclass
@@ -150,6 +165,12 @@ class HistoryFacts:
     runs: list[Run] = field(default_factory=list)
     state: CaseState | None = None
     registration: Registration | None = None  # from the first run's start; None when that run is not recorded
+    # The budget ledger's answered steps, in the order answered, over every run (domain.audit.held_grants);
+    # and its steps the history cannot tell the effect of: still running, or ended without an answer or one
+    # this code cannot read.
+    ledger: list[LedgerStep] = field(default_factory=list)
+    ledger_running: int = 0
+    ledger_unknown: int = 0
 
 
 async def recorded(client: Client, pool: AsyncConnectionPool, case_number: str) -> Recorded:
@@ -238,6 +259,7 @@ async def _read_run(history: WorkflowHistory, facts: HistoryFacts, converter: Da
     ))
     updates: dict[str, dict[str, Any]] = {}
     pays: dict[int, dict[str, Any]] = {}
+    budget: dict[int, tuple[str, Any]] = {}  # the ledger's steps scheduled and not yet answered: activity, input
     timers: dict[str, Timer] = {}
     for event in events:
         kind = event.WhichOneof("attributes")
@@ -258,10 +280,22 @@ async def _read_run(history: WorkflowHistory, facts: HistoryFacts, converter: Da
             scheduled = event.activity_task_scheduled_event_attributes
             if scheduled.activity_type.name == _PAY:
                 pays[event.event_id] = {"order": await _decode(converter, scheduled.input)}
+            elif scheduled.activity_type.name in _BUDGET:
+                budget[event.event_id] = (scheduled.activity_type.name, await _decode(converter, scheduled.input))
         elif kind == "activity_task_completed_event_attributes":
             completed = event.activity_task_completed_event_attributes
             if completed.scheduled_event_id in pays:
                 pays[completed.scheduled_event_id]["receipt"] = await _decode(converter, completed.result)
+            elif (step := budget.pop(completed.scheduled_event_id, None)) is not None:
+                answered = _ledger_step(*step, await _decode(converter, completed.result))
+                if answered is None:
+                    facts.ledger_unknown += 1
+                else:
+                    facts.ledger.append(answered)
+        elif kind in _UNANSWERED and getattr(event, kind).scheduled_event_id in budget:
+            # Failed for good, timed out or cancelled: it may have written before it ended, or not.
+            budget.pop(getattr(event, kind).scheduled_event_id)
+            facts.ledger_unknown += 1
         elif kind == "timer_started_event_attributes":
             timer = event.timer_started_event_attributes
             wait = timer.start_to_fire_timeout.ToTimedelta()
@@ -272,6 +306,7 @@ async def _read_run(history: WorkflowHistory, facts: HistoryFacts, converter: Da
             stopped.ended_at, stopped.fired = _time(event), kind == "timer_fired_event_attributes"
             facts.timers.append(stopped)
     facts.timers += timers.values()  # still running
+    facts.ledger_running += len(budget)
     for update in updates.values():
         facts.actions.append(_action(update))
     for pay in pays.values():
@@ -286,6 +321,21 @@ async def _read_run(history: WorkflowHistory, facts: HistoryFacts, converter: Da
             ))
         except (KeyError, TypeError, ValueError, ArithmeticError):
             continue  # not an order this code reads: the ledger's row stands alone, and is named
+
+
+def _ledger_step(activity: str, sent: Any, answer: Any) -> LedgerStep | None:
+    """A step of the budget ledger, read as its activity read it; None if this code cannot read it."""
+    try:
+        if activity == BUDGET_GRANT:
+            request, result = GrantRequest.model_validate(sent), GrantResult.model_validate(answer)
+            return LedgerStep(activity=activity, call_id=request.call_id,
+                              amount=result.amount if result.granted else None)
+        if activity == BUDGET_ADJUST:
+            adjust = AdjustRequest.model_validate(sent)
+            return LedgerStep(activity=activity, call_id=adjust.call_id, amount=adjust.amount)
+        return LedgerStep(activity=activity, call_id=ReleaseRequest.model_validate(sent).call_id)
+    except ValueError:
+        return None
 
 
 async def _registration(converter: DataConverter, payloads: Payloads) -> Registration | None:
@@ -383,12 +433,13 @@ class Register:
     letters: list[StoredLetter]
     payouts: list[Payout]
     readings: list[SecretReading]
+    grants: list[HeldGrant] = field(default_factory=list)
 
 
 async def read_register(pool: AsyncConnectionPool, case_number: str) -> Register:
     return Register(row=await find_case(pool, case_number), events=await chain_rows(pool, case_number),
                     letters=await list_letters(pool, case_number), payouts=await list_payouts(pool, case_number),
-                    readings=await secret_readings(pool, case_number))
+                    readings=await secret_readings(pool, case_number), grants=await held_grants(pool, case_number))
 
 
 def findings(case_number: str, history: Recorded, facts: HistoryFacts, register: Register,
@@ -413,10 +464,32 @@ def findings(case_number: str, history: Recorded, facts: HistoryFacts, register:
                              payee_name=p.payee_name, payee_bankgiro=p.payee_bankgiro, reference=p.reference,
                              paid_at=p.paid_at)
                 for p in register.payouts],
+        history_grants=_history_grants(history, facts),
+        budget=[LedgerGrant(call_id=g.call_id, amount=g.amount) for g in register.grants],
     )
 
 
-def compose(history: Recorded, facts: HistoryFacts, register: Register, found: list[Finding]) -> Story:
+def _history_grants(history: Recorded, facts: HistoryFacts) -> dict[str, Decimal] | None:
+    """What the history says the case holds of its call's budget; None where it cannot say (the notices say
+    why, `notices`) or not yet: a case whose ledger step is running, or whose outbox still holds one (a
+    running case adjusts the ledger after it answers), is compared once it has settled, as its stage is."""
+    settled = facts.state is not None and not facts.state.outbox
+    if not (history.complete and settled) or facts.ledger_running or facts.ledger_unknown:
+        return None
+    return held_after(facts.ledger)
+
+
+def notices(case_number: str, history: Recorded, facts: HistoryFacts, register: Register) -> list[Notice]:
+    """What of the case `findings` could not check against the history, and why: not findings (nothing is
+    known to be wrong), so that an honest case with an incomplete history does not fail verify."""
+    ordered = {p.request_number for p in facts.payouts}
+    return unchecked(case_number, history_complete=history.complete, row_present=register.row is not None,
+                     registration_read=facts.registration is not None, ledger_read=not facts.ledger_unknown,
+                     unordered=[p.request_number for p in register.payouts if p.request_number not in ordered])
+
+
+def compose(history: Recorded, facts: HistoryFacts, register: Register, found: list[Finding],
+            unchecked_rows: list[Notice] | None = None) -> Story:
     """The steps of both sources in time order, each marked with what is found wrong with it."""
     by_row: dict[str, list[str]] = {}
     for f in found:
@@ -488,7 +561,7 @@ def compose(history: Recorded, facts: HistoryFacts, register: Register, found: l
         call_id=row.call_id if row else None, stage=stage, stage_sv=_label_of(Stage, STAGE_LABELS_SV, stage),
         outcome=outcome, outcome_sv=_label_of(CaseOutcome, OUTCOME_LABELS_SV, outcome),
         granted=state.granted if state is not None else row.granted_amount if row else None,
-        steps=steps, findings=found,
+        steps=steps, findings=found, notices=unchecked_rows or [],
     )
 
 
@@ -505,7 +578,8 @@ async def story(client: Client, pool: AsyncConnectionPool, case_number: str) -> 
     history = await recorded(client, pool, case_number)
     facts = await read_history(client, history)
     register = await read_register(pool, history.case_number)
-    return compose(history, facts, register, findings(history.case_number, history, facts, register))
+    return compose(history, facts, register, findings(history.case_number, history, facts, register),
+                   notices(history.case_number, history, facts, register))
 
 
 async def case_story(settings: Settings, case_number: str) -> Story:
@@ -524,6 +598,7 @@ __all__ = [
     "case_story",
     "compose",
     "findings",
+    "notices",
     "read_history",
     "read_register",
     "recorded",

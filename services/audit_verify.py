@@ -18,12 +18,12 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
 from activities.audit import case_number_counters, case_numbers, chain_rows, heads
-from domain.audit import Finding, Head, chain_findings, gone_cases
+from domain.audit import Finding, Head, Notice, chain_findings, gone_cases
 from infra.errors import InputError
 from infra.settings import Settings
 from infra.temporal import connect
 from services.archive import check_case_number
-from services.audit_history import findings, read_history, read_register, recorded
+from services.audit_history import findings, notices, read_history, read_register, recorded
 from services.register import read_pool
 
 T = TypeVar("T")
@@ -33,6 +33,8 @@ class Verification(BaseModel):
     cases: int
     rows: int
     findings: list[Finding]
+    # Rows not checked against the history, and why: printed, but not failing the run (decision 29).
+    notices: list[Notice] = []
 
     @property
     def ok(self) -> bool:
@@ -85,8 +87,9 @@ async def verify(settings: Settings, case_number: str | None, *, saved: dict[str
             numbers = await case_numbers(pool)
             found += gone_cases(numbers, counters=counters, in_temporal=in_temporal, saved=saved or {})
         checked = await _each(numbers, lambda number: _verify_case(client, pool, number, (saved or {}).get(number)))
-    return Verification(cases=len(numbers), rows=sum(count for _, count in checked),
-                        findings=found + [f for case, _ in checked for f in case])
+    return Verification(cases=len(numbers), rows=sum(count for *_, count in checked),
+                        findings=found + [f for case, _, _ in checked for f in case],
+                        notices=[n for _, case, _ in checked for n in case])
 
 
 # Cases checked at once. Each case is a few round trips to Temporal and to PostgreSQL, one after
@@ -122,7 +125,7 @@ async def _case_workflows(client: Client) -> set[str]:
 
 
 async def _verify_case(client: Client, pool: AsyncConnectionPool, number: str,
-                       saved: Head | None) -> tuple[list[Finding], int]:
+                       saved: Head | None) -> tuple[list[Finding], list[Notice], int]:
     try:
         history = await recorded(client, pool, number)
     except InputError:
@@ -130,10 +133,11 @@ async def _verify_case(client: Client, pool: AsyncConnectionPool, number: str,
         rows = await chain_rows(pool, number)
         missing = Finding(case_number=number, row="hela ärendet", problem=(
             "ingen inspelad historik finns (varken i Temporal eller i arkivet): bara kedjan är kontrollerad"))
-        return [*chain_findings(number, rows, saved), missing], len(rows)
+        return [*chain_findings(number, rows, saved), missing], [], len(rows)
     facts = await read_history(client, history)
     register = await read_register(pool, number)
-    return findings(number, history, facts, register, saved), len(register.events)
+    return (findings(number, history, facts, register, saved), notices(number, history, facts, register),
+            len(register.events))
 
 
 __all__ = ["Verification", "current_heads", "head_lines", "read_heads", "verify"]

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from domain.audit import ChainRow, HistoryPayout, LedgerPayout, chain_findings, cross_check, event_hash, gone_cases
+from domain.audit import (
+    ChainRow,
+    HistoryPayout,
+    LedgerGrant,
+    LedgerPayout,
+    LedgerStep,
+    chain_findings,
+    cross_check,
+    event_hash,
+    gone_cases,
+    held_grants,
+    unchecked,
+)
 from domain.money import amounts_in, format_kronor
 
 
@@ -65,6 +77,73 @@ def test_a_payout_is_checked_by_its_exact_amount_and_its_payee():
         "tiden då utbetalningen registrerades är 2026-03-01T09:30:01.000000+00:00 i betalregistret men "
         "2026-03-01T09:30:00.000000+00:00 i historiken",
     ]
+
+
+def test_the_budget_ledger_holds_what_the_history_s_ledger_steps_left_the_case():
+    D = Decimal
+    call = "regional-2021"
+    granted = LedgerStep(activity="budget_grant", call_id=call, amount=D("400000.00"))
+    # A grant, a revocation lowering it, a final grant above what is held now (never raised), a reclaim.
+    steps = [granted, LedgerStep(activity="budget_adjust", call_id=call, amount=D("200000.00")),
+             LedgerStep(activity="budget_adjust", call_id=call, amount=D("250000.00")),
+             LedgerStep(activity="budget_adjust", call_id=call, amount=D("60000.00"))]
+    assert held_grants(steps) == {call: D("60000.00")}
+    # Refused over the budget; granted then released (the case changed while it was decided); withdrawn.
+    assert held_grants([LedgerStep(activity="budget_grant", call_id=call, amount=None)]) == {}
+    assert held_grants([granted, LedgerStep(activity="budget_release", call_id=call)]) == {}
+    assert held_grants([granted, LedgerStep(activity="budget_adjust", call_id=call, amount=D(0))]) == {}
+
+    def problems(held: dict[str, Decimal] | None, *rows: LedgerGrant) -> list[str]:
+        return [f"{f.row}: {f.problem}" for f in cross_check(
+            "2026-00001", [], [], history_complete=True, history_outcome=None, register_outcome=None,
+            history_registration=None, register_registration=None, history_payouts=[], ledger=[],
+            history_grants=held, budget=rows)
+            if f.row.startswith("budget")]
+
+    held = {call: D("400000.00")}
+    assert problems(held, LedgerGrant(call_id=call, amount=D("400000"))) == []
+    assert problems(held, LedgerGrant(call_id=call, amount=D("300000.00"))) == [
+        f"budgetreservationen i utlysningen {call}: är {format_kronor(D(300000))} i budgetregistret men "
+        f"{format_kronor(D(400000))} enligt historiken"]
+    assert problems(held) == [f"budgetreservationen i utlysningen {call}: är ingen (raden saknas) i budgetregistret "
+                              f"men {format_kronor(D(400000))} enligt historiken"]
+    assert problems({}, LedgerGrant(call_id=call, amount=D("1.00"))) == [
+        f"budgetreservationen i utlysningen {call}: är {format_kronor(D(1))} i budgetregistret men ingen enligt "
+        "historiken"]
+    # Where the history cannot say (not settled, a step unanswered), nothing is compared.
+    assert problems(None) == []
+
+
+def test_what_could_not_be_checked_is_a_notice_not_a_finding():
+    assert unchecked("2026-00001", history_complete=True, row_present=True, registration_read=True,
+                     ledger_read=True) == []
+    incomplete = unchecked("2026-00001", history_complete=False, row_present=True, registration_read=False,
+                           ledger_read=True)
+    assert [n.row for n in incomplete] == ["ärendets rad", "budgetreservationen"]
+    assert incomplete[0].line() == (
+        "2026-00001: ärendets rad: inte kontrollerad: det som registrerades när ansökan kom in är inte jämfört "
+        "med historiken: de äldsta körningarna finns varken i Temporal eller i arkivet")
+    unread = unchecked("2026-00001", history_complete=True, row_present=True, registration_read=False,
+                       ledger_read=True)
+    assert [n.note.rsplit(": ", 1)[1] for n in unread] == ["den första körningens start kan inte läsas av denna kod"]
+    # A payout ordered, perhaps, in a run no longer recorded is not checked, and not a finding.
+    at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    paid = LedgerPayout(request_number=0, kind="advance", amount=Decimal("1000.00"), payee_name="Region Exempel",
+                        payee_bankgiro="54029681", reference="2026-00001", paid_at=at)
+    note = ChainRow(case_number="2026-00001", event_id="event-00009", at=at, actor_id="finance", actor_role="system",
+                    kind="paid", stage="payments", seq=None, prev_hash=None, hash=None,
+                    summary=f"Utbetalning beordrad: {format_kronor(Decimal('1000'))} (förskott).")
+    never = "1\u00a0000\u00a0kr finns i betalregistret men beordrades aldrig enligt historiken"
+    for complete, found in ((True, [never]), (False, [])):
+        assert [f.problem for f in cross_check(
+            "2026-00001", [], [note], history_complete=complete, history_outcome=None, register_outcome=None,
+            history_registration=None, register_registration=None, history_payouts=[], ledger=[paid])
+            if f.row == "utbetalning nr 0"] == found
+    assert [n.row for n in unchecked("2026-00001", history_complete=False, row_present=True, registration_read=True,
+                                     ledger_read=True, unordered=[0])] == ["budgetreservationen", "utbetalning nr 0"]
+    # A case without its row is a finding of its own (cross_check), not a row left unchecked.
+    assert unchecked("2026-00001", history_complete=True, row_present=False, registration_read=False,
+                     ledger_read=True) == []
 
 
 def test_a_case_deleted_whole_is_named_by_what_is_kept_outside_its_rows():

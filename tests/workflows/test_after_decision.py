@@ -8,6 +8,7 @@ report due 30 days after it, so the arithmetic in each test can be checked by ha
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from temporalio.worker import Replayer
 
 import activities.rates as rates_module
 from activities.archive import archived_case
+from activities.budget import HeldGrant
 from activities.letters import list_letters
 from activities.payments import list_payouts
 from activities.rates import load_reference_rates
@@ -25,6 +27,7 @@ from domain.after_decision import ReviewFinalReport
 from domain.clock import stockholm_date
 from domain.lifecycle import Stage
 from domain.reclaim import ReclaimBasis
+from services.audit_history import findings, notices, read_history, read_register, recorded
 from services.cases import ActionRefused
 from tests.keys import CONVERTER
 from tests.workflows.test_case_workflow import APPLICANT, DECIDER, OFFICER, OTHER_OFFICER, assessed_case, refused
@@ -53,6 +56,20 @@ async def granted_case(harness, *, advance: str | None = None):
     receipt = await harness.act(number, "decide", DECIDER)
     assert receipt.stage is Stage.PAYMENTS
     return number, start
+
+
+async def verified(harness, number):
+    """`audit verify` of the case finds nothing and checks everything, the budget ledger included: the
+    same check finds the case's grant in the ledger shrunk by one öre, or held where it holds nothing."""
+    history = await recorded(harness.client, harness.pool, number)
+    facts = await read_history(harness.client, history)
+    register = await read_register(harness.pool, number)
+    assert findings(number, history, facts, register) == []
+    assert notices(number, history, facts, register) == []
+    changed = [g.model_copy(update={"amount": g.amount - D("0.01")}) for g in register.grants] or [
+        HeldGrant(call_id=facts.state.call.id, case_number=number, amount=D("0.01"))]
+    [found] = findings(number, history, facts, replace(register, grants=changed))
+    assert found.row.startswith("budgetreservationen i utlysningen") and "i budgetregistret men" in found.problem
 
 
 def cost(cost_type: str, amount: str, *vouchers: str) -> dict:
@@ -212,6 +229,7 @@ async def test_a_final_review_that_pays_less_than_the_advance_ends_in_a_reclaim_
     # The final grant of 60 000 is what the case keeps of the call's budget; the rest is free again.
     assert await held_of_budget(harness, number) == D("60000.00")
     archive = await archived(harness, number)
+    await verified(harness, number)
     assert "reclaim_decision" in [x["kind"] for x in archive.register_rows["letters"]]
 
 
@@ -276,6 +294,7 @@ async def test_a_partial_revocation_reclaims_what_was_paid_above_the_new_grant(h
                                 paid_on=on.isoformat())
     assert receipt.stage is Stage.CLOSED
     await archived(harness, number)
+    await verified(harness, number)
 
 
 async def test_a_withdrawal_after_a_payment_becomes_a_reclaim(harness):
@@ -295,6 +314,7 @@ async def test_a_withdrawal_before_any_payment_closes_the_case(harness):
     await archived(harness, number)
     assert await payouts(harness, number) == {}
     assert await held_of_budget(harness, number) is None  # the whole grant is back in the call's budget
+    await verified(harness, number)
 
 
 async def test_continue_as_new_mid_case_keeps_state_receipts_and_the_pending_deadline(short_history_harness):
@@ -407,6 +427,7 @@ async def test_a_partial_revocation_with_nothing_to_pay_back_lets_the_project_go
     assert state.granted == D("200000.00") and state.payments.granted == D("200000.00") and state.reclaim is None
     assert state.revocation.decided_by == "bo" and state.next_deadline != deadline
     assert await held_of_budget(harness, number) == D("200000.00")
+    await verified(harness, number)  # a running case, settled: its grant lowered by the revocation
     [reduced] = [x for x in await list_letters(harness.pool, number) if x.kind == "grant_reduced"]
     assert "delvis upphäva" in reduced.body and "efter föredragning av handläggare erik" in reduced.body
     # The new grant caps what is paid: 3/4 of 300 000 is 225 000, but the grant is 200 000 less 10 % held back.

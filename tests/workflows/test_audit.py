@@ -235,6 +235,7 @@ async def test_the_story_of_a_closed_case_read_from_the_archive(harness, cli_at)
     code, out, _ = await cli("audit", "history", number, "--format", "json")
     story = json.loads(out)
     assert story["source"] == "archive" and story["stage"] == "closed" and story["findings"] == []
+    assert story["notices"] == []  # everything checked: the first run's start and the budget ledger too
     assert "Withdraw" in [s["kind"] for s in story["steps"]]
     code, out, _ = await cli("audit", "verify", number)
     assert code == 0, out
@@ -275,10 +276,21 @@ async def test_the_story_follows_a_case_that_continued_as_new_and_a_deadline_tha
     await removed_by_retention(harness, number, first_run)
     code, out, _ = await cli("audit", "history", number, "--format", "json")
     assert code == 0 and len(json.loads(out)["runs"]) == 2, out
+    assert json.loads(out)["notices"] == [], out  # the archived first run: the case's row still checked
     code, out, _ = await cli("audit", "replay", number, "--from", "temporal", "--verbose")
     assert code == 0, out
     assert out.splitlines()[0] == f"{number} (temporal): ok, 2 runs", out
     assert "without their oldest" not in out, out
+
+    # Neither Temporal nor the archive has the first run any more: what only it vouches for is not checked,
+    # and verify says so without failing an honest case.
+    await execute(harness, "DELETE FROM case_archive WHERE case_number = %s", number)
+    code, out, _ = await cli("audit", "verify", number)
+    assert code == 0, out
+    assert (f"{number}: ärendets rad: inte kontrollerad: det som registrerades när ansökan kom in är inte jämfört "
+            "med historiken: de äldsta körningarna finns varken i Temporal eller i arkivet") in out, out
+    assert f"{number}: budgetreservationen: inte kontrollerad: budgetregistret är inte jämfört" in out, out
+    assert "2 rader inte kontrollerade mot historiken" in out, out
 
 
 async def one_row(harness, sql: str, *params: object) -> dict:
@@ -341,6 +353,20 @@ async def test_verify_finds_who_is_paid_and_the_case_row_changed_by_hand_and_a_c
     await tampered("cases", "stage = 'closed'", f"ärendets rad: steget är 'closed' i diariet men {case['stage']!r}")
     await tampered("cases", "officer = 'mallory'",
                    f"ärendets rad: handläggaren är 'mallory' i diariet men {case['officer']!r} i historiken")
+    # The budget ledger: the case's grant shrunk or deleted by hand frees the call's budget for other cases.
+    grant = await one_row(harness, "SELECT call_id, case_number, amount, granted_at FROM budget_grants"
+                                   " WHERE case_number = %s", number)
+    held = f"{number}: budgetreservationen i utlysningen {grant['call_id']}: är"
+    await execute(harness, "UPDATE budget_grants SET amount = 300000 WHERE case_number = %s", number)
+    code, out, _ = await cli("audit", "verify", number)
+    assert code == 1, out
+    assert f"{held} 300\u00a0000\u00a0kr i budgetregistret men 400\u00a0000\u00a0kr enligt historiken" in out, out
+    await execute(harness, "DELETE FROM budget_grants WHERE case_number = %s", number)
+    code, out, _ = await cli("audit", "verify", number)
+    assert code == 1, out
+    assert f"{held} ingen (raden saknas) i budgetregistret men 400\u00a0000\u00a0kr enligt historiken" in out, out
+    await execute(harness, "INSERT INTO budget_grants (call_id, case_number, amount, granted_at)"
+                           " VALUES (%s, %s, %s, %s)", *grant.values())
     code, out, _ = await cli("audit", "verify", number)
     assert code == 0, out
 
