@@ -166,15 +166,9 @@ class HistoryPayout(_Model):
     paid_at: datetime | None  # the ledger's, as its activity answered; None while it has not
 
 
-class LedgerPayout(_Model):
-    """A row of the payment ledger: what the bank file is built from."""
+class LedgerPayout(HistoryPayout):
+    """A row of the payment ledger: what the bank file is built from. The same payout, always with its time."""
 
-    request_number: int
-    kind: str
-    amount: Decimal
-    payee_name: str
-    payee_bankgiro: str
-    reference: str
     paid_at: datetime
 
 
