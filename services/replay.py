@@ -39,6 +39,7 @@ from infra.settings import Settings
 from services import history_json
 from services.archive import ReplayReport, RunReplay, check_case_number
 from services.register import read_pool
+from services.replay_deadlock import LIMIT_SECONDS, TimedRunner
 
 Source = Literal["temporal", "archive", "auto"]
 SOURCES: tuple[Source, ...] = ("auto", "temporal", "archive")
@@ -103,15 +104,19 @@ class Summary:
 # --- replaying, in whichever process --------------------------------------------------------------
 
 
-def new_replayer(keys: tuple[Key, ...] | None, workflows: Sequence[type] | None = None) -> Replayer:
+def new_replayer(keys: tuple[Key, ...] | None, workflows: Sequence[type] | None = None,
+                 task_limit: float = LIMIT_SECONDS) -> Replayer:
     """A Replayer as the deployed worker runs the workflows: its classes, runner and data converter, with
-    `keys` to decrypt the payloads (infra.converter.codec_keys; None: recorded in clear)."""
+    `keys` to decrypt the payloads (infra.converter.codec_keys; None: recorded in clear), and a workflow
+    task that runs `task_limit` seconds without yielding failed, as the deployed worker fails it."""
     from worker import registry  # on use: it imports every workflow module
 
     # A build id given: else every replay worker hashes every loaded module for one (a fifth of a second).
+    # Each workflow task on this thread (debug_mode), the deployed worker's deadlock check kept by
+    # TimedRunner: handing each task to a thread and back cost an eighth of a replay's CPU.
     return Replayer(workflows=list(workflows if workflows is not None else registry.workflows()),
-                    workflow_runner=registry.workflow_runner(), data_converter=converter_for(keys),
-                    build_id="grantflow-replay")
+                    workflow_runner=TimedRunner(registry.workflow_runner(), task_limit),
+                    data_converter=converter_for(keys), build_id="grantflow-replay", debug_mode=True)
 
 
 def parse(workflow_id: str, raw: dict[str, Any]) -> WorkflowHistory:
