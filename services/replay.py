@@ -28,7 +28,7 @@ from typing import Any, Literal
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
 from activities.archive import ArchivedCase, archived_case
@@ -116,6 +116,7 @@ def new_replayer(keys: tuple[Key, ...] | None, workflows: Sequence[type] | None 
     # TimedRunner: handing each task to a thread and back cost an eighth of a replay's CPU.
     return Replayer(workflows=list(workflows if workflows is not None else registry.workflows()),
                     workflow_runner=TimedRunner(registry.workflow_runner(), task_limit),
+                    unsandboxed_workflow_runner=TimedRunner(UnsandboxedWorkflowRunner(), task_limit),
                     data_converter=converter_for(keys), build_id="grantflow-replay", debug_mode=True)
 
 

@@ -8,9 +8,13 @@ a process on every core (decision 30, bench/README.md). `debug_mode` turns the S
 `TimedRunner` puts it back around each task:
 
 - a task that returns after the limit is failed, with the SDK's code and words;
-- a task that does not return (a loop, a wait that never ends) is interrupted once it is past the
-  limit, as the SDK interrupts one, and failed; its workflow is then evicted without running it
-  again, since an interrupted workflow's state cannot be trusted to tear down.
+- a task still running at twice the limit (a loop that never yields) is interrupted, as the SDK
+  interrupts one, and failed; its workflow is then evicted without running it again, since an
+  interrupted workflow's state cannot be trusted to tear down.
+
+What neither this nor the SDK stops: a task blocked in a call that never returns (an endless wait
+in C), or one that catches the interruption and goes on. The SDK's replay then waits for ever on
+its eviction; this one waits on the task.
 
 The replay reports a failed task as a run the code does not reproduce (services.replay).
 """
@@ -32,6 +36,8 @@ from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails, Workflo
 
 # The SDK's limit on a deployed worker (temporalio.worker, `_deadlock_timeout_seconds`).
 LIMIT_SECONDS = 2.0
+# How often the watch looks at the running task.
+_POLL_SECONDS = 0.1
 
 
 def overran(limit: float) -> str:
@@ -40,57 +46,61 @@ def overran(limit: float) -> str:
 
 
 class _Interrupted(BaseException):
-    """Raised into a task that is past the limit. A BaseException, as the SDK's own interruption is, so
-    that workflow code catching Exception does not swallow it."""
+    """Raised into a task that runs on past the limit. A BaseException, as the SDK's own interruption
+    is, so that workflow code catching Exception does not swallow it."""
 
 
 class _Task:
-    def __init__(self, thread: int) -> None:
-        self.thread = thread
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.thread = threading.get_ident()
         self.started = time.monotonic()
-        self.running = True
+        self.running = False
         self.interrupted = False
+
+    def late(self) -> bool:
+        return self.interrupted or time.monotonic() - self.started >= self.limit
 
 
 class _Watch:
-    """One thread per process that interrupts the task running past the limit, if one is.
+    """One thread for the process that interrupts a task still running at twice its limit.
 
-    Tasks run one at a time, on whichever thread calls `activate`; a task is interrupted at most once,
-    and only while it runs: the lock makes "still running" and "interrupt it" one step, as in the SDK.
+    A task is interrupted at most once, and only while it runs: the lock makes "still running" and
+    "interrupt it" one step, as in the SDK. Tasks of several replayers may run at once, each on its
+    own thread.
     """
 
-    def __init__(self, limit: float) -> None:
-        self.limit = limit
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._task: _Task | None = None
+        self._running: set[_Task] = set()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> _Task:
-        task = _Task(threading.get_ident())
+    def start(self, task: _Task) -> None:
         with self._lock:
-            self._task = task
+            task.running = True
+            self._running.add(task)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._watch, name="replay-deadlock-watch", daemon=True)
                 self._thread.start()
-        return task
 
     def stop(self, task: _Task) -> None:
         with self._lock:
             task.running = False
-            if self._task is task:
-                self._task = None
+            self._running.discard(task)
 
     def _watch(self) -> None:
         while True:
-            time.sleep(self.limit / 4)
+            time.sleep(_POLL_SECONDS)
             with self._lock:
-                task = self._task
-                if task is None or not task.running or task.interrupted:
-                    continue
-                if time.monotonic() - task.started < self.limit:
-                    continue
-                task.interrupted = True
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(task.thread), ctypes.py_object(_Interrupted))
+                now = time.monotonic()
+                for task in self._running:
+                    if task.running and not task.interrupted and now - task.started >= 2 * task.limit:
+                        task.interrupted = True
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(task.thread),
+                                                                   ctypes.py_object(_Interrupted))
+
+
+_WATCH = _Watch()
 
 
 class TimedRunner(WorkflowRunner):
@@ -98,28 +108,30 @@ class TimedRunner(WorkflowRunner):
 
     def __init__(self, inner: WorkflowRunner, limit: float = LIMIT_SECONDS) -> None:
         self._inner = inner
-        self._watch = _Watch(limit)
+        self._limit = limit
 
     def prepare_workflow(self, defn: temporalio.workflow._Definition) -> None:
         self._inner.prepare_workflow(defn)
 
     def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
-        return _TimedInstance(self._inner.create_instance(det), self._watch)
+        return _TimedInstance(self._inner.create_instance(det), self._limit)
 
     def set_worker_level_failure_exception_types(self, types: Sequence[type[BaseException]]) -> None:
         self._inner.set_worker_level_failure_exception_types(types)
 
 
 class _TimedInstance(WorkflowInstance):
-    def __init__(self, inner: WorkflowInstance, watch: _Watch) -> None:
+    def __init__(self, inner: WorkflowInstance, limit: float) -> None:
         self._inner = inner
-        self._watch = watch
+        self._limit = limit
         self._broken = False
 
     def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
         if self._broken:
-            # Interrupted: only its eviction comes after. Tried, timed like a task, but whatever it comes
-            # to, the eviction succeeds: one the SDK cannot finish, it retries for ever.
+            if not any(job.HasField("remove_from_cache") for job in act.jobs):
+                return self._failed(act)
+            # Its eviction: tried, timed like a task, but whatever it comes to it succeeds, since an
+            # eviction the SDK cannot finish it retries for ever.
             with contextlib.suppress(Exception):
                 self._timed(act)
             return WorkflowActivationCompletion(run_id=act.run_id)
@@ -127,26 +139,30 @@ class _TimedInstance(WorkflowInstance):
         # Interrupted where the workflow's own code may have caught it, or not: either way its state is
         # not to be trusted with another task.
         self._broken = task.interrupted
-        if completion is not None and time.monotonic() - task.started < self._watch.limit and not task.interrupted:
-            return completion
-        failed = WorkflowActivationCompletion(run_id=act.run_id)
-        failed.failed.failure.message = overran(self._watch.limit)
-        failed.failed.failure.source = "grantflow-replay"
-        return failed
+        if completion is None or task.late():
+            return self._failed(act)
+        return completion
 
     def _timed(self, act: WorkflowActivation) -> tuple[WorkflowActivationCompletion | None, _Task]:
-        task = self._watch.start()
+        task = _Task(self._limit)
         completion: WorkflowActivationCompletion | None = None
         # The interruption is delivered at the next bytecode this thread runs after it is raised, and it
-        # is raised only before `stop` has taken the lock: so always inside this try.
+        # is raised only between `start` and the end of `stop`: so always inside this try.
         try:
             try:
+                _WATCH.start(task)
                 completion = self._inner.activate(act)
             finally:
-                self._watch.stop(task)
+                _WATCH.stop(task)
         except _Interrupted:
-            self._watch.stop(task)
+            _WATCH.stop(task)
         return completion, task
+
+    def _failed(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
+        failed = WorkflowActivationCompletion(run_id=act.run_id)
+        failed.failed.failure.message = overran(self._limit)
+        failed.failed.failure.source = "grantflow-replay"
+        return failed
 
     def get_serialization_context(self, command_info: Any) -> SerializationContext | None:
         return self._inner.get_serialization_context(command_info)
