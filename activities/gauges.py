@@ -131,7 +131,7 @@ class RegisterGauges(Collector):
             GaugeMetricFamily("grantflow_payouts_waiting_oldest_age_seconds",
                               "Age of the oldest payout waiting for a bank file (0: none)", _age(now, oldest)),
             GaugeMetricFamily("grantflow_payouts_waiting_oldest_banking_days",
-                              "Banking days (Mon-Fri) the oldest waiting payout has waited (0: none)", waiting_days),
+                              "Swedish banking days the oldest waiting payout has waited (0: none)", waiting_days),
         ]
 
         row = conn.execute(LETTERS).fetchone()
