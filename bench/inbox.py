@@ -304,6 +304,8 @@ async def bench_action(url: str, settings_kwargs: dict[str, Any], app_pool: Any,
                         started_floor = time.perf_counter()
                         status, _ = await floor.post(f"/cases/{number}/actions/declare-no-conflict", {})
                         floor_ms.append((time.perf_counter() - started_floor) * 1000)
+                        if status != 200:
+                            raise RuntimeError(f"the floor's route: {status}")
                     elif kind == "asgi":
                         headers = {"Authorization": f"Bearer {provider.token(person)}",
                                    "Idempotency-Key": uuid.uuid4().hex}

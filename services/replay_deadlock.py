@@ -55,7 +55,6 @@ class _Task:
         self.limit = limit
         self.thread = threading.get_ident()
         self.started = time.monotonic()
-        self.running = False
         self.interrupted = False
 
     def late(self) -> bool:
@@ -65,9 +64,9 @@ class _Task:
 class _Watch:
     """One thread for the process that interrupts a task still running at twice its limit.
 
-    A task is interrupted at most once, and only while it runs: the lock makes "still running" and
-    "interrupt it" one step, as in the SDK. Tasks of several replayers may run at once, each on its
-    own thread.
+    A task is interrupted at most once, and only while it runs (while it is in `_running`): the lock
+    makes "still running" and "interrupt it" one step, as in the SDK. Tasks of several replayers may
+    run at once, each on its own thread.
     """
 
     def __init__(self) -> None:
@@ -77,7 +76,6 @@ class _Watch:
 
     def start(self, task: _Task) -> None:
         with self._lock:
-            task.running = True
             self._running.add(task)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._watch, name="replay-deadlock-watch", daemon=True)
@@ -85,7 +83,6 @@ class _Watch:
 
     def stop(self, task: _Task) -> None:
         with self._lock:
-            task.running = False
             self._running.discard(task)
 
     def _watch(self) -> None:
@@ -94,7 +91,7 @@ class _Watch:
             with self._lock:
                 now = time.monotonic()
                 for task in self._running:
-                    if task.running and not task.interrupted and now - task.started >= 2 * task.limit:
+                    if not task.interrupted and now - task.started >= 2 * task.limit:
                         task.interrupted = True
                         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(task.thread),
                                                                    ctypes.py_object(_Interrupted))
